@@ -1,0 +1,59 @@
+/** Node-style system errors from the addon's -errno results. */
+import * as os from 'os';
+import * as util from 'util';
+
+/** An Error carrying Node's system-error fields. */
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  fd?: number;
+  address?: string;
+}
+
+const descriptions = util.getSystemErrorMap();
+
+/** The errno number of a code name (for example 'EAGAIN' → 11 on Linux). */
+export function errnoOf(code: keyof typeof os.constants.errno): number {
+  return os.constants.errno[code];
+}
+
+/**
+ * Builds the error Node itself would throw: `EEXIST: file already exists, insert (fd 7)`.
+ * `errno` is positive here; Node's own errors use the negated libuv value, so `errno` follows Node
+ * and is negative.
+ */
+export function systemError(errno: number, syscall: string, detail?: { fd?: number; address?: string }): SystemError {
+  const positive = Math.abs(errno);
+  const [code, description] = descriptions.get(-positive) ?? [`E${positive}`, 'unknown error'];
+  const where = detail?.fd !== undefined ? ` (fd ${detail.fd})` : detail?.address ? ` ${detail.address}` : '';
+  const err = new Error(`${code}: ${description}, ${syscall}${where}`) as SystemError;
+  err.code = code;
+  err.errno = -positive;
+  err.syscall = syscall;
+  if (detail?.fd !== undefined) err.fd = detail.fd;
+  if (detail?.address !== undefined) err.address = detail.address;
+  return err;
+}
+
+/** Throws for a negative native result; passes a non-negative one through. */
+export function check(result: number, syscall: string, detail?: { fd?: number; address?: string }): number {
+  if (result < 0) throw systemError(result, syscall, detail);
+  return result;
+}
+
+/** The errno values the I/O layers treat as "not now" rather than as failures. */
+export const EAGAIN = errnoOf('EAGAIN');
+export const EWOULDBLOCK = errnoOf('EWOULDBLOCK');
+export const EINVAL = errnoOf('EINVAL');
+
+/** Returned by non-blocking I/O when the kernel says "not now" (EAGAIN/EWOULDBLOCK). */
+export const WOULD_BLOCK: unique symbol = Symbol('WOULD_BLOCK');
+export type WouldBlock = typeof WOULD_BLOCK;
+
+/** A native result of -EAGAIN becomes WOULD_BLOCK; other failures throw. */
+export function ioResult(result: number, syscall: string, detail?: { fd?: number; address?: string }): number | WouldBlock {
+  if (result >= 0) return result;
+  if (-result === EAGAIN || -result === EWOULDBLOCK) return WOULD_BLOCK;
+  throw systemError(result, syscall, detail);
+}

@@ -1,0 +1,41 @@
+/**
+ * Raw fd primitives: every fd made here is non-blocking and close-on-exec from birth.
+ * Reads and writes never block; "not now" is the WOULD_BLOCK result, never an error.
+ */
+import { check, ioResult, WouldBlock } from './errors';
+import { native } from './native';
+
+function pair(result: [number, number] | number, syscall: string): [number, number] {
+  if (typeof result === 'number') check(result, syscall);
+  return result as [number, number];
+}
+
+/** A pipe: `[readEnd, writeEnd]`. */
+export function pipe(): [number, number] {
+  return pair(native.pipe(), 'pipe');
+}
+
+/** A connected pair of unix sockets (stream by default). */
+export function socketpair(type: 'stream' | 'dgram' = 'stream'): [number, number] {
+  return pair(native.socketpair(type), 'socketpair');
+}
+
+/** Reads into `buf` (optionally a window of it): bytes read, 0 at end of file, or WOULD_BLOCK. */
+export function read(fd: number, buf: Uint8Array, offset?: number, length?: number): number | WouldBlock {
+  return ioResult(native.read(fd, buf, offset, length), 'read', { fd });
+}
+
+/** Writes from `buf` (optionally a window of it): bytes written, or WOULD_BLOCK. */
+export function write(fd: number, buf: Uint8Array, offset?: number, length?: number): number | WouldBlock {
+  return ioResult(native.write(fd, buf, offset, length), 'write', { fd });
+}
+
+/** Closes an fd. */
+export function close(fd: number): void {
+  check(native.close(fd), 'close', { fd });
+}
+
+/** Turns O_NONBLOCK on (default) or off, for an fd that came from elsewhere. */
+export function setNonBlocking(fd: number, on = true): void {
+  check(native.setNonBlocking(fd, on), 'fcntl', { fd });
+}

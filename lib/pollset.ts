@@ -1,0 +1,208 @@
+/**
+ * Pollset: a typed readiness set over raw fds (epoll, kqueue or poll), with the fd→object map
+ * kept here in JS. The kernel writes (fd, flags) pairs into one shared Int32Array; no JS object is
+ * made per event until `events()` is read.
+ */
+import { check, EINVAL, systemError } from './errors';
+import { Flag, native, NativePollset } from './native';
+
+/** Backend names. */
+export type Backend = 'epoll' | 'kqueue' | 'poll';
+
+/** One ready fd from the last wait. */
+export interface PollEvent<T> {
+  fd: number;
+  obj: T;
+  read: boolean;
+  write: boolean;
+  priority: boolean;
+  hangup: boolean;
+  error: boolean;
+}
+
+export interface PollsetOptions {
+  /** Defaults to the best compiled-in backend (`Pollset.backends[0]`). */
+  backend?: Backend;
+}
+
+/** Most events one wait() reports; more stay pending for the next wait (level-triggered). */
+const CAPACITY = 4096;
+
+interface Registration<T> {
+  obj: T;
+  /** The wait() count when this registration was made: events of earlier waits are not its own. */
+  since: number;
+}
+
+function parseEvents(events: string, fd: number, syscall: string): number {
+  let interest = 0;
+  for (const letter of typeof events === 'string' ? events : '') {
+    if (letter === 'r') interest |= Flag.Read;
+    else if (letter === 'w') interest |= Flag.Write;
+    else if (letter === 'p') interest |= Flag.Priority;
+    else throw systemError(EINVAL, syscall, { fd });
+  }
+  if (interest === 0) throw systemError(EINVAL, syscall, { fd });
+  return interest;
+}
+
+function checkFd(fd: number, syscall: string): void {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw systemError(EINVAL, syscall, { fd });
+}
+
+/**
+ * A set of file descriptors to wait on. `T` is what you attach to each fd (defaults to the fd).
+ *
+ * ```ts
+ * const ps = new Pollset<string>();
+ * ps.insert(fd, 'r', 'my pipe');
+ * if (ps.wait(1000) > 0) for (const ev of ps.events()) console.log(ev.obj, ev.read);
+ * ```
+ */
+export class Pollset<T = number> {
+  /** Compiled-in backends, best first, e.g. `['epoll', 'poll']`. */
+  static readonly backends: readonly Backend[] = Object.freeze(native.backends() as Backend[]);
+
+  /** The backend in use. */
+  readonly backend: Backend;
+
+  #native: NativePollset | null;
+  readonly #events = new Int32Array(CAPACITY * 2);
+  readonly #regs: (Registration<T> | undefined)[] = [];
+  #size = 0;
+  #count = 0;
+  #waits = 0;
+
+  constructor(options: PollsetOptions = {}) {
+    const backend = options.backend ?? Pollset.backends[0];
+    if (!Pollset.backends.includes(backend)) {
+      const err = systemError(EINVAL, 'pollset');
+      err.message += `: backend ${JSON.stringify(backend)} is not one of ${Pollset.backends.join(', ')}`;
+      throw err;
+    }
+    const handle = new native.Pollset(backend, this.#events);
+    if (handle.error) throw systemError(handle.error, backend === 'poll' ? 'pollset' : `${backend}_create`);
+    this.#native = handle;
+    this.backend = backend;
+  }
+
+  /** Number of registered fds. */
+  get size(): number {
+    this.#open();
+    return this.#size;
+  }
+
+  /** Registers `fd` for `events` (letters: r readable, w writable, p priority); `obj` defaults to the fd. */
+  insert(fd: number, events: string, obj?: T): void {
+    const handle = this.#open();
+    checkFd(fd, 'insert');
+    const interest = parseEvents(events, fd, 'insert');
+    const stale = this.#regs[fd];
+    check(handle.insert(fd, interest), 'insert', { fd });
+    // A registration whose fd was closed and reused without remove() is replaced.
+    if (!stale) this.#size++;
+    this.#regs[fd] = { obj: obj === undefined ? (fd as unknown as T) : obj, since: this.#waits };
+  }
+
+  /** Changes the events of a registered fd; `obj` is kept when omitted. */
+  update(fd: number, events: string, obj?: T): void {
+    const handle = this.#open();
+    checkFd(fd, 'update');
+    const interest = parseEvents(events, fd, 'update');
+    const result = handle.update(fd, interest);
+    if (result < 0 && this.#regs[fd] && handle.size < this.#size) this.#forget(fd); // its file was closed
+    check(result, 'update', { fd });
+    const reg = this.#regs[fd];
+    if (reg && obj !== undefined) reg.obj = obj;
+  }
+
+  /** Unregisters `fd`. Works for an fd already closed; pending events of it are not delivered. */
+  remove(fd: number): void {
+    const handle = this.#open();
+    checkFd(fd, 'remove');
+    check(handle.remove(fd), 'remove', { fd });
+    this.#forget(fd);
+  }
+
+  /**
+   * Blocks until an fd is ready or `timeoutMs` passes (negative: forever; fractions round up).
+   * Returns the number of ready fds; a signal interrupting the wait returns 0.
+   */
+  wait(timeoutMs = -1): number {
+    const handle = this.#open();
+    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)) throw systemError(EINVAL, 'wait');
+    this.#waits++;
+    this.#count = check(handle.wait(timeoutMs), 'wait');
+    return this.#count;
+  }
+
+  /** The events of the last wait. An fd removed meanwhile is skipped; one added meanwhile is not reported. */
+  *events(): IterableIterator<PollEvent<T>> {
+    const events = this.#events;
+    const wait = this.#waits;
+    for (let i = 0; i < this.#count && wait === this.#waits; i++) {
+      const fd = events[2 * i];
+      const flags = events[2 * i + 1];
+      const reg = this.#regs[fd];
+      if (!reg || reg.since >= wait) continue;
+      yield {
+        fd,
+        obj: reg.obj,
+        read: (flags & Flag.Read) !== 0,
+        write: (flags & Flag.Write) !== 0,
+        priority: (flags & Flag.Priority) !== 0,
+        hangup: (flags & Flag.Hangup) !== 0,
+        error: (flags & Flag.Error) !== 0,
+      };
+    }
+  }
+
+  /**
+   * Delivers events inside Node's event loop without blocking it: `onReady(count)` runs whenever
+   * events are pending, already collected (read them with `events()`). The process stays alive
+   * while fds are registered; `unwatch()` or `close()` stops.
+   */
+  watch(onReady: (count: number) => void): void {
+    const handle = this.#open();
+    if (typeof onReady !== 'function') throw new TypeError('watch(onReady): onReady must be a function');
+    check(
+      handle.watch((count) => {
+        this.#waits++;
+        if (count < 0) {
+          this.#count = 0;
+          throw systemError(count, 'wait');
+        }
+        this.#count = count;
+        onReady(count);
+      }),
+      'watch',
+    );
+  }
+
+  /** Stops watching; registrations stay. */
+  unwatch(): void {
+    this.#open().unwatch();
+  }
+
+  /** Releases the kernel object and every registration. Idempotent; any other call afterwards throws. */
+  close(): void {
+    if (!this.#native) return;
+    this.#native.close();
+    this.#native = null;
+    this.#regs.length = 0;
+    this.#size = 0;
+    this.#count = 0;
+  }
+
+  #open(): NativePollset {
+    if (!this.#native) throw new Error('pollset is closed');
+    return this.#native;
+  }
+
+  #forget(fd: number): void {
+    if (this.#regs[fd]) {
+      this.#regs[fd] = undefined;
+      this.#size--;
+    }
+  }
+}

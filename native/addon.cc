@@ -1,0 +1,12 @@
+// Module entry: glue only. Each concept registers its own functions.
+#include "binding.h"
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  pollset::InitFd(env, exports);
+  pollset::InitPollset(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(pollset, Init)

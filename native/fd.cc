@@ -1,0 +1,76 @@
+// N-API glue for the raw fd primitives: pipe, socketpair, read, write, close, setNonBlocking.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "binding.h"
+#include "sys.h"
+
+namespace pollset {
+namespace {
+
+Napi::Value PairOrError(Napi::Env env, int err, const int fds[2]) {
+  if (err) return Result(env, -err);
+  auto pair = Napi::Array::New(env, 2);
+  pair.Set(uint32_t(0), fds[0]);
+  pair.Set(uint32_t(1), fds[1]);
+  return pair;
+}
+
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int fds[2] = {-1, -1};
+  int err = MakePipe(fds);
+  return PairOrError(info.Env(), err, fds);
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int type = info.Length() > 0 && info[0].IsString() && info[0].As<Napi::String>().Utf8Value() == "dgram"
+                 ? SOCK_DGRAM
+                 : SOCK_STREAM;
+  int fds[2] = {-1, -1};
+  int err = MakeSocketPair(AF_UNIX, type, fds);
+  return PairOrError(info.Env(), err, fds);
+}
+
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  int fd = IntArg(info, 0);
+  Bytes buf = BytesArg(info, 1);
+  ssize_t n;
+  do n = read(fd, buf.data, buf.length);
+  while (n < 0 && errno == EINTR);
+  return Result(info.Env(), n < 0 ? -errno : n);
+}
+
+Napi::Value Write(const Napi::CallbackInfo& info) {
+  int fd = IntArg(info, 0);
+  Bytes buf = BytesArg(info, 1);
+  ssize_t n;
+  do n = write(fd, buf.data, buf.length);
+  while (n < 0 && errno == EINTR);
+  return Result(info.Env(), n < 0 ? -errno : n);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  // On EINTR the fd is already released (Linux, BSD): retrying could close someone else's fd.
+  int rc = close(IntArg(info, 0));
+  return Result(info.Env(), rc < 0 && errno != EINTR ? -errno : 0);
+}
+
+Napi::Value SetNonBlockingJs(const Napi::CallbackInfo& info) {
+  bool on = info.Length() < 2 || info[1].ToBoolean();
+  return Result(info.Env(), -SetNonBlocking(IntArg(info, 0), on));
+}
+
+}  // namespace
+
+void InitFd(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
+  exports.Set("read", Napi::Function::New(env, Read, "read"));
+  exports.Set("write", Napi::Function::New(env, Write, "write"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlockingJs, "setNonBlocking"));
+}
+
+}  // namespace pollset

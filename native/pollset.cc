@@ -1,0 +1,170 @@
+// The rules every backend shares: the registry, argument checks, generations, timeout rounding.
+#include "pollset.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+
+namespace pollset {
+
+namespace {
+
+uint64_t MakeToken(int fd, uint32_t generation) { return (uint64_t{generation} << 32) | uint32_t(fd); }
+int TokenFd(uint64_t token) { return int(uint32_t(token)); }
+uint32_t TokenGeneration(uint64_t token) { return uint32_t(token >> 32); }
+
+bool ValidInterest(uint32_t interest) { return interest != 0 && (interest & ~kInterestMask) == 0; }
+
+// Identity of the open file behind fd; two different files never share (dev, ino) at one time.
+int Identify(int fd, dev_t* dev, ino_t* ino) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return 0;
+}
+
+int RoundTimeout(double ms) {
+  if (std::isnan(ms) || ms < 0) return -1;
+  double up = std::ceil(ms);
+  return up >= double(INT_MAX) ? INT_MAX : int(up);
+}
+
+}  // namespace
+
+const std::vector<std::string>& CompiledBackends() {
+  static const std::vector<std::string> names = {
+#ifdef POLLSET_HAVE_EPOLL
+      "epoll",
+#endif
+#ifdef POLLSET_HAVE_KQUEUE
+      "kqueue",
+#endif
+      "poll",
+  };
+  return names;
+}
+
+std::unique_ptr<Pollset> Pollset::Create(const std::string& backend, int* err) {
+  std::unique_ptr<Backend> b;
+  if (backend == "epoll") {
+    b = CreateEpollBackend(err);
+  } else if (backend == "kqueue") {
+    b = CreateKqueueBackend(err);
+  } else if (backend == "poll") {
+    b = CreatePollBackend(err);
+  } else {
+    *err = EINVAL;
+  }
+  if (!b) return nullptr;
+  return std::make_unique<Pollset>(std::move(b));
+}
+
+Pollset::Pollset(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
+
+void Pollset::set_observer(Observer observer) {
+  observer_ = std::move(observer);
+  for (size_t fd = 0; fd < regs_.size(); fd++) {
+    if (regs_[fd].used && !regs_[fd].dead) notify(int(fd), regs_[fd].interest);
+  }
+}
+
+Pollset::Registration* Pollset::find(int fd) {
+  if (size_t(fd) >= regs_.size() || !regs_[fd].used) return nullptr;
+  return &regs_[fd];
+}
+
+// The registered file is gone: stop the kernel watching the number, keep the entry for remove().
+void Pollset::forget_dead(int fd, Registration& reg) {
+  if (reg.dead) return;
+  reg.dead = true;
+  backend_->del(fd, reg.interest);  // the file is gone: ENOENT/EBADF are expected and harmless
+  notify(fd, 0);
+}
+
+int Pollset::insert(int fd, uint32_t interest) {
+  if (fd < 0 || !ValidInterest(interest)) return EINVAL;
+  dev_t dev;
+  ino_t ino;
+  if (int e = Identify(fd, &dev, &ino)) return e;
+  if (Registration* reg = find(fd)) {
+    if (!reg->dead && reg->dev == dev && reg->ino == ino) return EEXIST;
+    // The number was closed and reused without remove(): the old registration is stale.
+    forget_dead(fd, *reg);
+    reg->used = false;
+    size_--;
+  }
+  if (size_t(fd) >= regs_.size()) regs_.resize(size_t(fd) + 1);
+  uint32_t generation = next_generation_++;
+  if (next_generation_ == 0) next_generation_ = 1;
+  if (int e = backend_->add(fd, interest, MakeToken(fd, generation))) return e;
+  regs_[fd] = Registration{true, false, generation, interest, dev, ino};
+  size_++;
+  notify(fd, interest);
+  return 0;
+}
+
+int Pollset::update(int fd, uint32_t interest) {
+  if (fd < 0 || !ValidInterest(interest)) return EINVAL;
+  Registration* reg = find(fd);
+  if (!reg) return ENOENT;
+  dev_t dev;
+  ino_t ino;
+  int e = Identify(fd, &dev, &ino);
+  if (e == EBADF || (e == 0 && (reg->dev != dev || reg->ino != ino)) || reg->dead) {
+    // What was registered under this number is closed: report it gone, as the kernel would.
+    forget_dead(fd, *reg);
+    reg->used = false;
+    size_--;
+    return e == EBADF ? EBADF : ENOENT;
+  }
+  if (e) return e;
+  if (interest == reg->interest) return 0;
+  if ((e = backend_->modify(fd, reg->interest, interest, MakeToken(fd, reg->generation)))) return e;
+  reg->interest = interest;
+  notify(fd, interest);
+  return 0;
+}
+
+int Pollset::remove(int fd) {
+  if (fd < 0) return EINVAL;
+  Registration* reg = find(fd);
+  if (!reg) return ENOENT;
+  if (!reg->dead) {
+    int e = backend_->del(fd, reg->interest);
+    // A registration whose fd was closed is still ours to clean up.
+    if (e && e != EBADF && e != ENOENT) return e;
+    notify(fd, 0);
+  }
+  reg->used = false;
+  size_--;
+  return 0;
+}
+
+int Pollset::wait(double timeout_ms, Ready* out, int cap) {
+  if (cap <= 0) return -EINVAL;
+  if (raw_.size() < size_t(cap)) raw_.resize(size_t(cap));
+  int n = backend_->wait(RoundTimeout(timeout_ms), raw_.data(), cap);
+  if (n <= 0) return n;
+  int count = 0;
+  for (int i = 0; i < n; i++) {
+    int fd = TokenFd(raw_[i].token);
+    Registration* reg = find(fd);
+    if (!reg || reg->dead || reg->generation != TokenGeneration(raw_[i].token)) continue;
+    if (!backend_->forgets_closed_files()) {
+      // poll(2) watches numbers, not files: make sure the number still names the registered file.
+      dev_t dev;
+      ino_t ino;
+      if (Identify(fd, &dev, &ino) != 0 || dev != reg->dev || ino != reg->ino) {
+        forget_dead(fd, *reg);
+        continue;
+      }
+    }
+    out[count++] = Ready{fd, raw_[i].flags};
+  }
+  return count;
+}
+
+}  // namespace pollset

@@ -1,0 +1,102 @@
+// pollset.h — the one contract every readiness backend fulfils.
+//
+// A Pollset is a set of (fd, interest) registrations; interest is a mix of kRead, kWrite, kPriority.
+//   insert: registered fd -> EEXIST      update/remove: unknown fd -> ENOENT
+//   closed fd -> EBADF                   interest empty or with unknown bits -> EINVAL
+// wait(timeout_ms, out, cap) writes up to cap Ready{fd, flags} and returns the count, or -errno.
+//   timeout < 0 blocks; fractions round up to whole ms; an empty set still sleeps; EINTR is 0 events.
+//   Level-triggered. Read, write, hang-up and error readiness of one fd come as one Ready.
+// Every registration carries a generation token that the kernel hands back with its events
+// (epoll_data.u64, kevent.udata, a slot beside the pollfd). An event whose token is not the fd's
+// current registration — the fd was closed and its number reused — is dropped, never delivered.
+// Backends are one file each and never talk to one another; Pollset holds the rules they share.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pollset {
+
+enum Flag : uint32_t { kRead = 1, kWrite = 2, kPriority = 4, kHangup = 8, kError = 16 };
+constexpr uint32_t kInterestMask = kRead | kWrite | kPriority;
+
+struct Ready {
+  int32_t fd;
+  uint32_t flags;
+};
+
+// What a backend reports: the token it was given at add/modify, and translated flags.
+struct Raw {
+  uint64_t token;
+  uint32_t flags;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // An fd that polls readable while events are pending (epoll/kqueue), or -1 (poll).
+  virtual int pollable_fd() const = 0;
+  // True when the kernel forgets a registration once its file is closed (epoll, kqueue).
+  virtual bool forgets_closed_files() const = 0;
+  virtual int add(int fd, uint32_t interest, uint64_t token) = 0;                          // 0 or errno
+  virtual int modify(int fd, uint32_t old_interest, uint32_t interest, uint64_t token) = 0;  // 0 or errno
+  virtual int del(int fd, uint32_t old_interest) = 0;                                        // 0 or errno
+  virtual int wait(int timeout_ms, Raw* out, int cap) = 0;  // count, or -errno; EINTR -> 0
+};
+
+// Each returns nullptr and sets *err when the kernel refuses, or when not compiled in (ENOTSUP).
+std::unique_ptr<Backend> CreateEpollBackend(int* err);
+std::unique_ptr<Backend> CreateKqueueBackend(int* err);
+std::unique_ptr<Backend> CreatePollBackend(int* err);
+
+// Compiled-in backends, best first.
+const std::vector<std::string>& CompiledBackends();
+
+class Pollset {
+ public:
+  // Called for every change of what the kernel is asked to watch (interest 0: no longer watched).
+  using Observer = std::function<void(int fd, uint32_t interest)>;
+
+  static std::unique_ptr<Pollset> Create(const std::string& backend, int* err);
+  explicit Pollset(std::unique_ptr<Backend> backend);
+
+  int insert(int fd, uint32_t interest);
+  int update(int fd, uint32_t interest);
+  int remove(int fd);
+  int wait(double timeout_ms, Ready* out, int cap);
+
+  size_t size() const { return size_; }
+  const char* backend_name() const { return backend_->name(); }
+  int pollable_fd() const { return backend_->pollable_fd(); }
+  // Installs (or clears) the observer and tells it every registration already watched.
+  void set_observer(Observer observer);
+
+ private:
+  struct Registration {
+    bool used = false;
+    bool dead = false;  // its file was found closed; only remove() is left to do
+    uint32_t generation = 0;
+    uint32_t interest = 0;
+    dev_t dev = 0;
+    ino_t ino = 0;
+  };
+  Registration* find(int fd);
+  void forget_dead(int fd, Registration& reg);
+  void notify(int fd, uint32_t interest) {
+    if (observer_) observer_(fd, interest);
+  }
+
+  std::unique_ptr<Backend> backend_;
+  std::vector<Registration> regs_;  // indexed by fd
+  std::vector<Raw> raw_;
+  size_t size_ = 0;
+  uint32_t next_generation_ = 1;
+  Observer observer_;
+};
+
+}  // namespace pollset

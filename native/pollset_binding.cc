@@ -1,0 +1,195 @@
+// N-API glue for Pollset: argument unpacking, the shared event array, watch() lifetime.
+#include <node_api.h>
+#include <uv.h>
+
+#include "binding.h"
+#include "pollset.h"
+#include "watch.h"
+
+namespace pollset {
+namespace {
+
+class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Pollset",
+                       {
+                           InstanceMethod<&PollsetWrap::Insert>("insert"),
+                           InstanceMethod<&PollsetWrap::Update>("update"),
+                           InstanceMethod<&PollsetWrap::Remove>("remove"),
+                           InstanceMethod<&PollsetWrap::Wait>("wait"),
+                           InstanceMethod<&PollsetWrap::Watch>("watch"),
+                           InstanceMethod<&PollsetWrap::Unwatch>("unwatch"),
+                           InstanceMethod<&PollsetWrap::Close>("close"),
+                           InstanceAccessor<&PollsetWrap::Size>("size"),
+                           InstanceAccessor<&PollsetWrap::Backend>("backend"),
+                       });
+  }
+
+  // new Pollset(backend: string, events: Int32Array) — events receives (fd, flags) pairs.
+  // Creation failure is reported through the `error` property (an errno) so lib/ can shape it.
+  explicit PollsetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PollsetWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw Napi::TypeError::New(env, "new Pollset(backend: string, events: Int32Array)");
+    }
+    auto events = info[1].As<Napi::Int32Array>();
+    events_ = reinterpret_cast<Ready*>(events.Data());
+    capacity_ = int(events.ElementLength() / 2);
+    events_ref_ = Napi::Persistent(events);
+    int err = 0;
+    set_ = Pollset::Create(info[0].As<Napi::String>().Utf8Value(), &err);
+    info.This().As<Napi::Object>().Set("error", Napi::Number::New(env, err));
+  }
+
+  ~PollsetWrap() override { Shutdown(); }
+
+ private:
+  bool Open(const Napi::CallbackInfo& info) {
+    if (!set_) throw Napi::Error::New(info.Env(), "pollset is closed");
+    return true;
+  }
+
+  Napi::Value Insert(const Napi::CallbackInfo& info) {
+    Open(info);
+    int err = set_->insert(IntArg(info, 0), uint32_t(IntArg(info, 1)));
+    Reref();
+    return Result(info.Env(), -err);
+  }
+
+  Napi::Value Update(const Napi::CallbackInfo& info) {
+    Open(info);
+    int err = set_->update(IntArg(info, 0), uint32_t(IntArg(info, 1)));
+    Reref();
+    return Result(info.Env(), -err);
+  }
+
+  Napi::Value Remove(const Napi::CallbackInfo& info) {
+    Open(info);
+    int err = set_->remove(IntArg(info, 0));
+    Reref();
+    return Result(info.Env(), -err);
+  }
+
+  Napi::Value Wait(const Napi::CallbackInfo& info) {
+    Open(info);
+    double timeout = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    return Result(info.Env(), set_->wait(timeout, events_, capacity_));
+  }
+
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    Open(info);
+    return Result(info.Env(), int64_t(set_->size()));
+  }
+
+  Napi::Value Backend(const Napi::CallbackInfo& info) {
+    Open(info);
+    return Napi::String::New(info.Env(), set_->backend_name());
+  }
+
+  // watch(onPending: (count: number) => void): 0 or -errno. count < 0 reports a wait() failure.
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    Open(info);
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "watch(callback)");
+    if (watcher_) return Result(env, -EALREADY);
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
+    int err = 0;
+    Watcher* w = Watcher::Start(loop, set_.get(), [this] { OnPending(); }, &err);
+    if (!w) return Result(env, -err);
+    watcher_ = w;
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "Pollset");
+    Ref();  // a watched pollset stays alive until unwatch()/close(), as a listening socket would
+    napi_add_async_cleanup_hook(env, OnEnvTeardown, this, &cleanup_hook_);
+    Reref();
+    return Result(env, 0);
+  }
+
+  Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+    Open(info);
+    StopWatching();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  void OnPending() {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Watcher* w = watcher_;
+    int n = set_->wait(0, events_, capacity_);
+    if (n != 0) {
+      try {
+        callback_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *context_);
+      } catch (const Napi::Error& e) {
+        napi_fatal_exception(env, e.Value());
+      }
+    }
+    // The callback may have unwatched or closed this pollset; then w is already gone.
+    if (watcher_ == w && w) w->rearm();
+  }
+
+  void Reref() {
+    if (watcher_) watcher_->set_ref(set_ && set_->size() > 0);
+  }
+
+  void StopWatching() {
+    if (!watcher_) return;
+    Watcher* w = watcher_;
+    watcher_ = nullptr;
+    if (set_) set_->set_observer(nullptr);
+    napi_remove_async_cleanup_hook(cleanup_hook_);
+    cleanup_hook_ = nullptr;
+    w->destroy(nullptr);
+    callback_.Reset();
+    context_.reset();
+    Unref();
+  }
+
+  void Shutdown() {
+    StopWatching();
+    set_.reset();
+  }
+
+  // The environment (main thread or a worker) is going away while we watch: close the libuv
+  // handle and tell Node when it is closed, so the loop can be closed cleanly behind us.
+  static void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
+    auto* self = static_cast<PollsetWrap*>(arg);
+    Watcher* w = self->watcher_;
+    self->watcher_ = nullptr;
+    self->cleanup_hook_ = nullptr;
+    if (self->set_) self->set_->set_observer(nullptr);
+    w->destroy([handle] { napi_remove_async_cleanup_hook(handle); });
+  }
+
+  std::unique_ptr<Pollset> set_;
+  Ready* events_ = nullptr;
+  int capacity_ = 0;
+  Napi::Reference<Napi::Int32Array> events_ref_;
+  Watcher* watcher_ = nullptr;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  napi_async_cleanup_hook_handle cleanup_hook_ = nullptr;
+};
+
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  const auto& names = CompiledBackends();
+  auto list = Napi::Array::New(info.Env(), names.size());
+  for (size_t i = 0; i < names.size(); i++) list.Set(uint32_t(i), names[i]);
+  return list;
+}
+
+}  // namespace
+
+void InitPollset(Napi::Env env, Napi::Object exports) {
+  exports.Set("Pollset", PollsetWrap::Define(env));
+  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+}
+
+}  // namespace pollset

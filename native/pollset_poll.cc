@@ -1,0 +1,104 @@
+// poll(2) backend, compiled everywhere: create, control, wait, translate.
+// poll watches fd numbers, not files; Pollset verifies file identity on each event it reports.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // POLLRDHUP
+#endif
+#include <poll.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "pollset.h"
+
+namespace pollset {
+namespace {
+
+#ifdef POLLRDHUP
+constexpr short kPeerHangup = POLLRDHUP;
+#else
+constexpr short kPeerHangup = 0;
+#endif
+
+short ToPoll(uint32_t interest) {
+  short ev = kPeerHangup;
+  if (interest & kRead) ev |= POLLIN;
+  if (interest & kWrite) ev |= POLLOUT;
+  if (interest & kPriority) ev |= POLLPRI;
+  return ev;
+}
+
+uint32_t FromPoll(short ev) {
+  uint32_t flags = 0;
+  if (ev & POLLIN) flags |= kRead;
+  if (ev & POLLOUT) flags |= kWrite;
+  if (ev & POLLPRI) flags |= kPriority;
+  if (ev & (POLLHUP | kPeerHangup)) flags |= kHangup;
+  if (ev & (POLLERR | POLLNVAL)) flags |= kError;
+  return flags;
+}
+
+class PollBackend final : public Backend {
+ public:
+  const char* name() const override { return "poll"; }
+  int pollable_fd() const override { return -1; }
+  bool forgets_closed_files() const override { return false; }
+
+  int add(int fd, uint32_t interest, uint64_t token) override {
+    if (size_t(fd) >= slot_of_.size()) slot_of_.resize(size_t(fd) + 1, -1);
+    if (slot_of_[fd] >= 0) return EEXIST;
+    slot_of_[fd] = int(fds_.size());
+    fds_.push_back(pollfd{fd, ToPoll(interest), 0});
+    tokens_.push_back(token);
+    return 0;
+  }
+
+  int modify(int fd, uint32_t, uint32_t interest, uint64_t token) override {
+    int slot = slot_index(fd);
+    if (slot < 0) return ENOENT;
+    fds_[slot].events = ToPoll(interest);
+    tokens_[slot] = token;
+    return 0;
+  }
+
+  int del(int fd, uint32_t) override {
+    int slot = slot_index(fd);
+    if (slot < 0) return ENOENT;
+    int last = int(fds_.size()) - 1;
+    fds_[slot] = fds_[last];
+    tokens_[slot] = tokens_[last];
+    slot_of_[fds_[slot].fd] = slot;
+    fds_.pop_back();
+    tokens_.pop_back();
+    slot_of_[fd] = -1;
+    return 0;
+  }
+
+  int wait(int timeout_ms, Raw* out, int cap) override {
+    int n = ::poll(fds_.data(), nfds_t(fds_.size()), timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    // Start where the last full batch stopped, so fds late in the array are not starved.
+    int count = 0;
+    size_t total = fds_.size();
+    for (size_t k = 0; k < total && count < n && count < cap; k++) {
+      size_t i = (start_ + k) % total;
+      if (fds_[i].revents == 0) continue;
+      out[count++] = Raw{tokens_[i], FromPoll(fds_[i].revents)};
+      if (count == cap) start_ = (i + 1) % total;
+    }
+    return count;
+  }
+
+ private:
+  int slot_index(int fd) const { return size_t(fd) < slot_of_.size() ? slot_of_[fd] : -1; }
+
+  std::vector<pollfd> fds_;
+  std::vector<uint64_t> tokens_;  // beside fds_, slot for slot
+  std::vector<int> slot_of_;      // fd -> index in fds_, or -1
+  size_t start_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> CreatePollBackend(int*) { return std::make_unique<PollBackend>(); }
+
+}  // namespace pollset

@@ -16,6 +16,8 @@ export interface NativePollset {
   remove(fd: number): number;
   /** Fills the events array given at construction with (fd, flags) pairs; returns the count or -errno. */
   wait(timeoutMs: number): number;
+  /** Replaces the events array (to grow it). */
+  setEvents(events: Int32Array): void;
   watch(onPending: (count: number) => void): number;
   unwatch(): void;
   close(): void;

@@ -25,8 +25,12 @@ export interface PollsetOptions {
   backend?: Backend;
 }
 
-/** Most events one wait() reports; more stay pending for the next wait (level-triggered). */
-const CAPACITY = 4096;
+/**
+ * The events array starts small and doubles as the set grows, up to MAX_EVENTS: most events one
+ * wait() reports; more stay pending for the next wait (level-triggered). Small sets stay cheap.
+ */
+const MIN_EVENTS = 64;
+const MAX_EVENTS = 4096;
 
 interface Registration<T> {
   obj: T;
@@ -67,7 +71,7 @@ export class Pollset<T = number> {
   readonly backend: Backend;
 
   #native: NativePollset | null;
-  readonly #events = new Int32Array(CAPACITY * 2);
+  #events = new Int32Array(MIN_EVENTS * 2);
   readonly #regs: (Registration<T> | undefined)[] = [];
   #size = 0;
   #count = 0;
@@ -101,6 +105,7 @@ export class Pollset<T = number> {
     check(handle.insert(fd, interest), 'insert', { fd });
     // A registration whose fd was closed and reused without remove() is replaced.
     if (!stale) this.#size++;
+    if (this.#size * 2 > this.#events.length && this.#events.length < MAX_EVENTS * 2) this.#grow(handle);
     this.#regs[fd] = { obj: obj === undefined ? (fd as unknown as T) : obj, since: this.#waits };
   }
 
@@ -197,6 +202,14 @@ export class Pollset<T = number> {
   #open(): NativePollset {
     if (!this.#native) throw new Error('pollset is closed');
     return this.#native;
+  }
+
+  #grow(handle: NativePollset): void {
+    // Only between waits: events() of the last wait keeps reading the array it was written to.
+    const grown = new Int32Array(Math.min(MAX_EVENTS, this.#events.length) * 2);
+    grown.set(this.#events);
+    this.#events = grown;
+    handle.setEvents(grown);
   }
 
   #forget(fd: number): void {

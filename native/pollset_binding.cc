@@ -21,6 +21,7 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
                            InstanceMethod<&PollsetWrap::Watch>("watch"),
                            InstanceMethod<&PollsetWrap::Unwatch>("unwatch"),
                            InstanceMethod<&PollsetWrap::Close>("close"),
+                           InstanceMethod<&PollsetWrap::SetEvents>("setEvents"),
                            InstanceAccessor<&PollsetWrap::Size>("size"),
                            InstanceAccessor<&PollsetWrap::Backend>("backend"),
                        });
@@ -34,10 +35,7 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
         info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
       throw Napi::TypeError::New(env, "new Pollset(backend: string, events: Int32Array)");
     }
-    auto events = info[1].As<Napi::Int32Array>();
-    events_ = reinterpret_cast<Ready*>(events.Data());
-    capacity_ = int(events.ElementLength() / 2);
-    events_ref_ = Napi::Persistent(events);
+    UseEvents(info[1].As<Napi::Int32Array>());
     int err = 0;
     set_ = Pollset::Create(info[0].As<Napi::String>().Utf8Value(), &err);
     info.This().As<Napi::Object>().Set("error", Napi::Number::New(env, err));
@@ -49,6 +47,22 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
   bool Open(const Napi::CallbackInfo& info) {
     if (!set_) throw Napi::Error::New(info.Env(), "pollset is closed");
     return true;
+  }
+
+  void UseEvents(Napi::Int32Array events) {
+    events_ = reinterpret_cast<Ready*>(events.Data());
+    capacity_ = int(events.ElementLength() / 2);
+    events_ref_ = Napi::Persistent(events);
+  }
+
+  // setEvents(events: Int32Array): a bigger array for sets that outgrew the first one.
+  Napi::Value SetEvents(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw Napi::TypeError::New(info.Env(), "setEvents(events: Int32Array)");
+    }
+    UseEvents(info[0].As<Napi::Int32Array>());
+    return info.Env().Undefined();
   }
 
   Napi::Value Insert(const Napi::CallbackInfo& info) {

@@ -1,0 +1,255 @@
+/** One conformance suite, run once per compiled-in backend: the behaviour DESIGN.md promises on all of them. */
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+import { Pollset, pipe, socketpair, read, write, close, SystemError } from '../lib';
+
+const fixture = (name: string) => path.join(__dirname, 'fixtures', name);
+const closeAll = (...fds: number[]) => fds.forEach((fd) => close(fd));
+
+function expectSystemError(fn: () => void, code: string, syscall: string, fd?: number): void {
+  let thrown: SystemError | undefined;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e as SystemError;
+  }
+  expect(thrown).toBeInstanceOf(Error);
+  expect(thrown!.code).toBe(code);
+  expect(typeof thrown!.errno).toBe('number');
+  expect(thrown!.syscall).toBe(syscall);
+  if (fd !== undefined) expect(thrown!.message).toContain(`fd ${fd}`);
+}
+
+describe.each(Pollset.backends)('%s backend', (backend) => {
+  let ps: Pollset<string>;
+  beforeEach(() => {
+    ps = new Pollset<string>({ backend });
+  });
+  afterEach(() => ps.close());
+
+  test('reports its backend and size', () => {
+    expect(ps.backend).toBe(backend);
+    expect(ps.size).toBe(0);
+    const [r, w] = pipe();
+    ps.insert(r, 'r');
+    ps.insert(w, 'w');
+    expect(ps.size).toBe(2);
+    ps.remove(r);
+    expect(ps.size).toBe(1);
+    closeAll(r, w);
+  });
+
+  test('obj defaults to the fd; update keeps obj when omitted and replaces it when given', () => {
+    const numbers = new Pollset({ backend });
+    const [r, w] = pipe();
+    numbers.insert(w, 'w');
+    expect(numbers.wait(1000)).toBe(1);
+    expect([...numbers.events()][0].obj).toBe(w);
+    numbers.close();
+
+    ps.insert(w, 'w', 'first');
+    ps.update(w, 'rw');
+    ps.wait(1000);
+    expect([...ps.events()][0].obj).toBe('first');
+    ps.update(w, 'w', 'second');
+    ps.wait(1000);
+    expect([...ps.events()][0].obj).toBe('second');
+    closeAll(r, w);
+  });
+
+  test('insert of a registered fd is EEXIST', () => {
+    const [r, w] = pipe();
+    ps.insert(r, 'r');
+    expectSystemError(() => ps.insert(r, 'r'), 'EEXIST', 'insert', r);
+    closeAll(r, w);
+  });
+
+  test('update and remove of an unregistered fd are ENOENT', () => {
+    const [r, w] = pipe();
+    expectSystemError(() => ps.update(r, 'r'), 'ENOENT', 'update', r);
+    expectSystemError(() => ps.remove(r), 'ENOENT', 'remove', r);
+    closeAll(r, w);
+  });
+
+  test('empty or unknown event letters are EINVAL', () => {
+    const [r, w] = pipe();
+    expectSystemError(() => ps.insert(r, ''), 'EINVAL', 'insert', r);
+    expectSystemError(() => ps.insert(r, 'rx'), 'EINVAL', 'insert', r);
+    expectSystemError(() => ps.insert(r, 'R'), 'EINVAL', 'insert', r);
+    ps.insert(r, 'r');
+    expectSystemError(() => ps.update(r, ''), 'EINVAL', 'update', r);
+    expectSystemError(() => ps.update(r, 'z'), 'EINVAL', 'update', r);
+    expect(ps.size).toBe(1);
+    closeAll(r, w);
+  });
+
+  test('negative or non-integer fds are EINVAL, a closed fd is EBADF', () => {
+    expectSystemError(() => ps.insert(-1, 'r'), 'EINVAL', 'insert');
+    expectSystemError(() => ps.insert(1.5, 'r'), 'EINVAL', 'insert');
+    expectSystemError(() => ps.insert(NaN, 'r'), 'EINVAL', 'insert');
+    expectSystemError(() => ps.remove(-3), 'EINVAL', 'remove');
+    expectSystemError(() => ps.update(2.5, 'r'), 'EINVAL', 'update');
+    const [r, w] = pipe();
+    closeAll(r, w);
+    expectSystemError(() => ps.insert(r, 'r'), 'EBADF', 'insert', r);
+    expect(ps.size).toBe(0);
+  });
+
+  test('a closed fd reused by a new pipe never gets the old registration events', () => {
+    const [r, w] = pipe();
+    ps.insert(r, 'r', 'old');
+    closeAll(r, w); // no remove()
+    const [r2, w2] = pipe();
+    expect(r2).toBe(r); // the kernel hands out the lowest free number
+    write(w2, Buffer.from('data for the new owner'));
+    ps.wait(50);
+    expect([...ps.events()].filter((e) => e.obj === 'old')).toEqual([]);
+    // The new owner can register the same number and gets its own events.
+    ps.insert(r2, 'r', 'new');
+    expect(ps.size).toBe(1);
+    expect(ps.wait(1000)).toBe(1);
+    expect([...ps.events()].map((e) => e.obj)).toEqual(['new']);
+    closeAll(r2, w2);
+  });
+
+  test('remove of a closed fd still cleans up', () => {
+    const [r, w] = pipe();
+    ps.insert(r, 'r');
+    closeAll(r, w);
+    ps.remove(r);
+    expect(ps.size).toBe(0);
+  });
+
+  test('removing an fd while iterating skips its pending event', () => {
+    const a = pipe();
+    const b = pipe();
+    ps.insert(a[0], 'r', 'a');
+    ps.insert(b[0], 'r', 'b');
+    write(a[1], Buffer.from('x'));
+    write(b[1], Buffer.from('x'));
+    expect(ps.wait(1000)).toBe(2);
+    const seen: string[] = [];
+    for (const ev of ps.events()) {
+      seen.push(ev.obj);
+      ps.remove(ev.obj === 'a' ? b[0] : a[0]);
+    }
+    expect(seen).toHaveLength(1);
+    closeAll(...a, ...b);
+  });
+
+  test('inserting during iteration never yields garbage', () => {
+    const a = pipe();
+    ps.insert(a[0], 'r', 'a');
+    write(a[1], Buffer.from('x'));
+    expect(ps.wait(1000)).toBe(1);
+    const seen: string[] = [];
+    const extra: number[] = [];
+    for (const ev of ps.events()) {
+      seen.push(ev.obj);
+      // Replace the ready fd under the same number with a new registration and add more.
+      ps.remove(a[0]);
+      ps.insert(a[0], 'r', 'reinserted');
+      const p = pipe();
+      extra.push(...p);
+      ps.insert(p[1], 'w', 'fresh');
+    }
+    expect(seen).toEqual(['a']);
+    closeAll(...a, ...extra);
+  });
+
+  test('level-triggered: an unread readable fd is reported again', () => {
+    const [r, w] = pipe();
+    ps.insert(r, 'r', 'p');
+    write(w, Buffer.from('x'));
+    for (let i = 0; i < 3; i++) {
+      expect(ps.wait(1000)).toBe(1);
+      expect([...ps.events()][0].read).toBe(true);
+    }
+    read(r, Buffer.alloc(8));
+    expect(ps.wait(0)).toBe(0);
+    closeAll(r, w);
+  });
+
+  test('one wait reports every ready fd of a large set', () => {
+    const pipes = Array.from({ length: 300 }, () => pipe());
+    pipes.forEach(([, w], i) => ps.insert(w, 'w', `w${i}`));
+    expect(ps.wait(1000)).toBe(300);
+    expect(new Set([...ps.events()].map((e) => e.obj)).size).toBe(300);
+    pipes.forEach(([r, w]) => closeAll(r, w));
+  });
+
+  test('hang-up of the peer is reported', () => {
+    const [r, w] = pipe();
+    ps.insert(r, 'r', 'pipe');
+    close(w);
+    expect(ps.wait(1000)).toBe(1);
+    expect([...ps.events()][0].hangup).toBe(true);
+    close(r);
+
+    const [a, b] = socketpair();
+    ps.insert(a, 'r', 'socket');
+    close(b);
+    expect(ps.wait(1000)).toBe(1);
+    const ev = [...ps.events()][0];
+    expect(ev.obj).toBe('socket');
+    expect(ev.hangup).toBe(true);
+    close(a);
+  });
+
+  test('read and write readiness of one fd come as one event', () => {
+    const [a, b] = socketpair();
+    ps.insert(a, 'rw', 'both');
+    write(b, Buffer.from('x'));
+    expect(ps.wait(1000)).toBe(1);
+    const events = [...ps.events()];
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ fd: a, obj: 'both', read: true, write: true, hangup: false, error: false });
+    closeAll(a, b);
+  });
+
+  test('wait on an empty set sleeps for its timeout and returns 0', () => {
+    const start = process.hrtime.bigint();
+    expect(ps.wait(60)).toBe(0);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    expect(ms).toBeGreaterThanOrEqual(59);
+  });
+
+  test('sub-millisecond timeouts round up instead of spinning', () => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < 5; i++) expect(ps.wait(0.2)).toBe(0);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    expect(ms).toBeGreaterThanOrEqual(4.5);
+  });
+
+  test('a signal interrupting the wait returns 0, not an error', () => {
+    const out = execFileSync(process.execPath, [fixture('signal-wait.js'), backend], { encoding: 'utf8' });
+    const { result, ms } = JSON.parse(out);
+    expect(result).toBe(0);
+    expect(ms).toBeLessThan(9_000);
+  });
+
+  test('priority interest is accepted', () => {
+    const [a, b] = socketpair();
+    ps.insert(a, 'rp');
+    ps.update(a, 'p');
+    expect(ps.wait(0)).toBe(0);
+    closeAll(a, b);
+  });
+
+  test('close is idempotent and any other call afterwards throws', () => {
+    const other = new Pollset({ backend });
+    other.close();
+    other.close();
+    expect(() => other.wait(0)).toThrow(/closed/);
+    expect(() => other.insert(0, 'r')).toThrow(/closed/);
+    expect(() => other.size).toThrow(/closed/);
+    expect(() => other.watch(() => {})).toThrow(/closed/);
+  });
+});
+
+test('backends lists epoll first on Linux, and poll everywhere', () => {
+  expect(Pollset.backends).toContain('poll');
+  if (process.platform === 'linux') expect(Pollset.backends[0]).toBe('epoll');
+  expect(new Pollset().backend).toBe(Pollset.backends[0]);
+  expect(() => new Pollset({ backend: 'select' as never })).toThrow(/EINVAL/);
+});

@@ -1,0 +1,118 @@
+/** Pollset.watch inside Node's loop: delivery alongside timers, process lifetime, worker threads. */
+import { execFile } from 'child_process';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { Pollset, pipe, read, write, close, WOULD_BLOCK } from '../lib';
+
+const fixture = (name: string) => path.join(__dirname, 'fixtures', name);
+
+function runNode(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; signal: string | null; out: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number; signal?: string }) | null;
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, out: stdout + stderr });
+    });
+  });
+}
+
+describe.each(Pollset.backends)('%s backend', (backend) => {
+  test('events arrive while Node timers keep running', async () => {
+    const ps = new Pollset<string>({ backend });
+    const [r, w] = pipe();
+    ps.insert(r, 'r', 'pipe');
+    const log: string[] = [];
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 2);
+    const done = new Promise<void>((resolve) => {
+      let total = 0;
+      ps.watch((count) => {
+        expect(count).toBeGreaterThan(0);
+        for (const ev of ps.events()) {
+          expect(ev.obj).toBe('pipe');
+          const n = read(r, Buffer.alloc(64));
+          if (n !== WOULD_BLOCK) total += n;
+          log.push(`event@${ticks}`);
+        }
+        if (total === 5) resolve();
+      });
+    });
+    for (let i = 0; i < 5; i++) setTimeout(() => write(w, Buffer.from('x')), 10 + i * 15);
+    await done;
+    clearInterval(ticker);
+    expect(log.length).toBeGreaterThanOrEqual(1);
+    expect(ticks).toBeGreaterThan(5); // the loop was never blocked
+    ps.close();
+    close(r);
+    close(w);
+  });
+
+  test('watch twice is EALREADY; unwatch then watch again works', async () => {
+    const ps = new Pollset({ backend });
+    const [r, w] = pipe();
+    ps.insert(w, 'w');
+    ps.watch(() => {});
+    expect(() => ps.watch(() => {})).toThrow(expect.objectContaining({ code: 'EALREADY' }));
+    ps.unwatch();
+    await new Promise<void>((resolve) =>
+      ps.watch(() => {
+        ps.unwatch();
+        resolve();
+      }),
+    );
+    ps.close();
+    close(r);
+    close(w);
+  });
+
+  test.each(['empty', 'unwatch', 'removed'])('the process exits naturally: %s', async (scenario) => {
+    const { code, out } = await runNode([fixture('watch-exit.js'), scenario, backend]);
+    expect(out).toContain(`exited ${scenario}`);
+    expect(code).toBe(0);
+    if (scenario === 'removed') expect(out).toContain('event true');
+  });
+
+  test('process.exit while watching does not crash', async () => {
+    const { code, signal, out } = await runNode([fixture('watch-exit.js'), 'exit-while-watching', backend]);
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+    expect(out).toContain('exited exit-while-watching');
+  });
+
+  test('an exception thrown by onReady becomes an uncaught exception', async () => {
+    const { code, out } = await runNode([fixture('watch-exit.js'), 'throw-in-callback', backend]);
+    expect(out).toContain('uncaught boom');
+    expect(code).toBe(0);
+  });
+
+  test('several workers, each with its own pollset, all at once', async () => {
+    const results = await Promise.all(
+      [1, 2, 3, 4].map(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const worker = new Worker(fixture('watch-worker.js'), { workerData: { backend, messages: 100 } });
+            let received = -1;
+            worker.on('message', (m: { received: number }) => (received = m.received));
+            worker.on('error', reject);
+            worker.on('exit', (code) => (code === 0 ? resolve(received) : reject(new Error(`exit ${code}`))));
+          }),
+      ),
+    );
+    expect(results).toEqual([100, 100, 100, 100]);
+  });
+
+  test('a worker that exits or is terminated while watching does not crash the process', async () => {
+    const exiting = new Worker(fixture('watch-worker.js'), { workerData: { backend, messages: 1000, mode: 'exit-early' } });
+    expect(await new Promise((resolve) => exiting.on('exit', resolve))).toBe(0);
+    const hanging = new Worker(fixture('watch-worker.js'), { workerData: { backend, messages: 1000, mode: 'hang' } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await hanging.terminate();
+    // Still healthy: a fresh pollset in this thread works.
+    const ps = new Pollset({ backend });
+    const [r, w] = pipe();
+    ps.insert(w, 'w');
+    expect(ps.wait(1000)).toBe(1);
+    ps.close();
+    close(r);
+    close(w);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * How a syslog message travels down a subscriber's TLS stream.
+ *
+ * - `octet` (RFC 5425 octet counting): `MSG-LEN SP MSG`, the message bytes untouched.
+ * - `lf` (the seed's): the message, then LF. So that one line is always one message, an embedded LF is
+ *   written `\n`, an embedded CR `\r`, and a backslash `\\`; nothing else changes. `unescapeLf` (and
+ *   `logtail`) undo it exactly.
+ */
+export type Framing = 'lf' | 'octet';
+
+const BACKSLASH = 0x5c;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Bytes the LF escape rewrites. */
+function needsEscape(b: number): boolean {
+  return b === LF || b === CR || b === BACKSLASH;
+}
+
+/** The framed bytes of one message. */
+export function frame(message: Uint8Array, framing: Framing): Buffer {
+  if (message.length === 0) throw new RangeError('an empty message cannot be framed (RFC 5425 MSG-LEN is nonzero)');
+  return framing === 'octet' ? frameOctet(message) : frameLf(message);
+}
+
+function frameOctet(message: Uint8Array): Buffer {
+  const header = Buffer.from(`${message.length} `, 'latin1');
+  const out = Buffer.allocUnsafe(header.length + message.length);
+  header.copy(out, 0);
+  out.set(message, header.length);
+  return out;
+}
+
+function frameLf(message: Uint8Array): Buffer {
+  let extra = 0;
+  for (let i = 0; i < message.length; i++) if (needsEscape(message[i])) extra++;
+  const out = Buffer.allocUnsafe(message.length + extra + 1);
+  if (extra === 0) {
+    out.set(message, 0);
+  } else {
+    let o = 0;
+    for (let i = 0; i < message.length; i++) {
+      const b = message[i];
+      if (!needsEscape(b)) {
+        out[o++] = b;
+        continue;
+      }
+      out[o++] = BACKSLASH;
+      out[o++] = b === LF ? 0x6e /* n */ : b === CR ? 0x72 /* r */ : BACKSLASH;
+    }
+  }
+  out[out.length - 1] = LF;
+  return out;
+}
+
+/** The original message bytes of one LF-framed line (without its LF). Unknown escapes are kept as they are. */
+export function unescapeLf(line: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(line.length);
+  let o = 0;
+  for (let i = 0; i < line.length; i++) {
+    const b = line[i];
+    if (b === BACKSLASH && i + 1 < line.length) {
+      const next = line[i + 1];
+      if (next === 0x6e || next === 0x72 || next === BACKSLASH) {
+        out[o++] = next === 0x6e ? LF : next === 0x72 ? CR : BACKSLASH;
+        i++;
+        continue;
+      }
+    }
+    out[o++] = b;
+  }
+  return out.subarray(0, o);
+}
+
+/**
+ * Incremental parser for a subscriber's side of the stream: feed it bytes as they arrive, get whole
+ * messages back (original bytes, framing removed).
+ */
+export class Deframer {
+  #pending: Buffer = Buffer.alloc(0);
+
+  constructor(readonly framing: Framing) {}
+
+  /** Messages completed by `chunk`. Throws on a malformed octet-counted frame. */
+  push(chunk: Uint8Array): Buffer[] {
+    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : Buffer.from(chunk);
+    return this.framing === 'octet' ? this.#octets() : this.#lines();
+  }
+
+  /** Bytes received that do not complete a message yet. */
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
+  #lines(): Buffer[] {
+    const out: Buffer[] = [];
+    let start = 0;
+    for (let nl = this.#pending.indexOf(LF); nl >= 0; nl = this.#pending.indexOf(LF, start)) {
+      out.push(unescapeLf(this.#pending.subarray(start, nl)));
+      start = nl + 1;
+    }
+    this.#pending = this.#pending.subarray(start);
+    return out;
+  }
+
+  #octets(): Buffer[] {
+    const out: Buffer[] = [];
+    for (;;) {
+      const sp = this.#pending.indexOf(0x20);
+      if (sp < 0) {
+        if (this.#pending.length > 10) throw new Error('octet framing: no length before 10 bytes');
+        break;
+      }
+      const digits = this.#pending.subarray(0, sp).toString('latin1');
+      // RFC 5425: MSG-LEN = NONZERO-DIGIT *DIGIT (an empty message cannot be framed).
+      if (!/^[1-9][0-9]{0,9}$/.test(digits)) throw new Error(`octet framing: bad length ${JSON.stringify(digits)}`);
+      const len = Number(digits);
+      if (this.#pending.length < sp + 1 + len) break;
+      out.push(Buffer.from(this.#pending.subarray(sp + 1, sp + 1 + len)));
+      this.#pending = this.#pending.subarray(sp + 1 + len);
+    }
+    return out;
+  }
+}

@@ -5,6 +5,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pollset::InitFd(env, exports);
   pollset::InitPollset(env, exports);
+  pollset::InitNet(env, exports);
   return exports;
 }
 }  // namespace

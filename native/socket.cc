@@ -1,0 +1,108 @@
+// The socket calls shared by datagram and stream sockets: creation with the fd rules of the
+// project (non-blocking, close-on-exec, no SIGPIPE), naming, options, shutdown, single sends.
+#include "socket.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sys.h"
+
+namespace pollset {
+
+int AdoptSocket(int fd) {
+  int err = SetNonBlocking(fd, true);
+  if (!err) err = SetCloseOnExec(fd);
+#ifdef SO_NOSIGPIPE
+  int one = 1;
+  if (!err && setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) err = errno;
+#endif
+  return -err;
+}
+
+int OpenSocket(int domain, int type) {
+#ifdef SOCK_NONBLOCK
+  int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+#ifdef SO_NOSIGPIPE
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) {
+    int err = errno;
+    close(fd);
+    return -err;
+  }
+#endif
+  return fd;
+#else
+  // No atomic flags (macOS): the window before fcntl only matters to a concurrent fork+exec.
+  int fd = socket(domain, type, 0);
+  if (fd < 0) return -errno;
+  int err = AdoptSocket(fd);
+  if (err) {
+    close(fd);
+    return err;
+  }
+  return fd;
+#endif
+}
+
+int BindSocket(int fd, const sockaddr_storage& addr, socklen_t len) {
+  return bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) < 0 ? -errno : 0;
+}
+
+int ConnectSocket(int fd, const sockaddr_storage& addr, socklen_t len) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0) return 0;
+  // An interrupted connect carries on in the background, exactly like EINPROGRESS.
+  return errno == EINTR ? -EINPROGRESS : -errno;
+}
+
+int SocketName(int fd, bool peer, sockaddr_storage* addr, socklen_t* len) {
+  *len = sizeof(*addr);
+  auto* sa = reinterpret_cast<sockaddr*>(addr);
+  int rc = peer ? getpeername(fd, sa, len) : getsockname(fd, sa, len);
+  return rc < 0 ? -errno : 0;
+}
+
+namespace {
+bool Level(Option option, int* level, int* name) {
+  switch (option) {
+    case Option::ReuseAddr: *level = SOL_SOCKET; *name = SO_REUSEADDR; return true;
+#ifdef SO_REUSEPORT
+    case Option::ReusePort: *level = SOL_SOCKET; *name = SO_REUSEPORT; return true;
+#endif
+    case Option::RecvBuffer: *level = SOL_SOCKET; *name = SO_RCVBUF; return true;
+    case Option::SendBuffer: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
+    case Option::NoDelay: *level = IPPROTO_TCP; *name = TCP_NODELAY; return true;
+    case Option::Error: *level = SOL_SOCKET; *name = SO_ERROR; return true;
+    default: return false;
+  }
+}
+}  // namespace
+
+int GetOption(int fd, Option option) {
+  int level, name;
+  if (!Level(option, &level, &name)) return -ENOPROTOOPT;
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, level, name, &value, &len) < 0) return -errno;
+  return value < 0 ? 0 : value;  // every exposed option is a flag, a size or an errno
+}
+
+int SetOption(int fd, Option option, int value) {
+  int level, name;
+  if (!Level(option, &level, &name) || option == Option::Error) return -ENOPROTOOPT;
+  return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
+}
+
+int ShutdownSocket(int fd, int how) { return shutdown(fd, how) < 0 ? -errno : 0; }
+
+ssize_t SendTo(int fd, const void* data, size_t length, const sockaddr_storage* addr, socklen_t len) {
+  ssize_t n;
+  do n = sendto(fd, data, length, kSendFlags, reinterpret_cast<const sockaddr*>(addr), addr ? len : 0);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+}
+
+}  // namespace pollset

@@ -1,0 +1,34 @@
+// socket.h — the socket calls every socket kind shares. Each returns >= 0 or -errno.
+#pragma once
+#include <sys/socket.h>
+#include <sys/types.h>
+
+namespace pollset {
+
+// Sends never raise SIGPIPE: a closed peer is an EPIPE result (macOS has SO_NOSIGPIPE instead).
+#ifdef MSG_NOSIGNAL
+constexpr int kSendFlags = MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = 0;
+#endif
+
+// The socket options the low-level API exposes; numbered as lib/native.ts numbers them.
+enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5 };
+
+// A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
+int OpenSocket(int domain, int type);
+// Makes an fd from accept() or elsewhere match OpenSocket's flags; 0 or -errno.
+int AdoptSocket(int fd);
+int BindSocket(int fd, const sockaddr_storage& addr, socklen_t len);
+// 0 when connected now, -EINPROGRESS while the handshake runs (see ConnectResult in tcp.h).
+int ConnectSocket(int fd, const sockaddr_storage& addr, socklen_t len);
+// getsockname (peer false) or getpeername (peer true).
+int SocketName(int fd, bool peer, sockaddr_storage* addr, socklen_t* len);
+int GetOption(int fd, Option option);
+int SetOption(int fd, Option option, int value);
+// how: SHUT_RD, SHUT_WR or SHUT_RDWR.
+int ShutdownSocket(int fd, int how);
+// send/sendto with kSendFlags; `addr` null for a connected socket. Bytes sent or -errno.
+ssize_t SendTo(int fd, const void* data, size_t length, const sockaddr_storage* addr, socklen_t len);
+
+}  // namespace pollset

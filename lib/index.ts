@@ -4,3 +4,8 @@ export type { Backend, PollEvent, PollsetOptions } from './pollset';
 export { pipe, socketpair, read, write, close, setNonBlocking } from './fd';
 export { WOULD_BLOCK, systemError } from './errors';
 export type { SystemError, WouldBlock } from './errors';
+export { Address, resolveAddress } from './net/address';
+export type { AddressFamily } from './net/address';
+export { DatagramSocket, DatagramBatch, bindDatagram } from './net/datagram';
+export type { DatagramType, DatagramOptions } from './net/datagram';
+export * as tcp from './net/tcp';

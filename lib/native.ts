@@ -23,6 +23,22 @@ export interface NativePollset {
   close(): void;
 }
 
+/** Batched datagram receive into JS-owned memory (see native/datagram.h for the layout). */
+export interface NativeReceiver {
+  /** Datagrams received (>= 1) or -errno; fills the slots, meta and address arrays given at construction. */
+  receive(fd: number): number;
+}
+
+/** Socket options, numbered as native/socket.h numbers them. */
+export const enum SocketOption {
+  ReuseAddr = 0,
+  ReusePort = 1,
+  RecvBuffer = 2,
+  SendBuffer = 3,
+  NoDelay = 4,
+  Error = 5,
+}
+
 export interface NativeAddon {
   Pollset: new (backend: string, events: Int32Array) => NativePollset;
   backends(): string[];
@@ -32,6 +48,28 @@ export interface NativeAddon {
   write(fd: number, buf: Uint8Array, offset?: number, length?: number): number;
   close(fd: number): number;
   setNonBlocking(fd: number, on?: boolean): number;
+  /** sizeof(struct sockaddr_storage): the stride of address slots. */
+  readonly addressSize: number;
+  /** sockaddr bytes of an address text, or -EINVAL. */
+  parseAddress(text: string): Uint8Array | number;
+  formatAddress(raw: Uint8Array, offset?: number, length?: number): string | number;
+  socket(family: 'ipv4' | 'ipv6' | 'unix', type: 'dgram' | 'stream'): number;
+  bind(fd: number, address: Uint8Array): number;
+  /** 0 when connected, -EINPROGRESS while pending, or -errno. */
+  connect(fd: number, address: Uint8Array): number;
+  /** 0 connected, -EINPROGRESS still pending, or -errno of the failed connect. */
+  connectResult(fd: number): number;
+  listen(fd: number, backlog: number): number;
+  /** Fills (fd, address length) pairs and address slots; returns the count or -errno. */
+  accept(fd: number, out: Int32Array, addresses: Uint8Array): number;
+  socketName(fd: number, peer: boolean): Uint8Array | number;
+  getOption(fd: number, option: SocketOption): number;
+  setOption(fd: number, option: SocketOption, value: number): number;
+  shutdown(fd: number, how: number): number;
+  send(fd: number, buf: Uint8Array, offset?: number, length?: number, address?: Uint8Array | null): number;
+  sendMany(fd: number, datagrams: Uint8Array[], address?: Uint8Array | null): number;
+  writev(fd: number, buffers: Uint8Array[]): number;
+  Receiver: new (slots: Uint8Array, slotSize: number, meta: Int32Array, addresses: Uint8Array) => NativeReceiver;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

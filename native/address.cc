@@ -79,7 +79,12 @@ int ParseAddress(const std::string& text, sockaddr_storage* out, socklen_t* len)
 
 int FormatAddress(const sockaddr_storage& addr, socklen_t len, std::string* out) {
   char host[INET6_ADDRSTRLEN];
-  if (len >= socklen_t(sizeof(sa_family_t)) && addr.ss_family == AF_UNIX) {
+  // An unbound unix datagram sender comes with no address at all (Linux: length 0).
+  if (len == 0) {
+    out->clear();
+    return 0;
+  }
+  if (addr.ss_family == AF_UNIX) {
     const auto& un = reinterpret_cast<const sockaddr_un&>(addr);
     const size_t base = offsetof(sockaddr_un, sun_path);
     size_t n = size_t(len) > base ? std::min(size_t(len) - base, sizeof(un.sun_path)) : 0;

@@ -52,7 +52,7 @@ T* AlignedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type typ
 
 Napi::Value AddressBytes(Napi::Env env, const sockaddr_storage& addr, socklen_t len) {
   auto out = Napi::Uint8Array::New(env, len);
-  memcpy(out.Data(), &addr, len);
+  if (len) memcpy(out.Data(), &addr, len);
   return out;
 }
 
@@ -88,7 +88,7 @@ Napi::Value FormatAddressJs(const Napi::CallbackInfo& info) {
   sockaddr_storage addr;
   memset(&addr, 0, sizeof(addr));
   if (raw.length > sizeof(addr)) return Result(info.Env(), -EINVAL);
-  memcpy(&addr, raw.data, raw.length);
+  if (raw.length) memcpy(&addr, raw.data, raw.length);  // an empty array may have no data pointer
   std::string text;
   int err = FormatAddress(addr, socklen_t(raw.length), &text);
   if (err) return Result(info.Env(), -err);

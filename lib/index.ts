@@ -5,3 +5,4 @@ export { pipe, socketpair, read, write, close, setNonBlocking } from './fd';
 export { WOULD_BLOCK, systemError } from './errors';
 export type { SystemError, WouldBlock } from './errors';
 export * from './loop';
+export * from './streams';

@@ -1,5 +1,5 @@
 /** The coroutine layer: tasks, operations, timers, fd waiters, mailboxes and the loop that runs them. */
-export { Instruction } from './operation';
+export type { Instruction } from './operation';
 export type { Operation } from './operation';
 export { Task, HaltedError, currentTask } from './task';
 export type { TaskState } from './task';

@@ -1,6 +1,6 @@
 /** An echo server task per connection over 200 concurrent socketpair streams. */
 import { FdStream, Operation, Task } from '../lib';
-import { drive, expectFdsBackTo, matrix, newLoop, openFds } from './helpers/loops';
+import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 const STREAMS = 200;
 const LINES = 20;
@@ -18,12 +18,7 @@ function* echo(conn: FdStream): Operation<number> {
   return lines;
 }
 
-describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
-  let fdsBefore: number;
-  beforeEach(() => {
-    fdsBefore = openFds();
-  });
-  afterEach(() => expectFdsBackTo(fdsBefore));
+describeMatrix((backend, mode) => {
 
   test(`${STREAMS} concurrent clients get their own lines back`, async () => {
     const { loop, crashes } = newLoop(backend);

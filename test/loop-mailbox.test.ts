@@ -1,13 +1,8 @@
 /** Mailboxes: bounded put waits, take waits, FIFO order, close semantics. */
 import { CLOSED, Mailbox, sleep, yieldNow } from '../lib';
-import { drive, expectFdsBackTo, matrix, newLoop, openFds } from './helpers/loops';
+import { describeMatrix, drive, newLoop } from './helpers/loops';
 
-describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
-  let fdsBefore: number;
-  beforeEach(() => {
-    fdsBefore = openFds();
-  });
-  afterEach(() => expectFdsBackTo(fdsBefore));
+describeMatrix((backend, mode) => {
 
   test('put waits while full, take waits while empty, values arrive in order', async () => {
     const { loop, crashes } = newLoop(backend);

@@ -4,7 +4,7 @@
  * chunks with pauses), so consumers block in write with a full send buffer.
  */
 import { ByteStream, CLOSED, FdStream, Mailbox, Operation, park, schedule, sleep, Task, yieldNow } from '../lib';
-import { drive, expectFdsBackTo, matrix, newLoop, openFds } from './helpers/loops';
+import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 const MESSAGES = 500;
 const CONSUMERS = 4;
@@ -25,12 +25,7 @@ function* slowReader(stream: ByteStream, pauseMs: number): Operation<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
-  let fdsBefore: number;
-  beforeEach(() => {
-    fdsBefore = openFds();
-  });
-  afterEach(() => expectFdsBackTo(fdsBefore));
+describeMatrix((backend, mode) => {
 
   test("the seed's first version (resume consumers with data) throws the mis-resume error", async () => {
     const { loop } = newLoop(backend);

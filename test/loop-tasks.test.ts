@@ -12,14 +12,9 @@ import {
   Task,
   yieldNow,
 } from '../lib';
-import { drive, expectFdsBackTo, matrix, newLoop, openFds } from './helpers/loops';
+import { closeAndFinish, describeMatrix, drive, newLoop } from './helpers/loops';
 
-describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
-  let fdsBefore: number;
-  beforeEach(() => {
-    fdsBefore = openFds();
-  });
-  afterEach(() => expectFdsBackTo(fdsBefore));
+describeMatrix((backend, mode) => {
 
   test('join returns the typed result and rethrows the error; promises too', async () => {
     const { loop, crashes } = newLoop(backend);
@@ -114,11 +109,7 @@ describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
     for (const t of blocked) await expect(t.toPromise()).rejects.toBeInstanceOf(HaltedError);
     expect(crashes).toEqual([]);
     expect(loop.stats).toEqual({ tasks: 0, queued: 0, timers: 0, pollsetSize: 0, fdWaiters: 0 });
-    loop.spawn(function* () {
-      for (const s of [a, b, c, d]) yield* s.close();
-    });
-    await drive(loop, mode);
-    loop.close();
+    await closeAndFinish(loop, mode, a, b, c, d);
   });
 
   test('a task halting itself stops at its next yield; cleanup may itself wait', async () => {
@@ -172,12 +163,7 @@ describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
     ]);
     expect(await parked).toBe('hello');
     expect(crashes).toEqual([]);
-    loop.spawn(function* () {
-      yield* a.close();
-      yield* b.close();
-    });
-    await drive(loop, mode);
-    loop.close();
+    await closeAndFinish(loop, mode, a, b);
   });
 
   test('a self-rescheduling task does not starve a task whose fd is ready', async () => {
@@ -206,12 +192,7 @@ describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
     expect(await reader).toBe('ping');
     expect(await spinner).toBeLessThan(1_000_000);
     expect(crashes).toEqual([]);
-    loop.spawn(function* () {
-      yield* a.close();
-      yield* b.close();
-    });
-    await drive(loop, mode);
-    loop.close();
+    await closeAndFinish(loop, mode, a, b);
   });
 });
 

@@ -1,17 +1,12 @@
 /** ByteStream over socketpairs and pipes: reading, lines, exact reads, whole writes, close. */
 import { ByteStream, FdStream, Operation, sleep } from '../lib';
-import { drive, expectFdsBackTo, matrix, newLoop, openFds } from './helpers/loops';
+import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 function* closeAll(...streams: ByteStream[]): Operation<void> {
   for (const s of streams) yield* s.close();
 }
 
-describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
-  let fdsBefore: number;
-  beforeEach(() => {
-    fdsBefore = openFds();
-  });
-  afterEach(() => expectFdsBackTo(fdsBefore));
+describeMatrix((backend, mode) => {
 
   async function run<T>(op: () => Operation<T>): Promise<T> {
     const { loop, crashes } = newLoop(backend);

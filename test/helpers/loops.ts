@@ -1,6 +1,6 @@
 /** The matrix every loop test runs in: each compiled-in backend × both run modes. */
 import * as fs from 'fs';
-import { Backend, Loop, Pollset } from '../../lib';
+import { Backend, ByteStream, Loop, Pollset } from '../../lib';
 
 export type Mode = 'integrated' | 'blocking';
 
@@ -34,4 +34,28 @@ export async function expectFdsBackTo(before: number): Promise<void> {
   // Only growth is a leak: jest itself may close fds of its own meanwhile.
   for (let i = 0; i < 200 && openFds() > before; i++) await new Promise((resolve) => setTimeout(resolve, 1));
   if (openFds() > before) throw new Error(`fd leak: ${openFds()} open fds, ${before} before`);
+}
+
+/**
+ * `describe`s `body` once per backend × mode, failing any test that leaves more fds open than it
+ * found.
+ */
+export function describeMatrix(body: (backend: Backend, mode: Mode) => void): void {
+  describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
+    let before = 0;
+    beforeEach(() => {
+      before = openFds();
+    });
+    afterEach(() => expectFdsBackTo(before));
+    body(backend, mode);
+  });
+}
+
+/** Closes `streams` from a task of `loop`, runs it, and closes the loop. */
+export async function closeAndFinish(loop: Loop, mode: Mode, ...streams: ByteStream[]): Promise<void> {
+  loop.spawn(function* () {
+    for (const s of streams) yield* s.close();
+  });
+  await drive(loop, mode);
+  loop.close();
 }

@@ -9,3 +9,5 @@ export type { AddressFamily } from './net/address';
 export { DatagramSocket, DatagramBatch, bindDatagram } from './net/datagram';
 export type { DatagramType, DatagramOptions } from './net/datagram';
 export * as tcp from './net/tcp';
+export * from './loop';
+export * from './streams';

@@ -1,0 +1,180 @@
+/**
+ * ByteStream: reading and writing a byte stream as operations, over any {@link ByteIo}.
+ * A task waits for readiness only when the transport says "not now", and only for the readiness
+ * the transport asked for; nothing else can resume it while it waits.
+ */
+import { errnoOf, systemError, WOULD_BLOCK } from '../errors';
+import { waitReadable, waitWritable } from '../loop/fdwaiters';
+import { next, Operation, perform } from '../loop/operation';
+import { ByteIo, fdIo, IoResult, WANT_READ } from './io';
+import { pipe, socketpair } from '../fd';
+
+const EMPTY = Buffer.alloc(0);
+const CHUNK = 64 * 1024;
+
+/** Options of {@link ByteStream.readLine}. */
+export interface ReadLineOptions {
+  /** Longest line accepted, LF excluded (default 65536); a longer one throws `EMSGSIZE`. */
+  max?: number;
+}
+
+function streamError(code: string, message: string): Error & { code: string } {
+  const err = new Error(`${code}: ${message}`) as Error & { code: string };
+  err.code = code;
+  return err;
+}
+
+/**
+ * A byte stream over a non-blocking transport.
+ *
+ * End of stream is `null` from `read` and `readLine`; bytes already received are always delivered
+ * before it, even when the peer has hung up. `readExactly` throws `ERR_STREAM_PREMATURE_CLOSE` when
+ * the stream ends first.
+ */
+export class ByteStream {
+  readonly #io: ByteIo;
+  #pending: Buffer = EMPTY;
+  #eof = false;
+  #closed = false;
+  #scratch: Buffer | undefined;
+
+  constructor(io: ByteIo) {
+    this.#io = io;
+  }
+
+  /** The fd underneath. */
+  get fd(): number {
+    return this.#io.fd;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Up to `max` bytes: what is buffered, else one read's worth (waiting if none); `null` at end of stream. */
+  *read(max = CHUNK): Operation<Buffer | null> {
+    if (this.#pending.length === 0 && !(yield* this.#fill(max))) return null;
+    return this.#take(Math.min(max, this.#pending.length));
+  }
+
+  /**
+   * The next line, without its LF (a CR before it is kept: bytes are not altered). A last line
+   * without LF is returned at end of stream; `null` after that. Throws `EMSGSIZE` for a line longer
+   * than `max` (the stream is then positioned inside that line: close it).
+   */
+  *readLine(options: ReadLineOptions = {}): Operation<Buffer | null> {
+    const max = options.max ?? CHUNK;
+    let scanned = 0;
+    for (;;) {
+      const lf = this.#pending.indexOf(10, scanned);
+      if (lf >= 0) {
+        if (lf > max) break;
+        const line = this.#take(lf);
+        this.#take(1);
+        return line;
+      }
+      if (this.#pending.length > max) break;
+      scanned = this.#pending.length;
+      if (!(yield* this.#fill(CHUNK))) return this.#pending.length > 0 ? this.#take(this.#pending.length) : null;
+    }
+    throw streamError('EMSGSIZE', `line longer than ${max} bytes (fd ${this.fd})`);
+  }
+
+  /** Exactly `n` bytes, waiting as needed; throws `ERR_STREAM_PREMATURE_CLOSE` if the stream ends first. */
+  *readExactly(n: number): Operation<Buffer> {
+    while (this.#pending.length < n) {
+      if (!(yield* this.#fill(Math.max(CHUNK, n - this.#pending.length)))) {
+        throw streamError('ERR_STREAM_PREMATURE_CLOSE', `stream ended after ${this.#pending.length} of ${n} bytes (fd ${this.fd})`);
+      }
+    }
+    return this.#take(n);
+  }
+
+  /**
+   * Writes all of `buf`. Tries at once; waits for writability only after a partial write or
+   * WOULD_BLOCK. Errors from the transport (EPIPE, ECONNRESET…) are thrown.
+   */
+  *write(buf: Uint8Array): Operation<void> {
+    let off = 0;
+    while (off < buf.length) {
+      this.#open();
+      const r = this.#io.writeSome(off === 0 ? buf : buf.subarray(off));
+      if (typeof r === 'number') {
+        off += r;
+        if (off < buf.length) yield* waitWritable(this.fd);
+      } else {
+        yield* this.#await(r, 'write');
+      }
+    }
+  }
+
+  /** Closes the stream: other tasks waiting on its fd get EBADF, the registration goes, the fd is closed. Idempotent. */
+  *close(): Operation<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const fd = this.fd;
+    yield* perform<void>((task) => {
+      task.loop.fds.forget(fd);
+      return next();
+    });
+    this.#pending = EMPTY;
+    this.#io.close();
+  }
+
+  /** Appends one read's worth to the pending bytes; false at end of stream. */
+  *#fill(max: number): Operation<boolean> {
+    if (this.#eof) return false;
+    for (;;) {
+      this.#open();
+      const scratch = (this.#scratch = this.#scratch && this.#scratch.length >= max ? this.#scratch : Buffer.allocUnsafe(max));
+      const r = this.#io.readSome(scratch.subarray(0, max));
+      if (typeof r !== 'number') {
+        yield* this.#await(r, 'read');
+        continue;
+      }
+      if (r === 0) {
+        this.#eof = true;
+        return false;
+      }
+      const bytes = Buffer.from(scratch.subarray(0, r)); // a copy: the scratch buffer is reused
+      this.#pending = this.#pending.length === 0 ? bytes : Buffer.concat([this.#pending, bytes]);
+      return true;
+    }
+  }
+
+  /** Waits for what the transport asked: WOULD_BLOCK means the direction of the call. */
+  *#await(r: Exclude<IoResult, number>, direction: 'read' | 'write'): Operation<void> {
+    const readable = r === WANT_READ || (r === WOULD_BLOCK && direction === 'read');
+    yield* readable ? waitReadable(this.fd) : waitWritable(this.fd);
+  }
+
+  #take(n: number): Buffer {
+    const out = this.#pending.subarray(0, n);
+    this.#pending = n === this.#pending.length ? EMPTY : this.#pending.subarray(n);
+    return out;
+  }
+
+  #open(): void {
+    if (this.#closed) throw systemError(errnoOf('EBADF'), 'stream', { fd: this.fd });
+  }
+}
+
+/** A ByteStream over a plain non-blocking fd: a pipe end, a socketpair end, a TCP socket. It owns the fd. */
+export class FdStream extends ByteStream {
+  constructor(fd: number) {
+    super(fdIo(fd));
+  }
+
+  /** A pipe as `[readEnd, writeEnd]` streams. */
+  static pipe(): [FdStream, FdStream] {
+    const [r, w] = pipe();
+    return [new FdStream(r), new FdStream(w)];
+  }
+
+  /** A connected pair of unix stream sockets. */
+  static socketpair(): [FdStream, FdStream] {
+    const [a, b] = socketpair('stream');
+    return [new FdStream(a), new FdStream(b)];
+  }
+}

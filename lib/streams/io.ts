@@ -1,0 +1,38 @@
+/**
+ * The seam between byte streams and what moves the bytes: a plain fd, and later a TLS session.
+ * `readSome`/`writeSome` never block. Besides a byte count they may answer WOULD_BLOCK ("not now,
+ * wait for the usual readiness") or, for protocols that must sometimes write to read or read to
+ * write (TLS), WANT_READ / WANT_WRITE naming the readiness to wait for.
+ */
+import { WOULD_BLOCK, WouldBlock } from '../errors';
+import { close, read, write } from '../fd';
+
+/** Wait until the fd is readable, then call again. */
+export const WANT_READ: unique symbol = Symbol('WANT_READ');
+/** Wait until the fd is writable, then call again. */
+export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
+
+/** What a non-blocking transfer did: bytes moved (0 from readSome = end of stream) or what to wait for. */
+export type IoResult = number | WouldBlock | typeof WANT_READ | typeof WANT_WRITE;
+
+/** A non-blocking byte transport over one fd. */
+export interface ByteIo {
+  /** The fd whose readiness the stream waits on. */
+  readonly fd: number;
+  /** Reads into `buf`: bytes read, 0 at end of stream, or what to wait for. */
+  readSome(buf: Uint8Array): IoResult;
+  /** Writes from `buf`: bytes written (maybe fewer than asked), or what to wait for. */
+  writeSome(buf: Uint8Array): IoResult;
+  /** Releases the fd (and whatever else the transport holds). */
+  close(): void;
+}
+
+/** The plain transport: `read(2)`/`write(2)` on a non-blocking fd (pipes, socketpairs, TCP sockets). */
+export function fdIo(fd: number): ByteIo {
+  return {
+    fd,
+    readSome: (buf) => read(fd, buf),
+    writeSome: (buf) => write(fd, buf),
+    close: () => close(fd),
+  };
+}

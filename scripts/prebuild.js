@@ -3,7 +3,7 @@
 //   node scripts/prebuild.js                 this machine's platform and arch
 //   node scripts/prebuild.js --arch arm64    cross-compile (CC/CXX/LINK/STRIP env name the cross toolchain)
 // Tags: the addon calls libuv (uv_poll_t, uv_async_t) and OpenSSL through symbols of the node binary, so the
-// file is tagged with libuv's major version and the libc it links (glibc/musl); node-gyp-build matches both
+// file is tagged with libuv's major version and, on Linux, the libc it links (glibc/musl); node-gyp-build matches both
 // against the running process. No armv tag: arm64 is always ARMv8 (it matters only for 32-bit arm).
 // The build runs in a staging copy of the sources, so build/ (the developer's or CI's local build,
 // which node-gyp-build prefers) is left untouched, and it uses the running node's own headers.
@@ -34,7 +34,8 @@ try {
   if (process.env.npm_config_node_gyp) env.PREBUILD_NODE_GYP = process.env.npm_config_node_gyp;
 
   const prebuildify = require.resolve('prebuildify/bin.js');
-  const flags = ['--napi', '--strip', '--tag-uv', '--tag-libc', '--target', process.versions.node];
+  const flags = ['--napi', '--strip', '--tag-uv', '--target', process.versions.node];
+  if (os.platform() === 'linux') flags.push('--tag-libc'); // glibc or musl (Alpine); other OSes have one libc
   flags.push('--arch', arch, '--cwd', stage, '--out', root);
   if (process.env.STRIP) flags.push('--strip-bin', process.env.STRIP);
   execFileSync(process.execPath, [prebuildify, ...flags], { stdio: 'inherit', env });

@@ -1,8 +1,4 @@
 {
-  "variables": {
-    # Prefix of a libkqueue install (for the kqueue backend on Linux); empty means "not wanted".
-    "kqueue_prefix%": "<!(node -p \"process.env.POLLSET_KQUEUE || ''\")"
-  },
   "targets": [
     {
       "target_name": "pollset",
@@ -10,25 +6,32 @@
       # platform-specific files compile to stubs where their kernel API is absent.
       "sources": ["<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).sort().map(f => 'native/' + f).join(' ')\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      # Flags, defines, include dirs and libraries come from native/build.json (shared with CMakeLists.txt),
+      # resolved for this platform and for POLLSET_KQUEUE=<libkqueue prefix> by native/build-config.js.
+      "cflags_cc": ["<!@(node native/build-config.js cflags_cc)"],
       "cflags_cc!": ["-std=gnu++17", "-fno-exceptions"],
-      "defines": ["NAPI_VERSION=8"],
+      "defines": ["<!@(node native/build-config.js defines)"],
+      "include_dirs": ["<!@(node native/build-config.js include_dirs)"],
+      "libraries": ["<!@(node native/build-config.js libraries)"],
       "conditions": [
-        ["OS=='linux'", { "defines": ["POLLSET_HAVE_EPOLL=1"] }],
-        ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", { "defines": ["POLLSET_HAVE_KQUEUE=1"] }],
         ["OS=='mac'", {
           "xcode_settings": {
+            "OTHER_CPLUSPLUSFLAGS": ["<!@(node native/build-config.js cflags_cc)"],
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
             "MACOSX_DEPLOYMENT_TARGET": "11.0"
           }
         }],
-        ["OS=='linux' and kqueue_prefix!=''", {
-          "defines": ["POLLSET_HAVE_KQUEUE=1", "POLLSET_LIBKQUEUE=1"],
-          "include_dirs": ["<(kqueue_prefix)/include/kqueue", "<(kqueue_prefix)/include"],
-          "libraries": ["-L<(kqueue_prefix)/lib", "-Wl,-rpath,<(kqueue_prefix)/lib", "-lkqueue"]
-        }],
-        ["OS=='win'", { "type": "none" }]
+        # pollset is POSIX-only (epoll/kqueue/poll over raw fds): say so instead of failing in the compiler.
+        ["OS=='win'", {
+          "type": "none",
+          "actions": [{
+            "action_name": "unsupported_platform",
+            "inputs": [],
+            "outputs": ["unsupported"],
+            "action": ["node", "-e", "console.error('pollset supports Linux, macOS and the BSDs only (it needs epoll, kqueue or poll over POSIX fds); Windows is not supported.'); process.exit(1)"]
+          }]
+        }]
       ]
     }
   ]

@@ -113,6 +113,7 @@ test('data both ways, 1 MiB through want-write and partial writes, then close_no
 test('a session waits with WANT_READ, and never closes the fd it is bound to', () => {
   const pair = sessionPair(clientCtx, serverCtx);
   expect(pair.server.handshake()).toBe(WANT_READ);
+  expect(pair.client.handshake()).toBe(WANT_READ); // ClientHello sent, now waiting for the server
   pair.client.free();
   pair.server.free();
   pair.client.free(); // idempotent

@@ -137,7 +137,11 @@ export async function writeAll(session: TlsSession, data: Buffer): Promise<void>
   for (let off = 0; off < data.length; ) off += await drive(session.fd, () => session.write(data, off));
 }
 
-/** Pipes a Node-owned socketpair end and a TCP socket into each other. */
+/**
+ * Pipes a Node-owned socketpair end and a TCP socket into each other. An end on one side ends the
+ * other after the last byte (pipe() does that), so a close_notify is never cut off; an error
+ * tears both down.
+ */
 function splice(unixEnd: net.Socket, tcp: net.Socket): void {
   unixEnd.pipe(tcp);
   tcp.pipe(unixEnd);
@@ -145,8 +149,8 @@ function splice(unixEnd: net.Socket, tcp: net.Socket): void {
     unixEnd.destroy();
     tcp.destroy();
   };
-  unixEnd.on('error', destroy).on('close', destroy);
-  tcp.on('error', destroy).on('close', destroy);
+  unixEnd.on('error', destroy);
+  tcp.on('error', destroy);
 }
 
 /** A socketpair whose second end Node owns and splices to a TCP socket; our end is returned (we close it). */

@@ -47,9 +47,12 @@ export interface NativeTlsContext {
 
 /** A certificate as x509_info.cc describes it. */
 export interface NativeCertInfo {
+  /** RFC 2253, exactly as `openssl x509 -noout -subject -nameopt RFC2253` prints it (without `subject=`). */
   subject: string;
   issuer: string;
+  /** SHA-256 of the DER, `AB:CD:…` (Node's `X509Certificate.fingerprint256` format). */
   fingerprint256: string;
+  /** ISO 8601 UTC, e.g. `2025-01-31T12:00:00Z`. */
   validFrom: string;
   validTo: string;
   pem: string;

@@ -5,7 +5,7 @@
  * session, then close the fd (the socket layer owns it).
  */
 import { systemError } from '../errors';
-import { native, NativeTlsSession } from '../native';
+import { native, NativeCertInfo, NativeTlsSession } from '../native';
 import { TlsContext } from './context';
 import { tlsError, TlsError } from './error';
 
@@ -16,17 +16,7 @@ export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
 export type Want = typeof WANT_READ | typeof WANT_WRITE;
 
 /** The peer's certificate, as seen after the handshake. */
-export interface PeerCertificate {
-  /** RFC 2253, exactly as `openssl x509 -noout -subject -nameopt RFC2253` prints it (without `subject=`). */
-  subject: string;
-  issuer: string;
-  /** SHA-256 of the DER, `AB:CD:…` (Node's `X509Certificate.fingerprint256` format). */
-  fingerprint256: string;
-  /** ISO 8601 UTC, e.g. `2025-01-31T12:00:00Z`. */
-  validFrom: string;
-  validTo: string;
-  pem: string;
-}
+export type PeerCertificate = NativeCertInfo;
 
 export interface TlsSessionOptions {
   /** Client only: host name or IP the server certificate must match; a host name is also sent as SNI. Defaults to the context's. */

@@ -4,7 +4,7 @@
 //   ours: a blocking Pollset loop driving TlsSession servers (the "blocking" run mode)
 //   node: tls.TLSSocket servers over net.Socket({fd}) in Node's event loop
 // Alternating runs; prints each run and the median ratio ours/node. Needs `npm run build:ts` first.
-// Usage: node bench/tls-handshake.js [handshakesPerRun=800] [runsEach=3] [concurrency=32]
+// Usage: node bench/tls-handshake.js [handshakesPerRun=1000] [runsEach=7] [concurrency=32]
 'use strict';
 const net = require('net');
 const tls = require('tls');
@@ -46,7 +46,7 @@ function clientWorker() {
 }
 
 async function main() {
-  const [perRun = 800, runs = 3, concurrency = 32] = process.argv.slice(2).map(Number);
+  const [perRun = 1000, runs = 7, concurrency = 32] = process.argv.slice(2).map(Number);
   const ca = lib.makeDevCa();
   const cert = lib.makeServerCert(ca);
   const ours = TlsContext.server(cert);

@@ -142,7 +142,13 @@ export async function writeAll(session: TlsSession, data: Buffer): Promise<void>
  * other after the last byte (pipe() does that), so a close_notify is never cut off; an error
  * tears both down.
  */
+const liveSockets = new Set<net.Socket>();
+
 function splice(unixEnd: net.Socket, tcp: net.Socket): void {
+  for (const socket of [unixEnd, tcp]) {
+    liveSockets.add(socket);
+    socket.once('close', () => liveSockets.delete(socket));
+  }
   unixEnd.pipe(tcp);
   tcp.pipe(unixEnd);
   const destroy = () => {
@@ -151,6 +157,12 @@ function splice(unixEnd: net.Socket, tcp: net.Socket): void {
   };
   unixEnd.on('error', destroy);
   tcp.on('error', destroy);
+}
+
+/** Tears down every bridge still open (for afterEach): the Node-owned ends are closed with them. */
+export function destroyBridges(): Promise<void> {
+  const closing = [...liveSockets].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()).destroy()));
+  return Promise.all(closing).then(() => undefined);
 }
 
 /** A socketpair whose second end Node owns and splices to a TCP socket; our end is returned (we close it). */

@@ -1,7 +1,9 @@
 /** Our TLS ↔ Node's tls, over real TCP on 127.0.0.1 (bridged to our socketpair end). */
 import * as tls from 'tls';
 import { close, makeClientCert, makeDevCa, makeServerCert, TlsContext, TlsSession } from '../lib';
-import { connectBridge, drive, listenBridge, readAll, writeAll } from './tls-helpers';
+import { connectBridge, destroyBridges, drive, listenBridge, readAll, writeAll } from './tls-helpers';
+
+afterEach(() => destroyBridges());
 
 const ca = makeDevCa();
 const server = makeServerCert(ca);

@@ -4,7 +4,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { close, makeClientCert, makeDevCa, makeServerCert, TlsContext, TlsSession } from '../lib';
-import { drive, listenBridge, readAll, writeAll } from './tls-helpers';
+import { destroyBridges, drive, listenBridge, readAll, writeAll } from './tls-helpers';
+
+afterEach(() => destroyBridges());
 
 const ca = makeDevCa({ o: 'pollset tests' });
 const server = makeServerCert(ca);

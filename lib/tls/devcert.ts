@@ -2,7 +2,6 @@
  * Development certificates, made in-process (no `openssl` binary needed): a CA, and server and
  * client certificates it signs. Keys are ECDSA P-256. For tests and demos, not for production PKI.
  */
-import * as net from 'net';
 import { native, NativeCertSpec } from '../native';
 import { tlsError } from './error';
 
@@ -28,6 +27,10 @@ export interface ServerCertOptions extends CertOptions {
   hosts?: string[];
 }
 
+// DNS names never contain ':' and never are all digits and dots; OpenSSL rejects a malformed
+// address. (Node's net.isIP would do, but loading 'net' here costs every user of the package.)
+const isIpLiteral = (host: string) => host.includes(':') || /^[0-9.]+$/.test(host);
+
 const HOUR = 3600;
 const YEAR = 365 * 24 * HOUR;
 
@@ -51,7 +54,7 @@ export function makeDevCa(options: CertOptions = {}): CertAndKey {
 /** A server certificate signed by `ca`, valid for `hosts` (DNS names and IP addresses). */
 export function makeServerCert(ca: CertAndKey, options: ServerCertOptions = {}): CertAndKey {
   const hosts = options.hosts ?? ['localhost', '127.0.0.1', '::1'];
-  const altNames = hosts.map((h) => (net.isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  const altNames = hosts.map((h) => (isIpLiteral(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
   const cn = options.cn ?? hosts[0] ?? 'localhost';
   return make({ role: 'server', cn, o: options.o, altNames, issuerCert: ca.cert, issuerKey: ca.key }, options, YEAR);
 }

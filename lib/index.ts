@@ -11,3 +11,16 @@ export type { DatagramType, DatagramOptions } from './net/datagram';
 export * as tcp from './net/tcp';
 export * from './loop';
 export * from './streams';
+export { TlsContext, TlsSession, WANT_READ, WANT_WRITE, makeDevCa, makeServerCert, makeClientCert } from './tls';
+export type {
+  CertAndKey,
+  CertOptions,
+  PeerCertificate,
+  Pem,
+  ServerCertOptions,
+  TlsContextOptions,
+  TlsError,
+  TlsSessionOptions,
+  VerifyMode,
+  Want,
+} from './tls';

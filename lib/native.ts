@@ -39,7 +39,64 @@ export const enum SocketOption {
   Error = 5,
 }
 
+/** Native TLS context: an SSL_CTX. `error` is empty when it was built. */
+export interface NativeTlsContext {
+  readonly error: string;
+  free(): void;
+}
+
+/** A certificate as x509_info.cc describes it. */
+export interface NativeCertInfo {
+  /** RFC 2253, exactly as `openssl x509 -noout -subject -nameopt RFC2253` prints it (without `subject=`). */
+  subject: string;
+  issuer: string;
+  /** SHA-256 of the DER, `AB:CD:…` (Node's `X509Certificate.fingerprint256` format). */
+  fingerprint256: string;
+  /** ISO 8601 UTC, e.g. `2025-01-31T12:00:00Z`. */
+  validFrom: string;
+  validTo: string;
+  pem: string;
+}
+
+/**
+ * Native TLS session: an SSL bound to an fd (never owned). Calls return >= 0 on progress, -errno
+ * for a socket failure, or one of `tlsResult` (want-read, want-write, failed → `lastError`).
+ */
+export interface NativeTlsSession {
+  readonly error: string;
+  readonly lastError: string;
+  handshake(): number;
+  read(buf: Uint8Array, offset?: number, length?: number): number;
+  write(buf: Uint8Array, offset?: number, length?: number): number;
+  shutdown(): number;
+  free(): void;
+  info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null };
+  peerCertificate(): NativeCertInfo | null;
+}
+
+export interface NativeCertSpec {
+  role: 'ca' | 'server' | 'client';
+  cn: string;
+  o?: string;
+  altNames?: string;
+  notBefore: number;
+  notAfter: number;
+  issuerCert?: string;
+  issuerKey?: string;
+}
+
 export interface NativeAddon {
+  TlsContext: new (options: {
+    server: boolean;
+    cert?: string | Uint8Array;
+    key?: string | Uint8Array;
+    ca?: string | Uint8Array;
+    verify: 0 | 1 | 2;
+  }) => NativeTlsContext;
+  TlsSession: new (context: NativeTlsContext, fd: number, servername?: string) => NativeTlsSession;
+  makeCertificate(spec: NativeCertSpec): { cert: string; key: string } | { error: string };
+  readonly tlsResult: { readonly wantRead: number; readonly wantWrite: number; readonly failed: number };
+  readonly opensslVersion: string;
   Pollset: new (backend: string, events: Int32Array) => NativePollset;
   backends(): string[];
   pipe(): [number, number] | number;

@@ -6,6 +6,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pollset::InitFd(env, exports);
   pollset::InitPollset(env, exports);
   pollset::InitNet(env, exports);
+  pollset::InitTls(env, exports);
   return exports;
 }
 }  // namespace

@@ -22,5 +22,6 @@ inline Napi::Number Result(Napi::Env env, int64_t value) { return Napi::Number::
 void InitFd(Napi::Env env, Napi::Object exports);
 void InitPollset(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
+void InitTls(Napi::Env env, Napi::Object exports);
 
 }  // namespace pollset

@@ -1,0 +1,81 @@
+/**
+ * TlsContext: the policy shared by every session made from it — identity (cert/key), trusted CAs,
+ * verify mode. TLS 1.2 is the minimum, renegotiation is refused, sessions are not resumed.
+ */
+import * as fs from 'fs';
+import { native, NativeTlsContext } from '../native';
+import { tlsError } from './error';
+
+/** PEM text or its bytes. */
+export type Pem = string | Uint8Array;
+
+/**
+ * How the peer's certificate is treated.
+ * - `none`: not asked for (server) / not enforced (client); `verifyResult` still reports it.
+ * - `optional`: asked for; the handshake completes with a missing or unverified certificate and
+ *   the application decides from `verifyResult` and `peerCertificate()`.
+ * - `require`: a certificate chaining to `ca` (and, for clients, matching `servername`) or the
+ *   handshake fails.
+ */
+export type VerifyMode = 'none' | 'optional' | 'require';
+
+export interface TlsContextOptions {
+  /** Certificate (leaf first, then chain) and its private key, as PEM. A server needs both. */
+  cert?: Pem;
+  key?: Pem;
+  /** Trusted CA certificates (PEM, one or several) for verifying the peer. */
+  ca?: Pem;
+  /** The same, read from files. */
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  /** Default: 'none' for servers, 'require' for clients. */
+  verify?: VerifyMode;
+  /** Client only: default host name (or IP) for sessions — sent as SNI and checked against the server certificate. */
+  servername?: string;
+}
+
+const VERIFY = { none: 0, optional: 1, require: 2 } as const;
+
+function pem(value: Pem | undefined, file: string | undefined): Pem | undefined {
+  return file !== undefined ? fs.readFileSync(file) : value;
+}
+
+/** A server or client TLS context. Free it with `free()`; it is also freed when collected. */
+export class TlsContext {
+  /** @internal */
+  readonly native: NativeTlsContext;
+  readonly role: 'server' | 'client';
+  readonly verify: VerifyMode;
+  readonly servername: string | undefined;
+
+  /** A context for accepting TLS connections. */
+  static server(options: TlsContextOptions): TlsContext {
+    return new TlsContext('server', options);
+  }
+
+  /** A context for making TLS connections. */
+  static client(options: TlsContextOptions = {}): TlsContext {
+    return new TlsContext('client', options);
+  }
+
+  constructor(role: 'server' | 'client', options: TlsContextOptions = {}) {
+    this.role = role;
+    this.verify = options.verify ?? (role === 'server' ? 'none' : 'require');
+    if (!(this.verify in VERIFY)) throw new TypeError(`verify must be 'none', 'optional' or 'require'`);
+    this.servername = options.servername;
+    this.native = new native.TlsContext({
+      server: role === 'server',
+      cert: pem(options.cert, options.certFile),
+      key: pem(options.key, options.keyFile),
+      ca: pem(options.ca, options.caFile),
+      verify: VERIFY[this.verify],
+    });
+    if (this.native.error) throw tlsError('ERR_TLS_CONTEXT', this.native.error, 'SSL_CTX_new');
+  }
+
+  /** Releases the context now. Sessions made from it keep working (they hold their own reference). */
+  free(): void {
+    this.native.free();
+  }
+}

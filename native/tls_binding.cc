@@ -1,0 +1,218 @@
+// N-API glue for TLS: TlsContext and TlsSession objects, certificate info, dev certificates.
+// Both wrappers free their OpenSSL object on explicit free() and, failing that, when collected.
+// Failures to build are reported through an `error` string property so lib/ shapes the error.
+#include "binding.h"
+#include "tls.h"
+
+namespace pollset {
+namespace {
+
+// Marks objects made by TlsContextWrap so a session never unwraps a foreign object.
+constexpr napi_type_tag kContextTag = {0x706f6c6c73657420ULL, 0x746c73637478ULL};
+
+std::string StringField(Napi::Object obj, const char* name) {
+  Napi::Value v = obj.Get(name);
+  if (v.IsUndefined() || v.IsNull()) return std::string();
+  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    auto bytes = v.As<Napi::Uint8Array>();
+    return std::string(reinterpret_cast<const char*>(bytes.Data()), bytes.ElementLength());
+  }
+  throw Napi::TypeError::New(obj.Env(), std::string(name) + " must be a string or Uint8Array");
+}
+
+int64_t NumberField(Napi::Object obj, const char* name) {
+  Napi::Value v = obj.Get(name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(obj.Env(), std::string(name) + " must be a number");
+  return v.As<Napi::Number>().Int64Value();
+}
+
+Napi::Object OptionsArg(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "options must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TlsContext", {InstanceMethod<&TlsContextWrap::Free>("free")});
+  }
+
+  // new TlsContext({server, cert, key, ca, verify: 0 none | 1 optional | 2 require})
+  explicit TlsContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsContextWrap>(info) {
+    Napi::Object opts = OptionsArg(info, 0);
+    ContextSpec spec;
+    spec.server = opts.Get("server").ToBoolean();
+    spec.cert = StringField(opts, "cert");
+    spec.key = StringField(opts, "key");
+    spec.ca = StringField(opts, "ca");
+    int64_t verify = NumberField(opts, "verify");
+    if (verify < 0 || verify > 2) throw Napi::RangeError::New(info.Env(), "verify must be 0, 1 or 2");
+    spec.verify = Verify(verify);
+    server_ = spec.server;
+    std::string error;
+    ctx_ = BuildContext(spec, &error);
+    info.This().As<Napi::Object>().Set("error", error);
+    info.This().As<Napi::Object>().TypeTag(&kContextTag);
+  }
+
+  ~TlsContextWrap() override { SSL_CTX_free(ctx_); }
+
+  SSL_CTX* ctx() const { return ctx_; }
+  bool server() const { return server_; }
+
+ private:
+  // Sessions hold their own reference, so freeing the context never breaks a live session.
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    SSL_CTX_free(ctx_);
+    ctx_ = nullptr;
+    return info.Env().Undefined();
+  }
+
+  SSL_CTX* ctx_ = nullptr;
+  bool server_ = false;
+};
+
+Napi::Object CertObject(Napi::Env env, const CertInfo& cert) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("subject", cert.subject);
+  out.Set("issuer", cert.issuer);
+  out.Set("fingerprint256", cert.fingerprint256);
+  out.Set("validFrom", cert.valid_from);
+  out.Set("validTo", cert.valid_to);
+  out.Set("pem", cert.pem);
+  return out;
+}
+
+class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TlsSession",
+                       {
+                           InstanceMethod<&TlsSessionWrap::Handshake>("handshake"),
+                           InstanceMethod<&TlsSessionWrap::Read>("read"),
+                           InstanceMethod<&TlsSessionWrap::Write>("write"),
+                           InstanceMethod<&TlsSessionWrap::Shutdown>("shutdown"),
+                           InstanceMethod<&TlsSessionWrap::Free>("free"),
+                           InstanceMethod<&TlsSessionWrap::Info>("info"),
+                           InstanceMethod<&TlsSessionWrap::PeerCertificate>("peerCertificate"),
+                           InstanceAccessor<&TlsSessionWrap::LastError>("lastError"),
+                       });
+  }
+
+  // new TlsSession(context, fd, servername?)
+  explicit TlsSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsSessionWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kContextTag)) {
+      throw Napi::TypeError::New(env, "new TlsSession(context: TlsContext, fd: number, servername?: string)");
+    }
+    TlsContextWrap* context = TlsContextWrap::Unwrap(info[0].As<Napi::Object>());
+    int fd = IntArg(info, 1);
+    std::string servername = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+    std::string error;
+    if (!context->ctx()) error = "context is freed";
+    else if (fd < 0) error = "bad fd";
+    else session_.reset(TlsSession::Create(context->ctx(), fd, context->server(), servername, &error));
+    info.This().As<Napi::Object>().Set("error", error);
+  }
+
+ private:
+  TlsSession* Open(Napi::Env env) {
+    if (!session_ || session_->freed()) throw Napi::Error::New(env, "TLS session is freed");
+    return session_.get();
+  }
+
+  Napi::Value Handshake(const Napi::CallbackInfo& info) { return Result(info.Env(), Open(info.Env())->Handshake()); }
+
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    TlsSession* s = Open(info.Env());
+    Bytes buf = BytesArg(info, 0);
+    return Result(info.Env(), s->Read(buf.data, buf.length));
+  }
+
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    TlsSession* s = Open(info.Env());
+    Bytes buf = BytesArg(info, 0);
+    return Result(info.Env(), s->Write(buf.data, buf.length));
+  }
+
+  Napi::Value Shutdown(const Napi::CallbackInfo& info) { return Result(info.Env(), Open(info.Env())->Shutdown()); }
+
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    if (session_) session_->Free();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value LastError(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), session_ ? session_->error() : std::string());
+  }
+
+  // {protocol, cipher, verifyCode, verifyText, servername}: meaningful once the handshake is done.
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SSL* ssl = Open(env)->ssl();
+    long verify = SSL_get_verify_result(ssl);
+    const char* servername = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("protocol", SSL_get_version(ssl));
+    out.Set("cipher", SSL_get_cipher_name(ssl));
+    out.Set("verifyCode", Napi::Number::New(env, double(verify)));
+    out.Set("verifyText", X509_verify_cert_error_string(verify));
+    out.Set("servername", servername ? Napi::Value(Napi::String::New(env, servername)) : env.Null());
+    return out;
+  }
+
+  Napi::Value PeerCertificate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    OwnedBy<X509, X509_free> cert(SSL_get1_peer_certificate(Open(env)->ssl()));
+    if (!cert) return env.Null();
+    return CertObject(env, DescribeCertificate(cert.get()));
+  }
+
+  std::unique_ptr<TlsSession> session_;
+};
+
+// makeCertificate({role: 'ca'|'server'|'client', cn, o, altNames, notBefore, notAfter, issuerCert, issuerKey})
+// → {cert, key} or {error}
+Napi::Value MakeCertificateJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = OptionsArg(info, 0);
+  CertSpec spec;
+  std::string role = StringField(opts, "role");
+  if (role == "ca") spec.role = CertRole::kCa;
+  else if (role == "server") spec.role = CertRole::kServer;
+  else if (role == "client") spec.role = CertRole::kClient;
+  else throw Napi::TypeError::New(env, "role must be 'ca', 'server' or 'client'");
+  spec.common_name = StringField(opts, "cn");
+  spec.organization = StringField(opts, "o");
+  spec.alt_names = StringField(opts, "altNames");
+  spec.not_before = NumberField(opts, "notBefore");
+  spec.not_after = NumberField(opts, "notAfter");
+  spec.issuer_cert = StringField(opts, "issuerCert");
+  spec.issuer_key = StringField(opts, "issuerKey");
+  std::string cert, key, error;
+  Napi::Object out = Napi::Object::New(env);
+  if (MakeCertificate(spec, &cert, &key, &error)) {
+    out.Set("cert", cert);
+    out.Set("key", key);
+  } else {
+    out.Set("error", error);
+  }
+  return out;
+}
+
+}  // namespace
+
+void InitTls(Napi::Env env, Napi::Object exports) {
+  exports.Set("TlsContext", TlsContextWrap::Define(env));
+  exports.Set("TlsSession", TlsSessionWrap::Define(env));
+  exports.Set("makeCertificate", Napi::Function::New(env, MakeCertificateJs, "makeCertificate"));
+  Napi::Object codes = Napi::Object::New(env);
+  codes.Set("wantRead", Napi::Number::New(env, kTlsWantRead));
+  codes.Set("wantWrite", Napi::Number::New(env, kTlsWantWrite));
+  codes.Set("failed", Napi::Number::New(env, kTlsFailed));
+  exports.Set("tlsResult", codes);
+  exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
+}
+
+}  // namespace pollset

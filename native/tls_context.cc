@@ -1,0 +1,119 @@
+// SSL_CTX from PEM buffers: the policy every session of a context shares (TLS 1.2 minimum, no
+// renegotiation, the verify mode, the trusted CAs). lib/ reads files and passes their bytes, so
+// the native side has one input format only.
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "tls.h"
+
+namespace pollset {
+namespace {
+
+using BioPtr = OwnedBy<BIO, BIO_free>;
+using CtxPtr = OwnedBy<SSL_CTX, SSL_CTX_free>;
+
+BioPtr MemBio(const std::string& pem) { return BioPtr(BIO_new_mem_buf(pem.data(), int(pem.size()))); }
+
+// Leaf then chain: a server that sends its intermediates lets clients verify with the root only.
+bool UseCertificateChain(SSL_CTX* ctx, const std::string& pem, std::string* error) {
+  BioPtr bio = MemBio(pem);
+  X509* leaf = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  if (!leaf) return FailWith(error, "no certificate in cert PEM");
+  int ok = SSL_CTX_use_certificate(ctx, leaf);
+  X509_free(leaf);
+  if (ok != 1) return FailWith(error, "cannot use certificate");
+  while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+      X509_free(extra);
+      return FailWith(error, "cannot add chain certificate");
+    }
+  }
+  ERR_clear_error();  // the loop ends on a "no start line" error, which is the normal end
+  return true;
+}
+
+bool UsePrivateKey(SSL_CTX* ctx, const std::string& pem, std::string* error) {
+  BioPtr bio = MemBio(pem);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (!key) return FailWith(error, "no private key in key PEM");
+  int ok = SSL_CTX_use_PrivateKey(ctx, key);
+  EVP_PKEY_free(key);
+  if (ok != 1) return FailWith(error, "cannot use private key");
+  if (SSL_CTX_check_private_key(ctx) != 1) return FailWith(error, "private key does not match certificate");
+  return true;
+}
+
+// Trusted CAs verify the peer; a server also names them in its CertificateRequest so a client
+// holding several certificates can pick one this server accepts.
+bool TrustCas(SSL_CTX* ctx, const std::string& pem, bool server, std::string* error) {
+  BioPtr bio = MemBio(pem);
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  int count = 0;
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    count++;
+    bool ok = X509_STORE_add_cert(store, ca) == 1 && (!server || SSL_CTX_add_client_CA(ctx, ca) == 1);
+    X509_free(ca);
+    if (!ok) return FailWith(error, "cannot trust CA certificate");
+  }
+  ERR_clear_error();
+  if (count == 0) {
+    *error = "no certificate in CA PEM";
+    return false;
+  }
+  return true;
+}
+
+// 'optional': ask for a certificate and record the verdict, but let the handshake finish either
+// way; the application reads the verify result and decides.
+int AcceptAnyway(int, X509_STORE_CTX*) { return 1; }
+
+void SetVerify(SSL_CTX* ctx, Verify verify, bool server) {
+  switch (verify) {
+    case Verify::kNone:
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+      break;
+    case Verify::kOptional:
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyway);
+      break;
+    case Verify::kRequire:
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nullptr);
+      break;
+  }
+}
+
+}  // namespace
+
+SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
+  ERR_clear_error();
+  CtxPtr ctx(SSL_CTX_new(spec.server ? TLS_server_method() : TLS_client_method()));
+  if (!ctx) {
+    FailWith(error, "SSL_CTX_new failed");
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // write() behaves like write(2): partial progress is reported, and a retry after want-write may
+  // pass a different buffer object holding the same bytes (JS callers do that).
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+  if (spec.server) {
+    // Sessions do not offer resumption: no server-side cache to grow, no tickets to send.
+    SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx.get(), 0);
+  }
+  if (!spec.cert.empty() && !UseCertificateChain(ctx.get(), spec.cert, error)) return nullptr;
+  if (!spec.key.empty() && !UsePrivateKey(ctx.get(), spec.key, error)) return nullptr;
+  if (spec.cert.empty() != spec.key.empty()) {
+    *error = "cert and key must be given together";
+    return nullptr;
+  }
+  if (spec.server && spec.cert.empty()) {
+    *error = "a server context needs cert and key";
+    return nullptr;
+  }
+  if (!spec.ca.empty() && !TrustCas(ctx.get(), spec.ca, spec.server, error)) return nullptr;
+  SetVerify(ctx.get(), spec.verify, spec.server);
+  return ctx.release();
+}
+
+}  // namespace pollset

@@ -92,6 +92,8 @@ export interface NativeAddon {
     key?: string | Uint8Array;
     ca?: string | Uint8Array;
     verify: 0 | 1 | 2;
+    issuer?: string;
+    fingerprints?: string[];
   }) => NativeTlsContext;
   TlsSession: new (context: NativeTlsContext, fd: number, servername?: string) => NativeTlsSession;
   makeCertificate(spec: NativeCertSpec): { cert: string; key: string } | { error: string };

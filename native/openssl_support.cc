@@ -9,9 +9,14 @@ namespace pollset {
 
 std::string TakeOpenSslError() {
   // The oldest entry is the cause; later ones are usually "called from here" context.
-  unsigned long first = ERR_get_error();
+  const char* data = nullptr;
+  int flags = 0;
+  unsigned long first = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags);
+  // Text attached by whoever raised it (our verify callback does) says more than the reason code.
+  std::string detail = data && (flags & ERR_TXT_STRING) ? data : "";
   ERR_clear_error();
   if (first == 0) return std::string();
+  if (!detail.empty() && ERR_GET_LIB(first) == ERR_LIB_USER) return detail;
   const char* reason = ERR_reason_error_string(first);
   if (reason) return reason;
   char buf[256];

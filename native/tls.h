@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
 #error "pollset's TLS needs OpenSSL 3 (Node >= 18 ships it)"
@@ -56,6 +57,11 @@ struct ContextSpec {
   std::string key;   // PEM private key
   std::string ca;    // PEM: trusted certificates for verifying the peer
   Verify verify = Verify::kNone;
+  // Optional pins on the peer's own certificate, checked inside chain verification so a mismatch
+  // aborts the handshake with an alert: exact RFC 2253 issuer, and/or SHA-256 fingerprints
+  // (`AB:CD:…`). Only with Verify::kRequire.
+  std::string issuer;
+  std::vector<std::string> fingerprints;
 };
 // A ready SSL_CTX (caller owns one reference), or nullptr with *error set.
 SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error);

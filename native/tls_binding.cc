@@ -38,7 +38,7 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     return DefineClass(env, "TlsContext", {InstanceMethod<&TlsContextWrap::Free>("free")});
   }
 
-  // new TlsContext({server, cert, key, ca, verify: 0 none | 1 optional | 2 require})
+  // new TlsContext({server, cert, key, ca, verify: 0 none | 1 optional | 2 require, issuer?, fingerprints?})
   explicit TlsContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsContextWrap>(info) {
     Napi::Object opts = OptionsArg(info, 0);
     ContextSpec spec;
@@ -49,6 +49,12 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     int64_t verify = NumberField(opts, "verify");
     if (verify < 0 || verify > 2) throw Napi::RangeError::New(info.Env(), "verify must be 0, 1 or 2");
     spec.verify = Verify(verify);
+    spec.issuer = StringField(opts, "issuer");
+    Napi::Value fingerprints = opts.Get("fingerprints");
+    if (fingerprints.IsArray()) {
+      auto list = fingerprints.As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); i++) spec.fingerprints.push_back(list.Get(i).ToString().Utf8Value());
+    }
     server_ = spec.server;
     std::string error;
     ctx_ = BuildContext(spec, &error);

@@ -4,6 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
+
 #include "tls.h"
 
 namespace pollset {
@@ -67,6 +69,57 @@ bool TrustCas(SSL_CTX* ctx, const std::string& pem, bool server, std::string* er
 // way; the application reads the verify result and decides.
 int AcceptAnyway(int, X509_STORE_CTX*) { return 1; }
 
+// Pins live in the SSL_CTX's ex_data, freed with the context (sessions keep contexts alive).
+struct Pins {
+  std::string issuer;
+  std::vector<std::string> fingerprints;
+};
+
+void FreePins(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<Pins*>(ptr); }
+
+int PinsIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreePins);
+  return index;
+}
+
+// After OpenSSL has verified the chain, the leaf (depth 0) must also match the pins. The reason goes
+// on the error queue first, so the handshake error names it rather than a generic verdict.
+int VerifyPinned(int ok, X509_STORE_CTX* store) {
+  if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* pins = ssl ? static_cast<Pins*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), PinsIndex())) : nullptr;
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  if (!pins || !leaf) return ok;
+  CertInfo info = DescribeCertificate(leaf);
+  std::string reason;
+  if (!pins->issuer.empty() && info.issuer != pins->issuer) {
+    reason = "issuer \"" + info.issuer + "\" is not \"" + pins->issuer + "\"";
+  } else if (!pins->fingerprints.empty() &&
+             std::find(pins->fingerprints.begin(), pins->fingerprints.end(), info.fingerprint256) ==
+                 pins->fingerprints.end()) {
+    reason = "fingerprint " + info.fingerprint256 + " is not allowed";
+  }
+  if (reason.empty()) return 1;
+  ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", reason.c_str());
+  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  return 0;
+}
+
+bool SetPins(SSL_CTX* ctx, const ContextSpec& spec, std::string* error) {
+  if (spec.issuer.empty() && spec.fingerprints.empty()) return true;
+  if (spec.verify != Verify::kRequire) {
+    *error = "issuer and fingerprint pins need verify 'require'";
+    return false;
+  }
+  auto* pins = new Pins{spec.issuer, spec.fingerprints};
+  if (PinsIndex() < 0 || SSL_CTX_set_ex_data(ctx, PinsIndex(), pins) != 1) {
+    delete pins;
+    return FailWith(error, "cannot attach certificate pins");
+  }
+  SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), VerifyPinned);
+  return true;
+}
+
 void SetVerify(SSL_CTX* ctx, Verify verify, bool server) {
   switch (verify) {
     case Verify::kNone:
@@ -113,6 +166,7 @@ SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
   }
   if (!spec.ca.empty() && !TrustCas(ctx.get(), spec.ca, spec.server, error)) return nullptr;
   SetVerify(ctx.get(), spec.verify, spec.server);
+  if (!SetPins(ctx.get(), spec, error)) return nullptr;
   return ctx.release();
 }
 

@@ -185,3 +185,49 @@ test('contexts refuse mismatched or missing material', () => {
   expect(() => TlsContext.client({ ca: 'junk' })).toThrow(/no certificate in CA PEM/);
   expect(() => TlsContext.client({ verify: 'sometimes' as never })).toThrow(TypeError);
 });
+
+describe('issuer and fingerprint pins abort the handshake', () => {
+  const bob = makeClientCert(ca, { cn: 'bob' });
+  const aliceFp = new crypto.X509Certificate(alice.cert).fingerprint256;
+  const caSubject = new crypto.X509Certificate(ca.cert).subject; // Node's form; ours is RFC 2253
+  const pinned = (pins: { issuer?: string; fingerprints?: string[] }) =>
+    TlsContext.server({ ...server, ca: ca.cert, verify: 'require', ...pins });
+
+  test('a certificate whose fingerprint is allowed passes; another from the same CA is refused', () => {
+    const ctx = pinned({ fingerprints: [aliceFp.toLowerCase()] });
+    const ok = sessionPair(client(alice), ctx);
+    try {
+      expect(handshake(ok)).toEqual(['done', 'done']);
+      expect(ok.server.peerCertificate()!.fingerprint256).toBe(aliceFp);
+    } finally {
+      ok.free();
+    }
+    const [c, s] = handshakeErrors(client(bob), ctx);
+    expectTlsError(s, 'ERR_TLS_HANDSHAKE', /fingerprint [0-9A-F:]{95} is not allowed/);
+    expect(c).toBeInstanceOf(Error);
+  });
+
+  test('the issuer must match exactly (RFC 2253)', () => {
+    const pair = sessionPair(client(alice), requireCtx);
+    let issuer: string;
+    try {
+      handshake(pair);
+      issuer = pair.server.peerCertificate()!.issuer;
+    } finally {
+      pair.free();
+    }
+    expect(caSubject).toBeTruthy();
+    const good = sessionPair(client(alice), pinned({ issuer }));
+    try {
+      expect(handshake(good)).toEqual(['done', 'done']);
+    } finally {
+      good.free();
+    }
+    const [, s] = handshakeErrors(client(alice), pinned({ issuer: `${issuer},O=Elsewhere` }));
+    expectTlsError(s, 'ERR_TLS_HANDSHAKE', /issuer ".*" is not ".*O=Elsewhere"/);
+  });
+
+  test('pins without verify require are a context error', () => {
+    expect(() => TlsContext.server({ ...server, ca: ca.cert, verify: 'optional', issuer: 'CN=x' })).toThrow(/require/);
+  });
+});

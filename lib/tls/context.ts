@@ -31,6 +31,14 @@ export interface TlsContextOptions {
   caFile?: string;
   /** Default: 'none' for servers, 'require' for clients. */
   verify?: VerifyMode;
+  /**
+   * With verify 'require': the peer certificate's issuer must be exactly this RFC 2253 DN (as
+   * `openssl x509 -noout -issuer -nameopt RFC2253` prints it). Checked during the handshake: a
+   * mismatch aborts it with an alert, and the error's reason names the issuer.
+   */
+  issuer?: string;
+  /** With verify 'require': allowed SHA-256 fingerprints of the peer certificate (`AB:CD:…`, any case). */
+  fingerprints?: string[];
   /** Client only: default host name (or IP) for sessions — sent as SNI and checked against the server certificate. */
   servername?: string;
 }
@@ -70,6 +78,8 @@ export class TlsContext {
       key: pem(options.key, options.keyFile),
       ca: pem(options.ca, options.caFile),
       verify: VERIFY[this.verify],
+      issuer: options.issuer,
+      fingerprints: options.fingerprints?.map((f) => f.replace(/^sha256:/i, '').toUpperCase()),
     });
     if (this.native.error) throw tlsError('ERR_TLS_CONTEXT', this.native.error, 'SSL_CTX_new');
   }

@@ -9,6 +9,8 @@
 // - close(kq) is reaped by libkqueue's monitor thread later; where libkqueue offers a drain call we wait
 //   for it, so closing a pollset gives its fds back at once, as on a real kqueue.
 // It has no EVFILT_EXCEPT (nor has FreeBSD): priority interest is then refused with ENOTSUP.
+// One difference stays: libkqueue turns every EPOLLERR into EV_EOF, so a pipe whose reader has gone is
+// write+error+hang-up here where epoll and poll say write+error.
 #include "pollset.h"
 
 #ifdef POLLSET_HAVE_KQUEUE

@@ -162,7 +162,11 @@ int Pollset::wait(double timeout_ms, Ready* out, int cap) {
         continue;
       }
     }
-    out[count++] = Ready{fd, raw_[i].flags};
+    // After a hang-up a read returns at once (EOF), so a reader is told it may read: epoll and poll
+    // report a pipe's EOF as a bare hang-up, kqueue through its read filter.
+    uint32_t flags = raw_[i].flags;
+    if (flags & kHangup) flags |= reg->interest & kRead;
+    out[count++] = Ready{fd, flags};
   }
   return count;
 }

@@ -5,7 +5,9 @@
 //   closed fd -> EBADF                   interest empty or with unknown bits -> EINVAL
 // wait(timeout_ms, out, cap) writes up to cap Ready{fd, flags} and returns the count, or -errno.
 //   timeout < 0 blocks; fractions round up to whole ms; an empty set still sleeps; EINTR is 0 events.
-//   Level-triggered. Read, write, hang-up and error readiness of one fd come as one Ready.
+//   Level-triggered. Read, write, hang-up and error readiness of one fd come as one Ready; a hang-up
+//   of an fd with read interest is also read readiness (the read returns EOF at once).
+//   Priority interest needs a kernel filter for it: kqueue without EVFILT_EXCEPT refuses it (ENOTSUP).
 // Every registration carries a generation token that the kernel hands back with its events
 // (epoll_data.u64, kevent.udata, a slot beside the pollfd). An event whose token is not the fd's
 // current registration — the fd was closed and its number reused — is dropped, never delivered.

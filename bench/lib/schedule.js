@@ -1,0 +1,131 @@
+'use strict';
+/**
+ * Runs one workload: every case of its grid, every implementation in its own process, the
+ * implementations interleaved run by run (forward order on even runs, reversed on odd ones) so that
+ * a change in the shared machine's load hits all of them alike. Ratios are taken pair by pair.
+ */
+const fs = require('fs');
+const path = require('path');
+const { Child } = require('./child');
+const { compile } = require('./cc');
+const { summary, pairRatios } = require('./stats');
+
+const BENCH = path.join(__dirname, '..');
+const CHILD_LIMIT_MS = 120000; // no process of a run outlives this, whatever goes wrong
+
+/** The command that runs a bench-relative file: a .c file is compiled first, a .js file runs on node. */
+function commandFor(file) {
+  const abs = path.join(BENCH, file);
+  if (file.endsWith('.c')) return [compile(abs)];
+  return [process.execPath, abs];
+}
+
+/** What a workload's `measure` gets: starters for its implementation and its load generators. */
+function context(workload, options) {
+  const children = new Set();
+  const start = (file, params) => {
+    const child = new Child(commandFor(file), params, CHILD_LIMIT_MS);
+    children.add(child);
+    child.exited.then(() => children.delete(child));
+    return child;
+  };
+  return {
+    quick: options.quick,
+    workDir: options.workDir,
+    start,
+    /** Kills whatever a failed measurement left running. */
+    cleanup: () => children.forEach((c) => c.kill()),
+  };
+}
+
+async function runCase(workload, c, options, log) {
+  const ctx = context(workload, options);
+  const impls = workload.implementations.map((impl) => ({
+    ...impl,
+    status: fs.existsSync(path.join(BENCH, impl.file)) ? 'ok' : 'missing',
+    reason: fs.existsSync(path.join(BENCH, impl.file)) ? undefined : `not available yet (${impl.file})`,
+    runs: [],
+  }));
+  for (let run = 0; run < options.runs; run++) {
+    const order = run % 2 ? [...impls].reverse() : impls;
+    for (const impl of order) {
+      if (impl.status !== 'ok') continue;
+      const params = { ...c.params, ...impl.params };
+      try {
+        const metrics = await workload.measure(ctx, impl, params);
+        impl.runs.push(metrics);
+        log(`  ${workload.name} ${c.label} ${impl.name} run ${run + 1}: ${brief(metrics)}`);
+      } catch (err) {
+        impl.status = err.unavailable ? 'unavailable' : 'failed';
+        impl.reason = err.unavailable ? `not available: ${err.message}` : `failed: ${err.message.split('\n')[0]}`;
+        log(`  ${workload.name} ${c.label} ${impl.name}: ${impl.reason}\n${err.unavailable ? '' : err.stack}`);
+      } finally {
+        ctx.cleanup();
+      }
+    }
+  }
+  const byName = {};
+  for (const impl of impls) {
+    const stats = {};
+    for (const m of workload.metrics) stats[m.key] = summary(impl.runs.map((r) => r[m.key]));
+    byName[impl.name] = { file: impl.file, status: impl.status, reason: impl.reason, runs: impl.runs, summary: stats };
+  }
+  const ratios = (workload.targets || [])
+    .filter((t) => !t.when || t.when(c.params))
+    .map((t) => {
+      const a = byName[t.a];
+      const b = byName[t.b];
+      const usable = a.status === 'ok' && b.status === 'ok' && a.runs.length && b.runs.length;
+      const r = usable ? pairRatios(a.runs.map((x) => x[t.metric]), b.runs.map((x) => x[t.metric])) : null;
+      const met = r ? (t.max !== undefined ? r.median <= t.max : r.median >= t.min) : null;
+      return {
+        label: `${t.a} / ${t.b}`,
+        metric: t.metric,
+        target: t.max !== undefined ? `≤ ${t.max}` : `≥ ${t.min}`,
+        ratio: r,
+        met,
+        reason: r ? undefined : [a, b].filter((x) => x.status !== 'ok').map((x) => x.reason).join('; ') || 'no runs',
+      };
+    });
+  return { label: c.label, params: c.params, implementations: byName, ratios };
+}
+
+function brief(metrics) {
+  return Object.entries(metrics)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(4)}`)
+    .join(' ');
+}
+
+/**
+ * Targets between two cases of one implementation (e.g. "ns/event at N=10,000 over N=1,000"): the
+ * i-th runs of the two cases are paired like the runs of two implementations.
+ */
+function across(workload, cases) {
+  return (workload.acrossCases || []).map((t) => {
+    const runsOf = (label) => {
+      const impl = cases.find((c) => c.label === label)?.implementations[t.impl];
+      return impl && impl.status === 'ok' ? impl.runs.map((r) => r[t.metric]) : [];
+    };
+    const a = runsOf(t.a);
+    const b = runsOf(t.b);
+    const r = a.length && b.length ? pairRatios(a, b) : null;
+    return {
+      label: `${t.impl}: ${t.a} / ${t.b}`,
+      metric: t.metric,
+      target: `≤ ${t.max}`,
+      ratio: r,
+      met: r ? r.median <= t.max : null,
+      reason: r ? undefined : 'no runs',
+    };
+  });
+}
+
+/** Runs every case of `workload`; returns its section of the results file. */
+async function runWorkload(workload, options, log) {
+  const cases = [];
+  for (const c of workload.cases(options.quick)) cases.push(await runCase(workload, c, options, log));
+  return { name: workload.name, title: workload.title, metrics: workload.metrics, cases, across: across(workload, cases) };
+}
+
+module.exports = { runWorkload };

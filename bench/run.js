@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The benchmark harness: `npm run bench` (full) or `npm run bench -- --quick`.
+ *
+ * Options: --quick (short runs, under 3 minutes in all), --only=dispatch,relay (some workloads),
+ * --runs=N (runs per implementation; default 5 quick, 7 full), --no-write (print only: no results
+ * file, chart or README update — for trying things out).
+ *
+ * Workloads are the directories of bench/workloads/, each with a workload.js declaring its grid,
+ * metrics, implementations (one file each) and targets; see bench/README.md.
+ */
+const fs = require('fs');
+const path = require('path');
+const { describe } = require('./lib/machine');
+const { runWorkload } = require('./lib/schedule');
+const { markdown } = require('./lib/table');
+const { svg } = require('./lib/chart');
+const readme = require('./lib/readme');
+
+const ROOT = path.join(__dirname, '..');
+const RESULTS = path.join(__dirname, 'results');
+
+function parseArgs(argv) {
+  const opts = { quick: false, only: null, runs: null, write: true };
+  for (const arg of argv) {
+    if (arg === '--quick') opts.quick = true;
+    else if (arg === '--no-write') opts.write = false;
+    else if (arg.startsWith('--only=')) opts.only = arg.slice(7).split(',');
+    else if (arg.startsWith('--runs=')) opts.runs = Number(arg.slice(7));
+    else throw new Error(`unknown option ${arg} (see bench/run.js)`);
+  }
+  if (opts.runs === null) opts.runs = opts.quick ? 5 : 7;
+  if (!(opts.runs >= 1)) throw new Error('--runs must be a positive number');
+  return opts;
+}
+
+function loadWorkloads(only) {
+  const dir = path.join(__dirname, 'workloads');
+  const names = fs.readdirSync(dir).filter((n) => fs.existsSync(path.join(dir, n, 'workload.js')));
+  for (const n of only || []) if (!names.includes(n)) throw new Error(`no workload ${n} (have: ${names.join(', ')})`);
+  return names.filter((n) => !only || only.includes(n)).map((n) => require(path.join(dir, n, 'workload.js')));
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const opts = parseArgs(argv);
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const workDir = path.join(__dirname, '.work');
+  fs.mkdirSync(workDir, { recursive: true });
+  const started = Date.now();
+  const results = {
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    quick: opts.quick,
+    runs: opts.runs,
+    startedAt: new Date(started).toISOString(),
+    machine: describe(),
+    workloads: [],
+  };
+  const log = (line) => process.stderr.write(line + '\n');
+  for (const workload of loadWorkloads(opts.only)) {
+    log(`${workload.name}:`);
+    results.workloads.push(await runWorkload(workload, { ...opts, workDir }, log));
+  }
+  results.finishedAt = new Date().toISOString();
+  results.durationSeconds = (Date.now() - started) / 1000;
+
+  const table = markdown(results);
+  process.stdout.write(table + '\n');
+  if (!opts.write) return;
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  fs.writeFileSync(path.join(RESULTS, `${stamp}.json`), JSON.stringify(results, null, 1) + '\n');
+  fs.writeFileSync(path.join(RESULTS, 'latest.svg'), svg(results));
+  readme.update(path.join(ROOT, 'README.md'), `${table}\n\n![ratios against targets](bench/results/latest.svg)`);
+  log(`wrote bench/results/${stamp}.json, bench/results/latest.svg and README.md`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});

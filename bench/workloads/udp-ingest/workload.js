@@ -1,0 +1,58 @@
+'use strict';
+/**
+ * udp-ingest: one receiver on 127.0.0.1, one C sender (bench/c/udp_send.c, sendmmsg) blasting a
+ * fixed number of datagrams as fast as it can. Received msgs/s is counted between the receiver's
+ * first and last datagram; loss is what the receiver's socket buffer had to drop. Every receiver
+ * asks for the same SO_RCVBUF (4 MiB, the kernel's rmem_max here).
+ *
+ * Implementations plug in as one file each: workloads/udp-ingest/pollset-integrated.js and
+ * pollset-blocking.js (the pollset UDP socket, in Node's loop / in the blocking loop) arrive with
+ * the net layer; until then their rows say "not available yet".
+ */
+const SIZES = [64, 256, 1024];
+
+module.exports = {
+  name: 'udp-ingest',
+  title: 'UDP datagrams into one receiver',
+  metrics: [
+    { key: 'msgsPerSec', label: 'received msgs/s', digits: 0 },
+    { key: 'lossPercent', label: 'loss %', digits: 1 },
+    { key: 'sendPerSec', label: 'sender msgs/s', digits: 0 },
+  ],
+  cases: (quick) =>
+    SIZES.map((size) => ({
+      label: `${size} B`,
+      params: { size, count: quick ? 300000 : 2000000, seconds: quick ? 1 : 5, rcvbuf: 4 << 20 },
+    })),
+  implementations: [
+    { name: 'node dgram', file: 'workloads/udp-ingest/node-dgram.js' },
+    { name: 'pollset integrated', file: 'workloads/udp-ingest/pollset-integrated.js' },
+    { name: 'pollset blocking', file: 'workloads/udp-ingest/pollset-blocking.js' },
+    { name: 'C epoll+recvmmsg', file: 'c/udp_recv.c' },
+  ],
+  targets: [
+    { a: 'pollset integrated', b: 'node dgram', metric: 'msgsPerSec', min: 2.0, when: (p) => p.size === 256 },
+    { a: 'pollset blocking', b: 'node dgram', metric: 'msgsPerSec', min: 2.0, when: (p) => p.size === 256 },
+    { a: 'pollset integrated', b: 'C epoll+recvmmsg', metric: 'msgsPerSec', min: 0.7, when: (p) => p.size === 256 },
+    { a: 'pollset blocking', b: 'C epoll+recvmmsg', metric: 'msgsPerSec', min: 0.7, when: (p) => p.size === 256 },
+    { a: 'C epoll+recvmmsg', b: 'node dgram', metric: 'msgsPerSec', min: 1, when: (p) => p.size === 256 },
+  ],
+  async measure(ctx, impl, params) {
+    const receiver = ctx.start(impl.file, { rcvbuf: params.rcvbuf });
+    const { port } = await receiver.expect('ready');
+    const sender = ctx.start('c/udp_send.c', { port, size: params.size, count: params.count, seconds: params.seconds });
+    const { sent, seconds } = await sender.expect('result');
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the receiver drain its socket buffer
+    receiver.stop();
+    const got = await receiver.expect('result');
+    await Promise.all([sender.done(), receiver.done()]);
+    if (got.received < 2) throw new Error(`receiver got ${got.received} of ${sent} datagrams`);
+    return {
+      msgsPerSec: (got.received - 1) / got.seconds,
+      lossPercent: (100 * (sent - got.received)) / sent,
+      sendPerSec: sent / seconds,
+      received: got.received,
+      sent,
+    };
+  },
+};

@@ -12,18 +12,22 @@
 #include <string.h>
 #include <time.h>
 
-static inline long arg_long(int argc, char **argv, const char *key, long fallback) {
+/* The value of key=value among the arguments, or NULL. */
+static inline const char *arg_value(int argc, char **argv, const char *key) {
   size_t len = strlen(key);
   for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], key, len) == 0 && argv[i][len] == '=') return strtol(argv[i] + len + 1, NULL, 10);
-  return fallback;
+    if (strncmp(argv[i], key, len) == 0 && argv[i][len] == '=') return argv[i] + len + 1;
+  return NULL;
+}
+
+static inline long arg_long(int argc, char **argv, const char *key, long fallback) {
+  const char *value = arg_value(argc, argv, key);
+  return value ? strtol(value, NULL, 10) : fallback;
 }
 
 static inline double arg_double(int argc, char **argv, const char *key, double fallback) {
-  size_t len = strlen(key);
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], key, len) == 0 && argv[i][len] == '=') return strtod(argv[i] + len + 1, NULL);
-  return fallback;
+  const char *value = arg_value(argc, argv, key);
+  return value ? strtod(value, NULL) : fallback;
 }
 
 /* CLOCK_MONOTONIC, the clock Node's process.hrtime uses too. */

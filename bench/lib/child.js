@@ -36,8 +36,11 @@ class Child {
         if (line.startsWith('{')) this.#deliver(JSON.parse(line));
       }
     });
-    this.exited.then(({ code, signal }) => this.#deliver({ exit: { code, signal } }));
     this.timer = setTimeout(() => this.kill(), limitMs);
+    this.exited.then(({ code, signal }) => {
+      clearTimeout(this.timer);
+      this.#deliver({ exit: { code, signal } });
+    });
   }
 
   #deliver(message) {
@@ -78,11 +81,9 @@ class Child {
     return { cpuSeconds, peakRssKiB: hwm ? Number(hwm[1]) : NaN };
   }
 
-  /** Waits for the exit, then cancels the kill timer. */
-  async done() {
-    const exit = await this.exited;
-    clearTimeout(this.timer);
-    return exit;
+  /** Waits for the exit: `{ code, signal }`. */
+  done() {
+    return this.exited;
   }
 }
 

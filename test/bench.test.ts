@@ -1,0 +1,107 @@
+/**
+ * The benchmark harness's own machinery, on real child processes and the real C programs: pair
+ * ratios, the "not available yet" rows of implementations still to come, the chart, the README
+ * markers. No timing is asserted here; figures belong to `npm run bench`.
+ */
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+const stats = require('../bench/lib/stats');
+const { runWorkload } = require('../bench/lib/schedule');
+const { markdown } = require('../bench/lib/table');
+const { svg } = require('../bench/lib/chart');
+const readme = require('../bench/lib/readme');
+const { Child } = require('../bench/lib/child');
+const { compile } = require('../bench/lib/cc');
+
+const FIXTURE = '../test/fixtures/bench-impl.js'; // implementation files are relative to bench/
+
+function fakeWorkload() {
+  return {
+    name: 'fake',
+    title: 'fixture',
+    metrics: [{ key: 'value', label: 'value', digits: 1 }],
+    cases: () => [{ label: 'one', params: { value: 2 } }],
+    implementations: [
+      { name: 'a', file: FIXTURE, params: { value: 6 } },
+      { name: 'b', file: FIXTURE },
+      { name: 'later', file: 'workloads/fake/not-written-yet.js' },
+      { name: 'refuses', file: FIXTURE, params: { unavailable: 1 } },
+    ],
+    targets: [
+      { a: 'a', b: 'b', metric: 'value', min: 2 },
+      { a: 'later', b: 'b', metric: 'value', min: 1 },
+    ],
+    async measure(ctx: any, impl: any, params: any) {
+      const child = ctx.start(impl.file, params);
+      const metrics = await child.expect('result');
+      await child.done();
+      return metrics;
+    },
+  };
+}
+
+describe('bench harness', () => {
+  test('median, range and pair ratios', () => {
+    expect(stats.median([5, 1, 3])).toBe(3);
+    expect(stats.median([4, 1, 3, 2])).toBe(2.5);
+    expect(stats.summary([3, NaN, 1, 2])).toEqual({ median: 2, min: 1, max: 3 });
+    const r = stats.pairRatios([10, 20, 30], [5, 5, 10]);
+    expect(r.ratios).toEqual([2, 4, 3]);
+    expect(r.median).toBe(3);
+    expect(stats.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
+    expect(stats.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).toBe(10);
+  });
+
+  test('each run is its own process; missing and refusing implementations become visible rows', async () => {
+    const lines: string[] = [];
+    const w = await runWorkload(fakeWorkload(), { quick: true, runs: 2, workDir: os.tmpdir() }, (l: string) => lines.push(l));
+    const [c] = w.cases;
+    expect(c.implementations.a.runs.map((r: any) => r.value)).toEqual([6, 6]);
+    expect(c.implementations.b.runs.map((r: any) => r.value)).toEqual([2, 2]);
+    const pids = [...c.implementations.a.runs, ...c.implementations.b.runs].map((r: any) => r.pid);
+    expect(new Set(pids).size).toBe(4);
+    // Alternation: run 1 goes a, b; run 2 goes b, a.
+    const order = lines.filter((l) => / run \d/.test(l)).map((l) => / (a|b) run/.exec(l)?.[1]);
+    expect(order).toEqual(['a', 'b', 'b', 'a']);
+    expect(c.implementations.later.status).toBe('missing');
+    expect(c.implementations.later.reason).toMatch(/^not available yet/);
+    expect(c.implementations.refuses.status).toBe('unavailable');
+    expect(c.ratios[0]).toMatchObject({ met: true, target: '≥ 2' });
+    expect(c.ratios[0].ratio.median).toBe(3);
+    expect(c.ratios[1]).toMatchObject({ ratio: null, met: null });
+
+    const results = { command: 'test', runs: 2, finishedAt: new Date().toISOString(), durationSeconds: 1, machine: { cpuModel: 'x', cores: 2, kernel: 'k', node: 'v' }, workloads: [w] };
+    const table = markdown(results);
+    expect(table).toContain('| one | a | 6.0 (6.0–6.0) |');
+    expect(table).toContain('*not available yet (workloads/fake/not-written-yet.js)*');
+    expect(table).toContain('| one | a / b | value | 3.00× (3.00–3.00) | ≥ 2 | yes |');
+    const chart = svg(results);
+    expect(chart.startsWith('<svg')).toBe(true);
+    expect(chart.trim().endsWith('</svg>')).toBe(true);
+    expect(chart).toContain('3.00× (target ≥ 2)');
+    expect(chart).toContain('not available yet');
+  });
+
+  test('the README section between the markers is replaced, the rest kept', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')), 'README.md');
+    fs.writeFileSync(file, 'head\n<!-- bench:start -->\nold\n<!-- bench:end -->\ntail\n');
+    readme.update(file, 'new table');
+    expect(fs.readFileSync(file, 'utf8')).toBe('head\n<!-- bench:start -->\nnew table\n<!-- bench:end -->\ntail\n');
+    fs.writeFileSync(file, 'no markers\n');
+    expect(() => readme.update(file, 'x')).toThrow(/bench:start/);
+  });
+
+  test('the C sender and receiver compile and count every datagram of a small loopback burst', async () => {
+    const recv = new Child([compile(path.join(__dirname, '..', 'bench', 'c', 'udp_recv.c'))], { rcvbuf: 1 << 20 }, 20000);
+    const { port } = await recv.expect('ready');
+    const send = new Child([compile(path.join(__dirname, '..', 'bench', 'c', 'udp_send.c'))], { port, size: 256, count: 500, seconds: 5 }, 20000);
+    expect(await send.expect('result')).toMatchObject({ sent: 500 });
+    // Loopback delivery is synchronous with the send: by now all 500 sit in the receiver's buffer.
+    recv.stop();
+    expect(await recv.expect('result')).toMatchObject({ received: 500, bytes: 500 * 256 });
+    expect(await recv.done()).toEqual({ code: 0, signal: null });
+    expect(await send.done()).toEqual({ code: 0, signal: null });
+  });
+});

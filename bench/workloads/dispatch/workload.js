@@ -17,7 +17,7 @@ module.exports = {
   cases: (quick) =>
     GRID.map((n) => ({
       label: `N=${n}`,
-      params: { n, ready: Math.min(n, 1000), seconds: quick ? 0.25 : 1, warmup: quick ? 0.1 : 0.3 },
+      params: { n, ready: Math.min(n, 1000), seconds: quick ? 0.2 : 1, warmup: quick ? 0.05 : 0.3 },
     })),
   implementations: [
     { name: 'pollset epoll', file: 'workloads/dispatch/pollset.js', params: { backend: 'epoll', mode: 'wait' } },

@@ -2,7 +2,8 @@
 /**
  * tcp-echo: 100 connections doing 64-byte ping-pong against an echo server (the implementation),
  * driven by bench/c/tcp_pingpong.c. Round trips/s and latency percentiles are the client's view.
- * The pollset server plugs in as workloads/tcp-echo/pollset.js when the net layer lands.
+ * pollset-blocking.js is the blocking loop on raw tcp fds; the streams/scheduler server plugs in as
+ * workloads/tcp-echo/pollset-streams.js when that layer lands.
  */
 module.exports = {
   name: 'tcp-echo',
@@ -16,9 +17,13 @@ module.exports = {
   cases: (quick) => [{ label: '100 conns', params: { conns: 100, size: 64, seconds: quick ? 1 : 4, count: 5000000 } }],
   implementations: [
     { name: 'node net', file: 'workloads/tcp-echo/node-net.js' },
-    { name: 'pollset', file: 'workloads/tcp-echo/pollset.js' },
+    { name: 'pollset blocking', file: 'workloads/tcp-echo/pollset-blocking.js' },
+    { name: 'pollset streams', file: 'workloads/tcp-echo/pollset-streams.js' },
   ],
-  targets: [{ a: 'pollset', b: 'node net', metric: 'roundTripsPerSec', min: 1.2 }],
+  targets: [
+    { a: 'pollset blocking', b: 'node net', metric: 'roundTripsPerSec', min: 1.2 },
+    { a: 'pollset streams', b: 'node net', metric: 'roundTripsPerSec', min: 1.2 },
+  ],
   async measure(ctx, impl, params) {
     const server = ctx.start(impl.file, {});
     const { port } = await server.expect('ready');

@@ -20,7 +20,7 @@ module.exports = {
   cases: (quick) =>
     SIZES.map((size) => ({
       label: `${size} B`,
-      params: { size, count: quick ? 300000 : 2000000, seconds: quick ? 1 : 5, rcvbuf: 4 << 20, slots: 64, slotSize: 2048 },
+      params: { size, count: quick ? 150000 : 2000000, seconds: quick ? 0.5 : 5, rcvbuf: 4 << 20, slots: 64, slotSize: 2048 },
     })),
   implementations: [
     { name: 'node dgram', file: 'workloads/udp-ingest/node-dgram.js' },
@@ -40,7 +40,7 @@ module.exports = {
     const { port } = await receiver.expect('ready');
     const sender = ctx.start('c/udp_send.c', { port, size: params.size, count: params.count, seconds: params.seconds });
     const { sent, seconds } = await sender.expect('result');
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let the receiver drain its socket buffer
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the receiver drain its socket buffer
     receiver.stop();
     const got = await receiver.expect('result');
     await Promise.all([sender.done(), receiver.done()]);

@@ -23,7 +23,11 @@ function targetValue(target) {
 /** SVG text for every ratio of `results`. */
 function svg(results) {
   const bars = results.workloads.flatMap((w) => [
-    ...w.cases.flatMap((c) => c.ratios.map((r) => ({ label: `${w.name} ${c.label}: ${r.label}`, r }))),
+    ...w.cases.flatMap((c) => {
+      // Name the metric only where one case has ratios of several.
+      const several = new Set(c.ratios.map((r) => r.metric)).size > 1;
+      return c.ratios.map((r) => ({ label: `${w.name} ${c.label}: ${r.label}${several ? ` ${r.metric}` : ''}`, r }));
+    }),
     ...(w.across || []).map((r) => ({ label: `${w.name} ${r.metric} ${r.label}`, r })),
   ]);
   const values = bars.flatMap(({ r }) => [targetValue(r.target), ...(r.ratio ? [r.ratio.min, r.ratio.max] : [])]);
@@ -40,8 +44,9 @@ function svg(results) {
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">` +
       `${escape(`pollset bench: ratios (median of pair ratios, min–max), ${results.finishedAt.slice(0, 10)}`)}</text>`,
   ];
+  const steps = Math.log10(hi / lo) > 3 ? [1] : [1, 2, 5]; // wide scales get a line per decade only
   for (let d = lo; d <= hi * 1.0001; d *= 10) {
-    for (const step of [1, 2, 5]) {
+    for (const step of steps) {
       const v = d * step;
       if (v > hi * 1.0001) break;
       const major = step === 1;

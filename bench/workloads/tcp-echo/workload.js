@@ -2,8 +2,8 @@
 /**
  * tcp-echo: 100 connections doing 64-byte ping-pong against an echo server (the implementation),
  * driven by bench/c/tcp_pingpong.c. Round trips/s and latency percentiles are the client's view.
- * pollset-blocking.js is the blocking loop on raw tcp fds; the streams/scheduler server plugs in as
- * workloads/tcp-echo/pollset-streams.js when that layer lands.
+ * pollset-blocking.js is a bare Pollset wait loop on raw tcp fds; pollset-streams.js the scheduler
+ * (integrated mode) with one FdStream task per connection.
  */
 module.exports = {
   name: 'tcp-echo',

@@ -16,6 +16,7 @@ module.exports = {
     { key: 'msgsPerSec', label: 'received msgs/s', digits: 0 },
     { key: 'lossPercent', label: 'loss %', digits: 1 },
     { key: 'sendPerSec', label: 'sender msgs/s', digits: 0 },
+    { key: 'cpuNsPerMsg', label: 'receiver CPU ns/msg', digits: 0 },
   ],
   cases: (quick) =>
     SIZES.map((size) => ({
@@ -38,9 +39,11 @@ module.exports = {
   async measure(ctx, impl, params) {
     const receiver = ctx.start(impl.file, { rcvbuf: params.rcvbuf, slots: params.slots, slotSize: params.slotSize });
     const { port } = await receiver.expect('ready');
+    const before = receiver.usage();
     const sender = ctx.start('c/udp_send.c', { port, size: params.size, count: params.count, seconds: params.seconds });
     const { sent, seconds } = await sender.expect('result');
     await new Promise((resolve) => setTimeout(resolve, 100)); // let the receiver drain its socket buffer
+    const after = receiver.usage();
     receiver.stop();
     const got = await receiver.expect('result');
     await Promise.all([sender.done(), receiver.done()]);
@@ -49,6 +52,9 @@ module.exports = {
       msgsPerSec: (got.received - 1) / got.seconds,
       lossPercent: (100 * (sent - got.received)) / sent,
       sendPerSec: sent / seconds,
+      // When a receiver keeps up, its rate is the sender's; its CPU per message still differs (a receiver
+      // that keeps up is woken for few datagrams at a time, so this includes the wake-ups).
+      cpuNsPerMsg: ((after.cpuSeconds - before.cpuSeconds) * 1e9) / got.received,
       received: got.received,
       sent,
     };

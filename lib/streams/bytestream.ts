@@ -5,7 +5,8 @@
  */
 import { errnoOf, systemError, WOULD_BLOCK } from '../errors';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
-import { next, Operation, perform } from '../loop/operation';
+import { Operation } from '../loop/operation';
+import { closeFd } from './closefd';
 import { ByteIo, fdIo, IoResult, WANT_READ } from './io';
 import { pipe, socketpair } from '../fd';
 
@@ -113,13 +114,8 @@ export class ByteStream {
   *close(): Operation<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const fd = this.fd;
-    yield* perform<void>((task) => {
-      task.loop.fds.forget(fd);
-      return next();
-    });
     this.#pending = EMPTY;
-    this.#io.close();
+    yield* closeFd(this.fd, () => this.#io.close());
   }
 
   /** Appends one read's worth to the pending bytes; false at end of stream. */

@@ -110,6 +110,18 @@ export class ByteStream {
     }
   }
 
+  /**
+   * Hands the fd to a new owner (for example a TLS stream taking over a TCP connection): this
+   * stream is closed without closing the fd. Throws if bytes are buffered here, since the new
+   * owner would never see them.
+   */
+  detach(): number {
+    this.#open();
+    if (this.#pending.length > 0) throw new Error(`cannot detach fd ${this.fd}: ${this.#pending.length} bytes are buffered`);
+    this.#closed = true;
+    return this.fd;
+  }
+
   /** Closes the stream: other tasks waiting on its fd get EBADF, the registration goes, the fd is closed. Idempotent. */
   *close(): Operation<void> {
     if (this.#closed) return;

@@ -7,3 +7,4 @@ export { TcpStream } from './tcp-stream';
 export { TcpListener } from './tcp-listener';
 export type { ConnectionHandler } from './tcp-listener';
 export { DatagramEndpoint, UdpSocket, UnixDatagramSocket } from './datagram';
+export { TlsStream } from './tls-stream';

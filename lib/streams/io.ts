@@ -1,5 +1,5 @@
 /**
- * The seam between byte streams and what moves the bytes: a plain fd, and later a TLS session.
+ * The seam between byte streams and what moves the bytes: a plain fd or a TLS session.
  * `readSome`/`writeSome` never block. Besides a byte count they may answer WOULD_BLOCK ("not now,
  * wait for the usual readiness") or, for protocols that must sometimes write to read or read to
  * write (TLS), WANT_READ / WANT_WRITE naming the readiness to wait for.
@@ -7,10 +7,10 @@
 import { WOULD_BLOCK, WouldBlock } from '../errors';
 import { close, read, write } from '../fd';
 
-/** Wait until the fd is readable, then call again. */
-export const WANT_READ: unique symbol = Symbol('WANT_READ');
-/** Wait until the fd is writable, then call again. */
-export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
+// TLS sessions already answer with these two symbols; sharing them makes a session's results IoResults as they are.
+import { WANT_READ, WANT_WRITE } from '../tls/session';
+
+export { WANT_READ, WANT_WRITE };
 
 /** What a non-blocking transfer did: bytes moved (0 from readSome = end of stream) or what to wait for. */
 export type IoResult = number | WouldBlock | typeof WANT_READ | typeof WANT_WRITE;

@@ -1,7 +1,7 @@
-/** Halting a task blocked in a stream operation releases its fd interest and its timers, and leaks no fd. */
-import { ByteStream, Loop, Operation, sleep, timeout } from '../lib';
+/** Halting a task blocked in a stream operation (TCP read, TCP write, TLS handshake) releases its fd interest and its timers, and leaks no fd. */
+import { ByteStream, Loop, Operation, sleep, timeout, TlsStream } from '../lib';
 import { describeMatrix, drive, newLoop, Mode } from './helpers/loops';
-import { runOp, tcpPairs } from './helpers/tcp';
+import { runOp, tcpPairs, tlsContexts } from './helpers/tcp';
 
 /**
  * Runs `blocked` (which owns `owned`) under a 10 s timeout, halts it once it waits on `fd` for
@@ -65,5 +65,27 @@ describeMatrix((backend, mode) => {
       [server],
     );
     expect(client.closed).toBe(true);
+  });
+
+  test('halting a task blocked in a TLS handshake releases its interest and timers; its finally closes the fd', async () => {
+    const { loop } = newLoop(backend);
+    const contexts = tlsContexts();
+    const [[client, server]] = await runOp(loop, mode, tcpPairs(1)); // the client never says hello
+    const tls = TlsStream.server(server, contexts.server);
+    await expectHaltReleases(
+      loop,
+      mode,
+      function* () {
+        try {
+          yield* tls.handshake();
+        } finally {
+          yield* tls.close();
+        }
+      },
+      new RegExp(`^blocked reading fd ${tls.fd}$`),
+      [client],
+    );
+    expect(tls.closed).toBe(true);
+    contexts.free();
   });
 });

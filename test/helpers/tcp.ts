@@ -1,5 +1,5 @@
 /** Connected TCP pairs over loopback for stream tests, made with our own listener and connect. */
-import { Loop, Operation, TcpListener, TcpStream } from '../../lib';
+import { Loop, makeDevCa, makeServerCert, Operation, spawn, TcpListener, TcpStream, TlsContext, TlsStream } from '../../lib';
 import { SocketOption } from '../../lib/native';
 import { setOption } from '../../lib/net/socket';
 import { drive, Mode } from './loops';
@@ -26,6 +26,30 @@ export function* tcpPairs(n: number, options: PairOptions = {}): Operation<[TcpS
   } finally {
     yield* listener.close();
   }
+}
+
+const ca = makeDevCa();
+const serverCert = makeServerCert(ca);
+
+/** TLS contexts for {@link tlsPairs}: free them after the test. */
+export function tlsContexts(): { client: TlsContext; server: TlsContext; free(): void } {
+  const client = TlsContext.client({ ca: ca.cert, servername: 'localhost' });
+  const server = TlsContext.server(serverCert);
+  return { client, server, free: () => (client.free(), server.free()) };
+}
+
+/** `n` TLS connections over {@link tcpPairs}, handshaken, as [client, server]. */
+export function* tlsPairs(n: number, contexts: ReturnType<typeof tlsContexts>, options: PairOptions = {}): Operation<[TlsStream, TlsStream][]> {
+  const pairs: [TlsStream, TlsStream][] = [];
+  for (const [c, s] of yield* tcpPairs(n, options)) {
+    const client = TlsStream.client(c, contexts.client);
+    const server = TlsStream.server(s, contexts.server);
+    const serverSide = spawn(server.handshake());
+    yield* client.handshake();
+    yield* serverSide.join();
+    pairs.push([client, server]);
+  }
+  return pairs;
 }
 
 /** Runs `op` as the only task of `loop` and returns its result (the loop is left idle, not closed). */

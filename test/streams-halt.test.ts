@@ -4,11 +4,19 @@ import { describeMatrix, drive, newLoop, Mode } from './helpers/loops';
 import { runOp, tcpPairs, tlsContexts } from './helpers/tcp';
 
 /**
- * Runs `blocked` (which owns `owned`) under a 10 s timeout, halts it once it waits on `fd` for
- * `waitsFor`, and checks that the pollset and timers are empty right after the halt.
+ * Runs `op` on `owned` under a 10 s timeout in a task that closes `owned` in its `finally`, halts
+ * it once it is blocked `waiting` on the stream's fd, and checks that the pollset and timers are
+ * empty right after the halt and that `owned` was closed.
  */
-async function expectHaltReleases(loop: Loop, mode: Mode, blocked: () => Operation<unknown>, waitsFor: RegExp, others: ByteStream[]): Promise<void> {
-  const task = loop.spawn(() => timeout(10_000, blocked()));
+async function expectHaltReleases(loop: Loop, mode: Mode, owned: ByteStream, op: Operation<unknown>, waiting: 'reading' | 'writing', others: ByteStream[]): Promise<void> {
+  const waitsFor = new RegExp(`^blocked ${waiting} fd ${owned.fd}$`);
+  const task = loop.spawn(function* () {
+    try {
+      return yield* timeout(10_000, op);
+    } finally {
+      yield* owned.close();
+    }
+  });
   const seen = loop.spawn(function* () {
     for (let i = 0; i < 1000 && !waitsFor.test(task.blockedOn); i++) yield* sleep(1);
     const before = { ...loop.stats, what: task.blockedOn };
@@ -25,6 +33,7 @@ async function expectHaltReleases(loop: Loop, mode: Mode, blocked: () => Operati
   expect(after).toMatchObject({ timers: 0, pollsetSize: 0, fdWaiters: 0 });
   expect(task.state).toBe('done');
   expect(loop.stats).toEqual({ tasks: 0, queued: 0, timers: 0, pollsetSize: 0, fdWaiters: 0 });
+  expect(owned.closed).toBe(true);
   loop.close();
 }
 
@@ -32,39 +41,14 @@ describeMatrix((backend, mode) => {
   test('halting a task blocked in TCP read releases its interest and timers; its finally closes the fd', async () => {
     const { loop } = newLoop(backend);
     const [[client, server]] = await runOp(loop, mode, tcpPairs(1));
-    await expectHaltReleases(
-      loop,
-      mode,
-      function* () {
-        try {
-          return yield* server.read();
-        } finally {
-          yield* server.close();
-        }
-      },
-      new RegExp(`^blocked reading fd ${server.fd}$`),
-      [client],
-    );
-    expect(server.closed).toBe(true);
+    await expectHaltReleases(loop, mode, server, server.read(), 'reading', [client]);
   });
 
   test('halting a task blocked in TCP write releases its interest and timers; its finally closes the fd', async () => {
     const { loop } = newLoop(backend);
     const [[client, server]] = await runOp(loop, mode, tcpPairs(1, { clientSendBuffer: 4096, serverRecvBuffer: 4096 }));
-    await expectHaltReleases(
-      loop,
-      mode,
-      function* () {
-        try {
-          yield* client.write(Buffer.alloc(8 << 20)); // far more than both buffers hold
-        } finally {
-          yield* client.close();
-        }
-      },
-      new RegExp(`^blocked writing fd ${client.fd}$`),
-      [server],
-    );
-    expect(client.closed).toBe(true);
+    // far more than both buffers hold
+    await expectHaltReleases(loop, mode, client, client.write(Buffer.alloc(8 << 20)), 'writing', [server]);
   });
 
   test('halting a task blocked in a TLS handshake releases its interest and timers; its finally closes the fd', async () => {
@@ -72,20 +56,7 @@ describeMatrix((backend, mode) => {
     const contexts = tlsContexts();
     const [[client, server]] = await runOp(loop, mode, tcpPairs(1)); // the client never says hello
     const tls = TlsStream.server(server, contexts.server);
-    await expectHaltReleases(
-      loop,
-      mode,
-      function* () {
-        try {
-          yield* tls.handshake();
-        } finally {
-          yield* tls.close();
-        }
-      },
-      new RegExp(`^blocked reading fd ${tls.fd}$`),
-      [client],
-    );
-    expect(tls.closed).toBe(true);
+    await expectHaltReleases(loop, mode, tls, tls.handshake(), 'reading', [client]);
     contexts.free();
   });
 });

@@ -3,7 +3,7 @@
  * time from batches taken with accept-until-EAGAIN (one readiness event often stands for many
  * connections); `serve(handler)` is the accept loop with a task per connection.
  */
-import { WOULD_BLOCK } from '../errors';
+import { errnoOf, systemError, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { waitReadable } from '../loop/fdwaiters';
 import { Mailbox } from '../loop/mailbox';
@@ -62,7 +62,7 @@ export class TcpListener {
     for (;;) {
       const queued = this.#queue.shift();
       if (queued) return new TcpStream(queued.fd);
-      if (this.#closed) throw new Error('listener is closed');
+      if (this.#closed) throw systemError(errnoOf('EBADF'), 'accept', { fd: this.#fd });
       const batch = tcp.accept(this.#fd);
       if (batch === WOULD_BLOCK) yield* waitReadable(this.#fd);
       else this.#queue = batch;

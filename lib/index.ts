@@ -24,3 +24,4 @@ export type {
   VerifyMode,
   Want,
 } from './tls';
+export * from './relay';

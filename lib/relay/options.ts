@@ -1,8 +1,10 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
 import type { Backend } from '../pollset';
 import type { Framing } from './framing';
-import type { Logger } from './log';
 import type { FullPolicy } from './queue';
+
+/** PEM text or bytes, or `{ file }` to read (and re-read on reload). */
+export type PemSource = string | Buffer | { file: string };
 
 export interface RelayOptions {
   /** UDP inputs, `HOST:PORT` (`[::1]:5514` for IPv6). */
@@ -11,31 +13,38 @@ export interface RelayOptions {
   unix?: string[];
   /** Where subscribers connect, `HOST:PORT`. */
   tls: string;
-  /** Server certificate chain, key and the CA that subscriber certificates must chain to (PEM). */
-  cert: string | Buffer;
-  key: string | Buffer;
-  ca: string | Buffer;
+  /** Server certificate chain, its key, and the CA that subscriber certificates must chain to. */
+  cert: PemSource;
+  key: PemSource;
+  ca: PemSource;
   /** Exact RFC 2253 issuer DN a subscriber certificate must have. */
   issuer?: string;
   /** SHA-256 fingerprints allowed (any case, with or without colons, optional `sha256:` prefix). */
   fingerprints?: string[];
   framing?: Framing;
-  /** Per-subscriber queue limits and what happens when one is full. */
+  /** Per-subscriber queue limits, and what happens when one is full. */
   queue?: number;
   queueBytes?: number;
   onFull?: FullPolicy;
   /** A subscriber that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
-  /** A subscriber whose socket accepts no bytes for this long is disconnected. */
+  /** A subscriber whose pending write (at most 64 KiB) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;
   backend?: Backend;
+  /** `integrated`: runs inside this thread's Node loop. `blocking`: runs in a worker thread of its own. */
   mode?: 'integrated' | 'blocking';
-  log?: Logger;
+  /** Log lines as JSON. */
+  json?: boolean;
 }
 
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend'>> & Pick<RelayOptions, 'issuer' | 'backend'>;
+
 export const defaults = {
+  udp: [] as string[],
+  unix: [] as string[],
+  fingerprints: [] as string[],
   framing: 'lf' as Framing,
   queue: 1000,
   queueBytes: 4 * 1024 * 1024,
@@ -44,7 +53,30 @@ export const defaults = {
   writeTimeoutMs: 30_000,
   statsIntervalS: 60,
   mode: 'integrated' as const,
+  json: false,
 };
+
+/** Fills defaults and checks values; throws RangeError naming the option. */
+export function resolveOptions(options: RelayOptions): ResolvedOptions {
+  const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedOptions;
+  const positive = (name: keyof RelayOptions, v: number, min = 1) => {
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`relay option ${name} must be an integer ≥ ${min}, not ${v}`);
+  };
+  positive('queue', o.queue);
+  positive('queueBytes', o.queueBytes);
+  positive('handshakeTimeoutMs', o.handshakeTimeoutMs);
+  positive('writeTimeoutMs', o.writeTimeoutMs);
+  positive('statsIntervalS', o.statsIntervalS, 0);
+  if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
+  if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
+    throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);
+  }
+  if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
+  if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
+  for (const k of ['cert', 'key', 'ca'] as const) if (!o[k]) throw new RangeError(`relay option ${k} is required`);
+  o.fingerprints = o.fingerprints.map(normalizeFingerprint);
+  return o;
+}
 
 /** `AB:CD:…` uppercase, the form Node and our TLS layer print; throws on anything but 32 hex bytes. */
 export function normalizeFingerprint(input: string): string {

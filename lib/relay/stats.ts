@@ -1,4 +1,8 @@
-/** The relay's counters: what came in, what went out, what was dropped and why. */
+/**
+ * The relay's counters: what came in, what went out, what was dropped and why. They live in a
+ * SharedArrayBuffer so that a relay running in a worker thread (blocking mode) is read by the main
+ * thread without messages: one writer (the relay's loop), any number of readers.
+ */
 export interface RelayStats {
   /** Datagrams received on every input. */
   received: number;
@@ -10,12 +14,12 @@ export interface RelayStats {
     oldest: number;
     /** Queue full under drop-newest (or a message bigger than the byte limit). */
     newest: number;
-    /** Messages still queued for a subscriber that was disconnected (full queue, stalled write, error). */
+    /** Messages lost with a subscriber that was disconnected (full queue, stalled write, error, stop). */
     disconnect: number;
     /** Datagrams of 0 bytes: nothing to forward (RFC 5425 cannot frame an empty message). */
     empty: number;
   };
-  /** Datagrams longer than the receive slot (64 KiB), cut there and forwarded cut. */
+  /** Datagrams longer than the 64 KiB receive slot, forwarded cut to 64 KiB. */
   truncated: number;
   /** Subscribers connected now. */
   subscribers: number;
@@ -28,21 +32,61 @@ export interface RelayStats {
   queueHighWater: number;
 }
 
-export function emptyStats(): RelayStats {
-  return {
-    received: 0,
-    delivered: 0,
-    dropped: { oldest: 0, newest: 0, disconnect: 0, empty: 0 },
-    truncated: 0,
-    subscribers: 0,
-    rejected: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    queueHighWater: 0,
-  };
+const FIELDS = [
+  'received',
+  'delivered',
+  'droppedOldest',
+  'droppedNewest',
+  'droppedDisconnect',
+  'droppedEmpty',
+  'truncated',
+  'subscribers',
+  'rejected',
+  'bytesIn',
+  'bytesOut',
+  'queueHighWater',
+] as const;
+export type Counter = (typeof FIELDS)[number];
+const INDEX = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Counter, number>;
+
+/** Counter storage shared between threads. */
+export class Counters {
+  readonly values: Float64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(FIELDS.length * 8)) {
+    this.values = new Float64Array(buffer);
+  }
+
+  add(counter: Counter, n = 1): void {
+    this.values[INDEX[counter]] += n;
+  }
+
+  max(counter: Counter, n: number): void {
+    const i = INDEX[counter];
+    if (n > this.values[i]) this.values[i] = n;
+  }
+
+  get(counter: Counter): number {
+    return this.values[INDEX[counter]];
+  }
+
+  snapshot(): RelayStats {
+    const v = (c: Counter) => this.get(c);
+    return {
+      received: v('received'),
+      delivered: v('delivered'),
+      dropped: { oldest: v('droppedOldest'), newest: v('droppedNewest'), disconnect: v('droppedDisconnect'), empty: v('droppedEmpty') },
+      truncated: v('truncated'),
+      subscribers: v('subscribers'),
+      rejected: v('rejected'),
+      bytesIn: v('bytesIn'),
+      bytesOut: v('bytesOut'),
+      queueHighWater: v('queueHighWater'),
+    };
+  }
 }
 
-/** Flat `key=value` fields, the shape of the periodic stats line. */
+/** Flat `key=value` fields, the shape of the stats line. */
 export function statsFields(s: RelayStats): Record<string, number> {
   return {
     received: s.received,

@@ -1,0 +1,132 @@
+/** `logrelay`: the relay's command line — flags in, a running Relay out, signals wired. */
+import * as path from 'path';
+import { Address } from '../net/address';
+import { Pollset } from '../pollset';
+import { createLogger } from '../relay/log';
+import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
+import { defaults, normalizeFingerprint, RelayOptions } from '../relay/options';
+import { Relay } from '../relay/relay';
+import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
+
+const SPECS: FlagSpec[] = [
+  { name: 'udp', kind: 'string', repeatable: true, value: 'HOST:PORT', help: 'receive syslog over UDP (default 127.0.0.1:5514 when no input is given)' },
+  { name: 'unix', kind: 'string', repeatable: true, value: 'PATH', help: 'receive syslog on a unix datagram socket' },
+  { name: 'tls', kind: 'string', value: 'HOST:PORT', help: 'listen for TLS subscribers (default 127.0.0.1:6514)' },
+  { name: 'cert', kind: 'string', value: 'FILE', help: 'server certificate chain (PEM)' },
+  { name: 'key', kind: 'string', value: 'FILE', help: 'server private key (PEM)' },
+  { name: 'ca', kind: 'string', value: 'FILE', help: 'CA that subscriber certificates must chain to (PEM)' },
+  { name: 'issuer', kind: 'string', value: 'DN', help: 'require this exact issuer DN (RFC 2253, as openssl -nameopt RFC2253 prints it)' },
+  { name: 'fingerprint', kind: 'string', repeatable: true, value: 'sha256:HEX', help: 'allow only these subscriber certificates' },
+  { name: 'framing', kind: 'string', value: 'lf|octet', help: `message framing (default ${defaults.framing})` },
+  { name: 'queue', kind: 'string', value: 'N', help: `messages queued per subscriber (default ${defaults.queue})` },
+  { name: 'queue-bytes', kind: 'string', value: 'N', help: `bytes queued per subscriber (default ${defaults.queueBytes})` },
+  { name: 'on-full', kind: 'string', value: 'POLICY', help: `drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
+  { name: 'handshake-timeout', kind: 'string', value: 'MS', help: `default ${defaults.handshakeTimeoutMs}` },
+  { name: 'write-timeout', kind: 'string', value: 'MS', help: `disconnect a subscriber whose write stalls this long (default ${defaults.writeTimeoutMs})` },
+  { name: 'stats-interval', kind: 'string', value: 'S', help: `seconds between stats lines, 0 for none (default ${defaults.statsIntervalS}); SIGUSR1 prints one now` },
+  { name: 'backend', kind: 'string', value: 'NAME', help: `pollset backend: ${Pollset.backends.join('|')} (default ${Pollset.backends[0]})` },
+  { name: 'mode', kind: 'string', value: 'integrated|blocking', help: 'run in Node\'s loop, or block in a worker thread of its own (default integrated)' },
+  { name: 'demo', kind: 'optional-string', value: 'DIR', help: `development certificates in DIR (default ${DEFAULT_DEMO_DIR}), made once` },
+  { name: 'json', kind: 'boolean', help: 'log as JSON lines' },
+  { name: 'help', kind: 'boolean', help: 'show this help' },
+];
+
+function checkAddress(flag: string, value: string): string {
+  try {
+    Address.parse(value);
+  } catch {
+    throw new UsageError(`--${flag}: not an address: ${JSON.stringify(value)} (HOST:PORT, [IPv6]:PORT)`);
+  }
+  return value;
+}
+
+/** Flags → options; every mistake is a one-line UsageError. */
+export function relayOptions(flags: Flags): { options: RelayOptions; demo?: ReturnType<typeof ensureDemo> } {
+  const demoFlag = flags.optional('demo');
+  const demo = demoFlag === undefined ? undefined : ensureDemo(demoFlag === true ? undefined : demoFlag);
+  const file = (name: string, fallback?: string) => {
+    const v = flags.string(name, fallback);
+    if (v === undefined) throw new UsageError(`--${name} FILE is required (or use --demo)`);
+    return { file: v };
+  };
+  let fingerprints: string[];
+  try {
+    fingerprints = flags.strings('fingerprint').map(normalizeFingerprint);
+  } catch (e) {
+    throw new UsageError(`--fingerprint: ${(e as Error).message}`);
+  }
+  const udp = flags.strings('udp').map((a) => checkAddress('udp', a));
+  const unix = flags.strings('unix');
+  const options: RelayOptions = {
+    udp: udp.length || unix.length ? udp : ['127.0.0.1:5514'],
+    unix,
+    tls: checkAddress('tls', flags.string('tls', '127.0.0.1:6514')!),
+    cert: file('cert', demo?.serverCert),
+    key: file('key', demo?.serverKey),
+    ca: file('ca', demo?.ca),
+    issuer: flags.string('issuer'),
+    fingerprints,
+    framing: flags.choice('framing', ['lf', 'octet'] as const, defaults.framing),
+    queue: flags.integer('queue', defaults.queue, 1),
+    queueBytes: flags.integer('queue-bytes', defaults.queueBytes, 1),
+    onFull: flags.choice('on-full', ['drop-oldest', 'drop-newest', 'disconnect'] as const, defaults.onFull),
+    handshakeTimeoutMs: flags.integer('handshake-timeout', defaults.handshakeTimeoutMs, 1),
+    writeTimeoutMs: flags.integer('write-timeout', defaults.writeTimeoutMs, 1),
+    statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0),
+    backend: flags.choice('backend', Pollset.backends, Pollset.backends[0]),
+    mode: flags.choice('mode', ['integrated', 'blocking'] as const, defaults.mode),
+    json: flags.has('json'),
+  };
+  return { options, demo };
+}
+
+function demoInstructions(demo: ReturnType<typeof ensureDemo>, udp: string, tls: string): string {
+  const logtail = path.join(__dirname, '..', '..', 'bin', 'logtail.js');
+  const [uHost, uPort] = [udp.slice(0, udp.lastIndexOf(':')), udp.slice(udp.lastIndexOf(':') + 1)];
+  const sender = `const s=require('dgram').createSocket('udp4');s.send('<13>hello from node',${uPort},'${uHost}',()=>s.close())`;
+  return [
+    `logrelay demo: certificates in ${demo.dir}`,
+    `  send a message:   logger -d -n ${uHost} -P ${uPort} "hello from logger"`,
+    `              or:   node -e "${sender}"`,
+    `  subscribe:        node ${logtail} --demo ${demo.dir}`,
+    `              or:   openssl s_client -quiet -connect ${tls} -CAfile ${demo.ca} -cert ${demo.clientCert} -key ${demo.clientKey}`,
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI; resolves with the exit code once the relay has stopped (or at once on a usage error). */
+export async function main(argv: string[]): Promise<number> {
+  let relay: Relay;
+  let demo: ReturnType<typeof ensureDemo> | undefined;
+  try {
+    const flags = new Flags(parseFlags(argv, SPECS));
+    if (flags.has('help')) {
+      process.stdout.write(helpText('usage: logrelay [flags]   (npm start runs logrelay --demo)', SPECS) + '\n');
+      return 0;
+    }
+    const built = relayOptions(flags);
+    demo = built.demo;
+    relay = new Relay(built.options, createLogger({ json: built.options.json }));
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof RangeError) {
+      process.stderr.write(`logrelay: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  let listening;
+  try {
+    listening = await relay.start();
+  } catch (e) {
+    process.stderr.write(`logrelay: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (demo) process.stdout.write(demoInstructions(demo, listening.inputs[0] ?? '127.0.0.1:5514', listening.tls));
+  const stop = () => void relay.stop({ drainMs: 2000 });
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGUSR1', () => relay.logStats());
+  process.on('SIGHUP', () => relay.reload());
+  await relay.finished;
+  return 0;
+}

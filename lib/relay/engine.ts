@@ -1,0 +1,235 @@
+/**
+ * The relay itself, as tasks on one Loop: an input task per datagram socket, an accept task, a task
+ * per subscriber. Runs the same in either mode; `Relay` decides which thread and how the loop runs.
+ */
+import { readFileSync, unlinkSync, lstatSync } from 'fs';
+import { HaltedError, Loop, Operation, self, sleep, timeout } from '../loop';
+import type { Task } from '../loop';
+import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
+import { TlsContext } from '../tls';
+import { frame } from './framing';
+import type { Logger } from './log';
+import type { PemSource, ResolvedOptions } from './options';
+import type { Counters } from './stats';
+import { Subscriber } from './subscriber';
+
+/** Bytes of one pem option, read now (files are read again on reload). */
+function pem(source: PemSource): string | Buffer {
+  return typeof source === 'object' && !Buffer.isBuffer(source) ? readFileSync(source.file) : source;
+}
+
+/** Datagrams up to 64 KiB arrive whole; 64 of them per recvmmsg. */
+const INPUT_OPTIONS = { slots: 64, slotSize: 65536 };
+
+function errorText(e: unknown): string {
+  const err = e as { code?: string; reason?: string; message?: string };
+  if (err?.code === 'ETIMEDOUT') return 'timed out';
+  return err?.reason ?? err?.message ?? String(e);
+}
+
+/** Removes a stale unix socket file so bind can take the path; never removes anything else. */
+function clearSocketFile(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // absent: nothing to clear
+  }
+}
+
+export class RelayEngine {
+  readonly #subscribers = new Set<Subscriber>();
+  readonly #inputs: DatagramEndpoint[] = [];
+  readonly #tasks: Task<unknown>[] = [];
+  #listener: TcpListener | undefined;
+  #context: TlsContext;
+  #nextId = 1;
+  #stopping = false;
+
+  constructor(
+    readonly options: ResolvedOptions,
+    readonly loop: Loop,
+    readonly counters: Counters,
+    readonly log: Logger,
+  ) {
+    this.#context = this.#makeContext();
+  }
+
+  /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
+  start(): void {
+    const o = this.options;
+    try {
+      for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, INPUT_OPTIONS));
+      for (const path of o.unix) {
+        clearSocketFile(path);
+        this.#inputs.push(UnixDatagramSocket.bindTo(path, INPUT_OPTIONS));
+      }
+      this.#listener = TcpListener.listen(o.tls);
+    } catch (e) {
+      // Nothing waits on these yet, so their sockets close directly.
+      for (const input of this.#inputs.splice(0)) input.socket.close();
+      throw e;
+    }
+    for (const input of this.#inputs) this.#tasks.push(this.loop.spawn(this.#receive(input)));
+    this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
+    this.log('info', 'listening', {
+      inputs: this.inputAddresses.join(','),
+      tls: this.tlsAddress,
+      framing: o.framing,
+      backend: this.loop.backend,
+      mode: o.mode,
+    });
+  }
+
+  /** Where subscribers connect (the port is real even when 0 was asked). */
+  get tlsAddress(): string {
+    return this.#listener?.localAddress().toString() ?? this.options.tls;
+  }
+
+  /** Where datagrams are received. */
+  get inputAddresses(): string[] {
+    return this.#inputs.map((s) => s.localAddress().toString());
+  }
+
+  /** New certificate, key and CA for connections accepted from now on. */
+  reload(): void {
+    const next = this.#makeContext();
+    const old = this.#context;
+    this.#context = next;
+    old.free?.();
+    this.log('info', 'reloaded', {});
+  }
+
+  /**
+   * Stops accepting and receiving, lets subscribers write what is queued for up to `drainMs`, then
+   * closes the rest. Every subscriber gets close_notify.
+   */
+  *stop(drainMs: number): Operation<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const t of this.#tasks) t.halt();
+    for (const input of this.#inputs.splice(0)) yield* input.close();
+    if (this.#listener) yield* this.#listener.close();
+    const subscribers = [...this.#subscribers];
+    for (const s of subscribers) s.drain();
+    const deadline = Date.now() + drainMs;
+    while (this.#subscribers.size > 0 && Date.now() < deadline) yield* sleep(Math.min(20, deadline - Date.now()));
+    for (const s of this.#subscribers) {
+      s.disconnectReason = 'relay stopping';
+      s.task?.halt();
+    }
+    this.log('info', 'stopped', {});
+  }
+
+  #makeContext(): TlsContext {
+    const o = this.options;
+    return TlsContext.server({
+      cert: pem(o.cert),
+      key: pem(o.key),
+      ca: pem(o.ca),
+      verify: 'require',
+      issuer: o.issuer,
+      fingerprints: o.fingerprints.length ? o.fingerprints : undefined,
+    });
+  }
+
+  *#receive(input: DatagramEndpoint): Operation<void> {
+    for (;;) {
+      const batch = yield* input.receive();
+      for (let i = 0; i < batch.count; i++) this.#dispatch(batch.data(i), batch.truncated(i));
+    }
+  }
+
+  /** One datagram: count it, frame it once, and offer the same bytes to every subscriber's queue. */
+  #dispatch(message: Uint8Array, truncated: boolean): void {
+    const c = this.counters;
+    c.add('received');
+    c.add('bytesIn', message.length);
+    if (truncated) c.add('truncated');
+    if (message.length === 0) {
+      c.add('droppedEmpty');
+      return;
+    }
+    if (this.#subscribers.size === 0) return;
+    const framed = frame(message, this.options.framing);
+    for (const s of this.#subscribers) {
+      if (!s.offer(framed)) this.#disconnect(s, 'queue full', 1);
+    }
+  }
+
+  #disconnect(s: Subscriber, reason: string, lost = 0): void {
+    if (s.disconnectReason) return;
+    s.disconnectReason = reason;
+    this.counters.add('droppedDisconnect', lost);
+    this.#subscribers.delete(s); // no more offers, even before its task has unwound
+    s.task?.halt();
+  }
+
+  /**
+   * Subscribers send nothing, but their side of the stream is read all the same: that is how a
+   * subscriber that went away (close_notify, EOF, reset) is noticed while its queue is idle.
+   */
+  *#watchPeer(tls: TlsStream, subscriber: Subscriber): Operation<void> {
+    let reason = 'peer closed';
+    try {
+      while ((yield* tls.read()) !== null) {
+        // anything a subscriber sends is ignored
+      }
+    } catch (e) {
+      reason = errorText(e);
+    }
+    this.#disconnect(subscriber, reason);
+  }
+
+  *#accept(listener: TcpListener): Operation<void> {
+    for (;;) {
+      const conn = yield* listener.accept();
+      this.loop.spawn(this.#session(conn));
+    }
+  }
+
+  *#session(conn: TcpStream): Operation<void> {
+    const o = this.options;
+    const address = conn.remoteAddress().toString();
+    const tls = TlsStream.server(conn, this.#context);
+    let subscriber: Subscriber | undefined;
+    let watcher: Task<void> | undefined;
+    try {
+      try {
+        yield* timeout(o.handshakeTimeoutMs, tls.handshake());
+      } catch (e) {
+        if (e instanceof HaltedError) throw e;
+        this.counters.add('rejected');
+        this.log('warn', 'subscriber-rejected', { address, reason: errorText(e) });
+        return;
+      }
+      // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
+      const cert = tls.peerCertificate();
+      if (this.#stopping) return;
+      subscriber = new Subscriber(this.#nextId++, address, { messages: o.queue, bytes: o.queueBytes, policy: o.onFull }, this.counters);
+      subscriber.task = (yield* self()) as Task<void>;
+      this.#subscribers.add(subscriber);
+      this.counters.add('subscribers');
+      this.log('info', 'subscriber-connected', { id: subscriber.id, address, subject: cert!.subject });
+      watcher = this.loop.spawn(this.#watchPeer(tls, subscriber));
+      yield* subscriber.pump(tls, o.writeTimeoutMs);
+    } catch (e) {
+      if (subscriber && !(e instanceof HaltedError)) subscriber.disconnectReason ??= errorText(e);
+      if (!subscriber) throw e;
+    } finally {
+      watcher?.halt();
+      if (subscriber) {
+        this.#subscribers.delete(subscriber);
+        this.counters.add('subscribers', -1);
+        this.counters.add('droppedDisconnect', subscriber.queue.length);
+        subscriber.queue.clear();
+        this.log('info', 'subscriber-disconnected', {
+          id: subscriber.id,
+          address,
+          reason: subscriber.disconnectReason ?? 'drained',
+        });
+      }
+      yield* tls.close();
+    }
+  }
+}
+

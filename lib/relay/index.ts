@@ -1,0 +1,11 @@
+/** The syslog relay: datagram inputs → per-subscriber bounded queues → TLS subscribers. */
+export { Relay } from './relay';
+export type { Listening } from './relay';
+export type { RelayOptions, PemSource } from './options';
+export type { RelayStats } from './stats';
+export { statsFields } from './stats';
+export { frame, unescapeLf, Deframer } from './framing';
+export type { Framing } from './framing';
+export type { FullPolicy } from './queue';
+export { createLogger } from './log';
+export type { Logger, Level, Fields } from './log';

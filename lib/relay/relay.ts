@@ -1,0 +1,148 @@
+/**
+ * Relay: receives syslog datagrams (UDP, unix) and fans each one out to every authenticated TLS
+ * subscriber, each through its own bounded queue.
+ *
+ * Integrated mode runs the relay's loop inside this thread's Node event loop. Blocking mode runs it in
+ * a worker thread of its own, in the seed's blocking loop (fastest; that thread does nothing else).
+ * Either way this object controls it the same way: commands through a pipe, counters in shared memory.
+ */
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { Loop } from '../loop';
+import { ControlPipe, serveCommands } from './control';
+import { RelayEngine } from './engine';
+import { createLogger, Logger } from './log';
+import { RelayOptions, ResolvedOptions, resolveOptions } from './options';
+import { Counters, RelayStats, statsFields } from './stats';
+
+export interface Listening {
+  /** Where subscribers connect. */
+  tls: string;
+  /** Where datagrams are received (UDP `HOST:PORT`s and unix paths). */
+  inputs: string[];
+}
+
+/** What the engine runner reports back, in either mode. */
+export type RunnerMessage = { listening: Listening } | { error: { message: string; code?: string; errno?: number; syscall?: string } };
+
+/** Builds and starts an engine on `loop` with its command task; what the worker does too. */
+export function startEngine(options: ResolvedOptions, loop: Loop, counters: Counters, log: Logger, controlFd: number): Listening {
+  const engine = new RelayEngine(options, loop, counters, log);
+  engine.start();
+  loop.spawn(
+    serveCommands(controlFd, (c) =>
+      c.kind === 'reload'
+        ? (function* () {
+            try {
+              engine.reload();
+            } catch (e) {
+              log('error', 'reload-failed', { reason: (e as Error).message });
+            }
+          })()
+        : engine.stop(c.drainMs),
+    ),
+  );
+  return { tls: engine.tlsAddress, inputs: engine.inputAddresses };
+}
+
+function revive(e: { message: string; code?: string; errno?: number; syscall?: string }): Error {
+  return Object.assign(new Error(e.message), e);
+}
+
+export class Relay {
+  readonly options: ResolvedOptions;
+  readonly #counters = new Counters();
+  readonly #log: Logger;
+  #control: ControlPipe | undefined;
+  #done: Promise<void> | undefined;
+  #ticker: NodeJS.Timeout | undefined;
+  #listening: Listening | undefined;
+
+  constructor(options: RelayOptions, log?: Logger) {
+    this.options = resolveOptions(options);
+    this.#log = log ?? createLogger({ json: this.options.json });
+  }
+
+  /** Binds and starts; resolves once every socket listens (rejects with EADDRINUSE and the like). */
+  async start(): Promise<Listening> {
+    if (this.#control) throw new Error('relay already started');
+    const control = (this.#control = new ControlPipe());
+    try {
+      this.#listening = this.options.mode === 'blocking' ? await this.#startWorker(control) : this.#startHere(control);
+    } catch (e) {
+      control.close();
+      this.#control = undefined;
+      throw e;
+    }
+    if (this.options.statsIntervalS > 0) {
+      this.#ticker = setInterval(() => this.logStats(), this.options.statsIntervalS * 1000);
+      this.#ticker.unref();
+    }
+    return this.#listening;
+  }
+
+  /** Where it listens (after start). */
+  get listening(): Listening | undefined {
+    return this.#listening;
+  }
+
+  /** The counters now. */
+  stats(): RelayStats {
+    return this.#counters.snapshot();
+  }
+
+  /** Writes a stats line to the log. */
+  logStats(): void {
+    this.#log('info', 'stats', statsFields(this.stats()));
+  }
+
+  /** Re-reads certificate, key and CA (given as files) for new connections. */
+  reload(): void {
+    this.#control?.send({ kind: 'reload' });
+  }
+
+  /** Stops accepting, drains queues for up to `drainMs`, sends close_notify; resolves when all is closed. */
+  async stop({ drainMs = 2000 }: { drainMs?: number } = {}): Promise<void> {
+    if (!this.#control || !this.#done) return;
+    this.#control.send({ kind: 'stop', drainMs });
+    await this.#done;
+    clearInterval(this.#ticker);
+    this.#control.close();
+    this.#control = undefined;
+  }
+
+  /** Settles when the relay has stopped. */
+  get finished(): Promise<void> {
+    return this.#done ?? Promise.resolve();
+  }
+
+  #startHere(control: ControlPipe): Listening {
+    const loop = new Loop({
+      backend: this.options.backend,
+      onError: (e, task) => this.#log('error', 'task-crashed', { task: task.id, reason: (e as Error)?.stack ?? String(e) }),
+    });
+    let listening: Listening;
+    try {
+      listening = startEngine(this.options, loop, this.#counters, this.#log, control.readFd);
+    } catch (e) {
+      loop.close();
+      throw e;
+    }
+    this.#done = loop.run().finally(() => loop.close());
+    return listening;
+  }
+
+  #startWorker(control: ControlPipe): Promise<Listening> {
+    const worker = new Worker(path.join(__dirname, 'worker.js'), {
+      workerData: { options: this.options, counters: this.#counters.buffer, controlFd: control.readFd },
+    });
+    this.#done = new Promise((resolve, reject) => {
+      worker.on('error', reject);
+      worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`relay worker exited with code ${code}`))));
+    });
+    return new Promise((resolve, reject) => {
+      worker.once('message', (m: RunnerMessage) => ('listening' in m ? resolve(m.listening) : reject(revive(m.error))));
+      this.#done!.catch(reject);
+    });
+  }
+}

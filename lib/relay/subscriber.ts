@@ -1,0 +1,90 @@
+/**
+ * One TLS subscriber: its bounded queue, and the task that writes the queue down its stream.
+ *
+ * The seed's bug was an input resuming a subscriber that was suspended inside a TLS write. Here the
+ * inputs never touch the subscriber's task or socket: they append to its queue and ring its doorbell,
+ * a one-slot mailbox the subscriber takes from only when its queue is empty. A subscriber blocked in
+ * a write is woken by writability alone.
+ */
+import { CLOSED, Mailbox, Operation, timeout } from '../loop';
+import type { Task } from '../loop';
+import { MessageQueue, QueueLimits } from './queue';
+import type { Counters } from './stats';
+
+/** Largest single write: several queued messages go out in one TLS write, up to this many bytes. */
+const BATCH_BYTES = 64 * 1024;
+
+/** The part of a stream a subscriber needs. */
+export interface SubscriberStream {
+  write(buf: Uint8Array): Operation<void>;
+}
+
+export class Subscriber {
+  readonly queue: MessageQueue<Buffer>;
+  readonly #bell = new Mailbox<true>(1);
+  #draining = false;
+  /** Why it was told to go, if it was. */
+  disconnectReason: string | undefined;
+  task: Task<void> | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly address: string,
+    limits: QueueLimits,
+    private readonly counters: Counters,
+  ) {
+    this.queue = new MessageQueue(limits);
+  }
+
+  /**
+   * Called by the inputs for every message: queue it (or apply the full-policy) and wake the
+   * subscriber if it is idle. Returns false when the policy says this subscriber must go.
+   */
+  offer(framed: Buffer): boolean {
+    const q = this.queue;
+    const oldest = q.droppedOldest;
+    const result = q.push(framed);
+    if (result === 'disconnect') return false;
+    if (result === 'dropped-newest') this.counters.add('droppedNewest');
+    else if (result === 'dropped-oldest') this.counters.add('droppedOldest', q.droppedOldest - oldest);
+    this.counters.max('queueHighWater', q.length);
+    this.#bell.tryPut(true);
+    return true;
+  }
+
+  /** Stop waiting for new messages: write what is queued, then return from `pump`. */
+  drain(): void {
+    this.#draining = true;
+    this.#bell.tryPut(true);
+  }
+
+  /** Writes queued messages until drained; a write that makes no progress for `writeTimeoutMs` throws ETIMEDOUT. */
+  *pump(stream: SubscriberStream, writeTimeoutMs: number): Operation<void> {
+    for (;;) {
+      if (this.queue.length === 0) {
+        if (this.#draining) return;
+        if ((yield* this.#bell.take()) === CLOSED) return;
+        continue;
+      }
+      const { bytes, count } = this.#batch();
+      yield* timeout(writeTimeoutMs, stream.write(bytes));
+      this.counters.add('delivered', count);
+      this.counters.add('bytesOut', bytes.length);
+    }
+  }
+
+  /** Takes queued messages up to BATCH_BYTES (at least one) as one buffer. */
+  #batch(): { bytes: Buffer; count: number } {
+    const first = this.queue.shift()!;
+    if (this.queue.length === 0 || first.length >= BATCH_BYTES) return { bytes: first, count: 1 };
+    const parts = [first];
+    let size = first.length;
+    while (this.queue.length > 0) {
+      const next = this.queue.shift()!;
+      parts.push(next);
+      size += next.length;
+      if (size >= BATCH_BYTES) break;
+    }
+    return { bytes: Buffer.concat(parts, size), count: parts.length };
+  }
+}

@@ -1,0 +1,25 @@
+/** Blocking mode: the relay's loop owns this worker thread and blocks in the pollset between events. */
+import { parentPort, workerData } from 'worker_threads';
+import { Loop } from '../loop';
+import { createLogger } from './log';
+import type { ResolvedOptions } from './options';
+import { RunnerMessage, startEngine } from './relay';
+import { Counters } from './stats';
+
+const { options, counters, controlFd } = workerData as { options: ResolvedOptions; counters: SharedArrayBuffer; controlFd: number };
+const log = createLogger({ json: options.json });
+const loop = new Loop({
+  backend: options.backend,
+  onError: (e, task) => log('error', 'task-crashed', { task: task.id, reason: (e as Error)?.stack ?? String(e) }),
+});
+const post = (m: RunnerMessage) => parentPort!.postMessage(m);
+let started = false;
+try {
+  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(counters), log, controlFd) });
+  started = true;
+} catch (e) {
+  const err = e as NodeJS.ErrnoException;
+  post({ error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall } });
+}
+if (started) loop.runBlocking();
+loop.close();

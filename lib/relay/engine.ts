@@ -63,6 +63,7 @@ export class RelayEngine {
         clearSocketFile(path);
         this.#inputs.push(UnixDatagramSocket.bindTo(path, INPUT_OPTIONS));
       }
+      if (o.receiveBuffer) for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer);
       this.#listener = TcpListener.listen(o.tls);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.

@@ -21,6 +21,8 @@ export interface RelayOptions {
   issuer?: string;
   /** SHA-256 fingerprints allowed (any case, with or without colons, optional `sha256:` prefix). */
   fingerprints?: string[];
+  /** SO_RCVBUF of every input, in bytes (the kernel's default when absent); a bigger one absorbs longer bursts. */
+  receiveBuffer?: number;
   framing?: Framing;
   /** Per-subscriber queue limits, and what happens when one is full. */
   queue?: number;
@@ -39,7 +41,8 @@ export interface RelayOptions {
   json?: boolean;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend'>> & Pick<RelayOptions, 'issuer' | 'backend'>;
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer'>> &
+  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer'>;
 
 export const defaults = {
   udp: [] as string[],

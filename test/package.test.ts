@@ -2,7 +2,8 @@
  * The published tarball: `npm pack` ships the runtime and the build inputs (not tests, bench or demo
  * certificates), and installs and runs in an empty project on a machine with no compiler, from the prebuild.
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
+import * as dgram from 'dgram';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -56,7 +57,7 @@ function nodeOnlyPath(dir: string): string {
   return bin;
 }
 
-test('installs into an empty project with no compiler on PATH and runs from the prebuild', () => {
+test('installs into an empty project with no compiler on PATH and runs from the prebuild', async () => {
   const project = path.join(work, 'consumer');
   fs.mkdirSync(project);
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, allowScripts: { pollset: true } }));
@@ -89,4 +90,49 @@ test('installs into an empty project with no compiler on PATH and runs from the 
   const esmEntry = "import { Pollset } from 'pollset'; console.log(Pollset.backends.join(','))";
   const esm = spawnSync('node', ['--input-type=module', '-e', esmEntry], opts);
   expect(esm.stdout.trim()).toBe(result.backends.join(','));
+
+  // The CLIs from the installed package: help, then the demo relay carrying one message to logtail.
+  const bin = (name: string) => path.join(project, 'node_modules', '.bin', name);
+  expect(spawnSync(bin('logrelay'), ['--help'], opts).stdout).toContain('--demo');
+  const demo = path.join(work, 'demo');
+  const relay = spawn(bin('logrelay'), ['--demo', demo, '--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--json'], {
+    cwd: project,
+    env,
+  });
+  try {
+    const listening = await new Promise<{ inputs: string; tls: string }>((resolve, reject) => {
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`logrelay did not start: ${err}`)), 20000);
+      relay.stderr.on('data', (d: Buffer) => {
+        err += d;
+        const line = err.split('\n').find((l) => l.includes('"listening"'));
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line));
+        }
+      });
+    });
+    expect(fs.statSync(path.join(demo, 'client-key.pem')).mode & 0o777).toBe(0o600);
+    const tail = spawn(bin('logtail'), ['--demo', demo, '--connect', listening.tls, '--count', '1'], { cwd: project, env });
+    let got = '';
+    let tailErr = '';
+    tail.stdout.on('data', (d: Buffer) => (got += d));
+    tail.stderr.on('data', (d: Buffer) => (tailErr += d));
+    const tailExit = new Promise((resolve) => tail.on('exit', resolve));
+    const [host, port] = [listening.inputs.slice(0, listening.inputs.lastIndexOf(':')), Number(listening.inputs.split(':').pop())];
+    const sender = dgram.createSocket('udp4');
+    const deadline = Date.now() + 20000;
+    // Until logtail's subscription is up, datagrams have nobody to go to: send until one arrives.
+    while (!got && Date.now() < deadline) {
+      sender.send('<13>from the tarball', port, host);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    sender.close();
+    if (!got) tail.kill();
+    expect({ exit: await tailExit, stderr: tailErr }).toEqual({ exit: 0, stderr: '' });
+    expect(got.split('\n')[0]).toBe('<13>from the tarball');
+  } finally {
+    relay.kill('SIGTERM');
+  }
+  expect(await new Promise((resolve) => relay.on('exit', resolve))).toBe(0);
 }, 180000);

@@ -63,6 +63,7 @@ export class Loop {
   #immediate: NodeJS.Immediate | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
+  readonly #dispatch = (fd: number, flags: number): void => this.fds.dispatch(fd, flags);
   #running: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
 
   constructor(options: LoopOptions = {}) {
@@ -138,7 +139,7 @@ export class Loop {
         else if (this.timers.next !== undefined) timeout = Math.max(0, this.timers.next - now());
         else if (this.fds.waiting === 0) throw this.#deadlock();
         if (this.#pollset.size > 0 || timeout > 0) {
-          if (this.#pollset.wait(timeout) > 0) for (const ev of this.#pollset.events()) this.fds.dispatch(ev);
+          if (this.#pollset.wait(timeout) > 0) this.#pollset.forEachEvent(this.#dispatch);
         }
         this.#turn();
       }
@@ -185,7 +186,7 @@ export class Loop {
   #integrated(fromPollset: boolean): void {
     if (this.#mode !== 'integrated') return;
     try {
-      if (fromPollset) for (const ev of this.#pollset.events()) this.fds.dispatch(ev);
+      if (fromPollset) this.#pollset.forEachEvent(this.#dispatch);
       this.#turn();
     } catch (err) {
       this.#stop(err);

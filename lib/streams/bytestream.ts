@@ -145,7 +145,7 @@ export class ByteStream {
     for (;;) {
       this.#open();
       const scratch = (this.#scratch = this.#scratch && this.#scratch.length >= max ? this.#scratch : Buffer.allocUnsafe(max));
-      const r = this.#io.readSome(scratch.subarray(0, max));
+      const r = this.#io.readSome(scratch.length === max ? scratch : scratch.subarray(0, max));
       if (typeof r !== 'number') {
         yield* this.#await(r, 'read');
         continue;
@@ -155,7 +155,8 @@ export class ByteStream {
         return false;
       }
       this.#drained = r < max && this.#io.shortReadDrains === true;
-      const bytes = Buffer.from(scratch.subarray(0, r)); // a copy: the scratch buffer is reused
+      const bytes = Buffer.allocUnsafe(r); // a copy: the scratch buffer is reused
+      scratch.copy(bytes, 0, 0, r);
       this.#pending = this.#pending.length === 0 ? bytes : Buffer.concat([this.#pending, bytes]);
       return true;
     }

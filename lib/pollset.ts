@@ -163,6 +163,21 @@ export class Pollset<T = number> {
   }
 
   /**
+   * @internal The same events as {@link events}, with the same skipping rules, as raw `(fd, flags)`
+   * calls (flags: the native `Flag` bits): no object per event, for the scheduler's hot path.
+   */
+  forEachEvent(onEvent: (fd: number, flags: number) => void): void {
+    const events = this.#events;
+    const wait = this.#waits;
+    for (let i = 0; i < this.#count && wait === this.#waits; i++) {
+      const fd = events[2 * i];
+      const reg = this.#regs[fd];
+      if (!reg || reg.since >= wait) continue;
+      onEvent(fd, events[2 * i + 1]);
+    }
+  }
+
+  /**
    * Delivers events inside Node's event loop without blocking it: `onReady(count)` runs whenever
    * events are pending, already collected (read them with `events()`). The process stays alive
    * while fds are registered; `unwatch()` or `close()` stops.

@@ -1,5 +1,8 @@
 /** ByteStream over socketpairs and pipes: reading, lines, exact reads, whole writes, close. */
-import { ByteStream, FdStream, Operation, sleep } from '../lib';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ByteIo, ByteStream, fdIo, FdStream, Operation, sleep, socketpair } from '../lib';
 import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 function* closeAll(...streams: ByteStream[]): Operation<void> {
@@ -130,5 +133,49 @@ describeMatrix((backend, mode) => {
     expect(await waiter).toBe('EBADF');
     expect(loop.stats.pollsetSize).toBe(0);
     loop.close();
+  });
+
+  test('after a short read on a socket the next read waits for readiness instead of reading', async () => {
+    const [fa, fb] = socketpair('stream');
+    const io = fdIo(fa);
+    let reads = 0;
+    // The real fd transport, counting the read calls the stream makes.
+    const counted: ByteIo = { ...io, readSome: (buf) => (reads++, io.readSome(buf)) };
+    const a = new ByteStream(counted);
+    const b = new FdStream(fb);
+    const got = await run(function* () {
+      yield* b.write(Buffer.from('one'));
+      const first = (yield* a.read())?.toString(); // 3 of 65536 bytes: short
+      const readsAfterFirst = reads;
+      const later = (function* () {
+        yield* sleep(5);
+        yield* b.write(Buffer.from('two'));
+      })();
+      yield* later;
+      const second = (yield* a.read())?.toString();
+      yield* closeAll(a, b);
+      return { first, second, readsAfterFirst, reads };
+    });
+    // Without the hint the second read would be two calls: WOULD_BLOCK, then the bytes.
+    expect(got).toEqual({ first: 'one', second: 'two', readsAfterFirst: 1, reads: 2 });
+  });
+
+  test('a stream over a regular file reads it to the end (short reads do not wait on a file)', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pollset-')), 'data');
+    fs.writeFileSync(file, 'abc');
+    const fd = fs.openSync(file, 'r');
+    try {
+      const s = new ByteStream(fdIo(fd));
+      expect(fdIo(fd).shortReadDrains).toBe(false);
+      const got = await run(function* () {
+        const parts: string[] = [];
+        for (let chunk = yield* s.read(); chunk; chunk = yield* s.read()) parts.push(chunk.toString());
+        return parts;
+      });
+      expect(got).toEqual(['abc']);
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(path.dirname(file), { recursive: true });
+    }
   });
 });

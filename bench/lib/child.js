@@ -22,7 +22,8 @@ class Child {
     this.stderr = '';
     this.messages = [];
     this.waiters = [];
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': it comes after stdout has ended, so a fast child's last lines are delivered before its exit.
+    this.exited = new Promise((resolve) => this.proc.on('close', (code, signal) => resolve({ code, signal })));
     this.proc.on('error', (err) => this.#deliver({ error: err.message }));
     this.proc.stdin.on('error', () => {}); // a child that already exited does not need its stdin closed
     this.proc.stderr.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
@@ -67,24 +68,62 @@ class Child {
     this.proc.stdin.end();
   }
 
+  /** Freezes the child (SIGSTOP): it runs no code until `resume()`. */
+  pause() {
+    this.proc.kill('SIGSTOP');
+  }
+
+  /** Lets a paused child run again (SIGCONT). */
+  resume() {
+    this.proc.kill('SIGCONT');
+  }
+
   kill() {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 
-  /** CPU seconds (user + system) used so far and peak RSS in KiB (VmHWM), read while it runs. */
+  /**
+   * CPU seconds (user + system) used so far and peak RSS in KiB (VmHWM), read while it runs. The
+   * CPU time is the sum of the live threads' scheduler run time (/proc/<pid>/task/<tid>/schedstat,
+   * nanoseconds), because /proc/<pid>/stat counts in 10 ms ticks, too coarse for the short phases
+   * the workloads measure; it falls back to the ticks where schedstat is missing.
+   */
   usage() {
-    const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
     const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
     const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-    return { cpuSeconds, peakRssKiB: hwm ? Number(hwm[1]) : NaN };
+    return { cpuSeconds: schedCpuSeconds(this.pid) ?? tickCpuSeconds(this.pid), peakRssKiB: hwm ? Number(hwm[1]) : NaN };
   }
 
   /** Waits for the exit: `{ code, signal }`. */
   done() {
     return this.exited;
   }
+}
+
+/** Sum of the run time of `pid`'s threads in seconds, or undefined without schedstat. */
+function schedCpuSeconds(pid) {
+  let tids;
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let ns = 0;
+  for (const tid of tids) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch (err) {
+      if (err.code === 'ENOENT') continue; // a thread that just exited
+      return undefined;
+    }
+  }
+  return ns / 1e9;
+}
+
+function tickCpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
 }
 
 module.exports = { Child };

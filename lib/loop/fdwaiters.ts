@@ -8,7 +8,8 @@
  * read until WOULD_BLOCK, wait again" then costs no pollset syscall at all.
  */
 import { errnoOf, systemError } from '../errors';
-import { PollEvent, Pollset } from '../pollset';
+import { Flag } from '../native';
+import { Pollset } from '../pollset';
 import { fail, next, Operation, perform } from './operation';
 import type { Task } from './task';
 
@@ -18,12 +19,18 @@ export type Direction = 'read' | 'write';
 interface FdState {
   readers: Set<Task<unknown>>;
   writers: Set<Task<unknown>>;
-  /** What the pollset has registered for this fd ('' when nothing). */
-  registered: string;
+  /** What the pollset has registered for this fd, as READ | WRITE bits (0 when nothing). */
+  registered: number;
 }
 
-function interestOf(s: FdState): string {
-  return (s.readers.size > 0 ? 'r' : '') + (s.writers.size > 0 ? 'w' : '');
+// Interest as bits while computing (every wait does), as the pollset's letters only when it changes.
+const READ = 1;
+const WRITE = 2;
+const LETTERS = ['', 'r', 'w', 'rw'];
+const BROKEN = Flag.Hangup | Flag.Error;
+
+function interestOf(s: FdState): number {
+  return (s.readers.size > 0 ? READ : 0) | (s.writers.size > 0 ? WRITE : 0);
 }
 
 /** The waiters of one loop, over that loop's pollset. */
@@ -46,7 +53,7 @@ export class FdWaiters {
   wait(task: Task<unknown>, fd: number, dir: Direction): void {
     let s = this.#fds.get(fd);
     if (!s) {
-      s = { readers: new Set(), writers: new Set(), registered: '' };
+      s = { readers: new Set(), writers: new Set(), registered: 0 };
       this.#fds.set(fd, s);
     }
     const set = dir === 'read' ? s.readers : s.writers;
@@ -55,7 +62,7 @@ export class FdWaiters {
       this.#apply(fd, s, true);
     } catch (err) {
       set.delete(task);
-      if (s.registered === '') this.#fds.delete(fd);
+      if (s.registered === 0) this.#fds.delete(fd);
       throw err;
     }
     this.#waiting++;
@@ -66,14 +73,14 @@ export class FdWaiters {
     });
   }
 
-  /** Moves the tasks waiting on a ready fd to the run queue. */
-  dispatch(ev: PollEvent<number>): void {
-    const s = this.#fds.get(ev.fd);
+  /** Moves the tasks waiting on a ready fd to the run queue; `flags` are the pollset's `Flag` bits. */
+  dispatch(fd: number, flags: number): void {
+    const s = this.#fds.get(fd);
     if (!s) return;
-    const broken = ev.hangup || ev.error;
-    if (ev.read || broken) this.#wakeAll(s.readers, next());
-    if (ev.write || broken) this.#wakeAll(s.writers, next());
-    this.#dirty.add(ev.fd);
+    const broken = (flags & BROKEN) !== 0;
+    if (broken || (flags & Flag.Read) !== 0) this.#wakeAll(s.readers, next());
+    if (broken || (flags & Flag.Write) !== 0) this.#wakeAll(s.writers, next());
+    this.#dirty.add(fd);
   }
 
   /** Brings deferred registrations down to what the waiters need. */
@@ -98,20 +105,21 @@ export class FdWaiters {
   }
 
   #wakeAll(set: Set<Task<unknown>>, resume: ReturnType<typeof next>): void {
-    for (const task of [...set]) {
-      set.delete(task);
+    if (set.size === 0) return;
+    // wake() only queues the task (it cannot touch this set), so the set is walked as it is, then emptied.
+    for (const task of set) {
       this.#waiting--;
       task.wake(resume);
     }
+    set.clear();
   }
 
   /** Makes the registration match the waiters; with `growOnly` it may add but not drop interest. */
   #apply(fd: number, s: FdState, growOnly: boolean): void {
     const want = interestOf(s);
-    let target = want;
-    if (growOnly) target = [...new Set(s.registered + want)].sort().join('');
+    const target = growOnly ? s.registered | want : want;
     if (target === s.registered) return;
-    if (target === '') {
+    if (target === 0) {
       // A fd closed behind our back is already gone from the kernel's set: nothing left to undo.
       try {
         this.#pollset.remove(fd);
@@ -120,10 +128,10 @@ export class FdWaiters {
       }
       this.#fds.delete(fd);
       this.#dirty.delete(fd);
-    } else if (s.registered === '') {
-      this.#pollset.insert(fd, target, fd);
+    } else if (s.registered === 0) {
+      this.#pollset.insert(fd, LETTERS[target], fd);
     } else {
-      this.#pollset.update(fd, target);
+      this.#pollset.update(fd, LETTERS[target]);
     }
     s.registered = target;
   }

@@ -60,9 +60,12 @@ export class Loop {
   readonly #tasks = new Set<Task<unknown>>();
   readonly #onError: ErrorHandler;
   #mode: 'idle' | 'integrated' | 'blocking' = 'idle';
+  /** An integrated turn is running: it looks at the run queue when it ends, so nobody needs to kick. */
+  #inTurn = false;
   #immediate: NodeJS.Immediate | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
+  readonly #dispatch = (fd: number, flags: number): void => this.fds.dispatch(fd, flags);
   #running: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
 
   constructor(options: LoopOptions = {}) {
@@ -138,7 +141,7 @@ export class Loop {
         else if (this.timers.next !== undefined) timeout = Math.max(0, this.timers.next - now());
         else if (this.fds.waiting === 0) throw this.#deadlock();
         if (this.#pollset.size > 0 || timeout > 0) {
-          if (this.#pollset.wait(timeout) > 0) for (const ev of this.#pollset.events()) this.fds.dispatch(ev);
+          if (this.#pollset.wait(timeout) > 0) this.#pollset.forEachEvent(this.#dispatch);
         }
         this.#turn();
       }
@@ -157,7 +160,9 @@ export class Loop {
   /** @internal A task became ready. */
   enqueue(task: Task<unknown>): void {
     this.#runq.push(task);
-    if (this.#mode === 'integrated') this.#kick();
+    // Inside a turn the check at its end schedules the next pass; a setImmediate made here would also
+    // make libuv poll once more without blocking before it runs.
+    if (this.#mode === 'integrated' && !this.#inTurn) this.#kick();
   }
 
   /** @internal A task finished; `crash` is set when it failed and nobody was watching. */
@@ -172,7 +177,7 @@ export class Loop {
         });
       }
     }
-    if (this.#mode === 'integrated' && this.#tasks.size === 0) this.#kick();
+    if (this.#mode === 'integrated' && !this.#inTurn && this.#tasks.size === 0) this.#kick();
   }
 
   #turn(): void {
@@ -184,12 +189,15 @@ export class Loop {
   /** One integrated turn, from a setImmediate, a Node timer or the pollset watcher. */
   #integrated(fromPollset: boolean): void {
     if (this.#mode !== 'integrated') return;
+    this.#inTurn = true;
     try {
-      if (fromPollset) for (const ev of this.#pollset.events()) this.fds.dispatch(ev);
+      if (fromPollset) this.#pollset.forEachEvent(this.#dispatch);
       this.#turn();
     } catch (err) {
       this.#stop(err);
       return;
+    } finally {
+      this.#inTurn = false;
     }
     if (this.#tasks.size === 0) {
       this.#stop();

@@ -38,6 +38,8 @@ export class ByteStream {
   #eof = false;
   #closed = false;
   #scratch: Buffer | undefined;
+  /** The last read was short on a transport where that means "empty now": wait before reading again. */
+  #drained = false;
 
   constructor(io: ByteIo) {
     this.#io = io;
@@ -133,10 +135,17 @@ export class ByteStream {
   /** Appends one read's worth to the pending bytes; false at end of stream. */
   *#fill(max: number): Operation<boolean> {
     if (this.#eof) return false;
+    if (this.#drained) {
+      // Saves the read syscall that would answer WOULD_BLOCK; readiness is level-triggered, so bytes
+      // that came meanwhile make this wait end on the loop's next look at the fds.
+      this.#drained = false;
+      this.#open();
+      yield* waitReadable(this.fd);
+    }
     for (;;) {
       this.#open();
       const scratch = (this.#scratch = this.#scratch && this.#scratch.length >= max ? this.#scratch : Buffer.allocUnsafe(max));
-      const r = this.#io.readSome(scratch.subarray(0, max));
+      const r = this.#io.readSome(scratch.length === max ? scratch : scratch.subarray(0, max));
       if (typeof r !== 'number') {
         yield* this.#await(r, 'read');
         continue;
@@ -145,7 +154,9 @@ export class ByteStream {
         this.#eof = true;
         return false;
       }
-      const bytes = Buffer.from(scratch.subarray(0, r)); // a copy: the scratch buffer is reused
+      this.#drained = r < max && this.#io.shortReadDrains === true;
+      const bytes = Buffer.allocUnsafe(r); // a copy: the scratch buffer is reused
+      scratch.copy(bytes, 0, 0, r);
       this.#pending = this.#pending.length === 0 ? bytes : Buffer.concat([this.#pending, bytes]);
       return true;
     }

@@ -4,6 +4,7 @@
  * wait for the usual readiness") or, for protocols that must sometimes write to read or read to
  * write (TLS), WANT_READ / WANT_WRITE naming the readiness to wait for.
  */
+import { fstatSync } from 'fs';
 import { WOULD_BLOCK, WouldBlock } from '../errors';
 import { close, read, write } from '../fd';
 
@@ -25,6 +26,23 @@ export interface ByteIo {
   writeSome(buf: Uint8Array): IoResult;
   /** Releases the fd (and whatever else the transport holds). */
   close(): void;
+  /**
+   * True when a read returning fewer bytes than asked means the fd had no more at that moment (the
+   * kernel buffer of a socket or pipe). The stream then waits for readability before its next read
+   * instead of trying a read that would almost always say WOULD_BLOCK (libuv reads the same way).
+   * Not for TLS: a session may hold decrypted bytes while its socket is empty.
+   */
+  readonly shortReadDrains?: boolean;
+}
+
+/** Whether `fd` is a socket or a pipe, whose short reads mean "empty for now" (see {@link ByteIo.shortReadDrains}). */
+export function isStreamFd(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isSocket() || st.isFIFO();
+  } catch {
+    return false; // a bad fd: its first read reports the error
+  }
 }
 
 /** The plain transport: `read(2)`/`write(2)` on a non-blocking fd (pipes, socketpairs, TCP sockets). */
@@ -34,5 +52,7 @@ export function fdIo(fd: number): ByteIo {
     readSome: (buf) => read(fd, buf),
     writeSome: (buf) => write(fd, buf),
     close: () => close(fd),
+    // A regular file or a tty never gets this: waiting on a file's readiness fails (epoll says EPERM).
+    shortReadDrains: isStreamFd(fd),
   };
 }

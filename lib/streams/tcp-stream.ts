@@ -20,6 +20,7 @@ function socketIo(fd: number): ByteIo {
     readSome: (buf) => tcp.read(fd, buf),
     writeSome: (buf) => tcp.write(fd, buf),
     close: () => close(fd),
+    shortReadDrains: true,
   };
 }
 

@@ -13,6 +13,8 @@ module.exports = {
     { key: 'p50us', label: 'p50 µs', digits: 0 },
     { key: 'p99us', label: 'p99 µs', digits: 0 },
     { key: 'serverCpuSeconds', label: 'server CPU s', digits: 2 },
+    // Less sensitive to the shared machine's load than round trips/s: what one round trip costs the server.
+    { key: 'serverCpuUsPerRoundTrip', label: 'server CPU µs/round trip', digits: 2 },
   ],
   cases: (quick) => [{ label: '100 conns', params: { conns: 100, size: 64, seconds: quick ? 1 : 4, count: 5000000 } }],
   implementations: [
@@ -38,6 +40,7 @@ module.exports = {
       p50us: r.p50us,
       p99us: r.p99us,
       serverCpuSeconds: after.cpuSeconds - before.cpuSeconds,
+      serverCpuUsPerRoundTrip: ((after.cpuSeconds - before.cpuSeconds) * 1e6) / r.roundTrips,
     };
   },
 };

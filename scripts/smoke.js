@@ -11,7 +11,8 @@ const spec = /^[./]/.test(arg) ? path.resolve(arg) : arg;
 const from = { paths: [process.cwd()] };
 const root = path.dirname(require.resolve(path.join(spec, 'package.json'), from));
 const addon = require(require.resolve('node-gyp-build', { paths: [root] })).resolve(root);
-const { Pollset, pipe, write, read, close } = require(require.resolve(spec, from));
+const pkg = require(require.resolve(spec, from));
+const { Pollset, pipe, write, read, close } = pkg;
 
 const deadline = setTimeout(() => {
   console.error('smoke: timed out');
@@ -39,6 +40,42 @@ async function viaWatch(backend) {
   }
 }
 
+// A TLS handshake and one record each way between our own client and server over a socketpair:
+// proves the OpenSSL symbols the addon needs resolve in this node (built in, or a system libssl).
+function tlsRoundTrip() {
+  const { makeDevCa, makeServerCert, makeClientCert, TlsContext, TlsSession, socketpair } = pkg;
+  const ca = makeDevCa();
+  const server = TlsContext.server({ ...makeServerCert(ca), ca: ca.cert, verify: 'require' });
+  const client = TlsContext.client({ ...makeClientCert(ca, { cn: 'smoke' }), ca: ca.cert, servername: 'localhost' });
+  const [a, b] = socketpair();
+  const ss = new TlsSession(server, a);
+  const cs = new TlsSession(client, b);
+  const ps = new Pollset();
+  try {
+    ps.insert(a, 'r');
+    ps.insert(b, 'r');
+    let done = [false, false];
+    for (let i = 0; i < 100 && !(done[0] && done[1]); i++) {
+      done = [done[0] || ss.handshake() === 'done', done[1] || cs.handshake() === 'done'];
+      if (!(done[0] && done[1])) ps.wait(100);
+    }
+    check(done[0] && done[1], 'tls handshake');
+    check(cs.write(Buffer.from('ping')) === 4, 'tls write');
+    ps.wait(1000);
+    const buf = Buffer.alloc(16);
+    const n = ss.read(buf);
+    check(n === 4 && buf.subarray(0, 4).toString() === 'ping', 'tls read');
+    check(ss.peerCertificate().subject === 'CN=smoke', 'tls peer certificate');
+    return cs.protocol;
+  } finally {
+    ps.close();
+    ss.free();
+    cs.free();
+    close(a);
+    close(b);
+  }
+}
+
 async function main() {
   for (const backend of Pollset.backends) {
     const ps = new Pollset({ backend });
@@ -54,8 +91,9 @@ async function main() {
     close(w);
     await viaWatch(backend);
   }
+  const tls = tlsRoundTrip();
   clearTimeout(deadline);
-  const result = { node: process.version, arch: process.arch, uv: process.versions.uv, backends: Pollset.backends };
+  const result = { node: process.version, arch: process.arch, uv: process.versions.uv, backends: Pollset.backends, tls };
   console.log(JSON.stringify({ ...result, addon: path.relative(root, addon), ok: true }));
 }
 

@@ -21,6 +21,15 @@ function pem(source: PemSource): string | Buffer {
 /** Datagrams up to 64 KiB arrive whole; 64 of them per recvmmsg. */
 const INPUT_OPTIONS = { slots: 64, slotSize: 65536 };
 
+/**
+ * SO_RCVBUF asked for on every input. The kernel default (~208 KiB, and each datagram costs its
+ * payload plus ~1 KiB of bookkeeping) holds only a few hundred syslog lines: a burst of 500 sent
+ * back to back while the loop was writing to subscribers overflowed it and the kernel dropped
+ * datagrams before the relay could count them. Linux caps this at net.core.rmem_max (often 4 MiB)
+ * without an error, so asking for more is harmless.
+ */
+const INPUT_RECV_BUFFER = 8 * 1024 * 1024;
+
 function errorText(e: unknown): string {
   const err = e as { code?: string; reason?: string; message?: string };
   if (err?.code === 'ETIMEDOUT') return 'timed out';
@@ -65,6 +74,7 @@ export class RelayEngine {
       }
       if (o.receiveBuffer) for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer);
       this.#listener = TcpListener.listen(o.tls);
+      for (const input of this.#inputs) input.socket.setRecvBufferSize(INPUT_RECV_BUFFER);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();

@@ -271,14 +271,17 @@ export function numberOf(m: Buffer): number {
 /**
  * Sends datagrams over UDP from this process, back to back, waiting for the kernel to take each
  * batch of `batch` before the next (Node queues sends otherwise; this bounds memory, not rate).
+ * `pauseMs` > 0 paces the batches instead.
  */
-export async function sendUdp(port: number, messages: Buffer[], host = '127.0.0.1', batch = 64): Promise<void> {
+export async function sendUdp(port: number, messages: Buffer[], options: { host?: string; batch?: number; pauseMs?: number } = {}): Promise<void> {
+  const { host = '127.0.0.1', batch = 64, pauseMs = 0 } = options;
   const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   try {
     for (let i = 0; i < messages.length; i += batch) {
       await Promise.all(
         messages.slice(i, i + batch).map((m) => new Promise<void>((resolve, reject) => socket.send(m, port, host, (err) => (err ? reject(err) : resolve())))),
       );
+      if (pauseMs > 0) await sleep(pauseMs);
     }
   } finally {
     socket.close();
@@ -289,4 +292,30 @@ export async function sendUdp(port: number, messages: Buffer[], host = '127.0.0.
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs of consecutive numbers, e.g. "0-563 999-1012" (for failure messages and logs). */
+export function runs(numbers: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < numbers.length; ) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
+    out.push(i === j ? `${numbers[i]}` : `${numbers[i]}-${numbers[j]}`);
+    i = j + 1;
+  }
+  return out.join(' ');
+}
+
+/**
+ * `got` equals `expected`, message by message and byte for byte. (Jest's toEqual walks Buffers
+ * byte by byte as objects: seconds for a few MB. This compares natively and reports which differ.)
+ */
+export function expectMessages(got: Buffer[], expected: Buffer[]): void {
+  const differing = got.map((m, i) => i).filter((i) => i >= expected.length || !got[i].equals(expected[i]));
+  if (got.length !== expected.length || differing.length > 0) {
+    throw new Error(
+      `messages differ: got ${got.length}, expected ${expected.length}; first differing at ${differing[0] ?? Math.min(got.length, expected.length)}; ` +
+        `got numbers ${runs(got.map(numberOf))}`,
+    );
+  }
 }

@@ -3,7 +3,7 @@
  * per subscriber. Runs the same in either mode; `Relay` decides which thread and how the loop runs.
  */
 import { readFileSync, unlinkSync, lstatSync } from 'fs';
-import { HaltedError, Loop, Operation, self, sleep, timeout } from '../loop';
+import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import type { Task } from '../loop';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import { TlsContext } from '../tls';
@@ -147,6 +147,10 @@ export class RelayEngine {
     for (;;) {
       const batch = yield* input.receive();
       for (let i = 0; i < batch.count; i++) this.#dispatch(batch.data(i), batch.truncated(i));
+      // Let the subscribers write before the next batch: a burst that keeps the socket readable
+      // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
+      // ran, and overflow queues of healthy subscribers.
+      yield* yieldNow();
     }
   }
 
@@ -170,6 +174,7 @@ export class RelayEngine {
   #disconnect(s: Subscriber, reason: string, lost = 0): void {
     if (s.disconnectReason) return;
     s.disconnectReason = reason;
+    s.lost += lost;
     this.counters.add('droppedDisconnect', lost);
     this.#subscribers.delete(s); // no more offers, even before its task has unwound
     s.task?.halt();
@@ -231,15 +236,24 @@ export class RelayEngine {
       if (subscriber) {
         this.#subscribers.delete(subscriber);
         this.counters.add('subscribers', -1);
-        this.counters.add('droppedDisconnect', subscriber.queue.length);
+        // Cut off mid-write: that batch never completed, so it is lost with what is still queued.
+        const cut = subscriber.queue.length + subscriber.inFlight;
+        subscriber.lost += cut;
+        this.counters.add('droppedDisconnect', cut);
         subscriber.queue.clear();
         this.log('info', 'subscriber-disconnected', {
           id: subscriber.id,
           address,
           reason: subscriber.disconnectReason ?? 'drained',
+          delivered: subscriber.delivered,
+          lost: subscriber.lost,
         });
       }
-      yield* tls.close();
+      // close_notify means "you have it all". A subscriber cut off mid-write gets none: sending it
+      // would first flush the pending record that was just counted lost, and the peer should see
+      // that its stream was cut rather than ended.
+      if (subscriber?.inFlight) yield* tls.abort();
+      else yield* tls.close();
     }
   }
 }

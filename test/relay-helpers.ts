@@ -173,6 +173,13 @@ export class RelayProcess {
     return relay;
   }
 
+  /** The port of the UDP input whose address starts with `host` (`127.0.0.1`, `[::1]`). */
+  portOf(host: string): number {
+    const input = this.inputs.find((a) => a.startsWith(`${host}:`));
+    if (!input) throw new Error(`no input on ${host}: ${this.inputs.join(', ')}`);
+    return Number(input.split(':').pop());
+  }
+
   /** Events named `event` (matching `pred`) logged so far. */
   all(event: string, pred: (e: LogEvent) => boolean = () => true): LogEvent[] {
     return this.events.filter((e) => e.event === event && pred(e));
@@ -235,13 +242,28 @@ export class Tail {
   }
 
   /** Starts logtail against `relay` and waits until the relay logs it as connected. */
-  static async start(relay: RelayProcess, certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>, args: string[] = []): Promise<Tail> {
+  static start(relay: RelayProcess, certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>, args: string[] = []): Promise<Tail> {
+    return Tail.spawn(relay, process.execPath, [LOGTAIL, '--connect', relay.tls, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args]);
+  }
+
+  /** `openssl s_client -quiet` as the subscriber: it prints the stream's bytes as they are (framing included). */
+  static openssl(relay: RelayProcess, certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>): Promise<Tail> {
+    const args = ['s_client', '-quiet', '-verify_return_error', '-connect', relay.tls, '-CAfile', certs.ca, '-cert', certs.clientCert, '-key', certs.clientKey];
+    return Tail.spawn(relay, 'openssl', args);
+  }
+
+  /** Spawns a subscriber command and waits until the relay logs a new subscriber. */
+  static async spawn(relay: RelayProcess, cmd: string, args: string[]): Promise<Tail> {
     const before = relay.connectedCount;
-    const tail = new Tail(
-      spawnChild(process.execPath, [LOGTAIL, '--connect', relay.tls, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args]),
-    );
-    await until(() => `logtail to connect (stderr: ${tail.stderr})`, () => (relay.connectedCount > before ? true : undefined), 10000);
+    const tail = new Tail(spawnChild(cmd, args));
+    await until(() => `${path.basename(cmd)} to connect (stderr: ${tail.stderr})`, () => (relay.connectedCount > before ? true : undefined), 10000);
     return tail;
+  }
+
+  /** Waits until at least `n` bytes were printed; returns them all. */
+  async waitBytes(n: number, timeoutMs = 10000): Promise<Buffer> {
+    await until(() => `${n} bytes from the subscriber (have ${this.output.length}; stderr: ${this.stderr})`, () => (this.output.length >= n ? true : undefined), timeoutMs);
+    return this.output;
   }
 
   /** Waits until `n` messages arrived. */

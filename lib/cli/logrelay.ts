@@ -88,7 +88,8 @@ function demoInstructions(demo: ReturnType<typeof ensureDemo>, udp: string, tls:
     `logrelay demo: certificates in ${demo.dir}`,
     `  send a message:   logger -d -n ${uHost} -P ${uPort} "hello from logger"`,
     `              or:   node -e "${sender}"`,
-    `  subscribe:        node ${logtail} --demo ${demo.dir}`,
+    // logtail connects to 127.0.0.1:6514 unless told otherwise: say where when it is elsewhere.
+    `  subscribe:        node ${logtail} --demo ${demo.dir}${tls === '127.0.0.1:6514' ? '' : ` --connect ${tls}`}`,
     `              or:   openssl s_client -quiet -connect ${tls} -CAfile ${demo.ca} -cert ${demo.clientCert} -key ${demo.clientKey}`,
     '',
   ].join('\n');

@@ -29,33 +29,33 @@ async function stalled(policy: string): Promise<{ relay: RelayProcess; tail: Tai
   return { relay, tail, sent, stats };
 }
 
-test('drop-newest: the subscriber gets a contiguous prefix, and every other message is counted dropped_newest', async () => {
-  const { relay, tail, sent, stats } = await stalled('drop-newest');
-  expect(stats.dropped_newest).toBeGreaterThan(0); // the queue really filled
+/**
+ * A dropping policy: once its queue really filled, the stopped subscriber is continued and receives
+ * exactly `expected(count)`, and received + dropped (that policy's counter, the other two 0) == sent.
+ */
+async function expectDropping(policy: 'drop-newest' | 'drop-oldest', expected: (sent: Buffer[], count: number) => Buffer[]): Promise<void> {
+  const counter = policy === 'drop-newest' ? 'dropped_newest' : 'dropped_oldest';
+  const other = policy === 'drop-newest' ? 'dropped_oldest' : 'dropped_newest';
+  const { relay, tail, sent, stats } = await stalled(policy);
+  expect(stats[counter]).toBeGreaterThan(0); // the queue really filled
   expect(stats.queue_high_water).toBe(QUEUE);
   tail.child.kill('SIGCONT');
-  const got = await tail.waitFor(SENT - stats.dropped_newest);
+  const got = await tail.waitFor(SENT - stats[counter]);
   const final = await relay.statsUntil('queue written', (s) => s.delivered === got.length);
-  // A contiguous prefix: once the kernel buffers and the queue are full, every later message is dropped.
-  expectMessages(got, sent.slice(0, got.length));
-  expect(got.length + final.dropped_newest).toBe(SENT);
-  expect(final).toMatchObject({ delivered: got.length, dropped_oldest: 0, dropped_disconnect: 0, subscribers: 1 });
-  console.log(`drop-newest: ${got.length} delivered (${runs(got.map(numberOf))}), ${final.dropped_newest} dropped`);
+  expectMessages(got, expected(sent, got.length));
+  expect(got.length + final[counter]).toBe(SENT);
+  expect(final).toMatchObject({ delivered: got.length, [other]: 0, dropped_disconnect: 0, subscribers: 1 });
+  console.log(`${policy}: ${got.length} delivered (${runs(got.map(numberOf))}), ${final[counter]} dropped`);
+}
+
+test('drop-newest: the subscriber gets a contiguous prefix, and every other message is counted dropped_newest', async () => {
+  // Once the kernel buffers and the queue are full, every later message is dropped.
+  await expectDropping('drop-newest', (sent, count) => sent.slice(0, count));
 }, 30000);
 
 test('drop-oldest: the subscriber gets a prefix plus the newest queue-full, and the gap is counted dropped_oldest', async () => {
-  const { relay, tail, sent, stats } = await stalled('drop-oldest');
-  expect(stats.dropped_oldest).toBeGreaterThan(0);
-  expect(stats.queue_high_water).toBe(QUEUE);
-  tail.child.kill('SIGCONT');
-  const got = await tail.waitFor(SENT - stats.dropped_oldest);
-  const final = await relay.statsUntil('queue written', (s) => s.delivered === got.length);
   // A prefix (what the kernel buffers took, and the batch in flight), then the newest queue-full.
-  const prefix = got.length - QUEUE;
-  expectMessages(got, [...sent.slice(0, prefix), ...sent.slice(SENT - QUEUE)]);
-  expect(got.length + final.dropped_oldest).toBe(SENT);
-  expect(final).toMatchObject({ delivered: got.length, dropped_newest: 0, dropped_disconnect: 0, subscribers: 1 });
-  console.log(`drop-oldest: ${got.length} delivered (${runs(got.map(numberOf))}), ${final.dropped_oldest} dropped`);
+  await expectDropping('drop-oldest', (sent, count) => [...sent.slice(0, count - QUEUE), ...sent.slice(SENT - QUEUE)]);
 }, 30000);
 
 test('disconnect: the subscriber is cut off after a prefix, and the loss is reported and counted', async () => {

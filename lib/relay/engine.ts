@@ -22,7 +22,7 @@ function pem(source: PemSource): string | Buffer {
 const INPUT_OPTIONS = { slots: 64, slotSize: 65536 };
 
 /**
- * SO_RCVBUF asked for on every input. The kernel default (~208 KiB, and each datagram costs its
+ * SO_RCVBUF asked for on every input unless `receiveBuffer` says otherwise. The kernel default (~208 KiB, and each datagram costs its
  * payload plus ~1 KiB of bookkeeping) holds only a few hundred syslog lines: a burst of 500 sent
  * back to back while the loop was writing to subscribers overflowed it and the kernel dropped
  * datagrams before the relay could count them. Linux caps this at net.core.rmem_max (often 4 MiB)
@@ -72,9 +72,8 @@ export class RelayEngine {
         clearSocketFile(path);
         this.#inputs.push(UnixDatagramSocket.bindTo(path, INPUT_OPTIONS));
       }
-      if (o.receiveBuffer) for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer);
+      for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
       this.#listener = TcpListener.listen(o.tls);
-      for (const input of this.#inputs) input.socket.setRecvBufferSize(INPUT_RECV_BUFFER);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();

@@ -30,7 +30,7 @@ export interface RelayOptions {
   onFull?: FullPolicy;
   /** A subscriber that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
-  /** A subscriber whose pending write (at most 64 KiB) does not complete within this is disconnected. */
+  /** A subscriber whose pending write (at most 16 KiB, one TLS record) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;

@@ -88,7 +88,8 @@ function demoInstructions(demo: ReturnType<typeof ensureDemo>, udp: string, tls:
     `logrelay demo: certificates in ${demo.dir}`,
     `  send a message:   logger -d -n ${uHost} -P ${uPort} "hello from logger"`,
     `              or:   node -e "${sender}"`,
-    `  subscribe:        node ${logtail} --demo ${demo.dir}`,
+    // logtail connects to 127.0.0.1:6514 unless told otherwise: say where when it is elsewhere.
+    `  subscribe:        node ${logtail} --demo ${demo.dir}${tls === '127.0.0.1:6514' ? '' : ` --connect ${tls}`}`,
     `              or:   openssl s_client -quiet -connect ${tls} -CAfile ${demo.ca} -cert ${demo.clientCert} -key ${demo.clientKey}`,
     '',
   ].join('\n');
@@ -114,6 +115,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // Handlers go in before the relay starts: the `listening` line is logged during start(), and a
+  // supervisor that signals as soon as it sees it must not find the default action (death) still
+  // in place. Commands sent while starting wait in the control pipe until the engine reads them.
+  const stop = () => void relay.stop({ drainMs: 2000 });
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGUSR1', () => relay.logStats());
+  process.on('SIGHUP', () => relay.reload());
   let listening;
   try {
     listening = await relay.start();
@@ -122,11 +131,6 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (demo) process.stdout.write(demoInstructions(demo, listening.inputs[0] ?? '127.0.0.1:5514', listening.tls));
-  const stop = () => void relay.stop({ drainMs: 2000 });
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGUSR1', () => relay.logStats());
-  process.on('SIGHUP', () => relay.reload());
   await relay.finished;
   return 0;
 }

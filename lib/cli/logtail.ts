@@ -88,7 +88,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const loop = new Loop();
+  // The task's failure is reported once, below, as a one-line `logtail: reason`; the loop's default
+  // crash report would print it a second time with a stack.
+  const loop = new Loop({ onError: () => undefined });
   const task = loop.spawn(tail(o, (m) => writeSync(1, Buffer.concat([m, Buffer.from('\n')]))));
   process.on('SIGINT', () => task.halt());
   process.on('SIGTERM', () => task.halt());

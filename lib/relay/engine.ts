@@ -3,7 +3,7 @@
  * per subscriber. Runs the same in either mode; `Relay` decides which thread and how the loop runs.
  */
 import { readFileSync, unlinkSync, lstatSync } from 'fs';
-import { HaltedError, Loop, Operation, self, sleep, timeout } from '../loop';
+import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import type { Task } from '../loop';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import { TlsContext } from '../tls';
@@ -20,6 +20,15 @@ function pem(source: PemSource): string | Buffer {
 
 /** Datagrams up to 64 KiB arrive whole; 64 of them per recvmmsg. */
 const INPUT_OPTIONS = { slots: 64, slotSize: 65536 };
+
+/**
+ * SO_RCVBUF asked for on every input unless `receiveBuffer` says otherwise. The kernel default (~208 KiB, and each datagram costs its
+ * payload plus ~1 KiB of bookkeeping) holds only a few hundred syslog lines: a burst of 500 sent
+ * back to back while the loop was writing to subscribers overflowed it and the kernel dropped
+ * datagrams before the relay could count them. Linux caps this at net.core.rmem_max (often 4 MiB)
+ * without an error, so asking for more is harmless.
+ */
+const INPUT_RECV_BUFFER = 8 * 1024 * 1024;
 
 function errorText(e: unknown): string {
   const err = e as { code?: string; reason?: string; message?: string };
@@ -63,7 +72,7 @@ export class RelayEngine {
         clearSocketFile(path);
         this.#inputs.push(UnixDatagramSocket.bindTo(path, INPUT_OPTIONS));
       }
-      if (o.receiveBuffer) for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer);
+      for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
       this.#listener = TcpListener.listen(o.tls);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
@@ -137,6 +146,10 @@ export class RelayEngine {
     for (;;) {
       const batch = yield* input.receive();
       for (let i = 0; i < batch.count; i++) this.#dispatch(batch.data(i), batch.truncated(i));
+      // Let the subscribers write before the next batch: a burst that keeps the socket readable
+      // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
+      // ran, and overflow queues of healthy subscribers.
+      yield* yieldNow();
     }
   }
 
@@ -160,6 +173,7 @@ export class RelayEngine {
   #disconnect(s: Subscriber, reason: string, lost = 0): void {
     if (s.disconnectReason) return;
     s.disconnectReason = reason;
+    s.lost += lost;
     this.counters.add('droppedDisconnect', lost);
     this.#subscribers.delete(s); // no more offers, even before its task has unwound
     s.task?.halt();
@@ -221,15 +235,24 @@ export class RelayEngine {
       if (subscriber) {
         this.#subscribers.delete(subscriber);
         this.counters.add('subscribers', -1);
-        this.counters.add('droppedDisconnect', subscriber.queue.length);
+        // Cut off mid-write: that batch never completed, so it is lost with what is still queued.
+        const cut = subscriber.queue.length + subscriber.inFlight;
+        subscriber.lost += cut;
+        this.counters.add('droppedDisconnect', cut);
         subscriber.queue.clear();
         this.log('info', 'subscriber-disconnected', {
           id: subscriber.id,
           address,
           reason: subscriber.disconnectReason ?? 'drained',
+          delivered: subscriber.delivered,
+          lost: subscriber.lost,
         });
       }
-      yield* tls.close();
+      // close_notify means "you have it all". A subscriber cut off mid-write gets none: sending it
+      // would first flush the pending record that was just counted lost, and the peer should see
+      // that its stream was cut rather than ended.
+      if (subscriber?.inFlight) yield* tls.abort();
+      else yield* tls.close();
     }
   }
 }

@@ -21,7 +21,7 @@ export interface RelayOptions {
   issuer?: string;
   /** SHA-256 fingerprints allowed (any case, with or without colons, optional `sha256:` prefix). */
   fingerprints?: string[];
-  /** SO_RCVBUF of every input, in bytes (the kernel's default when absent); a bigger one absorbs longer bursts. */
+  /** SO_RCVBUF of every input, in bytes (default 8 MiB, which Linux caps at net.core.rmem_max); a bigger one absorbs longer bursts. */
   receiveBuffer?: number;
   framing?: Framing;
   /** Per-subscriber queue limits, and what happens when one is full. */
@@ -30,7 +30,7 @@ export interface RelayOptions {
   onFull?: FullPolicy;
   /** A subscriber that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
-  /** A subscriber whose pending write (at most 64 KiB) does not complete within this is disconnected. */
+  /** A subscriber whose pending write (at most 16 KiB, one TLS record) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;

@@ -64,6 +64,11 @@ export class MessageQueue<M extends { length: number }> {
     return 'queued';
   }
 
+  /** The oldest message, left in place; undefined when empty. */
+  peek(): M | undefined {
+    return this.#head === this.#items.length ? undefined : this.#items[this.#head];
+  }
+
   /** The oldest message, removed; undefined when empty. */
   shift(): M | undefined {
     if (this.#head === this.#items.length) return undefined;

@@ -11,8 +11,13 @@ import type { Task } from '../loop';
 import { MessageQueue, QueueLimits } from './queue';
 import type { Counters } from './stats';
 
-/** Largest single write: several queued messages go out in one TLS write, up to this many bytes. */
-const BATCH_BYTES = 64 * 1024;
+/**
+ * Largest single write: several queued messages go out in one TLS write, up to this many bytes.
+ * 16 KiB is one TLS record, and OpenSSL reports a record written only once all of it is in the
+ * kernel; so a batch is either wholly on its way to the peer (counted delivered) or, if the
+ * subscriber is cut off while it waits, wholly lost (counted dropped) — the counters stay exact.
+ */
+const BATCH_BYTES = 16 * 1024;
 
 /** The part of a stream a subscriber needs. */
 export interface SubscriberStream {
@@ -25,6 +30,12 @@ export class Subscriber {
   #draining = false;
   /** Why it was told to go, if it was. */
   disconnectReason: string | undefined;
+  /** Messages written to this subscriber (whole batches in the kernel). */
+  delivered = 0;
+  /** Messages taken from the queue whose write has not completed yet: lost if the subscriber is cut off now. */
+  inFlight = 0;
+  /** Messages this subscriber lost when it was disconnected (full queue, stalled write, error, stop). */
+  lost = 0;
   task: Task<void> | undefined;
 
   constructor(
@@ -67,24 +78,25 @@ export class Subscriber {
         continue;
       }
       const { bytes, count } = this.#batch();
+      this.inFlight = count;
       yield* timeout(writeTimeoutMs, stream.write(bytes));
+      this.inFlight = 0;
+      this.delivered += count;
       this.counters.add('delivered', count);
       this.counters.add('bytesOut', bytes.length);
     }
   }
 
-  /** Takes queued messages up to BATCH_BYTES (at least one) as one buffer. */
+  /** Takes queued messages up to BATCH_BYTES in all (at least one message) as one buffer. */
   #batch(): { bytes: Buffer; count: number } {
     const first = this.queue.shift()!;
-    if (this.queue.length === 0 || first.length >= BATCH_BYTES) return { bytes: first, count: 1 };
     const parts = [first];
     let size = first.length;
-    while (this.queue.length > 0) {
-      const next = this.queue.shift()!;
-      parts.push(next);
+    // Never past BATCH_BYTES: a second record in the same write could be cut half-way.
+    for (let next = this.queue.peek(); next && size + next.length <= BATCH_BYTES; next = this.queue.peek()) {
+      parts.push(this.queue.shift()!);
       size += next.length;
-      if (size >= BATCH_BYTES) break;
     }
-    return { bytes: Buffer.concat(parts, size), count: parts.length };
+    return parts.length === 1 ? { bytes: first, count: 1 } : { bytes: Buffer.concat(parts, size), count: parts.length };
   }
 }

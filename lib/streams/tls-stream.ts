@@ -130,6 +130,15 @@ export class TlsStream extends ByteStream {
     }
   }
 
+  /**
+   * Closes without close_notify and without flushing a record a pending write left half-sent: the
+   * peer sees its stream cut (an `ERR_TLS_PROTOCOL` error), never a clean end. For cutting a peer
+   * off after counting what it did not get (the relay does). Idempotent.
+   */
+  *abort(): Operation<void> {
+    yield* super.close();
+  }
+
   *#closeNotify(): Operation<void> {
     for (;;) {
       const r = this.session.shutdown();

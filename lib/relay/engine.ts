@@ -18,8 +18,11 @@ function pem(source: PemSource): string | Buffer {
   return typeof source === 'object' && !Buffer.isBuffer(source) ? readFileSync(source.file) : source;
 }
 
-/** Datagrams up to 64 KiB arrive whole; 64 of them per recvmmsg. */
-const INPUT_OPTIONS = { slots: 64, slotSize: 65536 };
+/**
+ * Datagrams up to 64 KiB arrive whole; up to 64 per recvmmsg — never more than a subscriber queue
+ * holds, since a whole batch is queued before any subscriber task runs.
+ */
+const inputOptions = (queue: number) => ({ slots: Math.min(64, queue), slotSize: 65536 });
 
 /**
  * SO_RCVBUF asked for on every input unless `receiveBuffer` says otherwise. The kernel default (~208 KiB, and each datagram costs its
@@ -67,10 +70,10 @@ export class RelayEngine {
   start(): void {
     const o = this.options;
     try {
-      for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, INPUT_OPTIONS));
+      for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
         clearSocketFile(path);
-        this.#inputs.push(UnixDatagramSocket.bindTo(path, INPUT_OPTIONS));
+        this.#inputs.push(UnixDatagramSocket.bindTo(path, inputOptions(o.queue)));
       }
       for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
       this.#listener = TcpListener.listen(o.tls);

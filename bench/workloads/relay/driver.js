@@ -56,7 +56,7 @@ function pump() {
   if (minDelivered() >= p.count) finish();
 }
 
-/** One complete line (without its LF): a probe, or `SEQ SENT_NS PAD`. */
+/** One complete line (without its LF): a probe (returns 1), or `SEQ SENT_NS PAD` (returns 0). */
 function sample(sub, line, now) {
   const head = line.toString('latin1', 0, Math.min(line.length, 48));
   if (head === 'probe') {
@@ -65,12 +65,13 @@ function sample(sub, line, now) {
       probing = false;
       ready({});
     }
-    return;
+    return 1;
   }
   const sp = head.indexOf(' ');
   const seq = Number(head.slice(0, sp));
   if (latencies.length < MAX_SAMPLES) latencies.push(Number(now - BigInt(head.slice(sp + 1, head.indexOf(' ', sp + 1)))) / 1e3);
   if (seq > sub.seen) sub.seen = seq;
+  return 0;
 }
 
 function onData(sub, chunk) {
@@ -83,8 +84,9 @@ function onData(sub, chunk) {
   let lines = 1;
   for (let i = chunk.indexOf(LF, first + 1); i >= 0; i = chunk.indexOf(LF, i + 1)) lines++;
   const last = chunk.lastIndexOf(LF);
-  sample(sub, sub.rest.length ? Buffer.concat([sub.rest, chunk.subarray(0, first)]) : chunk.subarray(0, first), now);
-  if (last > first) sample(sub, chunk.subarray(chunk.lastIndexOf(LF, last - 1) + 1, last), now);
+  // A late probe (sent before "go", only ever ahead of the data) is not a delivered message.
+  lines -= sample(sub, sub.rest.length ? Buffer.concat([sub.rest, chunk.subarray(0, first)]) : chunk.subarray(0, first), now);
+  if (last > first) lines -= sample(sub, chunk.subarray(chunk.lastIndexOf(LF, last - 1) + 1, last), now);
   sub.rest = chunk.subarray(last + 1);
   if (sub.rest.length) sub.rest = Buffer.from(sub.rest); // do not pin the whole chunk
   if (start !== 0n) {

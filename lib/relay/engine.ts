@@ -11,7 +11,7 @@ import { frame } from './framing';
 import type { Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import type { Counters } from './stats';
-import { Subscriber } from './subscriber';
+import { Subscriber, SubscriberStream } from './subscriber';
 
 /** Bytes of one pem option, read now (files are read again on reload). */
 function pem(source: PemSource): string | Buffer {
@@ -46,6 +46,18 @@ function clearSocketFile(path: string): void {
   } catch {
     // absent: nothing to clear
   }
+}
+
+/** A TLS stream as a subscriber writes to it. */
+function subscriberStream(tls: TlsStream): SubscriberStream {
+  return {
+    writeNow(buf) {
+      // With partial writes on, a count is whole records in the kernel; WANT_* means nothing was taken.
+      const r = tls.session.write(buf);
+      return typeof r === 'number' ? r : 0;
+    },
+    write: (buf) => tls.write(buf),
+  };
 }
 
 export class RelayEngine {
@@ -229,7 +241,7 @@ export class RelayEngine {
       this.counters.add('subscribers');
       this.log('info', 'subscriber-connected', { id: subscriber.id, address, subject: cert!.subject });
       watcher = this.loop.spawn(this.#watchPeer(tls, subscriber));
-      yield* subscriber.pump(tls, o.writeTimeoutMs);
+      yield* subscriber.pump(subscriberStream(tls), o.writeTimeoutMs);
     } catch (e) {
       if (subscriber && !(e instanceof HaltedError)) subscriber.disconnectReason ??= errorText(e);
       if (!subscriber) throw e;

@@ -43,16 +43,15 @@ export class MessageQueue<M extends { length: number }> {
    * never fit: it is dropped as newest under any policy but `disconnect`.
    */
   push(message: M): PushResult {
-    const { messages, bytes, policy } = this.limits;
-    const fits = () => this.length < messages && this.#bytes + message.length <= bytes;
-    if (!fits()) {
+    if (!this.#fits(message)) {
+      const { bytes, policy } = this.limits;
       if (policy === 'disconnect') return 'disconnect';
       if (policy === 'drop-newest' || message.length > bytes) {
         this.droppedNewest++;
         return 'dropped-newest';
       }
       let dropped = 0;
-      while (!fits()) {
+      while (!this.#fits(message)) {
         this.shift();
         dropped++;
       }
@@ -88,6 +87,10 @@ export class MessageQueue<M extends { length: number }> {
     this.#items = [];
     this.#head = 0;
     this.#bytes = 0;
+  }
+
+  #fits(message: M): boolean {
+    return this.length < this.limits.messages && this.#bytes + message.length <= this.limits.bytes;
   }
 
   #append(message: M): void {

@@ -21,12 +21,17 @@ const BATCH_BYTES = 16 * 1024;
 
 /** The part of a stream a subscriber needs. */
 export interface SubscriberStream {
+  /** Takes what the transport accepts now, without waiting: a byte count, 0 when it would have to wait. */
+  writeNow(buf: Uint8Array): number;
+  /** Writes all of `buf`, waiting for writability as needed. */
   write(buf: Uint8Array): Operation<void>;
 }
 
 export class Subscriber {
   readonly queue: MessageQueue<Buffer>;
   readonly #bell = new Mailbox<true>(1);
+  /** Where a batch of several messages is assembled: reused, so a batch allocates nothing. */
+  #scratch: Buffer | undefined;
   #draining = false;
   /** Why it was told to go, if it was. */
   disconnectReason: string | undefined;
@@ -54,12 +59,15 @@ export class Subscriber {
   offer(framed: Buffer): boolean {
     const q = this.queue;
     const oldest = q.droppedOldest;
+    const idle = q.length === 0;
     const result = q.push(framed);
     if (result === 'disconnect') return false;
     if (result === 'dropped-newest') this.counters.add('droppedNewest');
     else if (result === 'dropped-oldest') this.counters.add('droppedOldest', q.droppedOldest - oldest);
     this.counters.max('queueHighWater', q.length);
-    this.#bell.tryPut(true);
+    // The subscriber waits on its bell only with an empty queue; a queue that already held
+    // messages has been rung for (or is being written) — ringing again would only cost.
+    if (idle) this.#bell.tryPut(true);
     return true;
   }
 
@@ -79,7 +87,10 @@ export class Subscriber {
       }
       const { bytes, count } = this.#batch();
       this.inFlight = count;
-      yield* timeout(writeTimeoutMs, stream.write(bytes));
+      // Most writes go straight into the kernel's send buffer: only one that has to wait is given
+      // a deadline (a timeout costs a timer and an error object, more than the write itself).
+      const now = stream.writeNow(bytes);
+      if (now < bytes.length) yield* timeout(writeTimeoutMs, stream.write(now === 0 ? bytes : bytes.subarray(now)));
       this.inFlight = 0;
       this.delivered += count;
       this.counters.add('delivered', count);
@@ -87,16 +98,27 @@ export class Subscriber {
     }
   }
 
-  /** Takes queued messages up to BATCH_BYTES in all (at least one message) as one buffer. */
+  /**
+   * Takes queued messages up to BATCH_BYTES in all (at least one message) as one buffer: the
+   * message itself when it goes alone, else a view of the scratch buffer (valid until the next batch,
+   * which is after this one's write completed).
+   */
   #batch(): { bytes: Buffer; count: number } {
-    const first = this.queue.shift()!;
-    const parts = [first];
-    let size = first.length;
+    const q = this.queue;
+    const first = q.shift()!;
+    const second = q.peek();
     // Never past BATCH_BYTES: a second record in the same write could be cut half-way.
-    for (let next = this.queue.peek(); next && size + next.length <= BATCH_BYTES; next = this.queue.peek()) {
-      parts.push(this.queue.shift()!);
+    if (!second || first.length + second.length > BATCH_BYTES) return { bytes: first, count: 1 };
+    const scratch = (this.#scratch ??= Buffer.allocUnsafe(BATCH_BYTES));
+    scratch.set(first, 0);
+    let size = first.length;
+    let count = 1;
+    for (let next: Buffer | undefined = second; next && size + next.length <= BATCH_BYTES; next = q.peek()) {
+      q.shift();
+      scratch.set(next, size);
       size += next.length;
+      count++;
     }
-    return parts.length === 1 ? { bytes: first, count: 1 } : { bytes: Buffer.concat(parts, size), count: parts.length };
+    return { bytes: scratch.subarray(0, size), count };
   }
 }

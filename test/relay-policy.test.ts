@@ -18,9 +18,9 @@ const QUEUE = 100;
 /** Messages of one batch (a 16 KiB write) that can be lost with a subscriber cut off mid-write. */
 const BATCH = 16;
 
-async function stalled(policy: string): Promise<{ relay: RelayProcess; tail: Tail; sent: Buffer[]; stats: StatsLine }> {
+async function stalled(policy: string, extra: string[] = []): Promise<{ relay: RelayProcess; tail: Tail; sent: Buffer[]; stats: StatsLine }> {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--queue', String(QUEUE), '--on-full', policy, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(['--queue', String(QUEUE), '--on-full', policy, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...extra]);
   const tail = await Tail.start(relay, certs);
   tail.child.kill('SIGSTOP');
   const sent = Array.from({ length: SENT }, (_, i) => message(i, 1024, policy));
@@ -79,4 +79,24 @@ test('disconnect: the subscriber is cut off after a prefix, and the loss is repo
   const final = await relay.stats();
   expect(final).toMatchObject({ delivered: got.length, dropped_disconnect: lost, dropped_oldest: 0, dropped_newest: 0, subscribers: 0 });
   console.log(`disconnect: ${got.length} delivered before the cut, ${lost} lost, logtail exit ${code}`);
+}, 30000);
+
+test('a write stalled past --write-timeout disconnects the subscriber, and what it lost is counted exactly', async () => {
+  // drop-oldest keeps the subscriber through the full queue: only the stalled write can end it.
+  const { relay, tail, sent } = await stalled('drop-oldest', ['--write-timeout', '300']);
+  const gone = await relay.waitEvent('subscriber-disconnected');
+  expect(gone.reason).toBe('timed out');
+  const final = await relay.stats();
+  const lost = gone.lost as number;
+  // The queue, and the batch that was waiting for the peer when the deadline came.
+  expect(lost).toBeGreaterThanOrEqual(1);
+  expect(lost).toBeLessThanOrEqual(QUEUE + BATCH);
+  expect(final).toMatchObject({ delivered: gone.delivered, dropped_disconnect: lost, dropped_newest: 0, subscribers: 0 });
+  tail.child.kill('SIGCONT');
+  await exitOf(tail.child);
+  // Whatever reached its socket before the cut, in order; nothing after it.
+  expect(tail.messages.length).toBe(gone.delivered);
+  expectMessages(tail.messages, sent.slice(0, tail.messages.length));
+  expect(final.delivered + final.dropped_oldest + lost).toBe(sent.length);
+  console.log(`write timeout: ${gone.delivered} delivered, ${final.dropped_oldest} dropped oldest, ${lost} lost`);
 }, 30000);

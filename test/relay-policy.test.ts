@@ -82,8 +82,9 @@ test('disconnect: the subscriber is cut off after a prefix, and the loss is repo
 }, 30000);
 
 test('a write stalled past --write-timeout disconnects the subscriber, and what it lost is counted exactly', async () => {
-  // drop-oldest keeps the subscriber through the full queue: only the stalled write can end it.
-  const { relay, tail, sent } = await stalled('drop-oldest', ['--write-timeout', '300']);
+  // drop-oldest keeps the subscriber through the full queue: only the stalled write can end it. The
+  // deadline is long enough for every datagram to be offered before it (the send takes ~0.5 s).
+  const { relay, tail, sent } = await stalled('drop-oldest', ['--write-timeout', '3000']);
   const gone = await relay.waitEvent('subscriber-disconnected');
   expect(gone.reason).toBe('timed out');
   const final = await relay.stats();

@@ -1,8 +1,8 @@
 'use strict';
 /**
  * Our relay, as a user would run it from code: `new Relay(...)` with the bench's certificates, LF
- * framing, drop-oldest queues of `queue` messages, blocking mode (the relay's loop in a worker
- * thread of its own) unless `mode=integrated` is given.
+ * framing, drop-oldest queues of `queue` messages, integrated mode (the relay's default: its loop in
+ * Node's) unless `mode=blocking` is given (its loop alone in a worker thread).
  */
 const path = require('path');
 const { Relay } = require('../../../dist');

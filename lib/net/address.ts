@@ -2,7 +2,6 @@
  * Socket addresses: `'127.0.0.1:5514'`, `'[::1]:6514'`, `'/run/x.sock'` (and `'@name'` for a Linux
  * abstract unix socket). Parsing never resolves names; {@link resolveAddress} does, off the hot path.
  */
-import * as dns from 'dns';
 import { EINVAL, systemError } from '../errors';
 import { native } from '../native';
 
@@ -85,6 +84,8 @@ export async function resolveAddress(text: string, family?: 4 | 6): Promise<Addr
   } catch (err) {
     const match = /^\[?([^\]/@]+)\]?:(\d+)$/.exec(text);
     if (!match) throw err;
+    // Loaded here, not at the top: programs that never resolve names don't pay for the module.
+    const dns = await import('dns');
     const { address, family: found } = await dns.promises.lookup(match[1], family ? { family } : {});
     return Address.parse(found === 6 ? `[${address}]:${match[2]}` : `${address}:${match[2]}`);
   }

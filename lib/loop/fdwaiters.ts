@@ -10,7 +10,7 @@
 import { errnoOf, systemError } from '../errors';
 import { Flag } from '../native';
 import { Pollset } from '../pollset';
-import { fail, next, Operation, perform } from './operation';
+import { fail, Instruction, next, Operation } from './operation';
 import type { Task } from './task';
 
 /** Which readiness a task waits for. */
@@ -137,18 +137,24 @@ export class FdWaiters {
   }
 }
 
-/** Waits until `fd` is readable (or hung up). Resumed only by that readiness, a timeout or halt. */
-export function waitReadable(fd: number): Operation<void> {
-  return perform<void>((task) => {
-    task.loop.fds.wait(task, fd, 'read');
+/**
+ * The instruction "block until `fd` is ready for `dir`". Instructions are immutable and interpreted
+ * per task, so a stream makes its two once and yields them directly on every wait: no generator
+ * level and no allocation per wait on its hot path.
+ */
+export function fdWait(fd: number, dir: Direction): Instruction {
+  return new Instruction((task) => {
+    task.loop.fds.wait(task, fd, dir);
     return undefined;
   });
 }
 
+/** Waits until `fd` is readable (or hung up). Resumed only by that readiness, a timeout or halt. */
+export function* waitReadable(fd: number): Operation<void> {
+  yield fdWait(fd, 'read');
+}
+
 /** Waits until `fd` is writable (or broken). Resumed only by that readiness, a timeout or halt. */
-export function waitWritable(fd: number): Operation<void> {
-  return perform<void>((task) => {
-    task.loop.fds.wait(task, fd, 'write');
-    return undefined;
-  });
+export function* waitWritable(fd: number): Operation<void> {
+  yield fdWait(fd, 'write');
 }

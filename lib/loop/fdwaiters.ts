@@ -10,17 +10,26 @@
 import { errnoOf, systemError } from '../errors';
 import { Flag } from '../native';
 import { Pollset } from '../pollset';
-import { fail, Instruction, next, Operation } from './operation';
-import type { Task } from './task';
+import { fail, Instruction, next, Operation, Resume } from './operation';
+import type { Task, Wait } from './task';
 
 /** Which readiness a task waits for. */
 export type Direction = 'read' | 'write';
 
+/** One direction of one fd: the tasks blocked on it, and the Wait they all hold (made once, not per wait). */
+interface Waiters {
+  tasks: Task<unknown>[];
+  wait: Wait;
+}
+
 interface FdState {
-  readers: Set<Task<unknown>>;
-  writers: Set<Task<unknown>>;
+  fd: number;
+  readers: Waiters;
+  writers: Waiters;
   /** What the pollset has registered for this fd, as READ | WRITE bits (0 when nothing). */
   registered: number;
+  /** Listed for the next `flush()`. */
+  dirty: boolean;
 }
 
 // Interest as bits while computing (every wait does), as the pollset's letters only when it changes.
@@ -30,14 +39,14 @@ const LETTERS = ['', 'r', 'w', 'rw'];
 const BROKEN = Flag.Hangup | Flag.Error;
 
 function interestOf(s: FdState): number {
-  return (s.readers.size > 0 ? READ : 0) | (s.writers.size > 0 ? WRITE : 0);
+  return (s.readers.tasks.length > 0 ? READ : 0) | (s.writers.tasks.length > 0 ? WRITE : 0);
 }
 
 /** The waiters of one loop, over that loop's pollset. */
 export class FdWaiters {
   readonly #pollset: Pollset<number>;
   readonly #fds = new Map<number, FdState>();
-  readonly #dirty = new Set<number>();
+  #dirty: FdState[] = [];
   #waiting = 0;
 
   constructor(pollset: Pollset<number>) {
@@ -53,24 +62,20 @@ export class FdWaiters {
   wait(task: Task<unknown>, fd: number, dir: Direction): void {
     let s = this.#fds.get(fd);
     if (!s) {
-      s = { readers: new Set(), writers: new Set(), registered: 0 };
+      s = this.#state(fd);
       this.#fds.set(fd, s);
     }
-    const set = dir === 'read' ? s.readers : s.writers;
-    set.add(task);
+    const waiters = dir === 'read' ? s.readers : s.writers;
+    waiters.tasks.push(task);
     try {
-      this.#apply(fd, s, true);
+      this.#apply(s, true);
     } catch (err) {
-      set.delete(task);
+      waiters.tasks.pop();
       if (s.registered === 0) this.#fds.delete(fd);
       throw err;
     }
     this.#waiting++;
-    task.block(`blocked ${dir === 'read' ? 'reading' : 'writing'} fd ${fd}`, () => {
-      set.delete(task);
-      this.#waiting--;
-      this.#apply(fd, s, false);
-    });
+    task.blockOn(waiters.wait);
   }
 
   /** Moves the tasks waiting on a ready fd to the run queue; `flags` are the pollset's `Flag` bits. */
@@ -78,18 +83,25 @@ export class FdWaiters {
     const s = this.#fds.get(fd);
     if (!s) return;
     const broken = (flags & BROKEN) !== 0;
-    if (broken || (flags & Flag.Read) !== 0) this.#wakeAll(s.readers, next());
-    if (broken || (flags & Flag.Write) !== 0) this.#wakeAll(s.writers, next());
-    this.#dirty.add(fd);
+    if (broken || (flags & Flag.Read) !== 0) this.#wakeAll(s.readers.tasks, next());
+    if (broken || (flags & Flag.Write) !== 0) this.#wakeAll(s.writers.tasks, next());
+    if (!s.dirty) {
+      s.dirty = true;
+      this.#dirty.push(s);
+    }
   }
 
   /** Brings deferred registrations down to what the waiters need. */
   flush(): void {
-    for (const fd of this.#dirty) {
-      const s = this.#fds.get(fd);
-      if (s) this.#apply(fd, s, false);
+    if (this.#dirty.length === 0) return;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const s of dirty) {
+      // A state dropped since it was listed (or replaced by a newer one for the same fd) is clean.
+      if (!s.dirty) continue;
+      s.dirty = false;
+      this.#apply(s, false);
     }
-    this.#dirty.clear();
   }
 
   /**
@@ -99,39 +111,61 @@ export class FdWaiters {
   forget(fd: number, error: Error = systemError(errnoOf('EBADF'), 'close', { fd })): void {
     const s = this.#fds.get(fd);
     if (!s) return;
-    this.#wakeAll(s.readers, fail(error));
-    this.#wakeAll(s.writers, fail(error));
-    this.#apply(fd, s, false);
+    this.#wakeAll(s.readers.tasks, fail(error));
+    this.#wakeAll(s.writers.tasks, fail(error));
+    this.#apply(s, false);
   }
 
-  #wakeAll(set: Set<Task<unknown>>, resume: ReturnType<typeof next>): void {
-    if (set.size === 0) return;
-    // wake() only queues the task (it cannot touch this set), so the set is walked as it is, then emptied.
-    for (const task of set) {
+  /** A fresh state for `fd`, with the two Waits its blocked tasks will hold. */
+  #state(fd: number): FdState {
+    const waiters = (what: string): Waiters => {
+      const w: Waiters = {
+        tasks: [],
+        wait: {
+          what: `blocked ${what} fd ${fd}`,
+          parked: false,
+          cancel: (task) => {
+            const i = w.tasks.indexOf(task);
+            if (i >= 0) w.tasks.splice(i, 1);
+            this.#waiting--;
+            this.#apply(s, false);
+          },
+        },
+      };
+      return w;
+    };
+    const s: FdState = { fd, readers: waiters('reading'), writers: waiters('writing'), registered: 0, dirty: false };
+    return s;
+  }
+
+  #wakeAll(tasks: Task<unknown>[], resume: Resume): void {
+    if (tasks.length === 0) return;
+    // wake() only queues the task (it cannot touch this list), so the list is walked as it is, then emptied.
+    for (const task of tasks) {
       this.#waiting--;
       task.wake(resume);
     }
-    set.clear();
+    tasks.length = 0;
   }
 
   /** Makes the registration match the waiters; with `growOnly` it may add but not drop interest. */
-  #apply(fd: number, s: FdState, growOnly: boolean): void {
+  #apply(s: FdState, growOnly: boolean): void {
     const want = interestOf(s);
     const target = growOnly ? s.registered | want : want;
     if (target === s.registered) return;
     if (target === 0) {
       // A fd closed behind our back is already gone from the kernel's set: nothing left to undo.
       try {
-        this.#pollset.remove(fd);
+        this.#pollset.remove(s.fd);
       } catch {
         /* see above */
       }
-      this.#fds.delete(fd);
-      this.#dirty.delete(fd);
+      if (this.#fds.get(s.fd) === s) this.#fds.delete(s.fd);
+      s.dirty = false;
     } else if (s.registered === 0) {
-      this.#pollset.insert(fd, LETTERS[target], fd);
+      this.#pollset.insert(s.fd, LETTERS[target], s.fd);
     } else {
-      this.#pollset.update(fd, LETTERS[target]);
+      this.#pollset.update(s.fd, LETTERS[target]);
     }
     s.registered = target;
   }

@@ -16,9 +16,14 @@ import type { Task, Wait } from './task';
 /** Which readiness a task waits for. */
 export type Direction = 'read' | 'write';
 
-/** One direction of one fd: the tasks blocked on it, and the Wait they all hold (made once, not per wait). */
+/**
+ * One direction of one fd: the tasks blocked on it, and the Wait they all hold (made once, not per
+ * wait). The first `count` slots of `tasks` are used; the array is never truncated, since V8 frees
+ * the storage of an array set to length 0 and the next wait would allocate it again.
+ */
 interface Waiters {
-  tasks: Task<unknown>[];
+  tasks: (Task<unknown> | undefined)[];
+  count: number;
   wait: Wait;
 }
 
@@ -39,13 +44,14 @@ const LETTERS = ['', 'r', 'w', 'rw'];
 const BROKEN = Flag.Hangup | Flag.Error;
 
 function interestOf(s: FdState): number {
-  return (s.readers.tasks.length > 0 ? READ : 0) | (s.writers.tasks.length > 0 ? WRITE : 0);
+  return (s.readers.count > 0 ? READ : 0) | (s.writers.count > 0 ? WRITE : 0);
 }
 
 /** The waiters of one loop, over that loop's pollset. */
 export class FdWaiters {
   readonly #pollset: Pollset<number>;
-  readonly #fds = new Map<number, FdState>();
+  /** Indexed by fd (small integers): cheaper than a Map on every wait and event. */
+  readonly #fds: (FdState | undefined)[] = [];
   #dirty: FdState[] = [];
   #waiting = 0;
 
@@ -60,18 +66,18 @@ export class FdWaiters {
 
   /** Blocks `task` until `fd` is ready for `dir` (or hangs up / errs). Throws if the pollset refuses the fd. */
   wait(task: Task<unknown>, fd: number, dir: Direction): void {
-    let s = this.#fds.get(fd);
+    let s = this.#fds[fd];
     if (!s) {
       s = this.#state(fd);
-      this.#fds.set(fd, s);
+      this.#fds[fd] = s;
     }
     const waiters = dir === 'read' ? s.readers : s.writers;
-    waiters.tasks.push(task);
+    waiters.tasks[waiters.count++] = task;
     try {
       this.#apply(s, true);
     } catch (err) {
-      waiters.tasks.pop();
-      if (s.registered === 0) this.#fds.delete(fd);
+      waiters.tasks[--waiters.count] = undefined;
+      if (s.registered === 0) this.#fds[fd] = undefined;
       throw err;
     }
     this.#waiting++;
@@ -80,11 +86,11 @@ export class FdWaiters {
 
   /** Moves the tasks waiting on a ready fd to the run queue; `flags` are the pollset's `Flag` bits. */
   dispatch(fd: number, flags: number): void {
-    const s = this.#fds.get(fd);
+    const s = this.#fds[fd];
     if (!s) return;
     const broken = (flags & BROKEN) !== 0;
-    if (broken || (flags & Flag.Read) !== 0) this.#wakeAll(s.readers.tasks, next());
-    if (broken || (flags & Flag.Write) !== 0) this.#wakeAll(s.writers.tasks, next());
+    if (broken || (flags & Flag.Read) !== 0) this.#wakeAll(s.readers, next());
+    if (broken || (flags & Flag.Write) !== 0) this.#wakeAll(s.writers, next());
     if (!s.dirty) {
       s.dirty = true;
       this.#dirty.push(s);
@@ -109,10 +115,10 @@ export class FdWaiters {
    * before the number can be reused by a new fd.
    */
   forget(fd: number, error: Error = systemError(errnoOf('EBADF'), 'close', { fd })): void {
-    const s = this.#fds.get(fd);
+    const s = this.#fds[fd];
     if (!s) return;
-    this.#wakeAll(s.readers.tasks, fail(error));
-    this.#wakeAll(s.writers.tasks, fail(error));
+    this.#wakeAll(s.readers, fail(error));
+    this.#wakeAll(s.writers, fail(error));
     this.#apply(s, false);
   }
 
@@ -121,12 +127,15 @@ export class FdWaiters {
     const waiters = (what: string): Waiters => {
       const w: Waiters = {
         tasks: [],
+        count: 0,
         wait: {
           what: `blocked ${what} fd ${fd}`,
           parked: false,
           cancel: (task) => {
             const i = w.tasks.indexOf(task);
-            if (i >= 0) w.tasks.splice(i, 1);
+            if (i < 0 || i >= w.count) return;
+            w.tasks.copyWithin(i, i + 1, w.count);
+            w.tasks[--w.count] = undefined;
             this.#waiting--;
             this.#apply(s, false);
           },
@@ -138,14 +147,16 @@ export class FdWaiters {
     return s;
   }
 
-  #wakeAll(tasks: Task<unknown>[], resume: Resume): void {
-    if (tasks.length === 0) return;
+  #wakeAll(w: Waiters, resume: Resume): void {
     // wake() only queues the task (it cannot touch this list), so the list is walked as it is, then emptied.
-    for (const task of tasks) {
+    const n = w.count;
+    w.count = 0;
+    for (let i = 0; i < n; i++) {
+      const task = w.tasks[i]!;
+      w.tasks[i] = undefined;
       this.#waiting--;
       task.wake(resume);
     }
-    tasks.length = 0;
   }
 
   /** Makes the registration match the waiters; with `growOnly` it may add but not drop interest. */
@@ -160,7 +171,7 @@ export class FdWaiters {
       } catch {
         /* see above */
       }
-      if (this.#fds.get(s.fd) === s) this.#fds.delete(s.fd);
+      if (this.#fds[s.fd] === s) this.#fds[s.fd] = undefined;
       s.dirty = false;
     } else if (s.registered === 0) {
       this.#pollset.insert(s.fd, LETTERS[target], s.fd);

@@ -9,22 +9,24 @@
 /**
  * A FIFO with stale-entry skipping (an item dequeued by other means is not run twice). An entry is
  * an item and the ticket it had when queued (a newer or cancelled ticket makes the entry stale),
- * kept in two parallel arrays so that queueing allocates nothing.
+ * kept in slots [head, tail) of two parallel arrays that are reused, never truncated: queueing
+ * allocates nothing once they have grown to the working size.
  */
 export class RunQueue<T extends { ticket: number }> {
-  #items: (T | undefined)[] = [];
-  #tickets: number[] = [];
+  readonly #items: (T | undefined)[] = [];
+  readonly #tickets: number[] = [];
   #head = 0;
+  #tail = 0;
 
   /** Entries waiting, stale ones included. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /** Queues `item`; any earlier entry of it becomes stale. */
   push(item: T): void {
-    this.#items.push(item);
-    this.#tickets.push(++item.ticket);
+    this.#items[this.#tail] = item;
+    this.#tickets[this.#tail++] = ++item.ticket;
   }
 
   /** Makes a queued item's entry stale (it will not run). */
@@ -34,7 +36,7 @@ export class RunQueue<T extends { ticket: number }> {
 
   /** Runs `run(item)` for each live entry queued before this call; returns how many ran. */
   pass(run: (item: T) => void): number {
-    const end = this.#items.length;
+    const end = this.#tail;
     let ran = 0;
     while (this.#head < end) {
       const item = this.#items[this.#head]!;
@@ -45,15 +47,14 @@ export class RunQueue<T extends { ticket: number }> {
         run(item);
       }
     }
-    if (this.#head === this.#items.length) {
-      // Drained (the usual end of a pass): start over without reallocating.
-      this.#items.length = 0;
-      this.#tickets.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      // Compact once the consumed prefix dominates, so the arrays do not grow without bound.
-      this.#items = this.#items.slice(this.#head);
-      this.#tickets = this.#tickets.slice(this.#head);
+    if (this.#head === this.#tail) {
+      this.#head = this.#tail = 0; // drained, the usual end of a pass
+    } else if (this.#head > 1024 && this.#head * 2 > this.#tail) {
+      // Tasks that requeue themselves every pass never let it drain: move the live part to the front.
+      this.#items.copyWithin(0, this.#head, this.#tail);
+      this.#tickets.copyWithin(0, this.#head, this.#tail);
+      this.#items.fill(undefined, this.#tail - this.#head, this.#tail);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
     return ran;

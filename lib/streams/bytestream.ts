@@ -3,6 +3,8 @@
  * A task waits for readiness only when the transport says "not now", and only for the readiness
  * the transport asked for; nothing else can resume it while it waits.
  */
+// Imported, not the global: Node's global Buffer is a getter, paid on every read.
+import { Buffer } from 'buffer';
 import { errnoOf, systemError, WOULD_BLOCK } from '../errors';
 import { fdWait } from '../loop/fdwaiters';
 import { Instruction, Operation } from '../loop/operation';

@@ -22,12 +22,16 @@ export function socketpair(type: 'stream' | 'dgram' = 'stream'): [number, number
 
 /** Reads into `buf` (optionally a window of it): bytes read, 0 at end of file, or WOULD_BLOCK. */
 export function read(fd: number, buf: Uint8Array, offset?: number, length?: number): number | WouldBlock {
-  return ioResult(native.read(fd, buf, offset, length), 'read', { fd });
+  // A window argument that is not given is left out, not passed as undefined: the addon then skips
+  // checking it, on every read of every stream.
+  const n = offset === undefined && length === undefined ? native.read(fd, buf) : native.read(fd, buf, offset, length);
+  return n >= 0 ? n : ioResult(n, 'read', { fd });
 }
 
 /** Writes from `buf` (optionally a window of it): bytes written, or WOULD_BLOCK. */
 export function write(fd: number, buf: Uint8Array, offset?: number, length?: number): number | WouldBlock {
-  return ioResult(native.write(fd, buf, offset, length), 'write', { fd });
+  const n = offset === undefined && length === undefined ? native.write(fd, buf) : native.write(fd, buf, offset, length);
+  return n >= 0 ? n : ioResult(n, 'write', { fd });
 }
 
 /** Closes an fd. */

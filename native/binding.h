@@ -17,7 +17,7 @@ struct Bytes {
 // info[i] as a Uint8Array/Buffer, narrowed by optional offset/length arguments at i+1, i+2.
 Bytes BytesArg(const Napi::CallbackInfo& info, size_t i);
 int32_t IntArg(const Napi::CallbackInfo& info, size_t i);
-inline Napi::Number Result(Napi::Env env, int64_t value) { return Napi::Number::New(env, double(value)); }
+Napi::Value Result(Napi::Env env, int64_t value);
 
 void InitFd(Napi::Env env, Napi::Object exports);
 void InitPollset(Napi::Env env, Napi::Object exports);

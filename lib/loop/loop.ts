@@ -181,7 +181,7 @@ export class Loop {
   }
 
   #turn(): void {
-    this.timers.fireDue(now());
+    if (this.timers.size > 0) this.timers.fireDue(now());
     this.#runq.pass((task) => task.run());
     this.fds.flush();
   }

@@ -41,9 +41,12 @@ export class Instruction {
 /** A typed operation: run it with `yield*` inside a task, or hand it to `spawn`. */
 export type Operation<T> = Generator<Instruction, T, unknown>;
 
+// The resumption most waits end with, shared: a wake-up allocates nothing.
+const NEXT: Resume = Object.freeze({ kind: 'next', value: undefined });
+
 /** Resume with a value. */
 export function next(value?: unknown): Resume {
-  return { kind: 'next', value };
+  return value === undefined ? NEXT : { kind: 'next', value };
 }
 
 /** Resume by throwing into the task. */

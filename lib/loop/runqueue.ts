@@ -6,26 +6,27 @@
  * task that keeps rescheduling itself cannot starve I/O.
  */
 
-interface Entry<T> {
-  item: T;
-  /** The ticket the item had when queued: a newer or cancelled ticket makes this entry stale. */
-  ticket: number;
-}
-
-/** A FIFO with stale-entry skipping (an item dequeued by other means is not run twice). */
+/**
+ * A FIFO with stale-entry skipping (an item dequeued by other means is not run twice). An entry is
+ * an item and the ticket it had when queued (a newer or cancelled ticket makes the entry stale),
+ * kept in slots [head, tail) of two parallel arrays that are reused, never truncated: queueing
+ * allocates nothing once they have grown to the working size.
+ */
 export class RunQueue<T extends { ticket: number }> {
-  #entries: (Entry<T> | undefined)[] = [];
+  readonly #items: (T | undefined)[] = [];
+  readonly #tickets: number[] = [];
   #head = 0;
+  #tail = 0;
 
   /** Entries waiting, stale ones included. */
   get length(): number {
-    return this.#entries.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /** Queues `item`; any earlier entry of it becomes stale. */
   push(item: T): void {
-    item.ticket++;
-    this.#entries.push({ item, ticket: item.ticket });
+    this.#items[this.#tail] = item;
+    this.#tickets[this.#tail++] = ++item.ticket;
   }
 
   /** Makes a queued item's entry stale (it will not run). */
@@ -35,19 +36,25 @@ export class RunQueue<T extends { ticket: number }> {
 
   /** Runs `run(item)` for each live entry queued before this call; returns how many ran. */
   pass(run: (item: T) => void): number {
-    const end = this.#entries.length;
+    const end = this.#tail;
     let ran = 0;
     while (this.#head < end) {
-      const entry = this.#entries[this.#head];
-      this.#entries[this.#head++] = undefined;
-      if (entry && entry.item.ticket === entry.ticket) {
+      const item = this.#items[this.#head]!;
+      const ticket = this.#tickets[this.#head];
+      this.#items[this.#head++] = undefined;
+      if (item.ticket === ticket) {
         ran++;
-        run(entry.item);
+        run(item);
       }
     }
-    // Compact once the consumed prefix dominates, so the array does not grow without bound.
-    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
+    if (this.#head === this.#tail) {
+      this.#head = this.#tail = 0; // drained, the usual end of a pass
+    } else if (this.#head > 1024 && this.#head * 2 > this.#tail) {
+      // Tasks that requeue themselves every pass never let it drain: move the live part to the front.
+      this.#items.copyWithin(0, this.#head, this.#tail);
+      this.#tickets.copyWithin(0, this.#head, this.#tail);
+      this.#items.fill(undefined, this.#tail - this.#head, this.#tail);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
     return ran;

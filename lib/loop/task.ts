@@ -18,11 +18,15 @@ export class HaltedError extends Error {
   }
 }
 
-/** What a blocked task waits on: a description for messages, and how to let go of it. */
-interface Wait {
-  what: string;
-  cancel: () => void;
-  parked: boolean;
+/**
+ * @internal What a blocked task waits on: a description for messages, how to let go of it, and
+ * whether `schedule` may resume it. `cancel` gets the task, so one Wait can serve every task
+ * blocked on the same thing (the fd waiters keep two per fd instead of making one per wait).
+ */
+export interface Wait {
+  readonly what: string;
+  cancel(task: Task<unknown>): void;
+  readonly parked: boolean;
 }
 
 type Result<T> = { kind: 'ok'; value: T } | { kind: 'error'; error: unknown } | { kind: 'halted' };
@@ -145,8 +149,13 @@ export class Task<T> implements PromiseLike<T> {
 
   /** @internal Suspends the running task on `what` until `wake`, `interrupt` or `halt`. */
   block(what: string, cancel: () => void, parked = false): void {
+    this.blockOn({ what, cancel, parked });
+  }
+
+  /** @internal Suspends the running task on a prepared `wait` (see {@link Wait}). */
+  blockOn(wait: Wait): void {
     this.#state = 'blocked';
-    this.#wait = { what, cancel, parked };
+    this.#wait = wait;
   }
 
   /** @internal The waker of the current wait resumes the task (through the run queue). */
@@ -187,7 +196,7 @@ export class Task<T> implements PromiseLike<T> {
 
   /** Lets go of the current wait (its waker will not resume the task); the caller resumes it. */
   #release(): void {
-    this.#wait!.cancel();
+    this.#wait!.cancel(this as Task<unknown>);
     this.#wait = undefined;
   }
 

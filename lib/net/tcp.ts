@@ -108,7 +108,9 @@ export function read(fd: number, buf: Uint8Array, offset?: number, length?: numb
 
 /** Writes from `buf` (optionally a window of it) without SIGPIPE: bytes written (maybe fewer), or WOULD_BLOCK. */
 export function write(fd: number, buf: Uint8Array, offset?: number, length?: number): number | WouldBlock {
-  return ioResult(native.send(fd, buf, offset, length), 'write', { fd });
+  // As in fd.write: window arguments that are not given are left out.
+  const n = offset === undefined && length === undefined ? native.send(fd, buf) : native.send(fd, buf, offset, length);
+  return n >= 0 ? n : ioResult(n, 'write', { fd });
 }
 
 /** Writes several buffers in one system call: total bytes written (maybe fewer), or WOULD_BLOCK. */

@@ -3,9 +3,11 @@
  * A task waits for readiness only when the transport says "not now", and only for the readiness
  * the transport asked for; nothing else can resume it while it waits.
  */
+// Imported, not the global: Node's global Buffer is a getter, paid on every read.
+import { Buffer } from 'buffer';
 import { errnoOf, systemError, WOULD_BLOCK } from '../errors';
-import { waitReadable, waitWritable } from '../loop/fdwaiters';
-import { Operation } from '../loop/operation';
+import { fdWait } from '../loop/fdwaiters';
+import { Instruction, Operation } from '../loop/operation';
 import { closeFd } from './closefd';
 import { ByteIo, fdIo, IoResult, WANT_READ } from './io';
 import { pipe, socketpair } from '../fd';
@@ -40,9 +42,14 @@ export class ByteStream {
   #scratch: Buffer | undefined;
   /** The last read was short on a transport where that means "empty now": wait before reading again. */
   #drained = false;
+  // The two waits this stream ever makes, built once: a wait on the hot path allocates nothing.
+  readonly #readable: Instruction;
+  readonly #writable: Instruction;
 
   constructor(io: ByteIo) {
     this.#io = io;
+    this.#readable = fdWait(io.fd, 'read');
+    this.#writable = fdWait(io.fd, 'write');
   }
 
   /** The fd underneath. */
@@ -57,8 +64,13 @@ export class ByteStream {
 
   /** Up to `max` bytes: what is buffered, else one read's worth (waiting if none); `null` at end of stream. */
   *read(max = CHUNK): Operation<Buffer | null> {
-    if (this.#pending.length === 0 && !(yield* this.#fill(max))) return null;
-    return this.#take(Math.min(max, this.#pending.length));
+    // #fill's loop, inlined: the hottest path is one generator level shallower (each level is paid on every resume).
+    for (;;) {
+      if (this.#pending.length > 0) return this.#take(Math.min(max, this.#pending.length));
+      const step = this.#fillStep(max);
+      if (step === false) return null;
+      if (step !== true) yield step;
+    }
   }
 
   /**
@@ -105,9 +117,9 @@ export class ByteStream {
       const r = this.#io.writeSome(off === 0 ? buf : buf.subarray(off));
       if (typeof r === 'number') {
         off += r;
-        if (off < buf.length) yield* waitWritable(this.fd);
+        if (off < buf.length) yield this.#writable;
       } else {
-        yield* this.#await(r, 'write');
+        yield this.#waitFor(r, 'write');
       }
     }
   }
@@ -134,43 +146,54 @@ export class ByteStream {
 
   /** Appends one read's worth to the pending bytes; false at end of stream. */
   *#fill(max: number): Operation<boolean> {
+    for (;;) {
+      const step = this.#fillStep(max);
+      if (step === true || step === false) return step;
+      yield step;
+    }
+  }
+
+  /**
+   * One attempt at appending a read's worth: true when bytes were appended, false at end of stream,
+   * else the wait to yield before the next attempt. Not a generator, so callers yield the wait
+   * themselves instead of delegating through one more level.
+   */
+  #fillStep(max: number): boolean | Instruction {
     if (this.#eof) return false;
+    this.#open();
     if (this.#drained) {
       // Saves the read syscall that would answer WOULD_BLOCK; readiness is level-triggered, so bytes
       // that came meanwhile make this wait end on the loop's next look at the fds.
       this.#drained = false;
-      this.#open();
-      yield* waitReadable(this.fd);
+      return this.#readable;
     }
-    for (;;) {
-      this.#open();
-      const scratch = (this.#scratch = this.#scratch && this.#scratch.length >= max ? this.#scratch : Buffer.allocUnsafe(max));
-      const r = this.#io.readSome(scratch.length === max ? scratch : scratch.subarray(0, max));
-      if (typeof r !== 'number') {
-        yield* this.#await(r, 'read');
-        continue;
-      }
-      if (r === 0) {
-        this.#eof = true;
-        return false;
-      }
-      this.#drained = r < max && this.#io.shortReadDrains === true;
-      const bytes = Buffer.allocUnsafe(r); // a copy: the scratch buffer is reused
-      scratch.copy(bytes, 0, 0, r);
-      this.#pending = this.#pending.length === 0 ? bytes : Buffer.concat([this.#pending, bytes]);
-      return true;
+    const scratch = (this.#scratch = this.#scratch && this.#scratch.length >= max ? this.#scratch : Buffer.allocUnsafe(max));
+    const r = this.#io.readSome(scratch.length === max ? scratch : scratch.subarray(0, max));
+    if (typeof r !== 'number') return this.#waitFor(r, 'read');
+    if (r === 0) {
+      this.#eof = true;
+      return false;
     }
+    this.#drained = r < max && this.#io.shortReadDrains === true;
+    const bytes = Buffer.allocUnsafe(r); // a copy: the scratch buffer is reused
+    scratch.copy(bytes, 0, 0, r);
+    this.#pending = this.#pending.length === 0 ? bytes : Buffer.concat([this.#pending, bytes]);
+    return true;
   }
 
-  /** Waits for what the transport asked: WOULD_BLOCK means the direction of the call. */
-  *#await(r: Exclude<IoResult, number>, direction: 'read' | 'write'): Operation<void> {
-    const readable = r === WANT_READ || (r === WOULD_BLOCK && direction === 'read');
-    yield* readable ? waitReadable(this.fd) : waitWritable(this.fd);
+  /** The wait for what the transport asked: WOULD_BLOCK means the direction of the call. */
+  #waitFor(r: Exclude<IoResult, number>, direction: 'read' | 'write'): Instruction {
+    return r === WANT_READ || (r === WOULD_BLOCK && direction === 'read') ? this.#readable : this.#writable;
   }
 
   #take(n: number): Buffer {
+    if (n === this.#pending.length) {
+      const all = this.#pending; // the common case: no new view
+      this.#pending = EMPTY;
+      return all;
+    }
     const out = this.#pending.subarray(0, n);
-    this.#pending = n === this.#pending.length ? EMPTY : this.#pending.subarray(n);
+    this.#pending = this.#pending.subarray(n);
     return out;
   }
 

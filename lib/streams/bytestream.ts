@@ -15,6 +15,13 @@ import { pipe, socketpair } from '../fd';
 const EMPTY = Buffer.alloc(0);
 const CHUNK = 64 * 1024;
 
+/**
+ * Where every stream of this thread reads into before copying out exactly what arrived: one buffer,
+ * not one per stream (a relay with many idle subscriber streams would otherwise hold 64 KiB each).
+ * Safe to share because a read copies out before anything else can run.
+ */
+let scratch = Buffer.allocUnsafe(CHUNK);
+
 /** Options of {@link ByteStream.readLine}. */
 export interface ReadLineOptions {
   /** Longest line accepted, LF excluded (default 65536); a longer one throws `EMSGSIZE`. */
@@ -39,7 +46,6 @@ export class ByteStream {
   #pending: Buffer = EMPTY;
   #eof = false;
   #closed = false;
-  #scratch: Buffer | undefined;
   /** The last read was short on a transport where that means "empty now": wait before reading again. */
   #drained = false;
   // The two waits this stream ever makes, built once: a wait on the hot path allocates nothing.
@@ -167,7 +173,7 @@ export class ByteStream {
       this.#drained = false;
       return this.#readable;
     }
-    const scratch = (this.#scratch = this.#scratch && this.#scratch.length >= max ? this.#scratch : Buffer.allocUnsafe(max));
+    if (scratch.length < max) scratch = Buffer.allocUnsafe(max);
     const r = this.#io.readSome(scratch.length === max ? scratch : scratch.subarray(0, max));
     if (typeof r !== 'number') return this.#waitFor(r, 'read');
     if (r === 0) {

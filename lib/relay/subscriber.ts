@@ -19,9 +19,6 @@ import type { Counters } from './stats';
  */
 const BATCH_BYTES = 16 * 1024;
 
-/** Where a batch of several messages is assembled, shared by this thread's subscribers. */
-const batchBuffer = Buffer.allocUnsafe(BATCH_BYTES);
-
 /** The part of a stream a subscriber needs. */
 export interface SubscriberStream {
   /** Takes what the transport accepts now, without waiting: a byte count, 0 when it would have to wait. */
@@ -33,6 +30,8 @@ export interface SubscriberStream {
 export class Subscriber {
   readonly queue: MessageQueue<Buffer>;
   readonly #bell = new Mailbox<true>(1);
+  /** Where a batch of several messages is assembled: reused, so a batch allocates nothing. */
+  #scratch: Buffer | undefined;
   #draining = false;
   /** Why it was told to go, if it was. */
   disconnectReason: string | undefined;
@@ -91,10 +90,7 @@ export class Subscriber {
       // Most writes go straight into the kernel's send buffer: only one that has to wait is given
       // a deadline (a timeout costs a timer and an error object, more than the write itself).
       const now = stream.writeNow(bytes);
-      if (now < bytes.length) {
-        // The batch buffer is shared by every subscriber: what must wait is copied out first.
-        yield* timeout(writeTimeoutMs, stream.write(Buffer.from(bytes.subarray(now))));
-      }
+      if (now < bytes.length) yield* timeout(writeTimeoutMs, stream.write(now === 0 ? bytes : bytes.subarray(now)));
       this.inFlight = 0;
       this.delivered += count;
       this.counters.add('delivered', count);
@@ -104,8 +100,8 @@ export class Subscriber {
 
   /**
    * Takes queued messages up to BATCH_BYTES in all (at least one message) as one buffer: the
-   * message itself when it goes alone, else a view of the shared batch buffer (valid until any
-   * subscriber's next batch, so `pump` writes it at once or copies what has to wait).
+   * message itself when it goes alone, else a view of the scratch buffer (valid until the next batch,
+   * which is after this one's write completed).
    */
   #batch(): { bytes: Buffer; count: number } {
     const q = this.queue;
@@ -113,7 +109,7 @@ export class Subscriber {
     const second = q.peek();
     // Never past BATCH_BYTES: a second record in the same write could be cut half-way.
     if (!second || first.length + second.length > BATCH_BYTES) return { bytes: first, count: 1 };
-    const scratch = batchBuffer;
+    const scratch = (this.#scratch ??= Buffer.allocUnsafe(BATCH_BYTES));
     scratch.set(first, 0);
     let size = first.length;
     let count = 1;

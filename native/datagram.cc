@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "socket.h"
+#include "sys.h"
 
 namespace pollset {
 
@@ -39,17 +40,14 @@ int ReceiveRing::Receive(int fd) {
   used_ = 0;
   int n;
 #if defined(__linux__)
-  do n = recvmmsg(fd, msgs_.data(), unsigned(msgs_.size()), MSG_DONTWAIT, nullptr);
-  while (n < 0 && errno == EINTR);
+  n = RetryOnEintr([&] { return recvmmsg(fd, msgs_.data(), unsigned(msgs_.size()), MSG_DONTWAIT, nullptr); });
   if (n < 0) return -errno;
   for (int i = 0; i < n; i++) {
     meta_[i * kMetaStride] = int32_t(msgs_[size_t(i)].msg_len);
   }
 #else
   for (n = 0; size_t(n) < msgs_.size(); n++) {
-    ssize_t got;
-    do got = recvmsg(fd, &msgs_[size_t(n)], MSG_DONTWAIT);
-    while (got < 0 && errno == EINTR);
+    ssize_t got = RetryOnEintr([&] { return recvmsg(fd, &msgs_[size_t(n)], MSG_DONTWAIT); });
     if (got < 0) {
       if (n == 0) return -errno;
       break;  // a later call reports it (or finds the socket empty)
@@ -82,9 +80,7 @@ int SendMany(int fd, const iovec* datagrams, size_t count, const sockaddr_storag
       h.msg_iov = const_cast<iovec*>(&datagrams[sent + i]);
       h.msg_iovlen = 1;
     }
-    int n;
-    do n = sendmmsg(fd, msgs, unsigned(batch), kSendFlags);
-    while (n < 0 && errno == EINTR);
+    int n = RetryOnEintr([&] { return sendmmsg(fd, msgs, unsigned(batch), kSendFlags); });
     if (n < 0) return sent ? int(sent) : -errno;
     sent += size_t(n);
     if (size_t(n) < batch) break;  // the socket buffer is full: report what went

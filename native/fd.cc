@@ -36,18 +36,14 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
 Napi::Value Read(const Napi::CallbackInfo& info) {
   int fd = IntArg(info, 0);
   Bytes buf = BytesArg(info, 1);
-  ssize_t n;
-  do n = read(fd, buf.data, buf.length);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return read(fd, buf.data, buf.length); });
   return Result(info.Env(), n < 0 ? -errno : n);
 }
 
 Napi::Value Write(const Napi::CallbackInfo& info) {
   int fd = IntArg(info, 0);
   Bytes buf = BytesArg(info, 1);
-  ssize_t n;
-  do n = write(fd, buf.data, buf.length);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return write(fd, buf.data, buf.length); });
   return Result(info.Env(), n < 0 ? -errno : n);
 }
 

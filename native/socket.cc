@@ -99,9 +99,8 @@ int SetOption(int fd, Option option, int value) {
 int ShutdownSocket(int fd, int how) { return shutdown(fd, how) < 0 ? -errno : 0; }
 
 ssize_t SendTo(int fd, const void* data, size_t length, const sockaddr_storage* addr, socklen_t len) {
-  ssize_t n;
-  do n = sendto(fd, data, length, kSendFlags, reinterpret_cast<const sockaddr*>(addr), addr ? len : 0);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr(
+      [&] { return sendto(fd, data, length, kSendFlags, reinterpret_cast<const sockaddr*>(addr), addr ? len : 0); });
   return n < 0 ? -errno : n;
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "socket.h"
+#include "sys.h"
 
 namespace pollset {
 
@@ -21,12 +22,10 @@ int AcceptOne(int fd, sockaddr_storage* addr, socklen_t* len) {
   auto* sa = reinterpret_cast<sockaddr*>(addr);
   int client;
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-  do client = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  while (client < 0 && errno == EINTR);
+  client = RetryOnEintr([&] { return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC); });
   if (client < 0) return -errno;
 #else
-  do client = accept(fd, sa, len);
-  while (client < 0 && errno == EINTR);
+  client = RetryOnEintr([&] { return accept(fd, sa, len); });
   if (client < 0) return -errno;
   int err = AdoptSocket(client);
   if (err) {
@@ -68,9 +67,7 @@ ssize_t WriteVector(int fd, const iovec* iov, int count) {
   memset(&msg, 0, sizeof(msg));
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = count;
-  ssize_t n;
-  do n = sendmsg(fd, &msg, kSendFlags);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = RetryOnEintr([&] { return sendmsg(fd, &msg, kSendFlags); });
   return n < 0 ? -errno : n;
 }
 

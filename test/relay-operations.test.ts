@@ -13,7 +13,7 @@ import { cleanup, exitOf, expectMessages, LOGRELAY, LOGTAIL, spawnChild, makeCer
 afterEach(cleanup);
 
 const FLAGS = ['udp', 'unix', 'tls', 'cert', 'key', 'ca', 'issuer', 'fingerprint', 'framing', 'queue', 'queue-bytes', 'on-full',
-  'handshake-timeout', 'write-timeout', 'stats-interval', 'backend', 'mode', 'demo', 'json', 'help'];
+  'handshake-timeout', 'max-handshakes', 'max-handshakes-per-ip', 'rejection-log', 'write-timeout', 'stats-interval', 'backend', 'mode', 'demo', 'json', 'help'];
 
 test('--help lists every flag and exits 0', () => {
   const out = execFileSync(process.execPath, [LOGRELAY, '--help'], { encoding: 'utf8', timeout: 10000 });
@@ -27,6 +27,11 @@ test.each([
   [['--fingerprint', 'sha256:zz'], /--fingerprint/],
   [['--on-full', 'maybe'], /--on-full/],
   [['--mode', 'fast'], /--mode/],
+  [['--max-handshakes', '0'], /--max-handshakes must be an integer/],
+  [['--max-handshakes-per-ip', '1.5'], /--max-handshakes-per-ip must be an integer/],
+  [['--rejection-log', '10'], /--rejection-log must be N\/S/],
+  [['--rejection-log', '10/0'], /--rejection-log must be N\/S/],
+  [['--rejection-log', '10/100000'], /--rejection-log must be N\/S/],
   [['--bogus'], /unknown flag --bogus/],
 ])('bad value %j: one line on stderr, exit code 2', (args, pattern) => {
   const certs = makeCerts();

@@ -4,7 +4,7 @@ import { Address } from '../net/address';
 import { Pollset } from '../pollset';
 import { createLogger } from '../relay/log';
 import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
-import { defaults, normalizeFingerprint, RelayOptions } from '../relay/options';
+import { defaults, MAX_LOG_INTERVAL_S, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 
@@ -22,6 +22,9 @@ const SPECS: FlagSpec[] = [
   { name: 'queue-bytes', kind: 'string', value: 'N', help: `bytes queued per subscriber (default ${defaults.queueBytes})` },
   { name: 'on-full', kind: 'string', value: 'POLICY', help: `drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
   { name: 'handshake-timeout', kind: 'string', value: 'MS', help: `default ${defaults.handshakeTimeoutMs}` },
+  { name: 'max-handshakes', kind: 'string', value: 'N', help: `pending handshakes at most; beyond, the oldest of the busiest address is cut (default ${defaults.maxHandshakes})` },
+  { name: 'max-handshakes-per-ip', kind: 'string', value: 'N', help: `pending handshakes from one IP (an IPv6 /64) at most; beyond, its oldest is cut (default ${defaults.maxHandshakesPerIp})` },
+  { name: 'rejection-log', kind: 'string', value: 'N/S', help: `log N rejected handshakes per S seconds in full, then one summary line (default ${defaults.rejectionLogBurst}/${defaults.rejectionLogIntervalS})` },
   { name: 'write-timeout', kind: 'string', value: 'MS', help: `disconnect a subscriber whose write stalls this long (default ${defaults.writeTimeoutMs})` },
   { name: 'stats-interval', kind: 'string', value: 'S', help: `seconds between stats lines, 0 for none (default ${defaults.statsIntervalS}); SIGUSR1 prints one now` },
   { name: 'backend', kind: 'string', value: 'NAME', help: `pollset backend: ${Pollset.backends.join('|')} (default ${Pollset.backends[0]})` },
@@ -38,6 +41,21 @@ function checkAddress(flag: string, value: string): string {
     throw new UsageError(`--${flag}: not an address: ${JSON.stringify(value)} (HOST:PORT, [IPv6]:PORT)`);
   }
   return value;
+}
+
+/** More pending handshakes than any fd table holds is a typo, not a setting. */
+const MAX_HANDSHAKES = 1_000_000;
+
+/** `--rejection-log N/S`: N lines in full (0 for summaries only) per S seconds. */
+function rejectionLog(value: string | undefined): Pick<RelayOptions, 'rejectionLogBurst' | 'rejectionLogIntervalS'> {
+  if (value === undefined) return {};
+  const m = /^([0-9]+)\/([0-9]+)$/.exec(value);
+  const burst = Number(m?.[1]);
+  const interval = Number(m?.[2]);
+  if (!m || burst > MAX_HANDSHAKES || interval < 1 || interval > MAX_LOG_INTERVAL_S) {
+    throw new UsageError(`--rejection-log must be N/S (N lines from 0 to ${MAX_HANDSHAKES} per S seconds from 1 to ${MAX_LOG_INTERVAL_S}), not ${JSON.stringify(value)}`);
+  }
+  return { rejectionLogBurst: burst, rejectionLogIntervalS: interval };
 }
 
 /** Flags → options; every mistake is a one-line UsageError. */
@@ -72,6 +90,9 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     onFull: flags.choice('on-full', ['drop-oldest', 'drop-newest', 'disconnect'] as const, defaults.onFull),
     handshakeTimeoutMs: flags.integer('handshake-timeout', defaults.handshakeTimeoutMs, 1),
     writeTimeoutMs: flags.integer('write-timeout', defaults.writeTimeoutMs, 1),
+    maxHandshakes: flags.integer('max-handshakes', defaults.maxHandshakes, 1, MAX_HANDSHAKES),
+    maxHandshakesPerIp: flags.integer('max-handshakes-per-ip', defaults.maxHandshakesPerIp, 1, MAX_HANDSHAKES),
+    ...rejectionLog(flags.string('rejection-log')),
     statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0),
     backend: flags.choice('backend', Pollset.backends, Pollset.backends[0]),
     mode: flags.choice('mode', ['integrated', 'blocking'] as const, defaults.mode),

@@ -30,6 +30,19 @@ export interface RelayOptions {
   onFull?: FullPolicy;
   /** A subscriber that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
+  /**
+   * Connections accepted whose handshake is not finished yet, at most: in total, and from one IP
+   * address (an IPv6 /64 counts as one). Beyond either bound the oldest pending handshake of that
+   * address (of the busiest address, for the total) is cut to make room, and counted as rejected.
+   */
+  maxHandshakes?: number;
+  maxHandshakesPerIp?: number;
+  /**
+   * Rejected handshakes logged in full per window of `rejectionLogIntervalS` seconds; the rest of
+   * the window's rejections are summed up in one `subscriber-rejected-suppressed` line at its end.
+   */
+  rejectionLogBurst?: number;
+  rejectionLogIntervalS?: number;
   /** A subscriber whose pending write (at most 16 KiB, one TLS record) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
   /** Seconds between stats lines; 0 turns them off. */
@@ -53,11 +66,18 @@ export const defaults = {
   queueBytes: 4 * 1024 * 1024,
   onFull: 'drop-oldest' as FullPolicy,
   handshakeTimeoutMs: 10_000,
+  maxHandshakes: 256,
+  maxHandshakesPerIp: 16,
+  rejectionLogBurst: 10,
+  rejectionLogIntervalS: 60,
   writeTimeoutMs: 30_000,
   statsIntervalS: 60,
   mode: 'integrated' as const,
   json: false,
 };
+
+/** One day: a summary of suppressed rejections is never further off than that. */
+export const MAX_LOG_INTERVAL_S = 86_400;
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
 export function resolveOptions(options: RelayOptions): ResolvedOptions {
@@ -69,6 +89,13 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('queueBytes', o.queueBytes);
   positive('handshakeTimeoutMs', o.handshakeTimeoutMs);
   positive('writeTimeoutMs', o.writeTimeoutMs);
+  positive('maxHandshakes', o.maxHandshakes);
+  positive('maxHandshakesPerIp', o.maxHandshakesPerIp);
+  positive('rejectionLogBurst', o.rejectionLogBurst, 0);
+  positive('rejectionLogIntervalS', o.rejectionLogIntervalS);
+  if (o.rejectionLogIntervalS > MAX_LOG_INTERVAL_S) {
+    throw new RangeError(`relay option rejectionLogIntervalS must be at most ${MAX_LOG_INTERVAL_S}, not ${o.rejectionLogIntervalS}`);
+  }
   positive('statsIntervalS', o.statsIntervalS, 0);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {

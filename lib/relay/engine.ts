@@ -267,7 +267,8 @@ export class RelayEngine {
   /** Counts a refused handshake and logs it, within the rate limit. */
   #rejected(address: string, source: string, reason: string): void {
     this.counters.add('rejected');
-    this.#rejections.note({ source, reason, fields: { address, reason } });
+    // Summaries group by reason: without the fd number that system errors name, one cause is one entry.
+    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { address, reason } });
     if (this.#rejections.flushAt !== undefined && !this.#rejectionFlush && !this.#stopping) {
       this.#rejectionFlush = this.loop.spawn(this.#flushRejections());
     }

@@ -43,6 +43,8 @@ test.each(['integrated', 'blocking'])('%s mode: 5,000 log lines into a stderr pi
     const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
     return relay.all('subscriber-rejected').length + dropped === PEERS ? true : undefined;
   });
+  const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+  console.log(`${mode}: ${PEERS} rejections while stderr was unread: ${relay.all('subscriber-rejected').length} logged, ${dropped} dropped and reported`);
   expect(relay.otherErr).toEqual([]);
   expect((await relay.stats()).rejected).toBe(PEERS);
   expect(relay.all('task-crashed')).toEqual([]);

@@ -1,8 +1,9 @@
 /**
- * Where log lines go: an fd (stderr) written with write(2), which never throws and never waits.
+ * Where log lines go: an fd (stderr) whose writes never throw and never wait.
  *
- * stderr is often a non-blocking pipe to a supervisor or a terminal pager; when its reader is slow the
- * pipe fills and write(2) fails with EAGAIN. A log line must neither crash the relay nor stall it, so
+ * stderr is often a pipe to a supervisor or a pager; when its reader is slow the pipe fills, and then
+ * write(2) waits (a blocking description) or fails with EAGAIN (a non-blocking one, as Node leaves
+ * some). A log line must neither crash the relay nor stall it, so
  * what the fd does not take waits in a bounded queue, written as soon as the fd takes it again (the
  * relay's loop waits for it to be writable, see `drainLog`; without one, a Node timer retries). Lines
  * that would grow the queue beyond its bound are dropped whole and counted; the logger reports the

@@ -87,6 +87,10 @@ export class LineSink {
     if (this.flush() && this.#queue.length === 0) {
       const n = this.#writeSome(line);
       if (n === line.length) return;
+      if (this.#broken) {
+        this.dropped++;
+        return;
+      }
       this.#enqueue(line.subarray(n)); // the rest of a started line is always kept
       return;
     }
@@ -103,6 +107,7 @@ export class LineSink {
     while (this.#queue.length > 0) {
       const head = this.#queue[0];
       const n = this.#writeSome(head);
+      if (this.#broken) return true; // the queue went with it, counted as dropped
       this.#queued -= n;
       if (n < head.length) {
         this.#queue[0] = head.subarray(n);

@@ -6,7 +6,7 @@
 #      build and the sanitizer runtimes preloaded (node itself is not instrumented, so the runtime must be in the
 #      process before the addon is loaded; ASan refuses to start otherwise).
 #   3. Any sanitizer report fails the run: a report aborts the process that hit it (a jest worker crash fails its
-#      suite), and every report is also written to a file in a fresh directory that is checked after jest, so a
+#      suite), and every report is written to a file in a fresh directory that is checked after jest, so a
 #      report from a child process whose exit no test looks at still fails the run.
 # Extra arguments go to jest (e.g. a test file or -t <name>).
 # Needs g++ with its sanitizer runtimes (libasan, libubsan: Debian's libgcc-<n>-dev, pulled in by g++) and cmake.
@@ -29,10 +29,17 @@ echo "== sanitizer build ($cxx) -> $out/"
 # -O1 keeps stack traces readable and the run fast; -fno-sanitize-recover makes UBSan stop at the first finding
 # like ASan does, instead of printing and carrying on.
 sanflags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
+# cmake-js sets CMAKE_CXX_FLAGS itself (and would drop ours), so the flags go in the Debug configuration's.
 CXX=$cxx npx cmake-js rebuild --out "$out" --config Debug --log-level warn \
-  --CDCMAKE_CXX_FLAGS="$sanflags" --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
+  --CDCMAKE_CXX_FLAGS_DEBUG="$sanflags" --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
 addon=$PWD/$out/Debug/pollset.node
 [ -f "$addon" ] || { echo "test:sanitize: the build made no $addon" >&2; exit 1; }
+# Instrumented code calls into both runtimes; a build whose flags were lost would pass every suite silently.
+imports=$(nm -D --undefined-only "$addon")
+for hook in __asan_report_ __ubsan_handle_; do
+  grep -q "$hook" <<<"$imports" ||
+    { echo "test:sanitize: $addon is not instrumented (no $hook* calls)" >&2; exit 1; }
+done
 
 # Children that the suites start through bin/ load dist/, which must honour POLLSET_ADDON too.
 npm run build:ts --silent
@@ -42,13 +49,17 @@ trap 'rm -rf "$reports"' EXIT
 
 echo "== native-facing suites under ASan + UBSan"
 status=0
+# LD_PRELOAD puts libubsan before libasan: loaded after ASan, g++'s UBSan runtime does not initialise on its
+#   own and ignores log_path (its reports would reach stderr only, which tests may capture and drop). libubsan
+#   defines no libc or libstdc++ function, so ASan's interceptors still win every lookup they need;
+#   verify_asan_link_order=0 only silences ASan's check that it is the very first library.
 # detect_leaks=0: node and V8 leave their heaps to the OS at exit by design, so LeakSanitizer would report
 #   memory that is not the addon's at every process exit; the suites check fd and object leaks themselves.
 # abort_on_error=1: a report ends the process with SIGABRT, which jest and the tests' child checks see as a crash.
-# log_path: each report also goes to <dir>/asan.<pid> or <dir>/ubsan.<pid>, read below.
-env LD_PRELOAD="$asan $ubsan${LD_PRELOAD:+ $LD_PRELOAD}" \
+# log_path: each report goes to <dir>/asan.<pid> or <dir>/ubsan.<pid>, read below.
+env LD_PRELOAD="$ubsan $asan${LD_PRELOAD:+ $LD_PRELOAD}" \
   POLLSET_ADDON="$addon" \
-  ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$reports/asan" \
+  ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$reports/asan" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$reports/ubsan" \
   node node_modules/jest/bin/jest.js --config scripts/jest-sanitize.config.js "$@" || status=$?
 

@@ -6,8 +6,9 @@
 #      build and the sanitizer runtimes preloaded (node itself is not instrumented, so the runtime must be in the
 #      process before the addon is loaded; ASan refuses to start otherwise).
 #   3. Any sanitizer report fails the run: a report aborts the process that hit it (a jest worker crash fails its
-#      suite), and every report is written to a file in a fresh directory that is checked after jest, so a
-#      report from a child process whose exit no test looks at still fails the run.
+#      suite); ASan reports are also written to files in a fresh directory that is checked after jest, so one
+#      from a child process whose exit no test looks at still fails the run; UBSan reports are found in jest's
+#      output (see log_path below).
 # Extra arguments go to jest (e.g. a test file or -t <name>).
 # Needs g++ with its sanitizer runtimes (libasan, libubsan: Debian's libgcc-<n>-dev, pulled in by g++) and cmake.
 set -euo pipefail
@@ -45,35 +46,38 @@ done
 npm run build:ts --silent
 
 reports=$(mktemp -d "${TMPDIR:-/tmp}/pollset-sanitize-XXXXXX")
-trap 'rm -rf "$reports"' EXIT
+trap 'rm -rf "$reports" "$reports.out"' EXIT
 
 echo "== native-facing suites under ASan + UBSan"
 status=0
-# LD_PRELOAD puts libubsan before libasan: loaded after ASan, g++'s UBSan runtime does not initialise on its
-#   own and ignores log_path (its reports would reach stderr only, which tests may capture and drop). libubsan
-#   defines no libc or libstdc++ function, so ASan's interceptors still win every lookup they need;
-#   verify_asan_link_order=0 only silences ASan's check that it is the very first library.
 # detect_leaks=0: node and V8 leave their heaps to the OS at exit by design, so LeakSanitizer would report
 #   memory that is not the addon's at every process exit; the suites check fd and object leaks themselves.
 # abort_on_error=1: a report ends the process with SIGABRT, which jest and the tests' child checks see as a crash.
-# log_path: each report goes to <dir>/asan.<pid> or <dir>/ubsan.<pid>, read below.
-env LD_PRELOAD="$ubsan $asan${LD_PRELOAD:+ $LD_PRELOAD}" \
+# log_path: each ASan report goes to <dir>/asan.<pid>, read below. g++'s UBSan runtime is a second copy of the
+#   sanitizer common code; with ASan loaded its log_path lands in ASan's copy, so its reports stay on stderr.
+#   They abort the process too, and jest's output is searched for them below; a UBSan report from a child whose
+#   stderr a test captures and whose exit status it ignores is the one case this cannot see.
+env LD_PRELOAD="$asan $ubsan${LD_PRELOAD:+ $LD_PRELOAD}" \
   POLLSET_ADDON="$addon" \
-  ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$reports/asan" \
-  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$reports/ubsan" \
-  node node_modules/jest/bin/jest.js --config scripts/jest-sanitize.config.js "$@" || status=$?
+  ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$reports/asan" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1" \
+  node node_modules/jest/bin/jest.js --config scripts/jest-sanitize.config.js "$@" 2>&1 | tee "$reports.out" ||
+  status=$?
 
 found=$(find "$reports" -type f | sort)
-if [ -n "$found" ]; then
+ubsan_lines=$(grep -E '^[^ ]+:[0-9]+:[0-9]+: runtime error: ' "$reports.out" || true)
+if [ -n "$found" ] || [ -n "$ubsan_lines" ]; then
   for f in $found; do
     echo "== sanitizer report: $(basename "$f")" >&2
     cat "$f" >&2
   done
-  echo "test:sanitize: FAILED, $(echo "$found" | wc -l) sanitizer report(s)" >&2
+  [ -z "$ubsan_lines" ] || { echo "== UndefinedBehaviorSanitizer reports (stacks above)" >&2; echo "$ubsan_lines" >&2; }
+  echo "test:sanitize: FAILED, $(echo "$found" | grep -c . || true) ASan report(s)," \
+    "$(echo "$ubsan_lines" | grep -c . || true) UBSan report(s)" >&2
   exit 1
 fi
 if [ "$status" -ne 0 ]; then
-  echo "test:sanitize: FAILED, jest exited with status $status (no sanitizer report file)" >&2
+  echo "test:sanitize: FAILED, jest exited with status $status (no sanitizer report)" >&2
   exit "$status"
 fi
 echo "test:sanitize: passed, no sanitizer reports"

@@ -76,27 +76,36 @@ export const defaults = {
   json: false,
 };
 
-/** One day: a summary of suppressed rejections is never further off than that. */
-export const MAX_LOG_INTERVAL_S = 86_400;
+/**
+ * Bounds of the time options: a Node timer takes at most 2³¹−1 ms (about 24.8 days) and turns
+ * anything longer into 1 ms, so longer values are refused rather than silently spinning. A summary
+ * of suppressed rejections is never further off than a day; more pending handshakes than any fd
+ * table holds is a typo, not a setting.
+ */
+export const limits = {
+  maxMs: 2 ** 31 - 1,
+  maxStatsIntervalS: Math.floor((2 ** 31 - 1) / 1000),
+  maxRejectionLogIntervalS: 86_400,
+  maxHandshakes: 1_000_000,
+};
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
 export function resolveOptions(options: RelayOptions): ResolvedOptions {
   const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedOptions;
-  const positive = (name: keyof RelayOptions, v: number, min = 1) => {
-    if (!Number.isInteger(v) || v < min) throw new RangeError(`relay option ${name} must be an integer ≥ ${min}, not ${v}`);
+  const positive = (name: keyof RelayOptions, v: number, min = 1, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new RangeError(`relay option ${name} must be an integer from ${min} to ${max}, not ${v}`);
+    }
   };
   positive('queue', o.queue);
   positive('queueBytes', o.queueBytes);
-  positive('handshakeTimeoutMs', o.handshakeTimeoutMs);
-  positive('writeTimeoutMs', o.writeTimeoutMs);
-  positive('maxHandshakes', o.maxHandshakes);
-  positive('maxHandshakesPerIp', o.maxHandshakesPerIp);
-  positive('rejectionLogBurst', o.rejectionLogBurst, 0);
-  positive('rejectionLogIntervalS', o.rejectionLogIntervalS);
-  if (o.rejectionLogIntervalS > MAX_LOG_INTERVAL_S) {
-    throw new RangeError(`relay option rejectionLogIntervalS must be at most ${MAX_LOG_INTERVAL_S}, not ${o.rejectionLogIntervalS}`);
-  }
-  positive('statsIntervalS', o.statsIntervalS, 0);
+  positive('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, limits.maxMs);
+  positive('writeTimeoutMs', o.writeTimeoutMs, 1, limits.maxMs);
+  positive('statsIntervalS', o.statsIntervalS, 0, limits.maxStatsIntervalS);
+  positive('maxHandshakes', o.maxHandshakes, 1, limits.maxHandshakes);
+  positive('maxHandshakesPerIp', o.maxHandshakesPerIp, 1, limits.maxHandshakes);
+  positive('rejectionLogBurst', o.rejectionLogBurst, 0, limits.maxHandshakes);
+  positive('rejectionLogIntervalS', o.rejectionLogIntervalS, 1, limits.maxRejectionLogIntervalS);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);

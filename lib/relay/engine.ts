@@ -279,7 +279,7 @@ export class RelayEngine {
   *#flushRejections(): Operation<void> {
     try {
       for (let at = this.#rejections.flushAt; at !== undefined; at = this.#rejections.flushAt) {
-        const now = Date.now();
+        const now = this.#rejections.now();
         if (now >= at) this.#rejections.flush();
         else yield* sleep(at - now);
       }

@@ -60,7 +60,8 @@ export class RateLimitedLog {
     readonly event: string,
     readonly burst: number,
     readonly intervalMs: number,
-    readonly now: () => number = Date.now,
+    /** Milliseconds on a clock that never jumps (a wall clock set back would stretch a window). */
+    readonly now: () => number = () => performance.now(),
   ) {}
 
   /** When the summary of what is being suppressed is due; undefined while nothing is. */

@@ -31,7 +31,11 @@ const META = 3;
 export class DatagramBatch {
   /** How many datagrams this batch holds. */
   count = 0;
-  /** All slots in one buffer: datagram `i` starts at `offset(i)` and is `length(i)` bytes long. */
+  /**
+   * All slots in one buffer: datagram `i` starts at `offset(i)` and is `length(i)` bytes long.
+   * Transferring its ArrayBuffer (`postMessage`, `structuredClone` with `transfer`) hands the memory
+   * to the new owner for good: the socket never writes into it again and receives into a new batch.
+   */
   readonly buffer: Buffer;
   readonly slotSize: number;
   /** @internal */ readonly meta: Int32Array;
@@ -44,6 +48,11 @@ export class DatagramBatch {
     this.buffer = Buffer.from(new ArrayBuffer(slots * slotSize));
     this.meta = new Int32Array(slots * META);
     this.addresses = new Uint8Array(slots * native.addressSize);
+  }
+
+  /** @internal False once one of its arrays was transferred away (detached): nothing can be received into it. */
+  intact(): boolean {
+    return this.buffer.length !== 0 && this.meta.length !== 0 && this.addresses.length !== 0;
   }
 
   /** Where datagram `i` starts in `buffer`. */
@@ -135,7 +144,7 @@ export class DatagramSocket {
    */
   receive(): DatagramBatch | WouldBlock {
     const fd = this.fd;
-    if (!this.#receiver) {
+    if (!this.#receiver || !this.#batch?.intact()) {
       const batch = new DatagramBatch(this.#slots, this.#slotSize);
       this.#receiver = new native.Receiver(batch.buffer, this.#slotSize, batch.meta, batch.addresses);
       this.#batch = batch;

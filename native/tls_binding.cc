@@ -133,6 +133,8 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   Napi::Value Read(const Napi::CallbackInfo& info) {
     TlsSession* s = Open(info.Env());
     Bytes buf = BytesArg(info, 0);
+    // SSL_read into nothing returns 0, which means close_notify here: refuse it instead.
+    if (buf.length == 0) ThrowRangeError(info.Env(), "The \"buffer\" window is empty: a TLS read needs room for at least one byte");
     return Result(info.Env(), s->Read(buf.data, buf.length));
   }
 

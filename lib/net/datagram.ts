@@ -4,7 +4,7 @@
  * a reused view. Nothing is allocated per datagram unless you ask for its bytes or its address.
  */
 import * as fs from 'fs';
-import { check, ioResult, WouldBlock, WOULD_BLOCK } from '../errors';
+import { argRangeError, argTypeError, check, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { native, NativeReceiver, SocketOption } from '../native';
 import { Address, AddressFamily, toAddress } from './address';
@@ -105,11 +105,11 @@ export class DatagramSocket {
   #lastAddress: Address | undefined;
 
   constructor(type: DatagramType, options: DatagramOptions = {}) {
-    if (!(type in FAMILY)) throw new TypeError(`DatagramSocket: unknown type ${JSON.stringify(type)}`);
+    if (!hasOwn(FAMILY, type)) throw argTypeError(`DatagramSocket: unknown type ${String(type)}`);
     const slots = options.slots ?? 32;
     const slotSize = options.slotSize ?? 65536;
     if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(slotSize) || slotSize < 1) {
-      throw new RangeError('DatagramSocket: slots and slotSize must be positive integers');
+      throw argRangeError('DatagramSocket: slots and slotSize must be positive integers');
     }
     this.type = type;
     this.#slots = slots;
@@ -119,7 +119,7 @@ export class DatagramSocket {
 
   /** The socket's fd, for a Pollset. */
   get fd(): number {
-    if (this.#fd < 0) throw new Error('socket is closed');
+    if (this.#fd < 0) throw stateError('socket is closed');
     return this.#fd;
   }
 

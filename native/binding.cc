@@ -86,9 +86,13 @@ void ThrowRangeError(Napi::Env env, const std::string& message) {
   ThrowWithCode(Napi::RangeError::New(env, message), "ERR_OUT_OF_RANGE");
 }
 
-void ThrowStateError(Napi::Env env, const std::string& message) {
-  ThrowWithCode(Napi::Error::New(env, message), "ERR_INVALID_STATE");
+Napi::Error StateError(Napi::Env env, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", "ERR_INVALID_STATE");
+  return error;
 }
+
+void ThrowStateError(Napi::Env env, const std::string& message) { throw StateError(env, message); }
 
 int64_t Integer(Napi::Env env, napi_value value, const std::string& name, int64_t min, int64_t max) {
   double number = 0;

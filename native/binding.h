@@ -24,6 +24,8 @@ namespace pollset {
 [[noreturn]] void ThrowTypeError(Napi::Env env, const std::string& name, const char* expected, napi_value got);
 [[noreturn]] void ThrowRangeError(Napi::Env env, const std::string& message);
 [[noreturn]] void ThrowStateError(Napi::Env env, const std::string& message);
+// The ERR_INVALID_STATE error itself, for callers that report it rather than throw it.
+Napi::Error StateError(Napi::Env env, const std::string& message);
 
 // `value` as an integer in [min, max] (|bounds| <= 2^53).
 int64_t Integer(Napi::Env env, napi_value value, const std::string& name, int64_t min, int64_t max);

@@ -57,8 +57,9 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     View view{nullptr, 0, 0};
     if (!events_.TryUse(env, kPairInts, &view, error)) return false;
     *out = static_cast<Ready*>(view.data);
+    // A bigger array than one wait can use would only make the backend's scratch array as big.
     size_t pairs = view.length / kPairInts;
-    *capacity = pairs < size_t(INT32_MAX) ? int(pairs) : INT32_MAX;
+    *capacity = pairs < kMaxEvents ? int(pairs) : kMaxEvents;
     return true;
   }
 
@@ -154,9 +155,7 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
       // Nowhere to put events: stop (a level-triggered watch would fire again at once) and report
       // it the way a throwing callback is reported.
       StopWatching();
-      Napi::Error e = Napi::Error::New(env, error);
-      e.Set("code", "ERR_INVALID_STATE");
-      napi_fatal_exception(env, e.Value());
+      napi_fatal_exception(env, StateError(env, error).Value());
       return;
     }
     int n = set_->wait(0, events, capacity);
@@ -205,6 +204,7 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
   }
 
   static constexpr size_t kPairInts = sizeof(Ready) / sizeof(int32_t);
+  static constexpr int kMaxEvents = 65536;
 
   std::unique_ptr<Pollset> set_;
   PinnedArray events_;

@@ -21,7 +21,8 @@ function refusedPeer(port: number): Promise<void> {
 test.each(['integrated', 'blocking'])('%s mode: 5,000 log lines into a stderr pipe nobody reads: the relay keeps relaying, and the dropped lines are counted', async (mode) => {
   const PEERS = 5000;
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--mode', mode, '--stats-interval', '0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  // Every rejection logged in full (no rate limit), so that the lines really overflow the pipe.
+  const relay = await RelayProcess.start(['--mode', mode, '--stats-interval', '0', '--rejection-log', `${PEERS}/60`, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
   const tail = await Tail.start(relay, certs);
   const seenBefore = relay.events.length;
   relay.child.stderr!.pause(); // the test stops reading: the pipe and Node's buffer fill, then write(2) says EAGAIN

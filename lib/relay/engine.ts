@@ -9,7 +9,7 @@ import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDat
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { frame } from './framing';
-import type { Logger } from './log';
+import { logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import type { Counters } from './stats';
 import { Subscriber, SubscriberStream } from './subscriber';
@@ -161,7 +161,7 @@ export class RelayEngine {
       s.disconnectReason = 'relay stopping';
       s.task?.halt();
     }
-    this.log('info', 'stopped', {});
+    logLast(this.log, 'info', 'stopped');
   }
 
   #makeContext(): TlsContext {

@@ -227,6 +227,12 @@ test('a PEM file that cannot be read is an ERR_TLS_CONTEXT naming the file and w
       }
       expect(err).toMatchObject({ code: 'ERR_TLS_CONTEXT', reason, errno: expect.any(Number), cause: expect.objectContaining({ code: sysCode }) });
     }
+    // A file option that is not a path is the caller's mistake, never read as an fd.
+    for (const caFile of [99999, Buffer.from(missing)]) {
+      expect(() => TlsContext.server({ ...server, caFile: caFile as unknown as string, verify: 'require' })).toThrow(
+        expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('CA PEM file') }),
+      );
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -54,14 +54,16 @@ const VERIFY = { none: 0, optional: 1, require: 2 } as const;
  */
 function pem(what: string, value: Pem | undefined, file: string | undefined): Pem | undefined {
   if (file === undefined) return value;
+  // A number would be read as an fd (0: stdin), and a Buffer path is not what the option says.
+  if (typeof file !== 'string') throw argTypeError(`the ${what} file must be a path string, not ${typeof file}`);
   try {
     return fs.readFileSync(file);
   } catch (e) {
     const sys = e as NodeJS.ErrnoException;
-    if (typeof sys?.code !== 'string') throw e;
+    if (typeof sys?.syscall !== 'string') throw e; // not a system error (a path with a NUL byte): the caller's mistake as it is
     // Node's text is "ENOENT: no such file or directory, open '/x'": keep the middle, the why.
     const why = /^[A-Z0-9_]+: (.*?), \w+(?: '.*')?$/.exec(sys.message)?.[1] ?? sys.message;
-    const err = tlsError('ERR_TLS_CONTEXT', `cannot read ${what} (${file}): ${why} (${sys.code})`, sys.syscall ?? 'open');
+    const err = tlsError('ERR_TLS_CONTEXT', `cannot read ${what} (${file}): ${why} (${sys.code})`, sys.syscall);
     throw Object.assign(err, { errno: sys.errno, path: file, cause: e });
   }
 }

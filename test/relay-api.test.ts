@@ -35,3 +35,19 @@ test('stop with a bad drainMs is a RangeError naming it, and the relay keeps run
   await relay.finished;
   expect(lines.filter((l) => / stopped\b/.test(l))).toHaveLength(1);
 }, 30000);
+
+test('a relay started again after it stopped logs again: each run ends with its own `stopped` line', async () => {
+  const certs = makeCerts();
+  const lines: string[] = [];
+  const relay = new Relay(
+    { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, statsIntervalS: 0 },
+    createLogger({ write: (line) => lines.push(line) }),
+  );
+  for (let run = 0; run < 2; run++) {
+    await relay.start();
+    relay.logStats();
+    await relay.stop({ drainMs: 0 });
+    relay.logStats(); // after `stopped`: not logged
+  }
+  expect(lines.map((l) => l.split(' ')[2])).toEqual(['listening', 'stats', 'stopped', 'listening', 'stats', 'stopped']);
+}, 30000);

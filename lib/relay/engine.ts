@@ -88,6 +88,7 @@ export class RelayEngine {
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
   start(): void {
     const o = this.options;
+    this.log.reopen?.(); // a relay started again logs again: its last run ended the log with `stopped`
     try {
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {

@@ -18,6 +18,8 @@ export type Logger = ((level: Level, event: string, fields?: Fields) => void) & 
    * when the queue is full, and nothing is logged after it (later calls do nothing).
    */
   readonly end?: (level?: Level, event?: string, fields?: Fields) => void;
+  /** Logs again after `end` (a relay started again after it stopped). */
+  readonly reopen?: () => void;
 };
 
 function quote(v: string | number | boolean): string {
@@ -65,5 +67,8 @@ export function createLogger(opts: { json?: boolean; write?: (line: string) => v
     }
     ended = true;
   };
-  return Object.assign(logger, { sink, end });
+  const reopen = () => {
+    ended = false;
+  };
+  return Object.assign(logger, { sink, end, reopen });
 }

@@ -76,6 +76,7 @@ export class Relay {
   async start(): Promise<Listening> {
     if (this.#control) throw new Error('relay already started');
     const control = (this.#control = new ControlPipe());
+    this.#stopping = false;
     try {
       this.#listening = this.options.mode === 'blocking' ? await this.#startWorker(control) : this.#startHere(control);
     } catch (e) {

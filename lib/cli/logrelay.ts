@@ -157,13 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (demo) process.stdout.write(demoInstructions(demo, listening.inputs[0] ?? '127.0.0.1:5514', listening.tls));
   await relay.finished;
-  flushBeforeExit(log, 1000);
+  // Lines still waiting for a full stderr (`stopped` last) go out before exit, if its reader takes them soon.
+  log.sink?.flushWithin(1000);
   return 0;
-}
-
-/** Lines still waiting for a full stderr go out before exit, if its reader takes them within `ms`. */
-function flushBeforeExit(log: Logger, ms: number): void {
-  const deadline = Date.now() + ms;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (log.sink && !log.sink.flush() && Date.now() < deadline) Atomics.wait(pause, 0, 0, 5);
 }

@@ -10,7 +10,7 @@ import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { frame } from './framing';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
-import type { Logger } from './log';
+import { logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { RateLimitedLog } from './ratelog';
 import type { Counters } from './stats';
@@ -98,6 +98,7 @@ export class RelayEngine {
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
   start(): void {
     const o = this.options;
+    this.log.reopen?.(); // a relay started again logs again: its last run ended the log with `stopped`
     try {
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
@@ -168,7 +169,7 @@ export class RelayEngine {
       s.disconnectReason = 'relay stopping';
       s.task?.halt();
     }
-    this.log('info', 'stopped', {});
+    logLast(this.log, 'info', 'stopped');
   }
 
   #makeContext(): TlsContext {

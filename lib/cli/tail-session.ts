@@ -72,7 +72,8 @@ export function* plainSession(stream: ByteStream, framing: Framing, sink: Sink, 
       if (chunk === undefined) return { kind: 'stopped' };
       if (chunk === null) return { kind: 'eof' };
       for (const message of deframer.push(chunk)) {
-        if (!sink.add(message)) return { kind: 'done' };
+        sink.add(message);
+        if (sink.full) return { kind: 'done' };
         if (sink.batchFull) yield* sink.flush();
       }
     }
@@ -148,7 +149,8 @@ export function* protocolSession(stream: ByteStream, sink: Sink, o: SessionOptio
           sink.skipTo({ log, seq: lastSeq });
         } else {
           for (let i = 0; i < f.count; i++) {
-            if (!sink.add(f.messages[i], { log, seq: f.firstSeq + i }, f.meta?.[i])) return { kind: 'done' };
+            sink.add(f.messages[i], { log, seq: f.firstSeq + i }, f.meta?.[i]);
+            if (sink.full) return { kind: 'done' };
             if (sink.batchFull) yield* sink.flush();
           }
         }

@@ -27,6 +27,8 @@ export interface NativePollset {
 export interface NativeReceiver {
   /** Datagrams received (>= 1) or -errno; fills the slots, meta and address arrays given at construction. */
   receive(fd: number): number;
+  /** The socket's kernel drop counter (uint32, wraps) as the last datagram carried it; 0 until one does. */
+  drops(): number;
 }
 
 /** Socket options, numbered as native/socket.h numbers them. */
@@ -37,6 +39,8 @@ export const enum SocketOption {
   SendBuffer = 3,
   NoDelay = 4,
   Error = 5,
+  /** Linux SO_RXQ_OVFL: datagrams carry the socket's drop count (ENOPROTOOPT elsewhere). */
+  RxqOverflow = 6,
 }
 
 /** Native TLS context: an SSL_CTX. `error` is empty when it was built. */
@@ -70,7 +74,7 @@ export interface NativeTlsSession {
   write(buf: Uint8Array, offset?: number, length?: number): number;
   shutdown(): number;
   free(): void;
-  info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null };
+  info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null; alpn: string | null };
   peerCertificate(): NativeCertInfo | null;
 }
 
@@ -94,6 +98,7 @@ export interface NativeAddon {
     verify: 0 | 1 | 2;
     issuer?: string;
     fingerprints?: string[];
+    alpn?: string[];
   }) => NativeTlsContext;
   TlsSession: new (context: NativeTlsContext, fd: number, servername?: string) => NativeTlsSession;
   makeCertificate(spec: NativeCertSpec): { cert: string; key: string } | { error: string };

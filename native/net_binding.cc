@@ -181,7 +181,8 @@ Napi::Value WritevJs(const Napi::CallbackInfo& info) {
 class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Receiver", {InstanceMethod<&Receiver::Receive>("receive")});
+    return DefineClass(env, "Receiver",
+                       {InstanceMethod<&Receiver::Receive>("receive"), InstanceMethod<&Receiver::Drops>("drops")});
   }
 
   explicit Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
@@ -199,6 +200,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
 
  private:
   Napi::Value Receive(const Napi::CallbackInfo& info) { return Result(info.Env(), ring_->Receive(IntArg(info, 0))); }
+  Napi::Value Drops(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(ring_->drops())); }
 
   std::vector<Napi::ObjectReference> pins_;
   std::unique_ptr<ReceiveRing> ring_;

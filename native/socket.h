@@ -13,7 +13,8 @@ constexpr int kSendFlags = 0;
 #endif
 
 // The socket options the low-level API exposes; numbered as lib/native.ts numbers them.
-enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5 };
+// RxqOverflow is Linux's SO_RXQ_OVFL (ENOPROTOOPT elsewhere): see ReceiveRing::drops().
+enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5, RxqOverflow = 6 };
 
 // A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
 int OpenSocket(int domain, int type);

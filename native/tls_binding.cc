@@ -55,6 +55,17 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
       auto list = fingerprints.As<Napi::Array>();
       for (uint32_t i = 0; i < list.Length(); i++) spec.fingerprints.push_back(list.Get(i).ToString().Utf8Value());
     }
+    Napi::Value alpn = opts.Get("alpn");
+    if (alpn.IsArray()) {
+      auto list = alpn.As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); i++) {
+        Napi::Value name = list.Get(i);
+        if (!name.IsString()) throw Napi::TypeError::New(info.Env(), "alpn must be an array of strings");
+        spec.alpn.push_back(name.As<Napi::String>().Utf8Value());
+      }
+    } else if (!alpn.IsUndefined() && !alpn.IsNull()) {
+      throw Napi::TypeError::New(info.Env(), "alpn must be an array of strings");
+    }
     server_ = spec.server;
     std::string error;
     ctx_ = BuildContext(spec, &error);
@@ -153,10 +164,12 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     return Napi::String::New(info.Env(), session_ ? session_->error() : std::string());
   }
 
-  // {protocol, cipher, verifyCode, verifyText, servername}: meaningful once the handshake is done.
+  // {protocol, cipher, verifyCode, verifyText, servername, alpn}: meaningful once the handshake is done.
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    SSL* ssl = Open(env)->ssl();
+    TlsSession* session = Open(env);
+    SSL* ssl = session->ssl();
+    std::string alpn = session->Alpn();
     long verify = SSL_get_verify_result(ssl);
     const char* servername = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     Napi::Object out = Napi::Object::New(env);
@@ -165,6 +178,7 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     out.Set("verifyCode", Napi::Number::New(env, double(verify)));
     out.Set("verifyText", X509_verify_cert_error_string(verify));
     out.Set("servername", servername ? Napi::Value(Napi::String::New(env, servername)) : env.Null());
+    out.Set("alpn", alpn.empty() ? env.Null() : Napi::Value(Napi::String::New(env, alpn)));
     return out;
   }
 

@@ -4,7 +4,7 @@ import { Address } from '../net/address';
 import { Pollset } from '../pollset';
 import { createLogger } from '../relay/log';
 import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
-import { defaults, normalizeFingerprint, RelayOptions } from '../relay/options';
+import { defaults, MAX_HISTORY, MAX_HISTORY_BYTES, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 
@@ -18,9 +18,13 @@ const SPECS: FlagSpec[] = [
   { name: 'issuer', kind: 'string', value: 'DN', help: 'require this exact issuer DN (RFC 2253, as openssl -nameopt RFC2253 prints it)' },
   { name: 'fingerprint', kind: 'string', repeatable: true, value: 'sha256:HEX', help: 'allow only these subscriber certificates' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `message framing (default ${defaults.framing})` },
-  { name: 'queue', kind: 'string', value: 'N', help: `messages queued per subscriber (default ${defaults.queue})` },
-  { name: 'queue-bytes', kind: 'string', value: 'N', help: `bytes queued per subscriber (default ${defaults.queueBytes})` },
-  { name: 'on-full', kind: 'string', value: 'POLICY', help: `drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
+  { name: 'history', kind: 'string', value: 'N', help: `messages the log keeps for subscribers that are behind or resume (default ${defaults.history})` },
+  { name: 'history-bytes', kind: 'string', value: 'B', help: `framed bytes the log keeps (default ${defaults.historyBytes})` },
+  { name: 'history-dir', kind: 'string', value: 'DIR', help: 'keep the log in segment files in DIR: it and its sequence survive a restart' },
+  { name: 'fsync', kind: 'string', value: 'POLICY', help: `with --history-dir: never|interval|always (default ${defaults.fsync}, about every second)` },
+  { name: 'queue', kind: 'string', value: 'N', help: `messages a live subscriber may be behind (default ${defaults.queue})` },
+  { name: 'queue-bytes', kind: 'string', value: 'B', help: `framed bytes a live subscriber may be behind (default ${defaults.queueBytes})` },
+  { name: 'on-full', kind: 'string', value: 'POLICY', help: `beyond that: drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
   { name: 'handshake-timeout', kind: 'string', value: 'MS', help: `default ${defaults.handshakeTimeoutMs}` },
   { name: 'write-timeout', kind: 'string', value: 'MS', help: `disconnect a subscriber whose write stalls this long (default ${defaults.writeTimeoutMs})` },
   { name: 'stats-interval', kind: 'string', value: 'S', help: `seconds between stats lines, 0 for none (default ${defaults.statsIntervalS}); SIGUSR1 prints one now` },
@@ -67,6 +71,10 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     issuer: flags.string('issuer'),
     fingerprints,
     framing: flags.choice('framing', ['lf', 'octet'] as const, defaults.framing),
+    history: flags.integer('history', defaults.history, 1, MAX_HISTORY),
+    historyBytes: flags.integer('history-bytes', defaults.historyBytes, 1, MAX_HISTORY_BYTES),
+    historyDir: flags.string('history-dir'),
+    fsync: flags.choice('fsync', ['never', 'interval', 'always'] as const, defaults.fsync),
     queue: flags.integer('queue', defaults.queue, 1),
     queueBytes: flags.integer('queue-bytes', defaults.queueBytes, 1),
     onFull: flags.choice('on-full', ['drop-oldest', 'drop-newest', 'disconnect'] as const, defaults.onFull),

@@ -1,17 +1,22 @@
 /**
- * The relay itself, as tasks on one Loop: an input task per datagram socket, an accept task, a task
- * per subscriber. Runs the same in either mode; `Relay` decides which thread and how the loop runs.
+ * The relay itself, as tasks on one Loop: an input task per datagram socket appending to the one
+ * log, an accept task, a task per subscriber writing the log from its cursor. Runs the same in
+ * either mode; `Relay` decides which thread and how the loop runs.
  */
 import { readFileSync, unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import type { Task } from '../loop';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
+import type { DatagramBatch } from '../net/datagram';
 import { TlsContext } from '../tls';
-import { frame } from './framing';
+import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
+import { waitReadable, waitWritable } from '../loop/fdwaiters';
+import { History } from './history';
 import type { Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
+import { negotiate } from './protocol';
 import type { Counters } from './stats';
-import { Subscriber, SubscriberStream } from './subscriber';
+import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
 
 /** Bytes of one pem option, read now (files are read again on reload). */
 function pem(source: PemSource): string | Buffer {
@@ -19,8 +24,8 @@ function pem(source: PemSource): string | Buffer {
 }
 
 /**
- * Datagrams up to 64 KiB arrive whole; up to 64 per recvmmsg — never more than a subscriber queue
- * holds, since a whole batch is queued before any subscriber task runs.
+ * Datagrams up to 64 KiB arrive whole; up to 64 per recvmmsg — never more than a subscriber's lag
+ * limit, since a whole batch is appended before any subscriber task runs.
  */
 const inputOptions = (queue: number) => ({ slots: Math.min(64, queue), slotSize: 65536 });
 
@@ -50,19 +55,28 @@ function clearSocketFile(path: string): void {
 
 /** A TLS stream as a subscriber writes to it. */
 function subscriberStream(tls: TlsStream): SubscriberStream {
+  let want: Want = WANT_WRITE;
   return {
     writeNow(buf) {
       // With partial writes on, a count is whole records in the kernel; WANT_* means nothing was taken.
       const r = tls.session.write(buf);
-      return typeof r === 'number' ? r : 0;
+      if (typeof r === 'number') return r;
+      want = r;
+      return 0;
     },
-    write: (buf) => tls.write(buf),
+    // OpenSSL may need to read before it can write (a TLS 1.3 key update): wait for what it said.
+    waitWritable: () => (want === WANT_READ ? waitReadable(tls.fd) : waitWritable(tls.fd)),
   };
 }
 
 export class RelayEngine {
   readonly #subscribers = new Set<Subscriber>();
   readonly #inputs: DatagramEndpoint[] = [];
+  readonly history: History;
+  /** The last sender seen, by its raw address bytes, and its source id: a flood from one sender looks it up once. */
+  #lastSender = new Uint8Array(0);
+  #lastSource = -1;
+  #lastKey = '';
   readonly #tasks: Task<unknown>[] = [];
   #listener: TcpListener | undefined;
   #context: TlsContext;
@@ -76,6 +90,9 @@ export class RelayEngine {
     readonly log: Logger,
   ) {
     this.#context = this.#makeContext();
+    this.history = new History(options.framing, { messages: options.history, bytes: options.historyBytes });
+    this.history.onEvict = (n) => counters.add('evicted', n);
+    this.#publishHistory();
   }
 
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
@@ -87,19 +104,24 @@ export class RelayEngine {
         clearSocketFile(path);
         this.#inputs.push(UnixDatagramSocket.bindTo(path, inputOptions(o.queue)));
       }
-      for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
+      for (const input of this.#inputs) {
+        input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
+        input.socket.reportKernelDrops();
+      }
       this.#listener = TcpListener.listen(o.tls);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
       throw e;
     }
-    for (const input of this.#inputs) this.#tasks.push(this.loop.spawn(this.#receive(input)));
+    this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
     this.log('info', 'listening', {
       inputs: this.inputAddresses.join(','),
       tls: this.tlsAddress,
       framing: o.framing,
+      log: this.history.logId,
+      next: this.history.next,
       backend: this.loop.backend,
       mode: o.mode,
     });
@@ -157,40 +179,76 @@ export class RelayEngine {
     });
   }
 
-  *#receive(input: DatagramEndpoint): Operation<void> {
+  *#receive(input: DatagramEndpoint, index: number): Operation<void> {
+    let drops = 0;
     for (;;) {
       const batch = yield* input.receive();
-      for (let i = 0; i < batch.count; i++) this.#dispatch(batch.data(i), batch.truncated(i));
+      const time = Date.now();
+      for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
+      // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
+      const now = input.socket.kernelDrops();
+      if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
+      drops = now;
+      this.#publishHistory();
+      for (const s of this.#subscribers) {
+        const lost = s.notify();
+        if (lost > 0) this.#disconnect(s, 'queue full', lost);
+      }
       // Let the subscribers write before the next batch: a burst that keeps the socket readable
       // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
-      // ran, and overflow queues of healthy subscribers.
+      // ran, and push healthy subscribers past their lag limit.
       yield* yieldNow();
     }
   }
 
-  /** One datagram: count it, frame it once, and offer the same bytes to every subscriber's queue. */
-  #dispatch(message: Uint8Array, truncated: boolean): void {
+  /** One datagram: count it and append it to the log (an empty one cannot be framed: counted, dropped). */
+  #append(batch: DatagramBatch, i: number, time: number): void {
     const c = this.counters;
+    const message = batch.data(i);
     c.add('received');
     c.add('bytesIn', message.length);
-    if (truncated) c.add('truncated');
+    if (batch.truncated(i)) c.add('truncated');
     if (message.length === 0) {
       c.add('droppedEmpty');
       return;
     }
-    if (this.#subscribers.size === 0) return;
-    const framed = frame(message, this.options.framing);
-    for (const s of this.#subscribers) {
-      if (!s.offer(framed)) this.#disconnect(s, 'queue full', 1);
-    }
+    this.history.append(message, time, this.#sourceOf(batch, i));
   }
 
+  /** The history's source id for datagram i's sender; the same sender as last time costs a byte compare. */
+  #sourceOf(batch: DatagramBatch, i: number): number {
+    const raw = batch.rawAddress(i);
+    const h = this.history;
+    if (sameBytes(raw, this.#lastSender) && h.sourceKey(this.#lastSource) === this.#lastKey) return h.holdSource(this.#lastSource);
+    const key = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1');
+    this.#lastSource = h.source(key, () => batch.address(i).toString());
+    this.#lastSender = raw.slice();
+    this.#lastKey = key;
+    return this.#lastSource;
+  }
+
+  /** The history's size, for stats (shared memory: a relay in a worker is read from the main thread). */
+  #publishHistory(): void {
+    const c = this.counters;
+    const h = this.history;
+    c.set('historyMessages', h.count);
+    c.set('historyBytes', h.bytes);
+    c.set('historyOldest', h.oldest);
+    c.set('historyNext', h.next);
+  }
+
+  /** Takes a subscriber off the list now (no more notifies) and halts its task; `lost` are counted here. */
   #disconnect(s: Subscriber, reason: string, lost = 0): void {
     if (s.disconnectReason) return;
     s.disconnectReason = reason;
-    s.lost += lost;
-    this.counters.add('droppedDisconnect', lost);
-    this.#subscribers.delete(s); // no more offers, even before its task has unwound
+    this.#subscribers.delete(s);
+    if (lost > 0) {
+      s.leaveAtHead();
+      s.lost += lost;
+      this.counters.add('droppedDisconnect', lost);
+    } else {
+      s.leave();
+    }
     s.task?.halt();
   }
 
@@ -223,6 +281,7 @@ export class RelayEngine {
     const tls = TlsStream.server(conn, this.#context);
     let subscriber: Subscriber | undefined;
     let watcher: Task<void> | undefined;
+    let bye: string | undefined;
     try {
       try {
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
@@ -235,40 +294,95 @@ export class RelayEngine {
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
       const cert = tls.peerCertificate();
       if (this.#stopping) return;
-      subscriber = new Subscriber(this.#nextId++, address, { messages: o.queue, bytes: o.queueBytes, policy: o.onFull }, this.counters);
+      let start: SubscriberStart;
+      let gap: { first: number; count: number } | undefined;
+      if (tls.session.alpn === PROTOCOL) {
+        const asked = yield* negotiate(tls, this.history, o);
+        if ('bye' in asked) {
+          this.log('warn', 'subscriber-refused', { address, subject: cert!.subject, reason: asked.bye });
+          bye = asked.bye;
+          return;
+        }
+        ({ start, gap } = asked);
+        if (this.#stopping) return;
+      } else {
+        // A plain peer: the live stream from the moment it is admitted.
+        start = { cursor: this.history.next, limits: this.#limits(), protocol: false };
+      }
+      subscriber = new Subscriber(this.#nextId++, address, this.history, this.counters, start);
+      if (gap) subscriber.gapBefore(gap.first, gap.count);
       subscriber.task = (yield* self()) as Task<void>;
       this.#subscribers.add(subscriber);
       this.counters.add('subscribers');
-      this.log('info', 'subscriber-connected', { id: subscriber.id, address, subject: cert!.subject });
+      this.log('info', 'subscriber-connected', {
+        id: subscriber.id,
+        address,
+        subject: cert!.subject,
+        protocol: start.protocol ? PROTOCOL : 'plain',
+        from: start.protocol ? start.cursor : undefined,
+      });
       watcher = this.loop.spawn(this.#watchPeer(tls, subscriber));
       yield* subscriber.pump(subscriberStream(tls), o.writeTimeoutMs);
+      if (subscriber.protocol) bye = 'shutdown';
     } catch (e) {
       if (subscriber && !(e instanceof HaltedError)) subscriber.disconnectReason ??= errorText(e);
       if (!subscriber) throw e;
     } finally {
       watcher?.halt();
+      let cut = false;
       if (subscriber) {
         this.#subscribers.delete(subscriber);
+        subscriber.leave();
         this.counters.add('subscribers', -1);
-        // Cut off mid-write: that batch never completed, so it is lost with what is still queued.
-        const cut = subscriber.queue.length + subscriber.inFlight;
-        subscriber.lost += cut;
-        this.counters.add('droppedDisconnect', cut);
-        subscriber.queue.clear();
+        // Cut off mid-write: the run's messages not yet wholly in the kernel are lost with what it was behind.
+        cut = subscriber.inFlight > 0;
+        const missed = subscriber.cutOff(o.framing);
+        // A protocol subscriber can resume: what it did not get is still in the log, not lost.
+        if (!subscriber.protocol) {
+          subscriber.lost += missed;
+          this.counters.add('droppedDisconnect', missed);
+        }
+        const reason = subscriber.disconnectReason ?? 'drained';
+        if (subscriber.protocol && !bye && !cut) bye = byeFor(reason);
         this.log('info', 'subscriber-disconnected', {
           id: subscriber.id,
           address,
-          reason: subscriber.disconnectReason ?? 'drained',
+          reason,
           delivered: subscriber.delivered,
           lost: subscriber.lost,
+          dropped: subscriber.dropped,
+          behind: subscriber.protocol ? missed : undefined,
         });
+      }
+      if (bye !== undefined && !subscriber?.writing) {
+        // Best effort: a BYE that does not fit in the socket now is not waited for.
+        tls.session.write(Buffer.from(`BYE ${bye}\n`, 'latin1'));
       }
       // close_notify means "you have it all". A subscriber cut off mid-write gets none: sending it
       // would first flush the pending record that was just counted lost, and the peer should see
       // that its stream was cut rather than ended.
-      if (subscriber?.inFlight) yield* tls.abort();
+      if (cut || subscriber?.writing) yield* tls.abort();
       else yield* tls.close();
     }
   }
+
+  /** A live subscriber's lag limit. */
+  #limits(): SubscriberStart['limits'] {
+    const o = this.options;
+    return { messages: o.queue, bytes: o.queueBytes, policy: o.onFull };
+  }
 }
 
+/** The BYE reason words for why a protocol subscriber is being let go. */
+function byeFor(reason: string): string {
+  if (reason === 'relay stopping' || reason === 'drained') return 'shutdown';
+  if (reason === 'timed out') return 'write-timeout';
+  if (reason === 'queue full') return 'lag-limit';
+  return 'error';
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

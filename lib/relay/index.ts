@@ -6,6 +6,7 @@ export type { RelayStats } from './stats';
 export { statsFields } from './stats';
 export { frame, unescapeLf, Deframer } from './framing';
 export type { Framing } from './framing';
-export type { FullPolicy } from './queue';
+export type { FullPolicy } from './subscriber';
+export type { FsyncPolicy } from './options';
 export { createLogger } from './log';
 export type { Logger, Level, Fields } from './log';

@@ -1,7 +1,7 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
 import type { Backend } from '../pollset';
 import type { Framing } from './framing';
-import type { FullPolicy } from './queue';
+import type { FullPolicy } from './subscriber';
 
 /** PEM text or bytes, or `{ file }` to read (and re-read on reload). */
 export type PemSource = string | Buffer | { file: string };
@@ -24,7 +24,20 @@ export interface RelayOptions {
   /** SO_RCVBUF of every input, in bytes (default 8 MiB, which Linux caps at net.core.rmem_max); a bigger one absorbs longer bursts. */
   receiveBuffer?: number;
   framing?: Framing;
-  /** Per-subscriber queue limits, and what happens when one is full. */
+  /**
+   * The log's history: the newest `history` messages and `historyBytes` framed bytes are kept, for
+   * subscribers that are behind or resume. Older ones are evicted (counted).
+   */
+  history?: number;
+  historyBytes?: number;
+  /** Keep the log in segment files here, so it (and its sequence) survives a restart. */
+  historyDir?: string;
+  /** With historyDir: when appended messages reach the disk (default interval, about every second). */
+  fsync?: FsyncPolicy;
+  /**
+   * Lag limit: how far (messages, framed bytes) a live subscriber may fall behind the head, and what
+   * happens beyond it. A protocol subscriber that asked for history is bounded by the history instead.
+   */
   queue?: number;
   queueBytes?: number;
   onFull?: FullPolicy;
@@ -41,14 +54,29 @@ export interface RelayOptions {
   json?: boolean;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer'>> &
-  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer'>;
+export type FsyncPolicy = 'never' | 'interval' | 'always';
+
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
+  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;
+
+/** Upper bounds of the history: the per-message records take 40 bytes each, allocated as it fills. */
+export const MAX_HISTORY = 100_000_000;
+export const MAX_HISTORY_BYTES = 64 * 1024 ** 3;
 
 export const defaults = {
   udp: [] as string[],
   unix: [] as string[],
   fingerprints: [] as string[],
   framing: 'lf' as Framing,
+  /**
+   * Sized for a small server (a 1 GiB VPS): 32 MiB of framed lines — at a typical 200–300 bytes,
+   * some 100,000 messages, which covers hours of a quiet server's logs or a long link outage at a
+   * busy one's 1,000 lines a second — costs about 36 MiB of memory (the bytes, one partly used
+   * 256 KiB chunk, 40 bytes of records per message), a small share of such a machine.
+   */
+  history: 100_000,
+  historyBytes: 32 * 1024 * 1024,
+  fsync: 'interval' as FsyncPolicy,
   queue: 1000,
   queueBytes: 4 * 1024 * 1024,
   onFull: 'drop-oldest' as FullPolicy,
@@ -65,6 +93,14 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   const positive = (name: keyof RelayOptions, v: number, min = 1) => {
     if (!Number.isInteger(v) || v < min) throw new RangeError(`relay option ${name} must be an integer ≥ ${min}, not ${v}`);
   };
+  positive('history', o.history);
+  positive('historyBytes', o.historyBytes);
+  if (o.history > MAX_HISTORY) throw new RangeError(`relay option history must be at most ${MAX_HISTORY}, not ${o.history}`);
+  if (o.historyBytes > MAX_HISTORY_BYTES) throw new RangeError(`relay option historyBytes must be at most ${MAX_HISTORY_BYTES}, not ${o.historyBytes}`);
+  if (!['never', 'interval', 'always'].includes(o.fsync)) throw new RangeError(`relay option fsync must be never, interval or always`);
+  if (o.historyDir !== undefined && (typeof o.historyDir !== 'string' || o.historyDir === '')) {
+    throw new RangeError('relay option historyDir must be a directory path');
+  }
   positive('queue', o.queue);
   positive('queueBytes', o.queueBytes);
   positive('handshakeTimeoutMs', o.handshakeTimeoutMs);

@@ -1,6 +1,6 @@
 /**
- * Relay: receives syslog datagrams (UDP, unix) and fans each one out to every authenticated TLS
- * subscriber, each through its own bounded queue.
+ * Relay: receives syslog datagrams (UDP, unix) into one sequence-numbered log with a bounded
+ * history, and streams it to every authenticated TLS subscriber, each a cursor into that log.
  *
  * Integrated mode runs the relay's loop inside this thread's Node event loop. Blocking mode runs it in
  * a worker thread of its own, in the seed's blocking loop (fastest; that thread does nothing else).
@@ -50,7 +50,7 @@ function revive(e: { message: string; code?: string; errno?: number; syscall?: s
 
 export class Relay {
   readonly options: ResolvedOptions;
-  readonly #counters = new Counters();
+  readonly #counters: Counters;
   readonly #log: Logger;
   #control: ControlPipe | undefined;
   #done: Promise<void> | undefined;
@@ -59,6 +59,7 @@ export class Relay {
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
+    this.#counters = new Counters(this.options.udp.length + this.options.unix.length);
     this.#log = log ?? createLogger({ json: this.options.json });
   }
 
@@ -87,7 +88,7 @@ export class Relay {
 
   /** The counters now. */
   stats(): RelayStats {
-    return this.#counters.snapshot();
+    return this.#counters.snapshot(this.#listening?.inputs);
   }
 
   /** Writes a stats line to the log. */
@@ -100,7 +101,7 @@ export class Relay {
     this.#control?.send({ kind: 'reload' });
   }
 
-  /** Stops accepting, drains queues for up to `drainMs`, sends close_notify; resolves when all is closed. */
+  /** Stops accepting, lets subscribers catch up with the head for up to `drainMs`, sends close_notify; resolves when all is closed. */
   async stop({ drainMs = 2000 }: { drainMs?: number } = {}): Promise<void> {
     if (!this.#control || !this.#done) return;
     this.#control.send({ kind: 'stop', drainMs });
@@ -135,7 +136,7 @@ export class Relay {
     // Loaded only here: worker_threads costs an integrated relay ~1.5 MiB of RSS for nothing.
     const { Worker } = await import('worker_threads');
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
-      workerData: { options: this.options, counters: this.#counters.buffer, controlFd: control.readFd },
+      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, controlFd: control.readFd },
     });
     this.#done = new Promise((resolve, reject) => {
       worker.on('error', reject);

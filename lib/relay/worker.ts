@@ -6,7 +6,7 @@ import type { ResolvedOptions } from './options';
 import { RunnerMessage, startEngine } from './relay';
 import { Counters } from './stats';
 
-const { options, counters, controlFd } = workerData as { options: ResolvedOptions; counters: SharedArrayBuffer; controlFd: number };
+const { options, counters, inputs, controlFd } = workerData as { options: ResolvedOptions; counters: SharedArrayBuffer; inputs: number; controlFd: number };
 const log = createLogger({ json: options.json });
 const loop = new Loop({
   backend: options.backend,
@@ -15,7 +15,7 @@ const loop = new Loop({
 const post = (m: RunnerMessage) => parentPort!.postMessage(m);
 let started = false;
 try {
-  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(counters), log, controlFd) });
+  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, counters), log, controlFd) });
   started = true;
 } catch (e) {
   const err = e as NodeJS.ErrnoException;

@@ -9,6 +9,9 @@ import { Frame, FrameParser, Hello, MAX_LINE, Meta, requestLine } from '../lib/r
 
 const SEED = 1101;
 
+/** A TIME line's source, escaped as LF framing escapes a message. */
+const escapeLine = (text: string) => text.replace(/[\n\r\\]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\\\'));
+
 /** What a relay sends for `f` (written from the protocol's text, independently of the parser). */
 function encode(f: Frame, framing: Framing): Buffer {
   switch (f.type) {
@@ -16,7 +19,7 @@ function encode(f: Frame, framing: Framing): Buffer {
       return Buffer.from(`HELLO 1 log=${f.log} framing=${f.framing} oldest=${f.oldest} next=${f.next}\n`);
     case 'msg': {
       const payload = Buffer.concat(f.messages.map((m) => frame(m, framing)));
-      const time = f.meta ? Buffer.from(`TIME ${f.firstSeq} ${f.count}\n${f.meta.map((m) => `${m.time} ${m.source}\n`).join('')}`) : Buffer.alloc(0);
+      const time = f.meta ? Buffer.from(`TIME ${f.firstSeq} ${f.count}\n${f.meta.map((m) => `${m.time} ${escapeLine(m.source)}\n`).join('')}`) : Buffer.alloc(0);
       return Buffer.concat([time, Buffer.from(`MSG ${f.firstSeq} ${f.count} ${payload.length}\n`), payload]);
     }
     case 'gap':
@@ -31,7 +34,10 @@ function encode(f: Frame, framing: Framing): Buffer {
 const logId = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((n) => n.toString(16).padStart(16, '0'));
 const seq = fc.integer({ min: 1, max: 2 ** 40 });
 const word = fc.stringMatching(/^[a-z-]{1,12}$/);
-const source = fc.string({ maxLength: 60 }).filter((s) => !s.includes('\n') && Buffer.from(s, 'utf8').toString('utf8') === s);
+const source = fc.oneof(
+  fc.string({ maxLength: 60 }).filter((s) => Buffer.from(s, 'utf8').toString('utf8') === s),
+  fc.array(fc.constantFrom('a', ' ', '\\', '\n', '\r', 'n', 'é', '/'), { maxLength: 12 }).map((c) => c.join('')),
+);
 const message = fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a));
 const meta: fc.Arbitrary<Meta> = fc.record({ time: fc.integer({ min: 0, max: 2 ** 45 }), source });
 

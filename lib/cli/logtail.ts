@@ -75,7 +75,7 @@ function options(flags: Flags): TailOptions {
   let context: TlsContext;
   try {
     const files = { certFile: need('cert', demo?.clientCert), keyFile: need('key', demo?.clientKey), caFile: need('ca', demo?.ca) };
-    context = TlsContext.client({ ...files, ...{ alpn: [PROTOCOL] } });
+    context = TlsContext.client({ ...files, alpn: [PROTOCOL] });
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw new UsageError((e as Error).message);

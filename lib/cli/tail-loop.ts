@@ -43,11 +43,6 @@ function* settled<T>(promise: Promise<T>): Operation<T> {
   return result.value;
 }
 
-/** The ALPN protocol the relay selected, or null (a plain relay). */
-function alpnOf(tls: TlsStream): string | null {
-  return (tls.session as unknown as { alpn?: string | null }).alpn ?? null;
-}
-
 /** Why a connection ended, in words; `clean` when `--no-reconnect` should exit 0. */
 function describe(ending: Ending): { why: string; clean: boolean } {
   if (ending.kind === 'bye') return { why: `the relay said BYE ${ending.reason}`.trimEnd(), clean: ending.reason === 'shutdown' };
@@ -69,7 +64,7 @@ export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
       connected = true;
       let ending: Ending;
       try {
-        const protocol = alpnOf(tls);
+        const protocol = tls.session.alpn;
         const plainNote = o.session.stateful ? 'no resume, the state is not updated' : 'no resume';
         report(`connected to ${shown}${protocol === PROTOCOL ? '' : ` (plain: the relay does not speak ${PROTOCOL}; ${plainNote})`}`);
         ending = protocol === PROTOCOL ? yield* protocolSession(tls, sink, o.session) : yield* plainSession(tls, o.framing, sink, o.session);

@@ -8,7 +8,7 @@
  * parser refuses further input (the stream is out of step and cannot be trusted).
  */
 import { Buffer } from 'buffer';
-import { Deframer, Framing } from './framing';
+import { Deframer, Framing, unescapeLf } from './framing';
 
 /** The ALPN name a subscriber offers to speak this protocol (the version is part of the name). */
 export const PROTOCOL = 'logrelay/1';
@@ -282,10 +282,12 @@ function run(args: string[], line: Buffer): { firstSeq: number; count: number } 
   return { firstSeq, count };
 }
 
-/** `<timeMs> <source>` (the source may be empty, and a unix path may hold spaces). */
+/**
+ * `<timeMs> <source>`: the source may be empty or hold spaces (a unix path), and is escaped as in
+ * LF framing (`\n`, `\r`, `\\`) so that it stays on its line.
+ */
 function timeLine(line: Buffer): Meta {
-  const text = line.toString('utf8');
-  const sp = text.indexOf(' ');
-  const time = decimal(sp < 0 ? text : text.slice(0, sp), line, 0);
-  return { time, source: sp < 0 ? '' : text.slice(sp + 1) };
+  const sp = line.indexOf(0x20);
+  const time = decimal((sp < 0 ? line : line.subarray(0, sp)).toString('latin1'), line, 0);
+  return { time, source: sp < 0 ? '' : unescapeLf(line.subarray(sp + 1)).toString('utf8') };
 }

@@ -54,14 +54,14 @@ test('a relay that is down at start: logtail retries with backoff and connects w
   await sendUntilSeen(relay, tail, 'up');
 }, 60000);
 
-test('--no-reconnect: logtail exits 0 when the relay shuts down, saying it was cut off', async () => {
+test('--no-reconnect: logtail exits 0 when the relay shuts down, saying it was cut off and why', async () => {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
   const tail = await Tail.start(relay, certs, ['--no-reconnect']);
   await sendUntilSeen(relay, tail, 'before');
   await relay.stop('SIGTERM');
   expect(await exitOf(tail.child)).toBe(0);
-  expect(tail.stderr).toMatch(/logtail: cut off: the relay closed the connection\n$/);
+  expect(tail.stderr).toMatch(/logtail: cut off: the relay said BYE shutdown\n$/);
   expect(tail.stderr).not.toMatch(/reconnecting/);
 }, 30000);
 
@@ -72,7 +72,7 @@ test('without --no-reconnect, logtail outlives a relay restart and prints what t
   const tail = await Tail.start(first, certs);
   await sendUntilSeen(first, tail, 'first');
   await first.stop('SIGTERM');
-  await until(() => `a reconnect attempt (stderr: ${tail.stderr})`, () => (/cut off: the relay closed the connection\nlogtail: reconnecting in/.test(tail.stderr) ? true : undefined));
+  await until(() => `a reconnect attempt (stderr: ${tail.stderr})`, () => (/cut off: the relay said BYE shutdown\nlogtail: reconnecting in/.test(tail.stderr) ? true : undefined));
   const second = await RelayProcess.start(['--tls', `127.0.0.1:${port}`, '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], { defaults: false });
   await until(() => `logtail to connect again (stderr: ${tail.stderr})`, () => (second.connectedCount > 0 ? true : undefined), 35000);
   await sendUntilSeen(second, tail, 'second');

@@ -112,6 +112,8 @@ export interface NativeAddon {
   write(fd: number, buf: Uint8Array, offset?: number, length?: number): number;
   close(fd: number): number;
   setNonBlocking(fd: number, on?: boolean): number;
+  /** flock(fd, LOCK_EX | LOCK_NB): 0, or -errno (-EWOULDBLOCK when another open file holds it). */
+  lockExclusive(fd: number): number;
   /** sizeof(struct sockaddr_storage): the stride of address slots. */
   readonly addressSize: number;
   /** sockaddr bytes of an address text, or -EINVAL. */

@@ -130,6 +130,15 @@ export interface StatsLine {
   bytes_in: number;
   bytes_out: number;
   queue_high_water: number;
+  dropped_evicted: number;
+  evicted: number;
+  gaps: number;
+  history_messages: number;
+  history_bytes: number;
+  history_oldest: number;
+  history_next: number;
+  kernel_drops: number;
+  kernel_drops_by_input: string;
 }
 
 /** A running `logrelay --json` child. */

@@ -176,6 +176,8 @@ export class RelayEngine {
       verify: 'require',
       issuer: o.issuer,
       fingerprints: o.fingerprints.length ? o.fingerprints : undefined,
+      // Selected only when a client offers it: a peer offering nothing is a plain peer.
+      alpn: [PROTOCOL],
     });
   }
 

@@ -135,15 +135,17 @@ test('a relay restarted without --history-dir: logtail reports the reset and con
   await sendUdp(first.udpPort, before);
   await first.statsUntil('received', (s) => s.received === 3);
   const tail = tailToFile(first, certs, out, ['--state', state, '--from', 'oldest']);
-  await until(() => `3 lines (${tail.stderr()})`, () => (linesOf(out).length === 3 ? true : undefined));
-  const oldLog = JSON.parse(fs.readFileSync(state, 'utf8')).log as string;
+  // The state is written right after the output: wait for both.
+  const recorded = () => (fs.existsSync(state) ? JSON.parse(fs.readFileSync(state, 'utf8')) : undefined);
+  await until(() => `the state at seq 3 (${tail.stderr()})`, () => (recorded()?.seq === 3 ? true : undefined));
+  const oldLog = recorded().log as string;
   await first.stop('SIGTERM');
   const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], { defaults: false });
   const after = [0, 1].map((i) => message(i, 100, 'new'));
   await sendUdp(second.udpPort, after);
-  await until(() => `5 lines (${tail.stderr()})`, () => (linesOf(out).length === 5 ? true : undefined), 40000);
+  await until(() => `the state of the new log at seq 2 (${tail.stderr()})`, () => (recorded()?.seq === 2 && recorded().log !== oldLog ? true : undefined), 40000);
   expectMessages(linesOf(out), [...before, ...after]);
-  const newState = JSON.parse(fs.readFileSync(state, 'utf8'));
+  const newState = recorded();
   expect(newState.log).not.toBe(oldLog);
   expect(newState).toMatchObject({ seq: 2, outputBytes: fs.statSync(out).size });
   expect(tail.stderr()).toMatch(/logtail: cut off: the relay said BYE shutdown\n/);

@@ -188,3 +188,31 @@ test('--json: seq, relay receive time, source, and the message as text or base64
   expect(objects[1]).toEqual({ seq: 2, time: expect.any(String), source: objects[0].source, message_base64: binary.toString('base64') });
   for (const o of objects) expect(Math.abs(Date.parse(o.time) - t0)).toBeLessThan(60000);
 }, 30000);
+
+test('SIGTERM while a batch waits on a full pipe: the batch is finished and recorded, then exit 0', async () => {
+  const certs = makeCerts();
+  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const sent = Array.from({ length: 20000 }, (_, i) => message(i, 200, 'term'));
+  await sendUdp(relay.udpPort, sent);
+  const { received } = await relay.statsUntil('all received', (s) => s.received + (s as unknown as { kernel_drops: number }).kernel_drops >= sent.length);
+  const state = path.join(tempDir(), 'state');
+  const tail = new Tail(spawnChild(process.execPath, tailArgs(relay, certs, ['--state', state, '--from', 'oldest'])));
+  // Stop reading its stdout: the pipe fills and logtail waits in the middle of its first batch.
+  tail.child.stdout!.pause();
+  await until(() => `logtail to start (${tail.stderr})`, () => (/starting from the oldest/.test(tail.stderr) ? true : undefined), 20000);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(fs.existsSync(state)).toBe(false);
+  tail.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  expect(tail.child.exitCode).toBeNull(); // still writing its batch
+  const ended = new Promise((resolve) => tail.child.stdout!.once('end', resolve));
+  tail.child.stdout!.resume();
+  expect(await exitOf(tail.child)).toBe(0);
+  await ended;
+  const output = tail.output;
+  expect(output[output.length - 1]).toBe(10); // no torn line
+  const recorded = JSON.parse(fs.readFileSync(state, 'utf8'));
+  expect(recorded.seq).toBe(tail.messages.length);
+  expect(recorded.seq).toBeLessThan(received);
+  expectMessages(tail.messages, sent.slice(0, recorded.seq));
+}, 60000);

@@ -29,6 +29,7 @@ const SPECS: FlagSpec[] = [
   { name: 'no-reconnect', kind: 'boolean', help: 'exit at the first disconnect (default: reconnect, backing off 0.5 s to 30 s)' },
   { name: 'json', kind: 'boolean', help: 'one JSON object per message: seq, time, source, message (or message_base64)' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `the framing of a relay that does not speak ${PROTOCOL} (default lf)` },
+  { name: 'plain', kind: 'boolean', help: `do not offer ${PROTOCOL}: take the relay's plain live stream, as an older logtail does` },
   { name: 'count', kind: 'string', value: 'N', help: 'exit after N messages' },
   { name: 'demo', kind: 'optional-string', value: 'DIR', help: `use the demo certificates of logrelay --demo (default ${DEFAULT_DEMO_DIR})` },
   { name: 'help', kind: 'boolean', help: 'show this help' },
@@ -66,6 +67,7 @@ function options(flags: Flags): TailOptions {
     if (v === undefined) throw new UsageError(`--${name} FILE is required (or use --demo)`);
     return v;
   };
+  if (flags.has('plain') && (flags.has('state') || flags.has('from'))) throw new UsageError('--plain has no sequence numbers: it cannot go with --state or --from');
   const connect = flags.string('connect', '127.0.0.1:6514')!;
   const colon = connect.lastIndexOf(':');
   if (colon <= 0 || !/^[0-9]{1,5}$/.test(connect.slice(colon + 1)) || Number(connect.slice(colon + 1)) > 65535) {
@@ -75,7 +77,7 @@ function options(flags: Flags): TailOptions {
   let context: TlsContext;
   try {
     const files = { certFile: need('cert', demo?.clientCert), keyFile: need('key', demo?.clientKey), caFile: need('ca', demo?.ca) };
-    context = TlsContext.client({ ...files, alpn: [PROTOCOL] });
+    context = TlsContext.client(flags.has('plain') ? files : { ...files, alpn: [PROTOCOL] });
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw new UsageError((e as Error).message);

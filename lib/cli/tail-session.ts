@@ -8,6 +8,7 @@
  * (the next read would block), so a flood is written in large pieces and a quiet stream at once.
  */
 import { Operation } from '../loop/operation';
+import { yieldNow } from '../loop/park';
 import { timeout } from '../loop/timers';
 import { ByteStream } from '../streams/bytestream';
 import { Frame, FrameParser, From, Hello, requestLine } from '../relay/client';
@@ -46,18 +47,29 @@ function protocolError(why: string): Error & { code: string } {
 }
 
 /**
+ * Writes the pending batch out, then lets the loop look at everything else (signals, timers) before
+ * going on: a relay that always has more data ready must not keep a stop request waiting.
+ */
+function* writeBatch(sink: Sink): Operation<void> {
+  yield* sink.flush();
+  yield* yieldNow();
+}
+
+/**
  * The next chunk from the relay, writing the pending batch out first if the chunk is not already
  * there (so output is never held back waiting for the network). null at end of stream;
  * undefined when a stop was requested (after the batch was written).
  */
 function* readBatched(stream: ByteStream, sink: Sink, stop: Stop): Operation<Buffer | null | undefined> {
   if (sink.pending) {
-    try {
-      return yield* timeout(0, stream.read());
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ETIMEDOUT') throw err;
+    if (!stop.requested) {
+      try {
+        return yield* timeout(0, stream.read());
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ETIMEDOUT') throw err;
+      }
     }
-    yield* sink.flush();
+    yield* writeBatch(sink);
   }
   if (stop.requested) return undefined;
   return yield* stop.wait(stream.read());
@@ -74,7 +86,10 @@ export function* plainSession(stream: ByteStream, framing: Framing, sink: Sink, 
       for (const message of deframer.push(chunk)) {
         sink.add(message);
         if (sink.full) return { kind: 'done' };
-        if (sink.batchFull) yield* sink.flush();
+        if (sink.batchFull) {
+          yield* writeBatch(sink);
+          if (o.stop.requested) return { kind: 'stopped' };
+        }
       }
     }
   } finally {
@@ -85,9 +100,8 @@ export function* plainSession(stream: ByteStream, framing: Framing, sink: Sink, 
 /** The request for a relay that said `hello`, given where the output stands. */
 export function chooseStart(hello: Hello, position: Position | undefined, from: StartFrom, report: (line: string) => void): { request: From; skipTo?: Position } {
   const last = hello.next - 1;
-  // "After the relay's last message": exact even when messages arrive between HELLO and the request
-  // (FROM live would start at whatever the head is by then). An empty history has no last message
-  // to name; its oldest is then the next one to come.
+  // "After the relay's last message" (an empty history has no last message to name: its oldest is
+  // then the next one to come).
   const fromHead = (): From => (hello.oldest > last ? { from: 'oldest' } : { from: 'after', seq: last, log: hello.log });
   if (position) {
     if (position.log === hello.log && position.seq > last) {
@@ -105,8 +119,10 @@ export function chooseStart(hello: Hello, position: Position | undefined, from: 
       report(`starting from the oldest message held (seq ${hello.oldest})`);
       return { request: { from: 'oldest' } };
     case 'live':
-      report(`starting live after seq ${last}`);
-      return { request: fromHead(), skipTo: { log: hello.log, seq: last } };
+      // FROM live, not "after the last seq": the relay holds a live subscriber to its lag limit
+      // (--queue, --on-full), as it does a plain one; a resume may lag as far as the history reaches.
+      report(`starting live (the relay's next message is seq ${hello.next})`);
+      return { request: { from: 'live' } };
     case 'seq':
       if (from.seq > hello.next) throw new TailError(`--from ${from.seq} is beyond the relay's log (its next message will be seq ${hello.next})`);
       report(`starting at seq ${from.seq}`);
@@ -151,7 +167,10 @@ export function* protocolSession(stream: ByteStream, sink: Sink, o: SessionOptio
           for (let i = 0; i < f.count; i++) {
             sink.add(f.messages[i], { log, seq: f.firstSeq + i }, f.meta?.[i]);
             if (sink.full) return { kind: 'done' };
-            if (sink.batchFull) yield* sink.flush();
+            if (sink.batchFull) {
+          yield* writeBatch(sink);
+          if (o.stop.requested) return { kind: 'stopped' };
+        }
           }
         }
         expect = lastSeq + 1;

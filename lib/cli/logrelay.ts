@@ -4,7 +4,7 @@ import { Address } from '../net/address';
 import { Pollset } from '../pollset';
 import { createLogger } from '../relay/log';
 import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
-import { defaults, MAX_HISTORY, MAX_HISTORY_BYTES, normalizeFingerprint, RelayOptions } from '../relay/options';
+import { defaults, limits, MAX_HISTORY, MAX_HISTORY_BYTES, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 
@@ -80,9 +80,9 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     queue: flags.integer('queue', defaults.queue, 1),
     queueBytes: flags.integer('queue-bytes', defaults.queueBytes, 1),
     onFull: flags.choice('on-full', ['drop-oldest', 'drop-newest', 'disconnect'] as const, defaults.onFull),
-    handshakeTimeoutMs: flags.integer('handshake-timeout', defaults.handshakeTimeoutMs, 1),
-    writeTimeoutMs: flags.integer('write-timeout', defaults.writeTimeoutMs, 1),
-    statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0),
+    handshakeTimeoutMs: flags.integer('handshake-timeout', defaults.handshakeTimeoutMs, 1, limits.maxMs),
+    writeTimeoutMs: flags.integer('write-timeout', defaults.writeTimeoutMs, 1, limits.maxMs),
+    statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0, limits.maxStatsIntervalS),
     backend: flags.choice('backend', Pollset.backends, Pollset.backends[0]),
     mode: flags.choice('mode', ['integrated', 'blocking'] as const, defaults.mode),
     json: flags.has('json'),

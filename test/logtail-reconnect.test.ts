@@ -100,6 +100,7 @@ test.each([
   [['--from', '0'], /--from must be oldest, live or a sequence number ≥ 1, not "0"/],
   [['--connect', 'relay.example'], /--connect must be HOST:PORT, not "relay.example"/],
   [['--connect', 'relay.example:99999'], /--connect must be HOST:PORT/],
+  [['--plain', '--state', 'state.json'], /--plain has no sequence numbers: it cannot go with --state or --from/],
 ])('bad value %j: one line on stderr, exit code 2', async (args, pattern) => {
   const certs = makeCerts();
   const r = await runTail(['--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args]);

@@ -4,10 +4,13 @@
  * policies with a stalled subscriber, and kernel drops made visible. Real `logrelay` processes,
  * real TLS (Node's client offering ALPN, `openssl s_client` offering none), loopback only.
  */
-import * as tls from 'tls';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tls from 'tls';
 import { frame } from '../lib/relay/framing';
-import { cleanup, expectMessages, makeCerts, message, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
+import { cleanup, expectMessages, LOGRELAY, makeCerts, message, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
 import { ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
@@ -280,3 +283,59 @@ test('a peer that goes away before or after HELLO leaves the relay serving other
   await sendUdp(relay.udpPort, [message(1, 60)]);
   await c.waitFor('the message', (x) => x.messages.size === 1);
 }, 20000);
+
+describe('--history-dir', () => {
+  test.each(['SIGTERM', 'SIGKILL'] as const)('a relay stopped with %s and started again keeps its log id and sequence; a resuming subscriber misses nothing', async (signal) => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const args = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'always'];
+      const first = await RelayProcess.start(args);
+      const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
+      const c = await connect(first, certs, 'FROM oldest');
+      const log = c.hello!.log;
+      await sendUdp(first.udpPort, before);
+      await c.waitFor('300 messages', (x) => x.messages.size === 300);
+      // A subscriber that had written out 250 of them resumes after 250.
+      expect(await first.stop(signal)).toBe(signal === 'SIGTERM' ? 0 : 'SIGKILL');
+
+      const second = await RelayProcess.start(args);
+      const recovered = await second.waitEvent('history-recovered');
+      expect(recovered).toMatchObject({ log, messages: 300, oldest: 1, next: 301 });
+      const after = Array.from({ length: 100 }, (_, i) => message(i, 200, 'after'));
+      await sendUdp(second.udpPort, after);
+      await second.statsUntil('received', (s) => s.received === 100);
+      const r = await connect(second, certs, `FROM 250 log=${log}`);
+      expect(r.hello).toMatchObject({ log, oldest: 1, next: 401 });
+      await r.waitFor('150 messages', (x) => x.messages.size === 150);
+      expect(r.frames.filter((f) => f.kind === 'GAP' || f.kind === 'RESET')).toEqual([]);
+      expect(r.order).toEqual(seqs(251, 400));
+      expectMessages(r.range(251, 400), [...before.slice(250), ...after]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
+  test('an unusable directory, or one another relay holds, is a clear error at start', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const file = path.join(dir, 'not-a-dir');
+      fs.writeFileSync(file, 'x');
+      const base = ['--json', '--tls', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+      const bad = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', file], { timeout: 10000, encoding: 'utf8' });
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/not-a-dir/);
+      const holder = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir]);
+      const second = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', dir], { timeout: 10000, encoding: 'utf8' });
+      expect(second.status).toBe(1);
+      expect(second.stderr).toMatch(/lock|in use|another/i);
+      expect(await holder.stop()).toBe(0);
+      const usage = spawnSync(process.execPath, [LOGRELAY, ...base, '--fsync', 'sometimes'], { timeout: 10000, encoding: 'utf8' });
+      expect(usage.status).toBe(2);
+      expect(usage.stderr).toMatch(/--fsync must be one of never, interval, always/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+});

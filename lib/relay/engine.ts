@@ -11,10 +11,12 @@ import type { DatagramBatch } from '../net/datagram';
 import { TlsContext } from '../tls';
 import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
-import { History } from './history';
+import type { History } from './history';
+import type { Journal, JournalRecord } from './journal';
 import type { Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { negotiate } from './protocol';
+import { openLog } from './recover';
 import type { Counters } from './stats';
 import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
 
@@ -72,7 +74,10 @@ function subscriberStream(tls: TlsStream): SubscriberStream {
 export class RelayEngine {
   readonly #subscribers = new Set<Subscriber>();
   readonly #inputs: DatagramEndpoint[] = [];
-  readonly history: History;
+  #history: History | undefined;
+  #journal: Journal | undefined;
+  /** The records of the batch being received, for the journal. */
+  #journalBatch: JournalRecord[] = [];
   /** The last sender seen, by its raw address bytes, and its source id: a flood from one sender looks it up once. */
   #lastSender = new Uint8Array(0);
   #lastSource = -1;
@@ -90,14 +95,22 @@ export class RelayEngine {
     readonly log: Logger,
   ) {
     this.#context = this.#makeContext();
-    this.history = new History(options.framing, { messages: options.history, bytes: options.historyBytes });
-    this.history.onEvict = (n) => counters.add('evicted', n);
-    this.#publishHistory();
+  }
+
+  /** The log (after start). */
+  get history(): History {
+    if (!this.#history) throw new Error('relay engine not started');
+    return this.#history;
   }
 
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
   start(): void {
     const o = this.options;
+    const opened = openLog(o, this.log);
+    this.#history = opened.history;
+    this.#journal = opened.journal;
+    this.#history.onEvict = (n) => this.counters.add('evicted', n);
+    this.#publishHistory();
     try {
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
@@ -112,8 +125,10 @@ export class RelayEngine {
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
+      this.#journal?.close();
       throw e;
     }
+    if (this.#journal && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(this.#syncEverySecond()));
     this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
     this.log('info', 'listening', {
@@ -164,6 +179,8 @@ export class RelayEngine {
       s.disconnectReason = 'relay stopping';
       s.task?.halt();
     }
+    this.#journal?.close();
+    this.#journal = undefined;
     this.log('info', 'stopped', {});
   }
 
@@ -187,6 +204,7 @@ export class RelayEngine {
       const batch = yield* input.receive();
       const time = Date.now();
       for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
+      if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
       // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
       const now = input.socket.kernelDrops();
       if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
@@ -214,7 +232,47 @@ export class RelayEngine {
       c.add('droppedEmpty');
       return;
     }
-    this.history.append(message, time, this.#sourceOf(batch, i));
+    const seq = this.history.append(message, time, this.#sourceOf(batch, i));
+    // The journal's write is synchronous and within this batch: the view of the receive slot is still valid.
+    if (this.#journal) this.#journalBatch.push({ seq, time, source: this.history.sourceOf(seq), message });
+  }
+
+  /**
+   * One write per receive batch, after memory (subscribers never wait for the disk). A journal that
+   * fails (disk full, I/O error) is given up with an error line: the relay goes on from memory, and
+   * a restart recovers what reached the disk.
+   */
+  #writeJournal(): void {
+    const journal = this.#journal!;
+    try {
+      journal.append(this.#journalBatch);
+      journal.evictBefore(this.history.oldest);
+    } catch (e) {
+      this.log('error', 'history-dir-failed', { reason: errorText(e), dir: this.options.historyDir });
+      this.#journal = undefined;
+      try {
+        journal.close();
+      } catch {
+        // already failed: closing is all that is left
+      }
+    } finally {
+      this.#journalBatch.length = 0;
+    }
+  }
+
+  /** `--fsync interval`: data reaches the disk about every second. */
+  *#syncEverySecond(): Operation<void> {
+    for (;;) {
+      yield* sleep(1000);
+      try {
+        this.#journal?.sync();
+      } catch (e) {
+        this.#journalBatch.length = 0;
+        this.log('error', 'history-dir-failed', { reason: errorText(e), dir: this.options.historyDir });
+        this.#journal = undefined;
+        return;
+      }
+    }
   }
 
   /** The history's source id for datagram i's sender; the same sender as last time costs a byte compare. */

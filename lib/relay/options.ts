@@ -1,7 +1,10 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
 import type { Backend } from '../pollset';
 import type { Framing } from './framing';
+import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
+
+export type { FsyncPolicy };
 
 /** PEM text or bytes, or `{ file }` to read (and re-read on reload). */
 export type PemSource = string | Buffer | { file: string };
@@ -53,8 +56,6 @@ export interface RelayOptions {
   /** Log lines as JSON. */
   json?: boolean;
 }
-
-export type FsyncPolicy = 'never' | 'interval' | 'always';
 
 export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
   Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;

@@ -329,7 +329,9 @@ export class Journal {
     }
     const old = this.active;
     if (old !== null) {
-      if (this.dirty) this.unsynced.push(old.fd);
+      // Under `interval` the old segment's last second is synced by the next sync() rather than here, on the
+      // append path; under `always` it is synced already, under `never` it never will be.
+      if (this.dirty && this.options.fsync === 'interval') this.unsynced.push(old.fd);
       else fs.closeSync(old.fd);
     }
     this.active = { fd, file, size: HEADER_BYTES };

@@ -243,13 +243,15 @@ export class Journal {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
     const lockFd = lockDir(dir);
+    let journal: Journal | undefined;
     try {
       fs.rmSync(path.join(dir, 'log-id.tmp'), { force: true });
       const segments = listSegments(dir);
       const logId = readLogId(dir, segments.length > 0);
-      const journal = new Journal(dir, opts, lockFd, logId, 1, segments);
+      journal = new Journal(dir, opts, lockFd, logId, 1, segments);
       return { journal, recovery: journal.recover() };
     } catch (err) {
+      if (journal?.active) fs.closeSync(journal.active.fd);
       fs.closeSync(lockFd);
       throw err;
     }

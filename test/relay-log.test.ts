@@ -285,11 +285,15 @@ test('a peer that goes away before or after HELLO leaves the relay serving other
 }, 20000);
 
 describe('--history-dir', () => {
-  test.each(['SIGTERM', 'SIGKILL'] as const)('a relay stopped with %s and started again keeps its log id and sequence; a resuming subscriber misses nothing', async (signal) => {
+  test.each([
+    { signal: 'SIGTERM', mode: 'integrated' },
+    { signal: 'SIGKILL', mode: 'integrated' },
+    { signal: 'SIGKILL', mode: 'blocking' },
+  ] as const)('$mode mode: a relay stopped with $signal and started again keeps its log id and sequence; a resuming subscriber misses nothing', async ({ signal, mode }) => {
     const certs = makeCerts();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
     try {
-      const args = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'always'];
+      const args = ['--mode', mode, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'always'];
       const first = await RelayProcess.start(args);
       const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
       const c = await connect(first, certs, 'FROM oldest');

@@ -167,9 +167,14 @@ export class RelayProcess {
    * Starts `logrelay --json` with `args` (defaults: UDP and TLS on 127.0.0.1 port 0) and waits
    * for its `listening` line.
    */
-  static async start(args: string[], options: { cwd?: string; defaults?: boolean } = {}): Promise<RelayProcess> {
+  static async start(args: string[], options: { cwd?: string; defaults?: boolean; shell?: string } = {}): Promise<RelayProcess> {
     const defaults = options.defaults === false ? [] : ['--tls', '127.0.0.1:0', ...(args.includes('--udp') || args.includes('--unix') ? [] : ['--udp', '127.0.0.1:0'])];
-    const relay = new RelayProcess(spawnChild(process.execPath, [LOGRELAY, '--json', ...defaults, ...args], { cwd: options.cwd }));
+    const argv = [LOGRELAY, '--json', ...defaults, ...args];
+    // `shell` runs first in a bash that then becomes the relay (exec): e.g. a `ulimit`.
+    const child = options.shell
+      ? spawnChild('bash', ['-c', `${options.shell}; exec "${process.execPath}" "$@"`, 'bash', ...argv], { cwd: options.cwd })
+      : spawnChild(process.execPath, argv, { cwd: options.cwd });
+    const relay = new RelayProcess(child);
     const exited = exitOf(relay.child, 15000).then((code) => {
       throw new Error(`logrelay exited (${code}) before listening: ${relay.otherErr.join(' | ')}`);
     });

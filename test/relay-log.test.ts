@@ -320,6 +320,30 @@ describe('--history-dir', () => {
     }
   }, 30000);
 
+  test('disk writes that fail while the relay runs are logged (once per run of failures); subscribers are served from memory all the same', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      // bash counts `ulimit -f` in KiB: no file of the relay's can grow past 64 KiB (EFBIG, as ENOSPC would). Each
+      // segment fills up; the journal starts the next one after the batch it could not write.
+      const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir], { shell: 'ulimit -f 64' });
+      const sent = Array.from({ length: 2000 }, (_, i) => message(i, 200, 'full'));
+      await sendUdp(relay.udpPort, sent, { batch: 32, pauseMs: 1 });
+      await relay.statsUntil('received', (s) => s.received === 2000);
+      const c = await connect(relay, certs, 'FROM oldest');
+      await c.waitFor('2000 messages', (x) => x.messages.size === 2000);
+      expectMessages(c.range(1, 2000), sent);
+      const failed = relay.all('history-dir-failed');
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      // 2000 × 200 bytes fill a 64 KiB segment about every 300 messages: one line per full segment, not per batch.
+      expect(failed.length).toBeLessThanOrEqual(10);
+      for (const f of failed) expect(f).toMatchObject({ code: 'EFBIG', kept: true, reason: expect.stringMatching(/cannot append seqs \d+…\d+/) });
+      expect(await relay.stop()).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
   test('an unusable directory, or one another relay holds, is a clear error at start', async () => {
     const certs = makeCerts();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));

@@ -78,6 +78,8 @@ export class RelayEngine {
   #journal: Journal | undefined;
   /** The records of the batch being received, for the journal. */
   #journalBatch: JournalRecord[] = [];
+  /** The last journal write failed (its error was logged; the next one is logged only after a success). */
+  #journalFailing = false;
   /** The last sender seen, by its raw address bytes, and its source id: a flood from one sender looks it up once. */
   #lastSender = new Uint8Array(0);
   #lastSource = -1;
@@ -238,25 +240,37 @@ export class RelayEngine {
   }
 
   /**
-   * One write per receive batch, after memory (subscribers never wait for the disk). A journal that
-   * fails (disk full, I/O error) is given up with an error line: the relay goes on from memory, and
-   * a restart recovers what reached the disk.
+   * One write per receive batch, after memory (subscribers never wait for the disk). A failed write
+   * (disk full, I/O error) loses that batch on disk only: it is logged once until a write succeeds
+   * again, and the journal takes the next batch after the hole (recovery returns the run after it).
+   * A journal whose fdatasync failed is unusable: the relay logs it and goes on from memory.
    */
   #writeJournal(): void {
     const journal = this.#journal!;
     try {
       journal.append(this.#journalBatch);
       journal.evictBefore(this.history.oldest);
+      this.#journalFailing = false;
     } catch (e) {
-      this.log('error', 'history-dir-failed', { reason: errorText(e), dir: this.options.historyDir });
-      this.#journal = undefined;
-      try {
-        journal.close();
-      } catch {
-        // already failed: closing is all that is left
-      }
+      this.#journalFailed(e);
     } finally {
       this.#journalBatch.length = 0;
+    }
+  }
+
+  #journalFailed(e: unknown): void {
+    const code = (e as { code?: string }).code;
+    if (!this.#journalFailing || code === 'ERR_JOURNAL_FAILED') {
+      this.log('error', 'history-dir-failed', { reason: errorText(e), code, dir: this.options.historyDir, kept: code !== 'ERR_JOURNAL_FAILED' });
+    }
+    this.#journalFailing = true;
+    if (code !== 'ERR_JOURNAL_FAILED') return;
+    const journal = this.#journal;
+    this.#journal = undefined;
+    try {
+      journal?.close();
+    } catch {
+      // already failed: closing is all that is left
     }
   }
 
@@ -267,10 +281,7 @@ export class RelayEngine {
       try {
         this.#journal?.sync();
       } catch (e) {
-        this.#journalBatch.length = 0;
-        this.log('error', 'history-dir-failed', { reason: errorText(e), dir: this.options.historyDir });
-        this.#journal = undefined;
-        return;
+        this.#journalFailed(e);
       }
     }
   }

@@ -240,6 +240,28 @@ test.each(['drop-oldest', 'drop-newest'] as const)(
   40000,
 );
 
+test('a resuming subscriber has no lag limit but the history: overtaken while stalled, it gets GAP evicted frames, counted exactly', async () => {
+  const { certs, relay } = await relayWith(['--history', '500', '--queue', '10', '--on-full', 'disconnect']);
+  const c = await connect(relay, certs, 'FROM oldest');
+  c.socket.pause();
+  await relay.waitEvent('subscriber-connected', (e) => e.protocol === 'logrelay/1');
+  const sent = Array.from({ length: SENT }, (_, i) => message(i, 1024, 'resume'));
+  await sendUdp(relay.udpPort, sent, { batch: 16, pauseMs: 1 });
+  await relay.statsUntil('received', (s) => s.received === SENT);
+  c.socket.resume();
+  const evicted = () => c.gaps('evicted').reduce((n, g) => n + g.count, 0);
+  await c.waitFor('every seq accounted for', (x) => x.messages.size + evicted() === SENT, 20000);
+  const gapSeqs = c.gaps('evicted').flatMap((g) => seqs(g.first, g.first + g.count - 1));
+  expect([...c.order, ...gapSeqs].sort((a, b) => a - b)).toEqual(seqs(1, SENT));
+  expect(c.order).toEqual([...c.order].sort((a, b) => a - b));
+  expect(c.order.slice(-500)).toEqual(seqs(SENT - 499, SENT)); // it caught up with everything still held
+  for (const seq of c.order) expect(c.messages.get(seq)!.equals(sent[seq - 1])).toBe(true);
+  const s = await relay.stats();
+  // Not cut off: a lag limit (10, disconnect) does not apply to a subscriber that asked for history.
+  expect(s).toMatchObject({ subscribers: 1, dropped_evicted: evicted(), dropped_disconnect: 0, gaps: c.gaps().length, delivered: c.messages.size });
+  expect(evicted()).toBeGreaterThan(0);
+}, 40000);
+
 test('disconnect: a stalled subscriber is cut off at its lag limit, counted; the healthy one gets everything', async () => {
   const { certs, relay } = await relayWith(['--queue', String(QUEUE), '--on-full', 'disconnect']);
   const healthy = await Tail.openssl(relay, certs);

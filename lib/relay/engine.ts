@@ -164,8 +164,9 @@ export class RelayEngine {
   }
 
   /**
-   * Stops accepting and receiving, lets subscribers write what is queued for up to `drainMs`, then
-   * closes the rest. Every subscriber gets close_notify.
+   * Stops accepting and receiving, lets subscribers catch up with the log for up to `drainMs`, then
+   * closes the rest. Every subscriber that got all it was sent gets close_notify (and a protocol one
+   * `BYE shutdown` first).
    */
   *stop(drainMs: number): Operation<void> {
     if (this.#stopping) return;

@@ -381,9 +381,11 @@ describe('--history-dir', () => {
       expect(second.status).toBe(1);
       expect(second.stderr).toMatch(/lock|in use|another/i);
       expect(await holder.stop()).toBe(0);
-      const usage = spawnSync(process.execPath, [LOGRELAY, ...base, '--fsync', 'sometimes'], { timeout: 10000, encoding: 'utf8' });
-      expect(usage.status).toBe(2);
-      expect(usage.stderr).toMatch(/--fsync must be one of never, interval, always/);
+      const usage = (extra: string[]) => spawnSync(process.execPath, [LOGRELAY, ...base, ...extra], { timeout: 10000, encoding: 'utf8' });
+      expect(usage(['--history-dir', dir, '--fsync', 'sometimes'])).toMatchObject({ status: 2, stderr: 'logrelay: --fsync must be one of never, interval, always, not "sometimes"\n' });
+      expect(usage(['--fsync', 'always'])).toMatchObject({ status: 2, stderr: 'logrelay: --fsync applies to --history-dir only\n' });
+      expect(usage(['--history-dir', ''])).toMatchObject({ status: 2, stderr: 'logrelay: --history-dir needs a directory\n' });
+      expect(usage(['--history', '0'])).toMatchObject({ status: 2, stderr: 'logrelay: --history must be an integer from 1 to 100000000, not "0"\n' });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -60,6 +60,9 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
   } catch (e) {
     throw new UsageError(`--fingerprint: ${(e as Error).message}`);
   }
+  const historyDir = flags.string('history-dir');
+  if (historyDir === '') throw new UsageError('--history-dir needs a directory');
+  if (historyDir === undefined && flags.has('fsync')) throw new UsageError('--fsync applies to --history-dir only');
   const udp = flags.strings('udp').map((a) => checkAddress('udp', a));
   const unix = flags.strings('unix');
   const options: RelayOptions = {
@@ -75,7 +78,7 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     receiveBuffer: flags.has('receive-buffer') ? flags.integer('receive-buffer', 0, 1024, 2 ** 31 - 1) : undefined,
     history: flags.integer('history', defaults.history, 1, MAX_HISTORY),
     historyBytes: flags.integer('history-bytes', defaults.historyBytes, 1, MAX_HISTORY_BYTES),
-    historyDir: flags.string('history-dir'),
+    historyDir,
     fsync: flags.choice('fsync', ['never', 'interval', 'always'] as const, defaults.fsync),
     queue: flags.integer('queue', defaults.queue, 1),
     queueBytes: flags.integer('queue-bytes', defaults.queueBytes, 1),

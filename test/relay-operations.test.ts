@@ -28,6 +28,10 @@ test.each([
   [['--on-full', 'maybe'], /--on-full/],
   [['--mode', 'fast'], /--mode/],
   [['--bogus'], /unknown flag --bogus/],
+  [['--handshake-timeout', '2147483648'], /--handshake-timeout must be an integer from 1 to 2147483647/],
+  [['--write-timeout', '1e9'], /--write-timeout/],
+  [['--write-timeout', '99999999999999'], /--write-timeout must be an integer from 1 to 2147483647/],
+  [['--stats-interval', '2147484'], /--stats-interval must be an integer from 0 to 2147483/],
 ])('bad value %j: one line on stderr, exit code 2', (args, pattern) => {
   const certs = makeCerts();
   const r = spawnSync(process.execPath, [LOGRELAY, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--tls', '127.0.0.1:0', ...args], {

@@ -4,7 +4,7 @@ import { Address } from '../net/address';
 import { Pollset } from '../pollset';
 import { createLogger } from '../relay/log';
 import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
-import { defaults, MAX_HISTORY, MAX_HISTORY_BYTES, normalizeFingerprint, RelayOptions } from '../relay/options';
+import { defaults, limits, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 
@@ -76,16 +76,16 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     fingerprints,
     framing: flags.choice('framing', ['lf', 'octet'] as const, defaults.framing),
     receiveBuffer: flags.has('receive-buffer') ? flags.integer('receive-buffer', 0, 1024, 2 ** 31 - 1) : undefined,
-    history: flags.integer('history', defaults.history, 1, MAX_HISTORY),
-    historyBytes: flags.integer('history-bytes', defaults.historyBytes, 1, MAX_HISTORY_BYTES),
+    history: flags.integer('history', defaults.history, 1, limits.maxHistory),
+    historyBytes: flags.integer('history-bytes', defaults.historyBytes, 1, limits.maxHistoryBytes),
     historyDir,
     fsync: flags.choice('fsync', ['never', 'interval', 'always'] as const, defaults.fsync),
     queue: flags.integer('queue', defaults.queue, 1),
     queueBytes: flags.integer('queue-bytes', defaults.queueBytes, 1),
     onFull: flags.choice('on-full', ['drop-oldest', 'drop-newest', 'disconnect'] as const, defaults.onFull),
-    handshakeTimeoutMs: flags.integer('handshake-timeout', defaults.handshakeTimeoutMs, 1),
-    writeTimeoutMs: flags.integer('write-timeout', defaults.writeTimeoutMs, 1),
-    statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0),
+    handshakeTimeoutMs: flags.integer('handshake-timeout', defaults.handshakeTimeoutMs, 1, limits.maxMs),
+    writeTimeoutMs: flags.integer('write-timeout', defaults.writeTimeoutMs, 1, limits.maxMs),
+    statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0, limits.maxStatsIntervalS),
     backend: flags.choice('backend', Pollset.backends, Pollset.backends[0]),
     mode: flags.choice('mode', ['integrated', 'blocking'] as const, defaults.mode),
     json: flags.has('json'),

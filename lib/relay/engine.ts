@@ -85,6 +85,12 @@ export class RelayEngine {
   #lastSource = -1;
   #lastKey = '';
   readonly #tasks: Task<unknown>[] = [];
+  /**
+   * Accepted connections whose task has not finished its handshake. The relay owns each from the
+   * moment accept returns it: a task halted before its first step never runs its `finally`, so
+   * stop closes these connections itself (closing one a started task already handed to TLS does nothing).
+   */
+  readonly #handshaking = new Map<TcpStream, Task<void>>();
   #listener: TcpListener | undefined;
   #context: TlsContext;
   #nextId = 1;
@@ -123,7 +129,12 @@ export class RelayEngine {
         input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
         input.socket.reportKernelDrops();
       }
-      this.#listener = TcpListener.listen(o.tls);
+      this.#listener = TcpListener.listen(o.tls, {
+        onAcceptPause: (e) =>
+          e.state === 'paused'
+            ? this.log('warn', 'accept-paused', { code: e.error.code, reason: e.error.message })
+            : this.log('info', 'accept-resumed', { code: e.error.code, failures: e.failures, ms: e.ms }),
+      });
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
@@ -164,9 +175,10 @@ export class RelayEngine {
   }
 
   /**
-   * Stops accepting and receiving, lets subscribers catch up with the log for up to `drainMs`, then
-   * closes the rest. Every subscriber that got all it was sent gets close_notify (and a protocol one
-   * `BYE shutdown` first).
+   * Stops accepting and receiving, cuts handshakes and protocol openings still under way (those
+   * peers are not subscribers yet and are owed nothing), lets subscribers catch up with the log for
+   * up to `drainMs`, then closes the rest. Every subscriber that got all it was sent gets
+   * close_notify (and a protocol one `BYE shutdown` first). Nothing is logged after `stopped`.
    */
   *stop(drainMs: number): Operation<void> {
     if (this.#stopping) return;
@@ -174,6 +186,12 @@ export class RelayEngine {
     for (const t of this.#tasks) t.halt();
     for (const input of this.#inputs.splice(0)) yield* input.close();
     if (this.#listener) yield* this.#listener.close();
+    const handshaking = [...this.#handshaking];
+    this.#handshaking.clear();
+    for (const [conn, task] of handshaking) {
+      task.halt();
+      yield* conn.close();
+    }
     const subscribers = [...this.#subscribers];
     for (const s of subscribers) s.drain();
     const deadline = Date.now() + drainMs;
@@ -343,19 +361,23 @@ export class RelayEngine {
   *#accept(listener: TcpListener): Operation<void> {
     for (;;) {
       const conn = yield* listener.accept();
-      this.loop.spawn(this.#session(conn));
+      this.#handshaking.set(conn, this.loop.spawn(this.#session(conn)));
     }
   }
 
   *#session(conn: TcpStream): Operation<void> {
     const o = this.options;
-    const address = conn.remoteAddress().toString();
-    const tls = TlsStream.server(conn, this.#context);
+    // Everything that can fail runs inside the try whose finally closes the connection.
+    let address = '';
+    let tls: TlsStream | undefined;
     let subscriber: Subscriber | undefined;
     let watcher: Task<void> | undefined;
     let bye: string | undefined;
     try {
       try {
+        // The address accept returned: asking the kernel now would fail (ENOTCONN) for a peer that already reset.
+        address = conn.remoteAddress().toString();
+        tls = TlsStream.server(conn, this.#context);
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {
         if (e instanceof HaltedError) throw e;
@@ -381,6 +403,8 @@ export class RelayEngine {
         // A plain peer: the live stream from the moment it is admitted.
         start = { cursor: this.history.next, limits: this.#limits(), protocol: false };
       }
+      // A subscriber from here on: stop() drains it rather than cutting it.
+      this.#handshaking.delete(conn);
       subscriber = new Subscriber(this.#nextId++, address, this.history, this.counters, start);
       if (gap) subscriber.gapBefore(gap.first, gap.count);
       subscriber.task = (yield* self()) as Task<void>;
@@ -400,6 +424,7 @@ export class RelayEngine {
       if (subscriber && !(e instanceof HaltedError)) subscriber.disconnectReason ??= errorText(e);
       if (!subscriber) throw e;
     } finally {
+      this.#handshaking.delete(conn);
       watcher?.halt();
       let cut = false;
       if (subscriber) {
@@ -426,14 +451,19 @@ export class RelayEngine {
           behind: subscriber.protocol ? missed : undefined,
         });
       }
-      if (bye !== undefined && !subscriber?.writing) {
-        // Best effort: a BYE that does not fit in the socket now is not waited for.
-        tls.session.write(Buffer.from(`BYE ${bye}\n`, 'latin1'));
+      if (bye !== undefined && tls && !subscriber?.writing) {
+        try {
+          // Best effort: a BYE that does not fit in the socket now is not waited for.
+          tls.session.write(Buffer.from(`BYE ${bye}\n`, 'latin1'));
+        } catch {
+          // the peer is gone: nothing to tell it
+        }
       }
       // close_notify means "you have it all". A subscriber cut off mid-write gets none: sending it
       // would first flush the pending record that was just counted lost, and the peer should see
       // that its stream was cut rather than ended.
-      if (cut || subscriber?.writing) yield* tls.abort();
+      if (!tls) yield* conn.close();
+      else if (cut || subscriber?.writing) yield* tls.abort();
       else yield* tls.close();
     }
   }

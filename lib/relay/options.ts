@@ -60,10 +60,6 @@ export interface RelayOptions {
 export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
   Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;
 
-/** Upper bounds of the history: the per-message records take 40 bytes each, allocated as it fills. */
-export const MAX_HISTORY = 100_000_000;
-export const MAX_HISTORY_BYTES = 64 * 1024 ** 3;
-
 export const defaults = {
   udp: [] as string[],
   unix: [] as string[],
@@ -88,25 +84,37 @@ export const defaults = {
   json: false,
 };
 
+/**
+ * Bounds of the time options: a Node timer takes at most 2³¹−1 ms (about 24.8 days) and turns
+ * anything longer into 1 ms, so longer values are refused rather than silently spinning.
+ */
+export const limits = {
+  maxMs: 2 ** 31 - 1,
+  maxStatsIntervalS: Math.floor((2 ** 31 - 1) / 1000),
+  /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
+  maxHistory: 100_000_000,
+  maxHistoryBytes: 64 * 1024 ** 3,
+};
+
 /** Fills defaults and checks values; throws RangeError naming the option. */
 export function resolveOptions(options: RelayOptions): ResolvedOptions {
   const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedOptions;
-  const positive = (name: keyof RelayOptions, v: number, min = 1) => {
-    if (!Number.isInteger(v) || v < min) throw new RangeError(`relay option ${name} must be an integer ≥ ${min}, not ${v}`);
+  const positive = (name: keyof RelayOptions, v: number, min = 1, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new RangeError(`relay option ${name} must be an integer from ${min} to ${max}, not ${v}`);
+    }
   };
-  positive('history', o.history);
-  positive('historyBytes', o.historyBytes);
-  if (o.history > MAX_HISTORY) throw new RangeError(`relay option history must be at most ${MAX_HISTORY}, not ${o.history}`);
-  if (o.historyBytes > MAX_HISTORY_BYTES) throw new RangeError(`relay option historyBytes must be at most ${MAX_HISTORY_BYTES}, not ${o.historyBytes}`);
+  positive('history', o.history, 1, limits.maxHistory);
+  positive('historyBytes', o.historyBytes, 1, limits.maxHistoryBytes);
   if (!['never', 'interval', 'always'].includes(o.fsync)) throw new RangeError(`relay option fsync must be never, interval or always`);
   if (o.historyDir !== undefined && (typeof o.historyDir !== 'string' || o.historyDir === '')) {
     throw new RangeError('relay option historyDir must be a directory path');
   }
   positive('queue', o.queue);
   positive('queueBytes', o.queueBytes);
-  positive('handshakeTimeoutMs', o.handshakeTimeoutMs);
-  positive('writeTimeoutMs', o.writeTimeoutMs);
-  positive('statsIntervalS', o.statsIntervalS, 0);
+  positive('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, limits.maxMs);
+  positive('writeTimeoutMs', o.writeTimeoutMs, 1, limits.maxMs);
+  positive('statsIntervalS', o.statsIntervalS, 0, limits.maxStatsIntervalS);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);

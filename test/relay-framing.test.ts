@@ -1,4 +1,4 @@
-/** Framing and the per-subscriber queue: the rules the relay applies to every message. */
+/** Framing: the rules the relay applies to every message. */
 import { randomBytes } from 'crypto';
 import { Deframer, frame, unescapeLf } from '../lib/relay/framing';
 

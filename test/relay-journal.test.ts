@@ -89,6 +89,19 @@ describe('round trip', () => {
     expectExact(third.recovery);
   });
 
+  test.each<FsyncPolicy>(['never', 'interval', 'always'])('fsync=%s: rolling through many segments keeps two fds open at most', (fsync) => {
+    const dir = tempDir();
+    const fds = (): number => fs.readdirSync('/dev/fd').length;
+    const before = fds();
+    const { journal } = open(dir, { fsync, segmentBytes: 1024 });
+    appendRange(journal, 1, 2000);
+    expect(segmentFiles(dir).length).toBeGreaterThan(30);
+    if (fsync === 'interval') journal.sync();
+    expect(fds() - before).toBeLessThanOrEqual(2); // the lock and the active segment
+    close(journal);
+    expect(fds()).toBe(before);
+  });
+
   test('each append is one write: a batch is never split across segments', () => {
     const dir = tempDir();
     const { journal } = open(dir, { segmentBytes: 100 });

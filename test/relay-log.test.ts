@@ -4,10 +4,13 @@
  * policies with a stalled subscriber, and kernel drops made visible. Real `logrelay` processes,
  * real TLS (Node's client offering ALPN, `openssl s_client` offering none), loopback only.
  */
-import * as tls from 'tls';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tls from 'tls';
 import { frame } from '../lib/relay/framing';
-import { cleanup, expectMessages, makeCerts, message, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
+import { cleanup, expectMessages, LOGRELAY, makeCerts, message, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
 import { ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
@@ -237,6 +240,28 @@ test.each(['drop-oldest', 'drop-newest'] as const)(
   40000,
 );
 
+test('a resuming subscriber has no lag limit but the history: overtaken while stalled, it gets GAP evicted frames, counted exactly', async () => {
+  const { certs, relay } = await relayWith(['--history', '500', '--queue', '10', '--on-full', 'disconnect']);
+  const c = await connect(relay, certs, 'FROM oldest');
+  c.socket.pause();
+  await relay.waitEvent('subscriber-connected', (e) => e.protocol === 'logrelay/1');
+  const sent = Array.from({ length: SENT }, (_, i) => message(i, 1024, 'resume'));
+  await sendUdp(relay.udpPort, sent, { batch: 16, pauseMs: 1 });
+  await relay.statsUntil('received', (s) => s.received === SENT);
+  c.socket.resume();
+  const evicted = () => c.gaps('evicted').reduce((n, g) => n + g.count, 0);
+  await c.waitFor('every seq accounted for', (x) => x.messages.size + evicted() === SENT, 20000);
+  const gapSeqs = c.gaps('evicted').flatMap((g) => seqs(g.first, g.first + g.count - 1));
+  expect([...c.order, ...gapSeqs].sort((a, b) => a - b)).toEqual(seqs(1, SENT));
+  expect(c.order).toEqual([...c.order].sort((a, b) => a - b));
+  expect(c.order.slice(-500)).toEqual(seqs(SENT - 499, SENT)); // it caught up with everything still held
+  for (const seq of c.order) expect(c.messages.get(seq)!.equals(sent[seq - 1])).toBe(true);
+  const s = await relay.stats();
+  // Not cut off: a lag limit (10, disconnect) does not apply to a subscriber that asked for history.
+  expect(s).toMatchObject({ subscribers: 1, dropped_evicted: evicted(), dropped_disconnect: 0, gaps: c.gaps().length, delivered: c.messages.size });
+  expect(evicted()).toBeGreaterThan(0);
+}, 40000);
+
 test('disconnect: a stalled subscriber is cut off at its lag limit, counted; the healthy one gets everything', async () => {
   const { certs, relay } = await relayWith(['--queue', String(QUEUE), '--on-full', 'disconnect']);
   const healthy = await Tail.openssl(relay, certs);
@@ -280,3 +305,89 @@ test('a peer that goes away before or after HELLO leaves the relay serving other
   await sendUdp(relay.udpPort, [message(1, 60)]);
   await c.waitFor('the message', (x) => x.messages.size === 1);
 }, 20000);
+
+describe('--history-dir', () => {
+  test.each([
+    { signal: 'SIGTERM', mode: 'integrated' },
+    { signal: 'SIGKILL', mode: 'integrated' },
+    { signal: 'SIGKILL', mode: 'blocking' },
+  ] as const)('$mode mode: a relay stopped with $signal and started again keeps its log id and sequence; a resuming subscriber misses nothing', async ({ signal, mode }) => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const args = ['--mode', mode, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'always'];
+      const first = await RelayProcess.start(args);
+      const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
+      const c = await connect(first, certs, 'FROM oldest');
+      const log = c.hello!.log;
+      await sendUdp(first.udpPort, before);
+      await c.waitFor('300 messages', (x) => x.messages.size === 300);
+      // A subscriber that had written out 250 of them resumes after 250.
+      expect(await first.stop(signal)).toBe(signal === 'SIGTERM' ? 0 : 'SIGKILL');
+
+      const second = await RelayProcess.start(args);
+      const recovered = await second.waitEvent('history-recovered');
+      expect(recovered).toMatchObject({ log, messages: 300, oldest: 1, next: 301 });
+      const after = Array.from({ length: 100 }, (_, i) => message(i, 200, 'after'));
+      await sendUdp(second.udpPort, after);
+      await second.statsUntil('received', (s) => s.received === 100);
+      const r = await connect(second, certs, `FROM 250 log=${log}`);
+      expect(r.hello).toMatchObject({ log, oldest: 1, next: 401 });
+      await r.waitFor('150 messages', (x) => x.messages.size === 150);
+      expect(r.frames.filter((f) => f.kind === 'GAP' || f.kind === 'RESET')).toEqual([]);
+      expect(r.order).toEqual(seqs(251, 400));
+      expectMessages(r.range(251, 400), [...before.slice(250), ...after]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
+  test('disk writes that fail while the relay runs are logged (once per run of failures); subscribers are served from memory all the same', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      // No file of the relay's can grow past 64 KiB (EFBIG, as ENOSPC would). Each
+      // segment fills up; the journal starts the next one after the batch it could not write.
+      const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir], { fileSizeKiB: 64 });
+      const sent = Array.from({ length: 2000 }, (_, i) => message(i, 200, 'full'));
+      await sendUdp(relay.udpPort, sent, { batch: 32, pauseMs: 1 });
+      await relay.statsUntil('received', (s) => s.received === 2000);
+      const c = await connect(relay, certs, 'FROM oldest');
+      await c.waitFor('2000 messages', (x) => x.messages.size === 2000);
+      expectMessages(c.range(1, 2000), sent);
+      const failed = relay.all('history-dir-failed');
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      // 2000 × 200 bytes fill a 64 KiB segment about every 300 messages: one line per full segment, not per batch.
+      expect(failed.length).toBeLessThanOrEqual(10);
+      for (const f of failed) expect(f).toMatchObject({ code: 'EFBIG', kept: true, reason: expect.stringMatching(/cannot append seqs \d+…\d+/) });
+      expect(await relay.stop()).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
+  test('an unusable directory, or one another relay holds, is a clear error at start', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const file = path.join(dir, 'not-a-dir');
+      fs.writeFileSync(file, 'x');
+      const base = ['--json', '--tls', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+      const bad = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', file], { timeout: 10000, encoding: 'utf8' });
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/not-a-dir/);
+      const holder = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir]);
+      const second = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', dir], { timeout: 10000, encoding: 'utf8' });
+      expect(second.status).toBe(1);
+      expect(second.stderr).toMatch(/lock|in use|another/i);
+      expect(await holder.stop()).toBe(0);
+      const usage = (extra: string[]) => spawnSync(process.execPath, [LOGRELAY, ...base, ...extra], { timeout: 10000, encoding: 'utf8' });
+      expect(usage(['--history-dir', dir, '--fsync', 'sometimes'])).toMatchObject({ status: 2, stderr: 'logrelay: --fsync must be one of never, interval, always, not "sometimes"\n' });
+      expect(usage(['--fsync', 'always'])).toMatchObject({ status: 2, stderr: 'logrelay: --fsync applies to --history-dir only\n' });
+      expect(usage(['--history-dir', ''])).toMatchObject({ status: 2, stderr: 'logrelay: --history-dir needs a directory\n' });
+      expect(usage(['--history', '0'])).toMatchObject({ status: 2, stderr: 'logrelay: --history must be an integer from 1 to 100000000, not "0"\n' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+});

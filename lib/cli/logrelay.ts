@@ -4,7 +4,7 @@ import { Address } from '../net/address';
 import { Pollset } from '../pollset';
 import { createLogger } from '../relay/log';
 import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
-import { defaults, limits, MAX_HISTORY, MAX_HISTORY_BYTES, normalizeFingerprint, RelayOptions } from '../relay/options';
+import { defaults, limits, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 
@@ -60,6 +60,9 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
   } catch (e) {
     throw new UsageError(`--fingerprint: ${(e as Error).message}`);
   }
+  const historyDir = flags.string('history-dir');
+  if (historyDir === '') throw new UsageError('--history-dir needs a directory');
+  if (historyDir === undefined && flags.has('fsync')) throw new UsageError('--fsync applies to --history-dir only');
   const udp = flags.strings('udp').map((a) => checkAddress('udp', a));
   const unix = flags.strings('unix');
   const options: RelayOptions = {
@@ -73,9 +76,9 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     fingerprints,
     framing: flags.choice('framing', ['lf', 'octet'] as const, defaults.framing),
     receiveBuffer: flags.has('receive-buffer') ? flags.integer('receive-buffer', 0, 1024, 2 ** 31 - 1) : undefined,
-    history: flags.integer('history', defaults.history, 1, MAX_HISTORY),
-    historyBytes: flags.integer('history-bytes', defaults.historyBytes, 1, MAX_HISTORY_BYTES),
-    historyDir: flags.string('history-dir'),
+    history: flags.integer('history', defaults.history, 1, limits.maxHistory),
+    historyBytes: flags.integer('history-bytes', defaults.historyBytes, 1, limits.maxHistoryBytes),
+    historyDir,
     fsync: flags.choice('fsync', ['never', 'interval', 'always'] as const, defaults.fsync),
     queue: flags.integer('queue', defaults.queue, 1),
     queueBytes: flags.integer('queue-bytes', defaults.queueBytes, 1),

@@ -11,10 +11,12 @@ import type { DatagramBatch } from '../net/datagram';
 import { TlsContext } from '../tls';
 import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
-import { History } from './history';
+import type { History } from './history';
+import type { Journal, JournalRecord } from './journal';
 import type { Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { negotiate } from './protocol';
+import { openLog } from './recover';
 import type { Counters } from './stats';
 import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
 
@@ -72,7 +74,12 @@ function subscriberStream(tls: TlsStream): SubscriberStream {
 export class RelayEngine {
   readonly #subscribers = new Set<Subscriber>();
   readonly #inputs: DatagramEndpoint[] = [];
-  readonly history: History;
+  #history: History | undefined;
+  #journal: Journal | undefined;
+  /** The records of the batch being received, for the journal. */
+  #journalBatch: JournalRecord[] = [];
+  /** The last journal write failed (its error was logged; the next one is logged only after a success). */
+  #journalFailing = false;
   /** The last sender seen, by its raw address bytes, and its source id: a flood from one sender looks it up once. */
   #lastSender = new Uint8Array(0);
   #lastSource = -1;
@@ -96,14 +103,22 @@ export class RelayEngine {
     readonly log: Logger,
   ) {
     this.#context = this.#makeContext();
-    this.history = new History(options.framing, { messages: options.history, bytes: options.historyBytes });
-    this.history.onEvict = (n) => counters.add('evicted', n);
-    this.#publishHistory();
+  }
+
+  /** The log (after start). */
+  get history(): History {
+    if (!this.#history) throw new Error('relay engine not started');
+    return this.#history;
   }
 
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
   start(): void {
     const o = this.options;
+    const opened = openLog(o, this.log);
+    this.#history = opened.history;
+    this.#journal = opened.journal;
+    this.#history.onEvict = (n) => this.counters.add('evicted', n);
+    this.#publishHistory();
     try {
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
@@ -123,8 +138,10 @@ export class RelayEngine {
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
+      this.#journal?.close();
       throw e;
     }
+    if (this.#journal && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(this.#syncEverySecond()));
     this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
     this.log('info', 'listening', {
@@ -158,9 +175,10 @@ export class RelayEngine {
   }
 
   /**
-   * Stops accepting and receiving, cuts handshakes still under way (those peers are not subscribers
-   * yet and are owed nothing), lets subscribers write what is queued for up to `drainMs`, then
-   * closes the rest. Every subscriber gets close_notify. Nothing is logged after `stopped`.
+   * Stops accepting and receiving, cuts handshakes and protocol openings still under way (those
+   * peers are not subscribers yet and are owed nothing), lets subscribers catch up with the log for
+   * up to `drainMs`, then closes the rest. Every subscriber that got all it was sent gets
+   * close_notify (and a protocol one `BYE shutdown` first). Nothing is logged after `stopped`.
    */
   *stop(drainMs: number): Operation<void> {
     if (this.#stopping) return;
@@ -182,6 +200,8 @@ export class RelayEngine {
       s.disconnectReason = 'relay stopping';
       s.task?.halt();
     }
+    this.#journal?.close();
+    this.#journal = undefined;
     this.log('info', 'stopped', {});
   }
 
@@ -205,6 +225,7 @@ export class RelayEngine {
       const batch = yield* input.receive();
       const time = Date.now();
       for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
+      if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
       // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
       const now = input.socket.kernelDrops();
       if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
@@ -232,7 +253,56 @@ export class RelayEngine {
       c.add('droppedEmpty');
       return;
     }
-    this.history.append(message, time, this.#sourceOf(batch, i));
+    const seq = this.history.append(message, time, this.#sourceOf(batch, i));
+    // The journal's write is synchronous and within this batch: the view of the receive slot is still valid.
+    if (this.#journal) this.#journalBatch.push({ seq, time, source: this.history.sourceOf(seq), message });
+  }
+
+  /**
+   * One write per receive batch, after memory (subscribers never wait for the disk). A failed write
+   * (disk full, I/O error) loses that batch on disk only: it is logged once until a write succeeds
+   * again, and the journal takes the next batch after the hole (recovery returns the run after it).
+   * A journal whose fdatasync failed is unusable: the relay logs it and goes on from memory.
+   */
+  #writeJournal(): void {
+    const journal = this.#journal!;
+    try {
+      journal.append(this.#journalBatch);
+      journal.evictBefore(this.history.oldest);
+      this.#journalFailing = false;
+    } catch (e) {
+      this.#journalFailed(e);
+    } finally {
+      this.#journalBatch.length = 0;
+    }
+  }
+
+  #journalFailed(e: unknown): void {
+    const code = (e as { code?: string }).code;
+    if (!this.#journalFailing || code === 'ERR_JOURNAL_FAILED') {
+      this.log('error', 'history-dir-failed', { reason: errorText(e), code, dir: this.options.historyDir, kept: code !== 'ERR_JOURNAL_FAILED' });
+    }
+    this.#journalFailing = true;
+    if (code !== 'ERR_JOURNAL_FAILED') return;
+    const journal = this.#journal;
+    this.#journal = undefined;
+    try {
+      journal?.close();
+    } catch {
+      // already failed: closing is all that is left
+    }
+  }
+
+  /** `--fsync interval`: data reaches the disk about every second. */
+  *#syncEverySecond(): Operation<void> {
+    for (;;) {
+      yield* sleep(1000);
+      try {
+        this.#journal?.sync();
+      } catch (e) {
+        this.#journalFailed(e);
+      }
+    }
   }
 
   /** The history's source id for datagram i's sender; the same sender as last time costs a byte compare. */
@@ -314,8 +384,6 @@ export class RelayEngine {
         this.counters.add('rejected');
         this.log('warn', 'subscriber-rejected', { address, reason: errorText(e) });
         return;
-      } finally {
-        this.#handshaking.delete(conn);
       }
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
       const cert = tls.peerCertificate();
@@ -335,6 +403,8 @@ export class RelayEngine {
         // A plain peer: the live stream from the moment it is admitted.
         start = { cursor: this.history.next, limits: this.#limits(), protocol: false };
       }
+      // A subscriber from here on: stop() drains it rather than cutting it.
+      this.#handshaking.delete(conn);
       subscriber = new Subscriber(this.#nextId++, address, this.history, this.counters, start);
       if (gap) subscriber.gapBefore(gap.first, gap.count);
       subscriber.task = (yield* self()) as Task<void>;
@@ -354,6 +424,7 @@ export class RelayEngine {
       if (subscriber && !(e instanceof HaltedError)) subscriber.disconnectReason ??= errorText(e);
       if (!subscriber) throw e;
     } finally {
+      this.#handshaking.delete(conn);
       watcher?.halt();
       let cut = false;
       if (subscriber) {
@@ -381,8 +452,12 @@ export class RelayEngine {
         });
       }
       if (bye !== undefined && tls && !subscriber?.writing) {
-        // Best effort: a BYE that does not fit in the socket now is not waited for.
-        tls.session.write(Buffer.from(`BYE ${bye}\n`, 'latin1'));
+        try {
+          // Best effort: a BYE that does not fit in the socket now is not waited for.
+          tls.session.write(Buffer.from(`BYE ${bye}\n`, 'latin1'));
+        } catch {
+          // the peer is gone: nothing to tell it
+        }
       }
       // close_notify means "you have it all". A subscriber cut off mid-write gets none: sending it
       // would first flush the pending record that was just counted lost, and the peer should see

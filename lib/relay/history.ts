@@ -230,8 +230,9 @@ export class History {
     const chunk = this.#chunkOf[first];
     const base = this.#start[first];
     // The last message of the run: the largest e < end with the same chunk and within maxBytes.
+    // Every framed message is at least 2 bytes (one byte and LF), which bounds the search.
     let lo = seq;
-    let hi = end - 1;
+    let hi = Math.min(end - 1, seq + Math.floor(maxBytes / 2));
     while (lo < hi) {
       const mid = lo + Math.ceil((hi - lo) / 2);
       const i = this.#index(mid);

@@ -243,13 +243,15 @@ export class Journal {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
     const lockFd = lockDir(dir);
+    let journal: Journal | undefined;
     try {
       fs.rmSync(path.join(dir, 'log-id.tmp'), { force: true });
       const segments = listSegments(dir);
       const logId = readLogId(dir, segments.length > 0);
-      const journal = new Journal(dir, opts, lockFd, logId, 1, segments);
+      journal = new Journal(dir, opts, lockFd, logId, 1, segments);
       return { journal, recovery: journal.recover() };
     } catch (err) {
+      if (journal?.active) fs.closeSync(journal.active.fd);
       fs.closeSync(lockFd);
       throw err;
     }
@@ -329,7 +331,9 @@ export class Journal {
     }
     const old = this.active;
     if (old !== null) {
-      if (this.dirty) this.unsynced.push(old.fd);
+      // Under `interval` the old segment's last second is synced by the next sync() rather than here, on the
+      // append path; under `always` it is synced already, under `never` it never will be.
+      if (this.dirty && this.options.fsync === 'interval') this.unsynced.push(old.fd);
       else fs.closeSync(old.fd);
     }
     this.active = { fd, file, size: HEADER_BYTES };

@@ -1,7 +1,10 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
 import type { Backend } from '../pollset';
 import type { Framing } from './framing';
+import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
+
+export type { FsyncPolicy };
 
 /** PEM text or bytes, or `{ file }` to read (and re-read on reload). */
 export type PemSource = string | Buffer | { file: string };
@@ -54,14 +57,8 @@ export interface RelayOptions {
   json?: boolean;
 }
 
-export type FsyncPolicy = 'never' | 'interval' | 'always';
-
 export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
   Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;
-
-/** Upper bounds of the history: the per-message records take 40 bytes each, allocated as it fills. */
-export const MAX_HISTORY = 100_000_000;
-export const MAX_HISTORY_BYTES = 64 * 1024 ** 3;
 
 export const defaults = {
   udp: [] as string[],
@@ -94,6 +91,9 @@ export const defaults = {
 export const limits = {
   maxMs: 2 ** 31 - 1,
   maxStatsIntervalS: Math.floor((2 ** 31 - 1) / 1000),
+  /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
+  maxHistory: 100_000_000,
+  maxHistoryBytes: 64 * 1024 ** 3,
 };
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
@@ -104,10 +104,8 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
       throw new RangeError(`relay option ${name} must be an integer from ${min} to ${max}, not ${v}`);
     }
   };
-  positive('history', o.history);
-  positive('historyBytes', o.historyBytes);
-  if (o.history > MAX_HISTORY) throw new RangeError(`relay option history must be at most ${MAX_HISTORY}, not ${o.history}`);
-  if (o.historyBytes > MAX_HISTORY_BYTES) throw new RangeError(`relay option historyBytes must be at most ${MAX_HISTORY_BYTES}, not ${o.historyBytes}`);
+  positive('history', o.history, 1, limits.maxHistory);
+  positive('historyBytes', o.historyBytes, 1, limits.maxHistoryBytes);
   if (!['never', 'interval', 'always'].includes(o.fsync)) throw new RangeError(`relay option fsync must be never, interval or always`);
   if (o.historyDir !== undefined && (typeof o.historyDir !== 'string' || o.historyDir === '')) {
     throw new RangeError('relay option historyDir must be a directory path');

@@ -167,10 +167,12 @@ export class Subscriber {
     const h = this.history;
     for (;;) {
       this.#settle();
-      while (this.#gaps.length > 0) {
+      if (this.#gaps.length > 0) {
         const g = this.#gaps.shift()!;
         yield* this.#write(stream, Buffer.from(`GAP ${g.first} ${g.count} ${g.reason}\n`, 'latin1'), writeTimeoutMs);
         this.counters.add('gaps');
+        // The write may have waited, and the history moved on meanwhile: settle again.
+        continue;
       }
       const end = this.#skipping ? this.#skipFrom : h.next;
       if (this.cursor >= end) {

@@ -231,3 +231,28 @@ test('SIGTERM while a batch waits on a full pipe: the batch is finished and reco
   expect(recorded.seq).toBeLessThan(received);
   expectMessages(tail.messages, await everything(relay, certs, recorded.seq));
 }, 60000);
+
+test('a relay restarted with --history-dir mid-stream: logtail resumes where it stood, every message exactly once', async () => {
+  const certs = makeCerts();
+  const dir = tempDir();
+  const historyDir = path.join(dir, 'history');
+  const relayArgs = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', historyDir, '--fsync', 'always'];
+  const first = await RelayProcess.start(relayArgs);
+  const out = path.join(dir, 'out.log');
+  const tail = tailToFile(first, certs, out, ['--state', path.join(dir, 'state'), '--from', 'oldest']);
+  const sent = Array.from({ length: 4000 }, (_, i) => message(i, 150, 'disk'));
+  await sendUdp(first.udpPort, sent.slice(0, 2000));
+  const r1 = await receivedWhenQuiet(first);
+  await until(() => `logtail to print from the first relay (${tail.stderr()})`, () => (linesOf(out).length > 0 ? true : undefined), 20000);
+  expect(await first.stop('SIGTERM')).toBe(0);
+  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...relayArgs], { defaults: false });
+  await sendUdp(second.udpPort, sent.slice(2000));
+  const held = r1 + (await receivedWhenQuiet(second));
+  await until(() => `${held} lines (have ${linesOf(out).length}; ${tail.stderr()})`, () => (linesOf(out).length >= held ? true : undefined), 40000);
+  tail.child.kill('SIGTERM');
+  expect(await exitOf(tail.child)).toBe(0);
+  expectMessages(linesOf(out), await everything(second, certs, held));
+  if (held === sent.length) expectMessages(linesOf(out), sent);
+  expect(tail.stderr()).not.toMatch(/reset|gap/);
+  expect(tail.stderr()).toMatch(/logtail: cut off: the relay said BYE shutdown\n(logtail: .*\n)*logtail: connected to .*\nlogtail: resuming after seq \d+\n/);
+}, 90000);

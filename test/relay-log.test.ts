@@ -205,6 +205,27 @@ test('no subscriber for a while: the history fills and evicts, every eviction co
   expect(b).toMatchObject({ history_messages: 332, history_bytes: 332 * 301, evicted: 668 });
 }, 30000);
 
+/** Resident memory of a process, from /proc (Linux). */
+function rssOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+}
+
+(process.platform === 'linux' ? test : test.skip)('a flood five times the history with nobody connected: memory grows by the history bound, not by the flood', async () => {
+  const historyBytes = 8 * 1024 * 1024;
+  const { relay } = await relayWith(['--history-bytes', String(historyBytes), '--stats-interval', '0']);
+  const before = rssOf(relay.child.pid!);
+  const total = 150_000; // 300 bytes each: 45 MB through an 8 MiB history
+  const batch = Array.from({ length: 1000 }, (_, i) => message(i, 299, 'rss'));
+  for (let sent = 0; sent < total; sent += batch.length) await sendUdp(relay.udpPort, batch, { batch: 100 });
+  const s = await relay.statsUntil('received', (x) => x.received + x.kernel_drops === total, 30000);
+  expect(s.history_bytes).toBeLessThanOrEqual(historyBytes);
+  expect(s.evicted).toBe(s.received - s.history_messages);
+  const grown = rssOf(relay.child.pid!) - before;
+  console.log(`RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB for an ${historyBytes / 2 ** 20} MiB history (${s.history_messages} messages) after ${total} messages`);
+  // The bound, its records (40 bytes a message), three chunks, and generous room for the JS heap.
+  expect(grown).toBeLessThan(historyBytes + 40 * s.history_messages + 3 * 256 * 1024 + 16 * 2 ** 20);
+}, 60000);
+
 const SENT = 6000;
 const QUEUE = 100;
 

@@ -21,6 +21,13 @@ std::string StringField(Napi::Object obj, const char* name) {
   throw Napi::TypeError::New(obj.Env(), std::string(name) + " must be a string or Uint8Array");
 }
 
+// Absent (undefined/null) is not the same as given-but-empty: an empty CA file must be an error.
+std::optional<std::string> OptionalStringField(Napi::Object obj, const char* name) {
+  Napi::Value v = obj.Get(name);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return StringField(obj, name);
+}
+
 int64_t NumberField(Napi::Object obj, const char* name) {
   Napi::Value v = obj.Get(name);
   if (!v.IsNumber()) throw Napi::TypeError::New(obj.Env(), std::string(name) + " must be a number");
@@ -45,7 +52,7 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     spec.server = opts.Get("server").ToBoolean();
     spec.cert = StringField(opts, "cert");
     spec.key = StringField(opts, "key");
-    spec.ca = StringField(opts, "ca");
+    spec.ca = OptionalStringField(opts, "ca");
     int64_t verify = NumberField(opts, "verify");
     if (verify < 0 || verify > 2) throw Napi::RangeError::New(info.Env(), "verify must be 0, 1 or 2");
     spec.verify = Verify(verify);

@@ -1,5 +1,5 @@
 /** Mailboxes: bounded put waits, take waits, FIFO order, close semantics. */
-import { CLOSED, Mailbox, sleep, yieldNow } from '../lib';
+import { CLOSED, Loop, Mailbox, sleep, yieldNow } from '../lib';
 import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 describeMatrix((backend, mode) => {
@@ -86,4 +86,42 @@ describeMatrix((backend, mode) => {
     expect(crashes).toEqual([]);
     loop.close();
   });
+});
+
+test('a value handed to a waiting taker that is halted before it runs reaches the next taker, in order', async () => {
+  const loop = new Loop();
+  const box = new Mailbox<number>(4);
+  const first = loop.spawn(() => box.take());
+  const second = loop.spawn(() => box.take());
+  const late = loop.spawn(function* () {
+    yield* sleep(20);
+    return [box.tryTake(), box.tryTake()];
+  });
+  loop.spawn(function* () {
+    yield* sleep(5); // both takers are waiting by now
+    box.tryPut(1); // handed to `first`, which is queued but has not run
+    first.halt();
+    box.tryPut(2);
+    box.tryPut(3);
+  });
+  await loop.run();
+  await expect(first.toPromise()).rejects.toThrow('was halted');
+  expect(await second).toBe(1);
+  expect(await late).toEqual([2, 3]);
+  loop.close();
+});
+
+test('a value handed to a halted taker with nobody else waiting goes back to the front of the mailbox', async () => {
+  const loop = new Loop();
+  const box = new Mailbox<number>(4);
+  const taker = loop.spawn(() => box.take());
+  loop.spawn(function* () {
+    yield* sleep(5);
+    box.tryPut(1);
+    taker.halt();
+    box.tryPut(2);
+  });
+  await loop.run();
+  expect([box.tryTake(), box.tryTake(), box.size]).toEqual([1, 2, 0]);
+  loop.close();
 });

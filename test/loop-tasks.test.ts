@@ -1,7 +1,9 @@
 /** Tasks: typed results and errors, crash reporting, halt and what it releases, schedule, fairness. */
 import {
   CLOSED,
+  ensure,
   FdStream,
+  Loop,
   HaltedError,
   Mailbox,
   Operation,
@@ -212,4 +214,55 @@ test('a mailbox closed under a waiting taker hands it CLOSED', async () => {
   const t = spawn(() => box.take());
   setTimeout(() => box.close(), 5);
   expect(await t).toBe(CLOSED);
+});
+
+describe('a halt stays in force past a delegated operation whose cleanup runs instructions', () => {
+  /** Spawns `outer`, which delegates to `op()`; halts it from plain code once `op` waits. */
+  async function haltDuring(op: () => Operation<unknown>) {
+    const loop = new Loop();
+    const seen = { after: 0, outerFinally: 0 };
+    const task = loop.spawn(function* () {
+      try {
+        const x = yield* op();
+        seen.after++;
+        (x as { close(): void }).close();
+        yield* sleep(1);
+        seen.after++;
+      } finally {
+        seen.outerFinally++;
+      }
+    });
+    const running = loop.run();
+    await new Promise((r) => setTimeout(r, 20));
+    task.halt();
+    await running;
+    const outcome = await task.toPromise().catch((e: Error) => e.message);
+    loop.close();
+    return { ...seen, outcome, id: task.id };
+  }
+
+  test('ensure(): cleanup that sleeps, then no code after the interrupted yield* runs', async () => {
+    let cleanups = 0;
+    const r = await haltDuring(() =>
+      ensure(sleep(1e6), function* () {
+        yield* sleep(10);
+        cleanups++;
+      }),
+    );
+    expect(r).toEqual({ after: 0, outerFinally: 1, outcome: `task ${r.id} was halted`, id: r.id });
+    expect(cleanups).toBe(1);
+  });
+
+  test('a plain finally that closes streams (no wait) lets the halt unwind the caller', async () => {
+    const r = await haltDuring(function* () {
+      const [a, b] = FdStream.socketpair();
+      try {
+        return yield* a.read();
+      } finally {
+        yield* a.close();
+        yield* b.close();
+      }
+    });
+    expect(r).toEqual({ after: 0, outerFinally: 1, outcome: `task ${r.id} was halted`, id: r.id });
+  });
 });

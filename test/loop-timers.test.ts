@@ -1,6 +1,6 @@
 /** Timers: sleep and timeout deadlines, cancellation, and many sleepers at once. */
 import { performance } from 'perf_hooks';
-import { FdStream, Operation, sleep, timeout, yieldNow } from '../lib';
+import { FdStream, Loop, Operation, sleep, timeout, yieldNow } from '../lib';
 import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 function* elapsed<T>(op: Operation<T>): Operation<{ ms: number; error?: { code?: string } }> {
@@ -124,4 +124,77 @@ describeMatrix((backend, mode) => {
     expect(crashes).toEqual([]);
     loop.close();
   });
+});
+
+test('bad delays are errors naming the argument; Infinity sleeps until halted; timers go on firing', async () => {
+  const loop = new Loop();
+  const errors: string[] = [];
+  const t = loop.spawn(function* () {
+    for (const bad of [NaN, 'x' as unknown as number, undefined as unknown as number]) {
+      try {
+        yield* sleep(bad);
+      } catch (e) {
+        errors.push(`${(e as { code: string }).code} ${(e as Error).message}`);
+      }
+      try {
+        yield* timeout(bad, sleep(1));
+      } catch (e) {
+        errors.push((e as { code: string }).code);
+      }
+    }
+    yield* sleep(-5); // negative counts as 0
+    yield* timeout(Infinity, sleep(2));
+    yield* sleep(20); // the Node timer armed for the long sleep (clamped to 2^31-1 ms) has not spun meanwhile
+  });
+  const forever = loop.spawn(() => sleep(Infinity));
+  const long = loop.spawn(() => timeout(2 ** 40, sleep(2 ** 33)));
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  const running = loop.run();
+  await t;
+  await new Promise((r) => setTimeout(r, 10));
+  process.off('warning', onWarning);
+  expect(warnings).toEqual([]);
+  expect(errors).toEqual([
+    'ERR_OUT_OF_RANGE The "ms" argument must be a number of milliseconds, not NaN',
+    'ERR_OUT_OF_RANGE',
+    'ERR_INVALID_ARG_TYPE The "ms" argument must be of type number, not string',
+    'ERR_INVALID_ARG_TYPE',
+    'ERR_INVALID_ARG_TYPE The "ms" argument must be of type number, not undefined',
+    'ERR_INVALID_ARG_TYPE',
+  ]);
+  expect(forever.blockedOn).toBe('sleeping forever');
+  expect(loop.stats.timers).toBe(2); // the long sleep and its timeout; nothing for Infinity
+  forever.halt();
+  long.halt();
+  await running;
+  expect(loop.stats).toEqual({ tasks: 0, queued: 0, timers: 0, pollsetSize: 0, fdWaiters: 0 });
+  loop.close();
+});
+
+test('a halt from a Node timer callback whose cleanup sleeps finishes while another deadline is far away', async () => {
+  const loop = new Loop();
+  const far = loop.spawn(() => sleep(3_600_000)); // keeps a Node timer armed an hour ahead
+  let cleaned = 0;
+  const victim = loop.spawn(function* () {
+    try {
+      yield* sleep(3_600_000);
+    } finally {
+      yield* sleep(10);
+      cleaned++;
+    }
+  });
+  const running = loop.run();
+  await new Promise((r) => setTimeout(r, 20));
+  victim.halt(); // from a Node timer callback: outside any turn of the loop
+  const outcome = await Promise.race([
+    victim.toPromise().catch((e: Error) => e.message),
+    new Promise((r) => setTimeout(() => r('cleanup stalled'), 5000)),
+  ]);
+  expect(outcome).toBe(`task ${victim.id} was halted`);
+  expect(cleaned).toBe(1);
+  far.halt();
+  await running;
+  loop.close();
 });

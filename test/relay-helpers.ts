@@ -156,11 +156,17 @@ export class RelayProcess {
 
   /**
    * Starts `logrelay --json` with `args` (defaults: UDP and TLS on 127.0.0.1 port 0) and waits
-   * for its `listening` line.
+   * for its `listening` line. `fdLimit` runs it under `ulimit -n` (bash execs node, so the child
+   * is the relay itself and signals reach it).
    */
-  static async start(args: string[], options: { cwd?: string; defaults?: boolean } = {}): Promise<RelayProcess> {
+  static async start(args: string[], options: { cwd?: string; defaults?: boolean; fdLimit?: number } = {}): Promise<RelayProcess> {
     const defaults = options.defaults === false ? [] : ['--tls', '127.0.0.1:0', ...(args.includes('--udp') || args.includes('--unix') ? [] : ['--udp', '127.0.0.1:0'])];
-    const relay = new RelayProcess(spawnChild(process.execPath, [LOGRELAY, '--json', ...defaults, ...args], { cwd: options.cwd }));
+    const argv = [process.execPath, LOGRELAY, '--json', ...defaults, ...args];
+    const child =
+      options.fdLimit === undefined
+        ? spawnChild(argv[0], argv.slice(1), { cwd: options.cwd })
+        : spawnChild('bash', ['-c', 'ulimit -n "$0" && exec "$@"', String(options.fdLimit), ...argv], { cwd: options.cwd });
+    const relay = new RelayProcess(child);
     const exited = exitOf(relay.child, 15000).then((code) => {
       throw new Error(`logrelay exited (${code}) before listening: ${relay.otherErr.join(' | ')}`);
     });

@@ -5,7 +5,7 @@
 import { ChildProcess, spawn as spawnProcess } from 'child_process';
 import * as path from 'path';
 import * as readline from 'readline';
-import { makeClientCert, makeDevCa, makeServerCert, TcpListener, TcpStream, timeout, TlsContext, TlsStream } from '../lib';
+import { Loop, makeClientCert, makeDevCa, makeServerCert, TcpListener, TcpStream, timeout, TlsContext, TlsStream } from '../lib';
 import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 const LINES = 50;
@@ -131,4 +131,42 @@ describeMatrix((backend, mode) => {
     clientContext.free();
     serverContext.free();
   });
+});
+
+test('halting a task during TlsStream.connect stops it there: no code after the connect runs, the socket is closed', async () => {
+  const loop = new Loop();
+  const clientContext = TlsContext.client({ ca: ca.cert });
+  const listener = TcpListener.listen('127.0.0.1:0'); // never answers the ClientHello
+  const seen = { after: 0, finally: 0 };
+  const task = loop.spawn(function* () {
+    try {
+      const tls = yield* TlsStream.connect(listener.localAddress(), clientContext, { servername: 'localhost' });
+      seen.after++;
+      yield* tls.close();
+    } finally {
+      seen.finally++;
+    }
+  });
+  const running = loop.run();
+  await new Promise((r) => setTimeout(r, 50));
+  task.halt();
+  await running;
+  await expect(task.toPromise()).rejects.toThrow(`task ${task.id} was halted`);
+  expect(seen).toEqual({ after: 0, finally: 1 });
+  expect(loop.stats).toEqual({ tasks: 0, queued: 0, timers: 0, pollsetSize: 0, fdWaiters: 0 });
+  const closer = loop.spawn(function* () {
+    const peer = yield* listener.accept();
+    // The ClientHello, then end of stream: the halted client's socket was closed.
+    const eof = yield* timeout(5000, (function* () {
+      while ((yield* peer.read()) !== null);
+      return 'eof';
+    })());
+    yield* peer.close();
+    yield* listener.close();
+    return eof;
+  });
+  await loop.run();
+  expect(await closer).toBe('eof');
+  loop.close();
+  clientContext.free();
 });

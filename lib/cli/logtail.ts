@@ -6,6 +6,8 @@ import { Deframer, Framing } from '../relay/framing';
 import { DEFAULT_DEMO_DIR, demoFiles } from '../relay/demo';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 import { writeSync } from 'fs';
+import { isatty } from 'tty';
+import { visible } from './visible';
 
 const SPECS: FlagSpec[] = [
   { name: 'connect', kind: 'string', value: 'HOST:PORT', help: 'the relay (default 127.0.0.1:6514)' },
@@ -15,6 +17,7 @@ const SPECS: FlagSpec[] = [
   { name: 'servername', kind: 'string', value: 'NAME', help: 'name or IP the relay certificate must match (default: the host of --connect)' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: 'the relay\'s framing (default lf)' },
   { name: 'count', kind: 'string', value: 'N', help: 'exit after N messages' },
+  { name: 'raw', kind: 'boolean', help: 'write message bytes as they are even to a terminal (default: controls and invalid UTF-8 escaped there)' },
   { name: 'demo', kind: 'optional-string', value: 'DIR', help: `use the demo certificates of logrelay --demo (default ${DEFAULT_DEMO_DIR})` },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -25,6 +28,8 @@ interface TailOptions {
   servername: string;
   framing: Framing;
   count: number;
+  /** Escape what would act on a terminal (see visible.ts); off with --raw or when stdout is no terminal. */
+  escape: boolean;
 }
 
 function options(flags: Flags): TailOptions {
@@ -42,7 +47,7 @@ function options(flags: Flags): TailOptions {
     context = TlsContext.client({ certFile: need('cert', demo?.clientCert), keyFile: need('key', demo?.clientKey), caFile: need('ca', demo?.ca) });
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as { reason?: string }).reason ?? (e as Error).message);
   }
   return {
     connect,
@@ -50,6 +55,7 @@ function options(flags: Flags): TailOptions {
     servername: flags.string('servername', host)!,
     framing: flags.choice('framing', ['lf', 'octet'] as const, 'lf'),
     count: flags.integer('count', 0, 0),
+    escape: !flags.has('raw') && isatty(1),
   };
 }
 
@@ -72,6 +78,8 @@ function* tail(o: TailOptions, print: (message: Buffer) => void): Operation<void
   }
 }
 
+const NEWLINE = Buffer.from('\n');
+
 export async function main(argv: string[]): Promise<number> {
   let o: TailOptions;
   try {
@@ -91,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
   // The task's failure is reported once, below, as a one-line `logtail: reason`; the loop's default
   // crash report would print it a second time with a stack.
   const loop = new Loop({ onError: () => undefined });
-  const task = loop.spawn(tail(o, (m) => writeSync(1, Buffer.concat([m, Buffer.from('\n')]))));
+  const task = loop.spawn(tail(o, (m) => writeSync(1, Buffer.concat([o.escape ? visible(m) : m, NEWLINE]))));
   process.on('SIGINT', () => task.halt());
   process.on('SIGTERM', () => task.halt());
   try {

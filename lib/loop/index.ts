@@ -7,6 +7,7 @@ export { Loop } from './loop';
 export type { LoopOptions, LoopStats, ErrorHandler } from './loop';
 export { spawn, getDefaultLoop } from './spawn';
 export { sleep, timeout } from './timers';
+export { ensure } from './ensure';
 export type { TimeoutError } from './timers';
 export { waitReadable, waitWritable } from './fdwaiters';
 export { Mailbox, CLOSED } from './mailbox';

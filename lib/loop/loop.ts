@@ -10,7 +10,7 @@ import { FdWaiters } from './fdwaiters';
 import { Operation } from './operation';
 import { RunQueue } from './runqueue';
 import { Task } from './task';
-import { now, TimerHeap } from './timers';
+import { MAX_WAIT_MS, now, TimerHeap } from './timers';
 
 /** Reports a task that failed with nobody joining it or awaiting its promise. */
 export type ErrorHandler = (error: unknown, task: Task<unknown>) => void;
@@ -72,6 +72,7 @@ export class Loop {
     this.#pollset = new Pollset<number>({ backend: options.backend });
     this.fds = new FdWaiters(this.#pollset);
     this.#onError = options.onError ?? defaultOnError;
+    this.timers.onAdd = () => this.#changed();
   }
 
   /** The pollset backend in use. */
@@ -138,7 +139,7 @@ export class Loop {
       while (this.#tasks.size > 0 && !done?.()) {
         let timeout = -1;
         if (this.#runq.length > 0) timeout = 0;
-        else if (this.timers.next !== undefined) timeout = Math.max(0, this.timers.next - now());
+        else if (this.timers.next !== undefined) timeout = Math.min(MAX_WAIT_MS, Math.max(0, Math.ceil(this.timers.next - now())));
         else if (this.fds.waiting === 0) throw this.#deadlock();
         if (this.#pollset.size > 0 || timeout > 0) {
           if (this.#pollset.wait(timeout) > 0) this.#pollset.forEachEvent(this.#dispatch);
@@ -160,9 +161,7 @@ export class Loop {
   /** @internal A task became ready. */
   enqueue(task: Task<unknown>): void {
     this.#runq.push(task);
-    // Inside a turn the check at its end schedules the next pass; a setImmediate made here would also
-    // make libuv poll once more without blocking before it runs.
-    if (this.#mode === 'integrated' && !this.#inTurn) this.#kick();
+    this.#changed();
   }
 
   /** @internal A task finished; `crash` is set when it failed and nobody was watching. */
@@ -177,7 +176,18 @@ export class Loop {
         });
       }
     }
-    if (this.#mode === 'integrated' && !this.#inTurn && this.#tasks.size === 0) this.#kick();
+    this.#changed();
+  }
+
+  /**
+   * The loop's work changed (a task queued or finished, a timer added). Inside a turn the check at
+   * its end takes care of it (a setImmediate made here would also make libuv poll once more without
+   * blocking). Outside a turn (a halt, schedule, spawn or mailbox call from plain Node code, whose
+   * cleanup may queue tasks, add timers or finish the last task) one turn is kicked, and its end
+   * re-arms the Node timer for the earliest deadline or stops the loop.
+   */
+  #changed(): void {
+    if (this.#mode === 'integrated' && !this.#inTurn) this.#kick();
   }
 
   #turn(): void {
@@ -228,7 +238,7 @@ export class Loop {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       this.#integrated(false);
-    }, Math.max(1, Math.ceil(next - now())));
+    }, Math.min(MAX_WAIT_MS, Math.max(1, Math.ceil(next - now()))));
   }
 
   #clearTimer(): void {

@@ -4,7 +4,7 @@
  * taking from a mailbox, never while it waits on I/O.
  */
 import { errnoOf, systemError } from '../errors';
-import { fail, next, Operation, perform, Resume } from './operation';
+import { fail, next, Operation, perform } from './operation';
 import type { Task } from './task';
 
 /** What `take()` returns once the mailbox is closed and drained. */
@@ -41,6 +41,13 @@ export class Mailbox<T> {
   #items: T[] = [];
   #head = 0;
   #takers = new Set<Task<unknown>>();
+  /**
+   * Takers woken because a value was put for them, not yet run, and those values in put order. The
+   * values stay here until a taker runs: one halted before it runs leaves its value to the next
+   * waiting taker, or to the front of the buffer, instead of taking it down with it.
+   */
+  #promised = new Set<Task<unknown>>();
+  #handed: T[] = [];
   #putters = new Set<Putter<T>>();
   #closed = false;
 
@@ -49,7 +56,7 @@ export class Mailbox<T> {
     this.capacity = capacity;
   }
 
-  /** Values buffered. */
+  /** Values buffered (not counting those already handed to a woken taker that has yet to run). */
   get size(): number {
     return this.#items.length - this.#head;
   }
@@ -75,8 +82,8 @@ export class Mailbox<T> {
     if (this.#closed) throw closedError();
     const taker = this.#first(this.#takers);
     if (taker) {
-      this.#takers.delete(taker);
-      taker.wake(next(value));
+      this.#handed.push(value);
+      this.#promise(taker);
       return true;
     }
     if (this.size >= this.capacity) return false;
@@ -85,29 +92,65 @@ export class Mailbox<T> {
   }
 
   /** The oldest value, waiting while empty; {@link CLOSED} once closed and drained. */
-  take(): Operation<T | Closed> {
-    return perform<T | Closed>((task) => {
-      if (this.size > 0 || this.#closed) return next(this.#shift());
-      this.#takers.add(task);
-      task.block('taking from mailbox', () => this.#takers.delete(task));
-      return undefined;
-    });
+  *take(): Operation<T | Closed> {
+    if (this.size > 0) return this.#shift();
+    if (this.#closed) return CLOSED;
+    let me: Task<unknown> | undefined;
+    let resumed = false;
+    try {
+      yield* perform<void>((task) => {
+        me = task;
+        this.#takers.add(task);
+        task.block('taking from mailbox', () => this.#takers.delete(task));
+        return undefined;
+      });
+      resumed = true;
+    } finally {
+      if (!resumed && this.#promised.delete(me!)) this.#passOn();
+    }
+    // Woken by a put (a value was handed over) or by close (CLOSED once drained).
+    if (this.#promised.delete(me!)) return this.#handed.shift()!;
+    return this.size > 0 ? this.#shift() : CLOSED;
   }
 
   /** The oldest value if any, else {@link CLOSED} when closed, else undefined. Usable outside tasks. */
   tryTake(): T | Closed | undefined {
-    if (this.size === 0 && !this.#closed) return undefined;
-    return this.#shift();
+    if (this.size > 0) return this.#shift();
+    return this.#closed ? CLOSED : undefined;
   }
 
   /** Closes: waiting takers get {@link CLOSED} (after the buffered values), waiting putters EPIPE. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wakeAll(this.#takers, next(CLOSED));
+    const takers = [...this.#takers];
+    this.#takers.clear();
+    for (const t of takers) t.wake(next());
     const putters = [...this.#putters];
     this.#putters.clear();
     for (const p of putters) p.task.wake(fail(closedError()));
+  }
+
+  #promise(taker: Task<unknown>): void {
+    this.#takers.delete(taker);
+    this.#promised.add(taker);
+    taker.wake(next());
+  }
+
+  /**
+   * A taker that was handed a value went away before it ran: that value (the newest handed, as
+   * takers run in the order they were woken) goes to the longest-waiting taker, else back to the
+   * front of the buffer, ahead of every value put after it.
+   */
+  #passOn(): void {
+    const taker = this.#first(this.#takers);
+    if (taker) {
+      this.#promise(taker);
+      return;
+    }
+    const value = this.#handed.pop()!;
+    if (this.#head > 0) this.#items[--this.#head] = value;
+    else this.#items.unshift(value);
   }
 
   #shift(): T | Closed {
@@ -119,7 +162,7 @@ export class Mailbox<T> {
       this.#head = 0;
     }
     // Room was made: the longest-waiting putter's value moves in and it goes on.
-    const putter = this.#first(this.#putters);
+    const putter = this.size < this.capacity ? this.#first(this.#putters) : undefined;
     if (putter) {
       this.#putters.delete(putter);
       this.#items.push(putter.value);
@@ -131,11 +174,5 @@ export class Mailbox<T> {
   #first<X>(set: Set<X>): X | undefined {
     for (const x of set) return x;
     return undefined;
-  }
-
-  #wakeAll(set: Set<Task<unknown>>, resume: Resume): void {
-    const tasks = [...set];
-    set.clear();
-    for (const t of tasks) t.wake(resume);
   }
 }

@@ -95,6 +95,11 @@ export class Task<T> implements PromiseLike<T> {
     }
   }
 
+  /** @internal True once `halt()` has taken effect (the generator is being unwound). */
+  get halting(): boolean {
+    return this.#halting || this.#haltRequested;
+  }
+
   /** True while the task waits in `park()`: only then may `schedule` resume it. */
   get parked(): boolean {
     return this.#state === 'blocked' && this.#wait!.parked;

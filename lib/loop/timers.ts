@@ -28,6 +28,30 @@ class HeapTimer implements Timer {
 /** The current time on the loop's clock. */
 export const now = (): number => performance.now();
 
+/**
+ * The longest single wait handed to a Node timer or to `Pollset.wait` (2³¹−1 ms, about 24.8 days):
+ * Node turns anything longer into 1 ms, and a deadline further away is simply re-armed on waking.
+ */
+export const MAX_WAIT_MS = 2 ** 31 - 1;
+
+/**
+ * Checks a delay given to `sleep` or `timeout`: a number, not NaN. Negative delays count as 0 (a
+ * deadline computed as "time left" may already have passed); `Infinity` means never.
+ */
+export function checkDelay(ms: unknown, name = 'ms'): number {
+  if (typeof ms !== 'number') {
+    const err = new TypeError(`The "${name}" argument must be of type number, not ${ms === null ? 'null' : typeof ms}`);
+    (err as TypeError & { code: string }).code = 'ERR_INVALID_ARG_TYPE';
+    throw err;
+  }
+  if (Number.isNaN(ms)) {
+    const err = new RangeError(`The "${name}" argument must be a number of milliseconds, not NaN`);
+    (err as RangeError & { code: string }).code = 'ERR_OUT_OF_RANGE';
+    throw err;
+  }
+  return Math.max(0, ms);
+}
+
 /** Timers ordered by deadline, then by creation (equal deadlines fire in the order they were set). */
 export class TimerHeap {
   #heap: HeapTimer[] = [];
@@ -43,12 +67,17 @@ export class TimerHeap {
     return this.#heap[0]?.deadline;
   }
 
-  /** Calls `fire` once `deadline` has passed (unless cancelled first). */
+  /** Called when a timer is added (the loop's driver may have to wake up sooner). */
+  onAdd: (() => void) | undefined;
+
+  /** Calls `fire` once `deadline` has passed (unless cancelled first). `deadline` must be a finite number. */
   add(deadline: number, fire: () => void): Timer {
+    if (!Number.isFinite(deadline)) throw new RangeError(`timer deadline must be a finite number, not ${deadline}`);
     const t = new HeapTimer(this, deadline, this.#seq++, fire);
     t.index = this.#heap.length;
     this.#heap.push(t);
     this.#up(t.index);
+    this.onAdd?.();
     return t;
   }
 
@@ -114,11 +143,21 @@ export class TimerHeap {
   }
 }
 
-/** Suspends the calling task for at least `ms` milliseconds. */
+/** A timer that never fires: `Infinity` needs no heap entry. */
+const NEVER: Timer = { deadline: Infinity, cancel() {} };
+
+/**
+ * Suspends the calling task for at least `ms` milliseconds. A negative `ms` counts as 0;
+ * `Infinity` sleeps until the task is halted.
+ *
+ * @throws TypeError (`code` `ERR_INVALID_ARG_TYPE`) when `ms` is not a number.
+ * @throws RangeError (`code` `ERR_OUT_OF_RANGE`) when `ms` is NaN.
+ */
 export function sleep(ms: number): Operation<void> {
+  const delay = checkDelay(ms);
   return perform<void>((task) => {
-    const timer = task.loop.timers.add(now() + Math.max(0, ms), () => task.wake(next()));
-    task.block('sleeping', () => timer.cancel());
+    const timer = delay === Infinity ? NEVER : task.loop.timers.add(now() + delay, () => task.wake(next()));
+    task.block(delay === Infinity ? 'sleeping forever' : 'sleeping', () => timer.cancel());
     return undefined;
   });
 }
@@ -138,11 +177,20 @@ function timeoutError(ms: number): TimeoutError {
  * Runs `op` in the calling task with a deadline. When `ms` passes first, whatever `op` waits on is
  * released (fd interest, timers, mailbox places), `op`'s `finally` blocks run, and a
  * {@link TimeoutError} is thrown. When `op` finishes first the deadline is cancelled and never fires.
+ * A negative `ms` counts as 0; `Infinity` sets no deadline.
+ *
+ * @throws TypeError (`code` `ERR_INVALID_ARG_TYPE`) when `ms` is not a number.
+ * @throws RangeError (`code` `ERR_OUT_OF_RANGE`) when `ms` is NaN.
  */
-export function* timeout<T>(ms: number, op: Operation<T>): Operation<T> {
+export function timeout<T>(ms: number, op: Operation<T>): Operation<T> {
+  const delay = checkDelay(ms);
+  return delay === Infinity ? op : withDeadline(delay, ms, op);
+}
+
+function* withDeadline<T>(delay: number, ms: number, op: Operation<T>): Operation<T> {
   const deadline = yield* perform<Timer>((task) => {
     const error = timeoutError(ms);
-    const timer = task.loop.timers.add(now() + Math.max(0, ms), () => task.interrupt(error));
+    const timer = task.loop.timers.add(now() + delay, () => task.interrupt(error));
     return next({
       deadline: timer.deadline,
       cancel() {

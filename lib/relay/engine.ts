@@ -2,20 +2,21 @@
  * The relay itself, as tasks on one Loop: an input task per datagram socket, an accept task, a task
  * per subscriber. Runs the same in either mode; `Relay` decides which thread and how the loop runs.
  */
-import { readFileSync, unlinkSync, lstatSync } from 'fs';
+import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import type { Task } from '../loop';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import { TlsContext } from '../tls';
+import type { TlsContextOptions } from '../tls';
 import { frame } from './framing';
 import type { Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import type { Counters } from './stats';
 import { Subscriber, SubscriberStream } from './subscriber';
 
-/** Bytes of one pem option, read now (files are read again on reload). */
-function pem(source: PemSource): string | Buffer {
-  return typeof source === 'object' && !Buffer.isBuffer(source) ? readFileSync(source.file) : source;
+/** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
+function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
+  return (typeof source === 'object' && !Buffer.isBuffer(source) ? { [`${name}File`]: source.file } : { [name]: source }) as TlsContextOptions;
 }
 
 /**
@@ -64,6 +65,12 @@ export class RelayEngine {
   readonly #subscribers = new Set<Subscriber>();
   readonly #inputs: DatagramEndpoint[] = [];
   readonly #tasks: Task<unknown>[] = [];
+  /**
+   * Accepted connections whose task has not finished its handshake. The relay owns each from the
+   * moment accept returns it: a task halted before its first step never runs its `finally`, so
+   * stop closes these connections itself (closing one a started task already handed to TLS does nothing).
+   */
+  readonly #handshaking = new Map<TcpStream, Task<void>>();
   #listener: TcpListener | undefined;
   #context: TlsContext;
   #nextId = 1;
@@ -88,7 +95,12 @@ export class RelayEngine {
         this.#inputs.push(UnixDatagramSocket.bindTo(path, inputOptions(o.queue)));
       }
       for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
-      this.#listener = TcpListener.listen(o.tls);
+      this.#listener = TcpListener.listen(o.tls, {
+        onAcceptPause: (e) =>
+          e.state === 'paused'
+            ? this.log('warn', 'accept-paused', { code: e.error.code, reason: e.error.message })
+            : this.log('info', 'accept-resumed', { code: e.error.code, failures: e.failures, ms: e.ms }),
+      });
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
@@ -125,8 +137,9 @@ export class RelayEngine {
   }
 
   /**
-   * Stops accepting and receiving, lets subscribers write what is queued for up to `drainMs`, then
-   * closes the rest. Every subscriber gets close_notify.
+   * Stops accepting and receiving, cuts handshakes still under way (those peers are not subscribers
+   * yet and are owed nothing), lets subscribers write what is queued for up to `drainMs`, then
+   * closes the rest. Every subscriber gets close_notify. Nothing is logged after `stopped`.
    */
   *stop(drainMs: number): Operation<void> {
     if (this.#stopping) return;
@@ -134,6 +147,12 @@ export class RelayEngine {
     for (const t of this.#tasks) t.halt();
     for (const input of this.#inputs.splice(0)) yield* input.close();
     if (this.#listener) yield* this.#listener.close();
+    const handshaking = [...this.#handshaking];
+    this.#handshaking.clear();
+    for (const [conn, task] of handshaking) {
+      task.halt();
+      yield* conn.close();
+    }
     const subscribers = [...this.#subscribers];
     for (const s of subscribers) s.drain();
     const deadline = Date.now() + drainMs;
@@ -148,9 +167,9 @@ export class RelayEngine {
   #makeContext(): TlsContext {
     const o = this.options;
     return TlsContext.server({
-      cert: pem(o.cert),
-      key: pem(o.key),
-      ca: pem(o.ca),
+      ...pem('cert', o.cert),
+      ...pem('key', o.key),
+      ...pem('ca', o.ca),
       verify: 'require',
       issuer: o.issuer,
       fingerprints: o.fingerprints.length ? o.fingerprints : undefined,
@@ -213,24 +232,30 @@ export class RelayEngine {
   *#accept(listener: TcpListener): Operation<void> {
     for (;;) {
       const conn = yield* listener.accept();
-      this.loop.spawn(this.#session(conn));
+      this.#handshaking.set(conn, this.loop.spawn(this.#session(conn)));
     }
   }
 
   *#session(conn: TcpStream): Operation<void> {
     const o = this.options;
-    const address = conn.remoteAddress().toString();
-    const tls = TlsStream.server(conn, this.#context);
+    // Everything that can fail runs inside the try whose finally closes the connection.
+    let address = '';
+    let tls: TlsStream | undefined;
     let subscriber: Subscriber | undefined;
     let watcher: Task<void> | undefined;
     try {
       try {
+        // The address accept returned: asking the kernel now would fail (ENOTCONN) for a peer that already reset.
+        address = conn.remoteAddress().toString();
+        tls = TlsStream.server(conn, this.#context);
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {
         if (e instanceof HaltedError) throw e;
         this.counters.add('rejected');
         this.log('warn', 'subscriber-rejected', { address, reason: errorText(e) });
         return;
+      } finally {
+        this.#handshaking.delete(conn);
       }
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
       const cert = tls.peerCertificate();
@@ -266,7 +291,8 @@ export class RelayEngine {
       // close_notify means "you have it all". A subscriber cut off mid-write gets none: sending it
       // would first flush the pending record that was just counted lost, and the peer should see
       // that its stream was cut rather than ended.
-      if (subscriber?.inFlight) yield* tls.abort();
+      if (!tls) yield* conn.close();
+      else if (subscriber?.inFlight) yield* tls.abort();
       else yield* tls.close();
     }
   }

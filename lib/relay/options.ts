@@ -59,17 +59,28 @@ export const defaults = {
   json: false,
 };
 
+/**
+ * Bounds of the time options: a Node timer takes at most 2³¹−1 ms (about 24.8 days) and turns
+ * anything longer into 1 ms, so longer values are refused rather than silently spinning.
+ */
+export const limits = {
+  maxMs: 2 ** 31 - 1,
+  maxStatsIntervalS: Math.floor((2 ** 31 - 1) / 1000),
+};
+
 /** Fills defaults and checks values; throws RangeError naming the option. */
 export function resolveOptions(options: RelayOptions): ResolvedOptions {
   const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedOptions;
-  const positive = (name: keyof RelayOptions, v: number, min = 1) => {
-    if (!Number.isInteger(v) || v < min) throw new RangeError(`relay option ${name} must be an integer ≥ ${min}, not ${v}`);
+  const positive = (name: keyof RelayOptions, v: number, min = 1, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new RangeError(`relay option ${name} must be an integer from ${min} to ${max}, not ${v}`);
+    }
   };
   positive('queue', o.queue);
   positive('queueBytes', o.queueBytes);
-  positive('handshakeTimeoutMs', o.handshakeTimeoutMs);
-  positive('writeTimeoutMs', o.writeTimeoutMs);
-  positive('statsIntervalS', o.statsIntervalS, 0);
+  positive('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, limits.maxMs);
+  positive('writeTimeoutMs', o.writeTimeoutMs, 1, limits.maxMs);
+  positive('statsIntervalS', o.statsIntervalS, 0, limits.maxStatsIntervalS);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);

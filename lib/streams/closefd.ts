@@ -3,13 +3,16 @@
  * closed: otherwise a new socket that reuses the number would inherit a stale registration (and
  * its first wait would fail). Tasks still waiting on the fd are woken with EBADF.
  */
-import { next, Operation, perform } from '../loop/operation';
+import { Operation } from '../loop/operation';
+import { currentTask } from '../loop/task';
 
-/** Drops the loop's interest in `fd` (waking its waiters with EBADF), then runs `close`. */
+/**
+ * Drops the loop's interest in `fd` (waking its waiters with EBADF), then runs `close`. It never
+ * suspends the task: a `finally` that only closes fds stays synchronous, so a halt that runs it
+ * unwinds every caller (a `finally` that suspends cannot, see `ensure`).
+ */
+// eslint-disable-next-line require-yield
 export function* closeFd(fd: number, close: () => void): Operation<void> {
-  yield* perform<void>((task) => {
-    task.loop.fds.forget(fd);
-    return next();
-  });
+  currentTask()?.loop.fds.forget(fd);
   close();
 }

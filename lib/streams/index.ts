@@ -5,6 +5,6 @@ export { fdIo, WANT_READ, WANT_WRITE } from './io';
 export type { ByteIo, IoResult } from './io';
 export { TcpStream } from './tcp-stream';
 export { TcpListener } from './tcp-listener';
-export type { ConnectionHandler } from './tcp-listener';
+export type { AcceptPause, ConnectionHandler, ListenerOptions } from './tcp-listener';
 export { DatagramEndpoint, UdpSocket, UnixDatagramSocket } from './datagram';
 export { TlsStream } from './tls-stream';

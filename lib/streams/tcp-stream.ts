@@ -36,9 +36,17 @@ function socketIo(fd: number): ByteIo {
  * ```
  */
 export class TcpStream extends ByteStream {
-  /** Wraps a connected socket fd (for example one taken from `tcp.accept`); the stream then owns it. */
-  constructor(fd: number) {
+  /** The peer as accept(2) reported it; getpeername fails (ENOTCONN) once a peer has reset. */
+  readonly #remote: Address | undefined;
+
+  /**
+   * Wraps a connected socket fd (for example one taken from `tcp.accept`); the stream then owns it.
+   * `remote` is the peer address accept returned with the fd, kept so that asking for it later
+   * cannot fail.
+   */
+  constructor(fd: number, remote?: Address) {
     super(socketIo(fd));
+    this.#remote = remote;
   }
 
   /**
@@ -64,9 +72,9 @@ export class TcpStream extends ByteStream {
     tcp.shutdown(this.fd, how);
   }
 
-  /** The peer's address (ENOTCONN once it is gone). */
+  /** The peer's address: the one accept returned, else asked of the kernel (ENOTCONN once the peer is gone). */
   remoteAddress(): Address {
-    return tcp.remoteAddress(this.fd);
+    return this.#remote ?? tcp.remoteAddress(this.fd);
   }
 
   /** The local end's address. */

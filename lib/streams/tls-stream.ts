@@ -5,6 +5,7 @@
  */
 import { close as closeFd } from '../fd';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
+import { ensure } from '../loop/ensure';
 import { Operation } from '../loop/operation';
 import { timeout } from '../loop/timers';
 import { Address } from '../net/address';
@@ -74,15 +75,17 @@ export class TlsStream extends ByteStream {
   static *connect(address: string | Address, context: TlsContext, options: TlsSessionOptions = {}): Operation<TlsStream> {
     const tcp = yield* TcpStream.connect(address);
     let tls: TlsStream | undefined;
-    let done = false;
-    try {
-      tls = TlsStream.client(tcp, context, options);
-      yield* tls.handshake();
-      done = true;
-      return tls;
-    } finally {
-      if (!done) yield* (tls ?? tcp).close();
-    }
+    // Closing a handshaking session may wait: `ensure` keeps a halt in force past it.
+    return yield* ensure(
+      (function* () {
+        tls = TlsStream.client(tcp, context, options);
+        yield* tls.handshake();
+        return tls;
+      })(),
+      function* (completed) {
+        if (!completed) yield* (tls ?? tcp).close();
+      },
+    );
   }
 
   static #over(conn: TcpStream | number, context: TlsContext, options?: TlsSessionOptions): TlsStream {

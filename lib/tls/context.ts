@@ -49,6 +49,12 @@ function pem(value: Pem | undefined, file: string | undefined): Pem | undefined 
   return file !== undefined ? fs.readFileSync(file) : value;
 }
 
+/** The native error names which PEM was wrong ("CA PEM"); when it came from a file, name the file too. */
+function nameFiles(error: string, o: TlsContextOptions): string {
+  const files: [RegExp, string | undefined][] = [[/\bcert PEM\b/, o.certFile], [/\bkey PEM\b/, o.keyFile], [/\bCA PEM\b/, o.caFile]];
+  return files.reduce((text, [phrase, file]) => (file === undefined ? text : text.replace(phrase, (p) => `${p} (${file})`)), error);
+}
+
 /** A server or client TLS context. Free it with `free()`; it is also freed when collected. */
 export class TlsContext {
   /** @internal */
@@ -81,7 +87,7 @@ export class TlsContext {
       issuer: options.issuer,
       fingerprints: options.fingerprints?.map((f) => f.replace(/^sha256:/i, '').toUpperCase()),
     });
-    if (this.native.error) throw tlsError('ERR_TLS_CONTEXT', this.native.error, 'SSL_CTX_new');
+    if (this.native.error) throw tlsError('ERR_TLS_CONTEXT', nameFiles(this.native.error, options), 'SSL_CTX_new');
   }
 
   /** Releases the context now. Sessions made from it keep working (they hold their own reference). */

@@ -1,0 +1,52 @@
+/**
+ * The relay's log never crashes or stalls it: with its stderr a pipe nobody reads, log lines wait in a
+ * bounded queue, lines beyond it are dropped and counted, the relay keeps relaying, and once stderr is
+ * read again the queued lines come out followed by a line reporting how many were dropped.
+ */
+import * as net from 'net';
+import { cleanup, expectMessages, makeCerts, message, RelayProcess, sendUdp, Tail, until } from './relay-helpers';
+
+afterEach(cleanup);
+
+/** Connects and sends an HTTP request instead of a ClientHello: the relay logs one `subscriber-rejected` line. */
+function refusedPeer(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.0\r\n\r\n'));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve());
+    socket.setTimeout(10000, () => socket.destroy());
+  });
+}
+
+test.each(['integrated', 'blocking'])('%s mode: 5,000 log lines into a stderr pipe nobody reads: the relay keeps relaying, and the dropped lines are counted', async (mode) => {
+  const PEERS = 5000;
+  const certs = makeCerts();
+  const relay = await RelayProcess.start(['--mode', mode, '--stats-interval', '0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const tail = await Tail.start(relay, certs);
+  const seenBefore = relay.events.length;
+  relay.child.stderr!.pause(); // the test stops reading: the pipe and Node's buffer fill, then write(2) says EAGAIN
+
+  for (let i = 0; i < PEERS; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
+  // Still relaying, with its stderr still unread.
+  const sent = Array.from({ length: 200 }, (_, i) => message(i, 200, 'while stderr is full'));
+  await sendUdp(relay.udpPort, sent);
+  expectMessages(await tail.waitFor(sent.length), sent);
+  expect(relay.child.exitCode).toBeNull();
+  expect(relay.events.length).toBeLessThan(seenBefore + 2000); // the test really did stop reading
+
+  relay.child.stderr!.resume();
+  const report = await relay.waitEvent('log-lines-dropped', () => true, 10000);
+  expect(report).toMatchObject({ level: 'warn', reason: 'stderr full' });
+  expect(report.lines).toBeGreaterThan(0);
+  // Every refusal is either logged or counted as dropped; none is lost silently, none is cut in half.
+  await until('every rejection accounted for', () => {
+    const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+    return relay.all('subscriber-rejected').length + dropped === PEERS ? true : undefined;
+  });
+  const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+  console.log(`${mode}: ${PEERS} rejections while stderr was unread: ${relay.all('subscriber-rejected').length} logged, ${dropped} dropped and reported`);
+  expect(relay.otherErr).toEqual([]);
+  expect((await relay.stats()).rejected).toBe(PEERS);
+  expect(relay.all('task-crashed')).toEqual([]);
+  expect(await relay.stop()).toBe(0);
+}, 120000);

@@ -17,6 +17,7 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 
 // The socket options the low-level API exposes; numbered as lib/native.ts numbers them.
 enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5 };
+constexpr int kOptionMax = int(Option::Error);
 
 // A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
 int OpenSocket(int domain, int type);

@@ -3,6 +3,7 @@
  * verify mode. TLS 1.2 is the minimum, renegotiation is refused, sessions are not resumed.
  */
 import * as fs from 'fs';
+import { argTypeError, hasOwn } from '../errors';
 import { native, NativeTlsContext } from '../native';
 import { tlsError } from './error';
 
@@ -76,7 +77,7 @@ export class TlsContext {
   constructor(role: 'server' | 'client', options: TlsContextOptions = {}) {
     this.role = role;
     this.verify = options.verify ?? (role === 'server' ? 'none' : 'require');
-    if (!(this.verify in VERIFY)) throw new TypeError(`verify must be 'none', 'optional' or 'require'`);
+    if (!hasOwn(VERIFY, this.verify)) throw argTypeError(`verify must be 'none', 'optional' or 'require'`);
     this.servername = options.servername;
     this.native = new native.TlsContext({
       server: role === 'server',

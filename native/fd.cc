@@ -68,7 +68,8 @@ Napi::Value SetNonBlockingJs(const Napi::CallbackInfo& info) {
 // releases it when the last fd to it closes, which includes the death of the process by any signal.
 // A lock held elsewhere is -EWOULDBLOCK at once, never a wait.
 Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
-  int rc = RetryOnEintr([&] { return flock(IntArg(info, 0), LOCK_EX | LOCK_NB); });
+  int fd = FdArg(info, 0);
+  int rc = RetryOnEintr([&] { return flock(fd, LOCK_EX | LOCK_NB); });
   return Result(info.Env(), rc < 0 ? -errno : 0);
 }
 

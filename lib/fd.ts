@@ -43,3 +43,12 @@ export function close(fd: number): void {
 export function setNonBlocking(fd: number, on = true): void {
   check(native.setNonBlocking(fd, on), 'fcntl', { fd });
 }
+
+/**
+ * Takes an exclusive advisory lock (flock) on an open file, without waiting: throws EWOULDBLOCK/EAGAIN when
+ * another open file description holds it. The kernel drops the lock when the fd closes or the process dies,
+ * so a crashed holder never leaves a stale lock behind.
+ */
+export function lockExclusive(fd: number): void {
+  check(native.lockExclusive(fd), 'flock', { fd });
+}

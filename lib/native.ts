@@ -28,6 +28,8 @@ export interface NativePollset {
 export interface NativeReceiver {
   /** Datagrams received (>= 1) or -errno; fills the slots, meta and address arrays given at construction. */
   receive(fd: number): number;
+  /** The socket's kernel drop counter (uint32, wraps) as the last datagram carried it; 0 until one does. */
+  drops(): number;
 }
 
 /** Socket options, numbered as native/socket.h numbers them. */
@@ -38,6 +40,8 @@ export const enum SocketOption {
   SendBuffer = 3,
   NoDelay = 4,
   Error = 5,
+  /** Linux SO_RXQ_OVFL: datagrams carry the socket's drop count (ENOPROTOOPT elsewhere). */
+  RxqOverflow = 6,
 }
 
 /** Native TLS context: an SSL_CTX. `error` is empty when it was built. */
@@ -71,7 +75,7 @@ export interface NativeTlsSession {
   write(buf: Uint8Array, offset?: number, length?: number): number;
   shutdown(): number;
   free(): void;
-  info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null };
+  info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null; alpn: string | null };
   peerCertificate(): NativeCertInfo | null;
 }
 
@@ -95,6 +99,7 @@ export interface NativeAddon {
     verify: 0 | 1 | 2;
     issuer?: string;
     fingerprints?: string[];
+    alpn?: string[];
   }) => NativeTlsContext;
   TlsSession: new (context: NativeTlsContext, fd: number, servername?: string) => NativeTlsSession;
   makeCertificate(spec: NativeCertSpec): { cert: string; key: string } | { error: string };
@@ -108,6 +113,8 @@ export interface NativeAddon {
   write(fd: number, buf: Uint8Array, offset?: number, length?: number): number;
   close(fd: number): number;
   setNonBlocking(fd: number, on?: boolean): number;
+  /** flock(fd, LOCK_EX | LOCK_NB): 0, or -errno (-EWOULDBLOCK when another open file holds it). */
+  lockExclusive(fd: number): number;
   /** sizeof(struct sockaddr_storage): the stride of address slots. */
   readonly addressSize: number;
   /** sockaddr bytes of an address text, or -EINVAL. */

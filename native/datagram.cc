@@ -12,6 +12,9 @@ namespace pollset {
 
 ReceiveRing::ReceiveRing(uint8_t* slots, size_t slotSize, size_t count, int32_t* meta, sockaddr_storage* addrs)
     : meta_(meta), iov_(count), msgs_(count) {
+#if defined(__linux__)
+  control_.assign(count * kControlSize, 0);
+#endif
   for (size_t i = 0; i < count; i++) {
     iov_[i] = iovec{slots + i * slotSize, slotSize};
     msghdr& h = Header(i);
@@ -20,6 +23,10 @@ ReceiveRing::ReceiveRing(uint8_t* slots, size_t slotSize, size_t count, int32_t*
     h.msg_namelen = sizeof(sockaddr_storage);
     h.msg_iov = &iov_[i];
     h.msg_iovlen = 1;
+#if defined(__linux__)
+    h.msg_control = &control_[i * kControlSize];
+    h.msg_controllen = kControlSize;
+#endif
   }
 }
 
@@ -32,10 +39,13 @@ msghdr& ReceiveRing::Header(size_t i) {
 }
 
 int ReceiveRing::Receive(int fd) {
-  // msg_namelen and msg_flags are value-result: restore what the last call changed.
+  // msg_namelen, msg_controllen and msg_flags are value-result: restore what the last call changed.
   for (size_t i = 0; i < used_; i++) {
     Header(i).msg_namelen = sizeof(sockaddr_storage);
     Header(i).msg_flags = 0;
+#if defined(__linux__)
+    Header(i).msg_controllen = kControlSize;
+#endif
   }
   used_ = 0;
   int n;
@@ -44,6 +54,13 @@ int ReceiveRing::Receive(int fd) {
   if (n < 0) return -errno;
   for (int i = 0; i < n; i++) {
     meta_[i * kMetaStride] = int32_t(msgs_[size_t(i)].msg_len);
+    msghdr& h = Header(size_t(i));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+      // The counter as of when this datagram was queued: later datagrams carry later counts.
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+        memcpy(&drops_, CMSG_DATA(c), sizeof(uint32_t));
+      }
+    }
   }
 #else
   for (n = 0; size_t(n) < msgs_.size(); n++) {

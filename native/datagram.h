@@ -22,10 +22,20 @@ class ReceiveRing {
   ReceiveRing(uint8_t* slots, size_t slotSize, size_t count, int32_t* meta, sockaddr_storage* addrs);
   // How many datagrams arrived (>= 1), or -errno (-EAGAIN when none is waiting).
   int Receive(int fd);
+  // The kernel's count of datagrams this socket dropped (its receive queue was full), as the last
+  // datagram received carried it: Linux attaches it (SO_RXQ_OVFL, a 32-bit counter that wraps)
+  // to each datagram once the option is on and the count is not 0. 0 where nothing reports it.
+  uint32_t drops() const { return drops_; }
 
  private:
   msghdr& Header(size_t i);
   int32_t* meta_;
+  uint32_t drops_ = 0;
+#if defined(__linux__)
+  // One control buffer per slot, room for the SO_RXQ_OVFL message only.
+  static constexpr size_t kControlSize = CMSG_SPACE(sizeof(uint32_t));
+  std::vector<uint8_t> control_;
+#endif
   std::vector<iovec> iov_;
 #if defined(__linux__)
   std::vector<mmsghdr> msgs_;

@@ -1,4 +1,5 @@
-// N-API glue for the raw fd primitives: pipe, socketpair, read, write, close, setNonBlocking.
+// N-API glue for the raw fd primitives: pipe, socketpair, read, write, close, setNonBlocking, lockExclusive.
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +64,15 @@ Napi::Value SetNonBlockingJs(const Napi::CallbackInfo& info) {
   return Result(info.Env(), -SetNonBlocking(fd, on));
 }
 
+// flock(2), exclusive and non-blocking: the lock belongs to the open file description, so the kernel
+// releases it when the last fd to it closes, which includes the death of the process by any signal.
+// A lock held elsewhere is -EWOULDBLOCK at once, never a wait.
+Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
+  int rc = RetryOnEintr([&] { return flock(fd, LOCK_EX | LOCK_NB); });
+  return Result(info.Env(), rc < 0 ? -errno : 0);
+}
+
 }  // namespace
 
 void InitFd(Napi::Env env, Napi::Object exports) {
@@ -72,6 +82,7 @@ void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("write", Napi::Function::New(env, Write, "write"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlockingJs, "setNonBlocking"));
+  exports.Set("lockExclusive", Napi::Function::New(env, LockExclusive, "lockExclusive"));
 }
 
 }  // namespace pollset

@@ -177,7 +177,8 @@ Napi::Value WritevJs(const Napi::CallbackInfo& info) {
 class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Receiver", {InstanceMethod<&Receiver::Receive>("receive")});
+    return DefineClass(env, "Receiver",
+                       {InstanceMethod<&Receiver::Receive>("receive"), InstanceMethod<&Receiver::Drops>("drops")});
   }
 
   explicit Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
@@ -206,6 +207,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     StillOurs(env, addrs_, count_ * sizeof(sockaddr_storage));
     return Result(env, ring_->Receive(fd));
   }
+
+  Napi::Value Drops(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(ring_->drops())); }
 
   static void StillOurs(Napi::Env env, const PinnedArray& array, size_t length) {
     if (array.Use(env, length).data != array.first().data) {

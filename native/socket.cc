@@ -76,6 +76,9 @@ bool Level(Option option, int* level, int* name) {
     case Option::SendBuffer: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
     case Option::NoDelay: *level = IPPROTO_TCP; *name = TCP_NODELAY; return true;
     case Option::Error: *level = SOL_SOCKET; *name = SO_ERROR; return true;
+#ifdef SO_RXQ_OVFL
+    case Option::RxqOverflow: *level = SOL_SOCKET; *name = SO_RXQ_OVFL; return true;
+#endif
     default: return false;
   }
 }

@@ -16,8 +16,9 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 #endif
 
 // The socket options the low-level API exposes; numbered as lib/native.ts numbers them.
-enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5 };
-constexpr int kOptionMax = int(Option::Error);
+// RxqOverflow is Linux's SO_RXQ_OVFL (ENOPROTOOPT elsewhere): see ReceiveRing::drops().
+enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5, RxqOverflow = 6 };
+constexpr int kOptionMax = int(Option::RxqOverflow);
 
 // A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
 int OpenSocket(int domain, int type);

@@ -65,6 +65,10 @@ struct ContextSpec {
   // (`AB:CD:…`). Only with Verify::kRequire.
   std::string issuer;
   std::vector<std::string> fingerprints;
+  // ALPN protocol names (RFC 7301), most preferred first. A client offers them; a server selects the
+  // first of its own that the client offered, and a client that offers none (or none of these)
+  // still connects, with no protocol negotiated. Empty: no ALPN.
+  std::vector<std::string> alpn;
 };
 // A ready SSL_CTX (caller owns one reference), or nullptr with *error set.
 SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error);
@@ -87,6 +91,8 @@ class TlsSession {
   bool freed() const { return ssl_ == nullptr; }
   SSL* ssl() const { return ssl_; }
   const std::string& error() const { return error_; }
+  // The ALPN protocol the handshake settled on; empty when none was.
+  std::string Alpn() const;
 
  private:
   explicit TlsSession(SSL* ssl) : ssl_(ssl) {}

@@ -43,7 +43,7 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     return DefineClass(env, "TlsContext", {InstanceMethod<&TlsContextWrap::Free>("free")});
   }
 
-  // new TlsContext({server, cert, key, ca, verify: 0 none | 1 optional | 2 require, issuer?, fingerprints?})
+  // new TlsContext({server, cert, key, ca, verify: 0 none | 1 optional | 2 require, issuer?, fingerprints?, alpn?})
   explicit TlsContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsContextWrap>(info) {
     Napi::Object opts = OptionsArg(info, 0);
     ContextSpec spec;
@@ -61,6 +61,17 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
         if (!item.IsString()) ThrowTypeError(info.Env(), "fingerprints[" + std::to_string(i) + "]", "of type string", item);
         spec.fingerprints.push_back(item.As<Napi::String>().Utf8Value());
       }
+    }
+    Napi::Value alpn = opts.Get("alpn");
+    if (alpn.IsArray()) {
+      auto list = alpn.As<Napi::Array>();
+      for (uint32_t i = 0, n = list.Length(); i < n; i++) {
+        Napi::Value item = list.Get(i);
+        if (!item.IsString()) ThrowTypeError(info.Env(), "alpn[" + std::to_string(i) + "]", "of type string", item);
+        spec.alpn.push_back(item.As<Napi::String>().Utf8Value());
+      }
+    } else if (!alpn.IsUndefined() && !alpn.IsNull()) {
+      ThrowTypeError(info.Env(), "alpn", "an array of strings", alpn);
     }
     server_ = spec.server;
     std::string error;
@@ -162,10 +173,12 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     return Napi::String::New(info.Env(), session_ ? session_->error() : std::string());
   }
 
-  // {protocol, cipher, verifyCode, verifyText, servername}: meaningful once the handshake is done.
+  // {protocol, cipher, verifyCode, verifyText, servername, alpn}: meaningful once the handshake is done.
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    SSL* ssl = Open(env)->ssl();
+    TlsSession* session = Open(env);
+    SSL* ssl = session->ssl();
+    std::string alpn = session->Alpn();
     long verify = SSL_get_verify_result(ssl);
     const char* servername = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     Napi::Object out = Napi::Object::New(env);
@@ -174,6 +187,7 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     out.Set("verifyCode", Napi::Number::New(env, double(verify)));
     out.Set("verifyText", X509_verify_cert_error_string(verify));
     out.Set("servername", servername ? Napi::Value(Napi::String::New(env, servername)) : env.Null());
+    out.Set("alpn", alpn.empty() ? env.Null() : Napi::Value(Napi::String::New(env, alpn)));
     return out;
   }
 

@@ -148,6 +148,60 @@ void SetVerify(SSL_CTX* ctx, Verify verify, bool server) {
   }
 }
 
+// ALPN names in wire format (each prefixed by its length), as RFC 7301 sends them.
+bool AlpnWire(const std::vector<std::string>& names, std::string* wire, std::string* error) {
+  for (const std::string& name : names) {
+    if (name.empty() || name.size() > 255) {
+      *error = "an ALPN protocol name must be 1 to 255 bytes";
+      return false;
+    }
+    wire->push_back(char(name.size()));
+    *wire += name;
+  }
+  return true;
+}
+
+// A server's ALPN list lives in the SSL_CTX's ex_data, freed with the context.
+void FreeAlpn(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+
+int AlpnIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeAlpn);
+  return index;
+}
+
+// Only called when the client offered ALPN. No common protocol is not a failure: the handshake goes
+// on without one (NOACK), so a client offering something else is served like one offering nothing.
+int SelectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void*) {
+  auto* ours = static_cast<std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), AlpnIndex()));
+  if (!ours) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char* selected = nullptr;
+  int found = SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(ours->data()),
+                                    unsigned(ours->size()), in, inlen);
+  if (found != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+bool SetAlpn(SSL_CTX* ctx, const ContextSpec& spec, std::string* error) {
+  if (spec.alpn.empty()) return true;
+  std::string wire;
+  if (!AlpnWire(spec.alpn, &wire, error)) return false;
+  if (!spec.server) {
+    // Unlike most of OpenSSL, 0 is success here.
+    if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()), unsigned(wire.size())) != 0) {
+      return FailWith(error, "cannot set ALPN protocols");
+    }
+    return true;
+  }
+  auto* list = new std::string(std::move(wire));
+  if (AlpnIndex() < 0 || SSL_CTX_set_ex_data(ctx, AlpnIndex(), list) != 1) {
+    delete list;
+    return FailWith(error, "cannot attach ALPN protocols");
+  }
+  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
+  return true;
+}
+
 }  // namespace
 
 SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
@@ -181,6 +235,7 @@ SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
   if (spec.ca && !TrustCas(ctx.get(), *spec.ca, spec.server, error)) return nullptr;
   SetVerify(ctx.get(), spec.verify, spec.server);
   if (!SetPins(ctx.get(), spec, error)) return nullptr;
+  if (!SetAlpn(ctx.get(), spec, error)) return nullptr;
   return ctx.release();
 }
 

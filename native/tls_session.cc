@@ -99,6 +99,13 @@ int TlsSession::Write(const uint8_t* data, size_t length) {
   return Run([&](SSL* ssl) { return SSL_write(ssl, data, Clamp(length)); }, 1);
 }
 
+std::string TlsSession::Alpn() const {
+  const unsigned char* name = nullptr;
+  unsigned int length = 0;
+  if (ssl_) SSL_get0_alpn_selected(ssl_, &name, &length);
+  return name ? std::string(reinterpret_cast<const char*>(name), length) : std::string();
+}
+
 // SSL_shutdown's 0 means "ours sent, theirs not yet seen": progress, not a failure.
 int TlsSession::Shutdown() {
   return Run([](SSL* ssl) { return SSL_shutdown(ssl); }, 0);

@@ -12,7 +12,8 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** logtail under `script`: its stdout is the slave side of a fresh pty; `script` copies what the terminal shows to its stdout. */
 function onTerminal(relay: RelayProcess, certs: CertFiles, args: string[]): Promise<Tail> {
   const cmd = [process.execPath, LOGTAIL, '--connect', relay.tls, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args];
-  return Tail.spawn(relay, 'script', ['-qfec', cmd.map(quote).join(' '), '/dev/null']);
+  // stderr (logtail's progress lines) stays off the terminal: only the messages are compared.
+  return Tail.spawn(relay, 'script', ['-qfec', `${cmd.map(quote).join(' ')} 2>/dev/null`, '/dev/null']);
 }
 
 // ESC [2J (clear screen), BEL, CR, TAB, backslash, DEL, U+009B (C1 CSI, valid UTF-8), a lone 0x9B, 0xFF, é,

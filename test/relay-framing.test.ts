@@ -1,7 +1,6 @@
-/** Framing and the per-subscriber queue: the rules the relay applies to every message. */
+/** Framing: the rules the relay applies to every message. */
 import { randomBytes } from 'crypto';
 import { Deframer, frame, unescapeLf } from '../lib/relay/framing';
-import { MessageQueue } from '../lib/relay/queue';
 
 describe('lf framing', () => {
   test('a plain message gets one LF and is otherwise unchanged', () => {
@@ -46,47 +45,5 @@ describe('octet framing (RFC 5425)', () => {
     expect(() => frame(Buffer.alloc(0), 'octet')).toThrow(RangeError);
     expect(() => new Deframer('octet').push(Buffer.from('0 '))).toThrow(/bad length/);
     expect(() => new Deframer('octet').push(Buffer.from('x1 a'))).toThrow(/bad length/);
-  });
-});
-
-describe('MessageQueue', () => {
-  const msg = (n: number, size = 10) => Object.assign(Buffer.alloc(size, n), { n });
-
-  test('drop-oldest keeps the newest messages and counts every drop', () => {
-    const q = new MessageQueue<Buffer>({ messages: 3, bytes: 1000, policy: 'drop-oldest' });
-    const results = [1, 2, 3, 4, 5].map((n) => q.push(msg(n)));
-    expect(results).toEqual(['queued', 'queued', 'queued', 'dropped-oldest', 'dropped-oldest']);
-    expect([q.shift()![0], q.shift()![0], q.shift()![0]]).toEqual([3, 4, 5]);
-    expect(q.droppedOldest).toBe(2);
-    expect(q.highWater).toBe(3);
-  });
-
-  test('drop-newest keeps the oldest messages', () => {
-    const q = new MessageQueue<Buffer>({ messages: 2, bytes: 1000, policy: 'drop-newest' });
-    [1, 2, 3].forEach((n) => q.push(msg(n)));
-    expect(q.droppedNewest).toBe(1);
-    expect([q.shift()![0], q.shift()![0], q.shift()]).toEqual([1, 2, undefined]);
-  });
-
-  test('the byte limit applies too, and disconnect reports instead of dropping', () => {
-    const q = new MessageQueue<Buffer>({ messages: 100, bytes: 25, policy: 'drop-oldest' });
-    q.push(msg(1));
-    q.push(msg(2));
-    expect(q.push(msg(3))).toBe('dropped-oldest');
-    expect(q.bytes).toBe(20);
-    expect(q.push(msg(4, 26))).toBe('dropped-newest'); // can never fit
-    const d = new MessageQueue<Buffer>({ messages: 1, bytes: 100, policy: 'disconnect' });
-    expect(d.push(msg(1))).toBe('queued');
-    expect(d.push(msg(2))).toBe('disconnect');
-  });
-
-  test('a long-running queue stays compact and ordered', () => {
-    const q = new MessageQueue<Buffer>({ messages: 10000, bytes: 1e9, policy: 'drop-newest' });
-    let next = 0;
-    for (let i = 0; i < 20000; i++) {
-      q.push(Buffer.from([i & 0xff]));
-      if (i % 3 !== 0) expect(q.shift()![0]).toBe(next++ & 0xff);
-    }
-    expect(q.length).toBe(20000 - next);
   });
 });

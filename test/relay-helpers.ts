@@ -130,6 +130,15 @@ export interface StatsLine {
   bytes_in: number;
   bytes_out: number;
   queue_high_water: number;
+  dropped_evicted: number;
+  evicted: number;
+  gaps: number;
+  history_messages: number;
+  history_bytes: number;
+  history_oldest: number;
+  history_next: number;
+  kernel_drops: number;
+  kernel_drops_by_input: string;
 }
 
 /** A running `logrelay --json` child. */
@@ -156,16 +165,20 @@ export class RelayProcess {
 
   /**
    * Starts `logrelay --json` with `args` (defaults: UDP and TLS on 127.0.0.1 port 0) and waits
-   * for its `listening` line. `fdLimit` runs it under `ulimit -n` (bash execs node, so the child
-   * is the relay itself and signals reach it).
+   * for its `listening` line. `fdLimit` runs it under `ulimit -n`, `fileSizeKiB` under `ulimit -f`
+   * (bash execs node, so the child is the relay itself and signals reach it).
    */
-  static async start(args: string[], options: { cwd?: string; defaults?: boolean; fdLimit?: number } = {}): Promise<RelayProcess> {
+  static async start(args: string[], options: { cwd?: string; defaults?: boolean; fdLimit?: number; fileSizeKiB?: number } = {}): Promise<RelayProcess> {
     const defaults = options.defaults === false ? [] : ['--tls', '127.0.0.1:0', ...(args.includes('--udp') || args.includes('--unix') ? [] : ['--udp', '127.0.0.1:0'])];
     const argv = [process.execPath, LOGRELAY, '--json', ...defaults, ...args];
+    const ulimits = [
+      ...(options.fdLimit === undefined ? [] : [`ulimit -n ${options.fdLimit}`]),
+      ...(options.fileSizeKiB === undefined ? [] : [`ulimit -f ${options.fileSizeKiB}`]),
+    ];
     const child =
-      options.fdLimit === undefined
+      ulimits.length === 0
         ? spawnChild(argv[0], argv.slice(1), { cwd: options.cwd })
-        : spawnChild('bash', ['-c', 'ulimit -n "$0" && exec "$@"', String(options.fdLimit), ...argv], { cwd: options.cwd });
+        : spawnChild('bash', ['-c', `${ulimits.join(' && ')} && exec "$@"`, 'bash', ...argv], { cwd: options.cwd });
     const relay = new RelayProcess(child);
     const exited = exitOf(relay.child, 15000).then((code) => {
       throw new Error(`logrelay exited (${code}) before listening: ${relay.otherErr.join(' | ')}`);

@@ -36,7 +36,7 @@ test('the p50 latency of a reading subscriber hardly changes when another subscr
   const reader = await Tail.start(relay, certs);
   const alone = await probe(relay, reader, 'alone');
 
-  const stalled = await Tail.start(relay, certs);
+  const stalled = await Tail.start(relay, certs, ['--plain']); // a plain live peer: held to --queue
   stalled.child.kill('SIGSTOP');
   // Fill the stalled one's socket buffers and queue (the reader takes these too).
   await sendUdp(relay.udpPort, Array.from({ length: 6000 }, (_, i) => message(i, 1024, 'fill')), { batch: 16, pauseMs: 1 });

@@ -52,7 +52,7 @@ test.each([
 test.each(['SIGTERM', 'SIGINT'] as const)('%s: queued messages are written, subscribers get close_notify, new connections are refused, exit 0', async (signal) => {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  const tail = await Tail.start(relay, certs);
+  const tail = await Tail.start(relay, certs, ['--no-reconnect']);
   const openssl = await Tail.openssl(relay, certs);
   const sent = Array.from({ length: 500 }, (_, i) => message(i, 300, 'stop'));
   tail.child.kill('SIGSTOP'); // its messages wait in the relay's queue and socket buffers when the signal comes
@@ -101,7 +101,7 @@ test('SIGHUP reloads certificate, key and CA for new connections: the old client
   // The old client certificate is refused now (its logtail trusts both CAs, so only the relay can refuse).
   const bothCas = writePem(dir2, 'both.pem', certs.caPair.cert + ca2.cert);
   const before = relay.all('subscriber-rejected').length;
-  const oldClient = spawnChild(process.execPath, [LOGTAIL, '--connect', relay.tls, '--ca', bothCas, '--cert', certs.clientCert, '--key', certs.clientKey]);
+  const oldClient = spawnChild(process.execPath, [LOGTAIL, '--connect', relay.tls, '--ca', bothCas, '--cert', certs.clientCert, '--key', certs.clientKey, '--no-reconnect']);
   const rejected = await relay.waitEvent('subscriber-rejected', () => true, 10000, from);
   expect(relay.all('subscriber-rejected').length).toBe(before + 1);
   expect(rejected.reason).toMatch(/certificate verify failed/);

@@ -21,7 +21,7 @@ const BATCH = 16;
 async function stalled(policy: string, extra: string[] = []): Promise<{ relay: RelayProcess; tail: Tail; sent: Buffer[]; stats: StatsLine }> {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--queue', String(QUEUE), '--on-full', policy, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...extra]);
-  const tail = await Tail.start(relay, certs);
+  const tail = await Tail.start(relay, certs, ['--no-reconnect', '--plain']);
   tail.child.kill('SIGSTOP');
   const sent = Array.from({ length: SENT }, (_, i) => message(i, 1024, policy));
   await sendUdp(relay.udpPort, sent, { batch: 16, pauseMs: 1 });

@@ -18,9 +18,14 @@ const SPECS: FlagSpec[] = [
   { name: 'issuer', kind: 'string', value: 'DN', help: 'require this exact issuer DN (RFC 2253, as openssl -nameopt RFC2253 prints it)' },
   { name: 'fingerprint', kind: 'string', repeatable: true, value: 'sha256:HEX', help: 'allow only these subscriber certificates' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `message framing (default ${defaults.framing})` },
-  { name: 'queue', kind: 'string', value: 'N', help: `messages queued per subscriber (default ${defaults.queue})` },
-  { name: 'queue-bytes', kind: 'string', value: 'N', help: `bytes queued per subscriber (default ${defaults.queueBytes})` },
-  { name: 'on-full', kind: 'string', value: 'POLICY', help: `drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
+  { name: 'receive-buffer', kind: 'string', value: 'B', help: 'SO_RCVBUF of each input (default 8 MiB; Linux caps it at net.core.rmem_max): what absorbs a burst' },
+  { name: 'history', kind: 'string', value: 'N', help: `messages the log keeps for subscribers that are behind or resume (default ${defaults.history})` },
+  { name: 'history-bytes', kind: 'string', value: 'B', help: `framed bytes the log keeps (default ${defaults.historyBytes})` },
+  { name: 'history-dir', kind: 'string', value: 'DIR', help: 'keep the log in segment files in DIR: it and its sequence survive a restart' },
+  { name: 'fsync', kind: 'string', value: 'POLICY', help: `with --history-dir: never|interval|always (default ${defaults.fsync}, about every second)` },
+  { name: 'queue', kind: 'string', value: 'N', help: `messages a live subscriber may be behind (default ${defaults.queue})` },
+  { name: 'queue-bytes', kind: 'string', value: 'B', help: `framed bytes a live subscriber may be behind (default ${defaults.queueBytes})` },
+  { name: 'on-full', kind: 'string', value: 'POLICY', help: `beyond that: drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
   { name: 'handshake-timeout', kind: 'string', value: 'MS', help: `default ${defaults.handshakeTimeoutMs}` },
   { name: 'max-handshakes', kind: 'string', value: 'N', help: `pending handshakes at most; beyond, the oldest of the busiest address is cut (default ${defaults.maxHandshakes})` },
   { name: 'max-handshakes-per-ip', kind: 'string', value: 'N', help: `pending handshakes from one IP (an IPv6 /64) at most; beyond, its oldest is cut (default ${defaults.maxHandshakesPerIp})` },
@@ -72,6 +77,9 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
   } catch (e) {
     throw new UsageError(`--fingerprint: ${(e as Error).message}`);
   }
+  const historyDir = flags.string('history-dir');
+  if (historyDir === '') throw new UsageError('--history-dir needs a directory');
+  if (historyDir === undefined && flags.has('fsync')) throw new UsageError('--fsync applies to --history-dir only');
   const udp = flags.strings('udp').map((a) => checkAddress('udp', a));
   const unix = flags.strings('unix');
   const options: RelayOptions = {
@@ -84,6 +92,11 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     issuer: flags.string('issuer'),
     fingerprints,
     framing: flags.choice('framing', ['lf', 'octet'] as const, defaults.framing),
+    receiveBuffer: flags.has('receive-buffer') ? flags.integer('receive-buffer', 0, 1024, 2 ** 31 - 1) : undefined,
+    history: flags.integer('history', defaults.history, 1, limits.maxHistory),
+    historyBytes: flags.integer('history-bytes', defaults.historyBytes, 1, limits.maxHistoryBytes),
+    historyDir,
+    fsync: flags.choice('fsync', ['never', 'interval', 'always'] as const, defaults.fsync),
     queue: flags.integer('queue', defaults.queue, 1),
     queueBytes: flags.integer('queue-bytes', defaults.queueBytes, 1),
     onFull: flags.choice('on-full', ['drop-oldest', 'drop-newest', 'disconnect'] as const, defaults.onFull),

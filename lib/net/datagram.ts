@@ -4,7 +4,7 @@
  * a reused view. Nothing is allocated per datagram unless you ask for its bytes or its address.
  */
 import * as fs from 'fs';
-import { argRangeError, argTypeError, check, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
+import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { native, NativeReceiver, SocketOption } from '../native';
 import { Address, AddressFamily, toAddress } from './address';
@@ -74,6 +74,12 @@ export class DatagramBatch {
   data(i: number): Buffer {
     const start = i * this.slotSize;
     return this.buffer.subarray(start, start + this.meta[i * META]);
+  }
+
+  /** The sender of datagram `i` as raw sockaddr bytes (a view, overwritten by the next receive). */
+  rawAddress(i: number): Uint8Array {
+    const start = i * native.addressSize;
+    return this.addresses.subarray(start, start + this.meta[i * META + 2]);
   }
 
   /** The sender of datagram `i` (an unnamed unix sender is the address `''`). */
@@ -169,6 +175,31 @@ export class DatagramSocket {
   sendMany(datagrams: Uint8Array[], address?: string | Address): number | WouldBlock {
     const addr = this.#target(address);
     return ioResult(native.sendMany(this.fd, datagrams, addr?.raw), 'sendmmsg', this.#detail(addr));
+  }
+
+  /**
+   * Asks the kernel to report datagrams it dropped on this socket before they were read (its
+   * receive queue was full). Linux has SO_RXQ_OVFL: each datagram then carries the socket's drop
+   * counter, read through {@link kernelDrops}. Returns false where no such per-socket count exists
+   * (the BSDs and macOS keep only system-wide totals, `netstat -s -p udp` "dropped due to full
+   * socket buffers"; Windows none): drops there are not seen by this socket. A unix datagram socket
+   * never drops: its sender waits (or gets EAGAIN) instead.
+   */
+  reportKernelDrops(): boolean {
+    const r = native.setOption(this.fd, SocketOption.RxqOverflow, 1);
+    if (r === 0) return true;
+    if (r === -errnoOf('ENOPROTOOPT')) return false;
+    check(r, 'setsockopt', { fd: this.fd });
+    return false;
+  }
+
+  /**
+   * Datagrams the kernel dropped on this socket since it was opened, as of the last datagram
+   * received (a drop shows up with the next datagram that arrives after it). A 32-bit counter that
+   * wraps: compare successive values modulo 2^32. 0 until a receive has seen a count.
+   */
+  kernelDrops(): number {
+    return this.#receiver ? this.#receiver.drops() : 0;
   }
 
   /** SO_RCVBUF: the kernel may round or cap it (Linux doubles it and caps at net.core.rmem_max). */

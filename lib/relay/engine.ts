@@ -1,20 +1,27 @@
 /**
- * The relay itself, as tasks on one Loop: an input task per datagram socket, an accept task, a task
- * per subscriber. Runs the same in either mode; `Relay` decides which thread and how the loop runs.
+ * The relay itself, as tasks on one Loop: an input task per datagram socket appending to the one
+ * log, an accept task, a task per subscriber writing the log from its cursor. Runs the same in
+ * either mode; `Relay` decides which thread and how the loop runs.
  */
 import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import type { Task } from '../loop';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
+import type { DatagramBatch } from '../net/datagram';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
-import { frame } from './framing';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
+import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
+import { waitReadable, waitWritable } from '../loop/fdwaiters';
+import type { History } from './history';
+import type { Journal, JournalRecord } from './journal';
 import { logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
+import { negotiate } from './protocol';
 import { RateLimitedLog } from './ratelog';
+import { openLog } from './recover';
 import type { Counters } from './stats';
-import { Subscriber, SubscriberStream } from './subscriber';
+import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
 
 /** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
 function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
@@ -22,8 +29,8 @@ function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions 
 }
 
 /**
- * Datagrams up to 64 KiB arrive whole; up to 64 per recvmmsg — never more than a subscriber queue
- * holds, since a whole batch is queued before any subscriber task runs.
+ * Datagrams up to 64 KiB arrive whole; up to 64 per recvmmsg — never more than a subscriber's lag
+ * limit, since a whole batch is appended before any subscriber task runs.
  */
 const inputOptions = (queue: number) => ({ slots: Math.min(64, queue), slotSize: 65536 });
 
@@ -53,19 +60,33 @@ function clearSocketFile(path: string): void {
 
 /** A TLS stream as a subscriber writes to it. */
 function subscriberStream(tls: TlsStream): SubscriberStream {
+  let want: Want = WANT_WRITE;
   return {
     writeNow(buf) {
       // With partial writes on, a count is whole records in the kernel; WANT_* means nothing was taken.
       const r = tls.session.write(buf);
-      return typeof r === 'number' ? r : 0;
+      if (typeof r === 'number') return r;
+      want = r;
+      return 0;
     },
-    write: (buf) => tls.write(buf),
+    // OpenSSL may need to read before it can write (a TLS 1.3 key update): wait for what it said.
+    waitWritable: () => (want === WANT_READ ? waitReadable(tls.fd) : waitWritable(tls.fd)),
   };
 }
 
 export class RelayEngine {
   readonly #subscribers = new Set<Subscriber>();
   readonly #inputs: DatagramEndpoint[] = [];
+  #history: History | undefined;
+  #journal: Journal | undefined;
+  /** The records of the batch being received, for the journal. */
+  #journalBatch: JournalRecord[] = [];
+  /** The last journal write failed (its error was logged; the next one is logged only after a success). */
+  #journalFailing = false;
+  /** The last sender seen, by its raw address bytes, and its source id: a flood from one sender looks it up once. */
+  #lastSender = new Uint8Array(0);
+  #lastSource = -1;
+  #lastKey = '';
   readonly #tasks: Task<unknown>[] = [];
   /**
    * Accepted connections whose task has not finished its handshake, bounded (see PendingHandshakes).
@@ -95,17 +116,31 @@ export class RelayEngine {
     this.#rejections = new RateLimitedLog(log, 'warn', 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
   }
 
+  /** The log (after start). */
+  get history(): History {
+    if (!this.#history) throw new Error('relay engine not started');
+    return this.#history;
+  }
+
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
   start(): void {
     const o = this.options;
     this.log.reopen?.(); // a relay started again logs again: its last run ended the log with `stopped`
+    const opened = openLog(o, this.log);
+    this.#history = opened.history;
+    this.#journal = opened.journal;
+    this.#history.onEvict = (n) => this.counters.add('evicted', n);
+    this.#publishHistory();
     try {
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
         clearSocketFile(path);
         this.#inputs.push(UnixDatagramSocket.bindTo(path, inputOptions(o.queue)));
       }
-      for (const input of this.#inputs) input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
+      for (const input of this.#inputs) {
+        input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
+        input.socket.reportKernelDrops();
+      }
       this.#listener = TcpListener.listen(o.tls, {
         onAcceptPause: (e) =>
           e.state === 'paused'
@@ -115,14 +150,18 @@ export class RelayEngine {
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
+      this.#journal?.close();
       throw e;
     }
-    for (const input of this.#inputs) this.#tasks.push(this.loop.spawn(this.#receive(input)));
+    if (this.#journal && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(this.#syncEverySecond()));
+    this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
     this.log('info', 'listening', {
       inputs: this.inputAddresses.join(','),
       tls: this.tlsAddress,
       framing: o.framing,
+      log: this.history.logId,
+      next: this.history.next,
       backend: this.loop.backend,
       mode: o.mode,
     });
@@ -148,9 +187,10 @@ export class RelayEngine {
   }
 
   /**
-   * Stops accepting and receiving, cuts handshakes still under way (those peers are not subscribers
-   * yet and are owed nothing), lets subscribers write what is queued for up to `drainMs`, then
-   * closes the rest. Every subscriber gets close_notify. Nothing is logged after `stopped`.
+   * Stops accepting and receiving, cuts handshakes and protocol openings still under way (those
+   * peers are not subscribers yet and are owed nothing), lets subscribers catch up with the log for
+   * up to `drainMs`, then closes the rest. Every subscriber that got all it was sent gets
+   * close_notify (and a protocol one `BYE shutdown` first). Nothing is logged after `stopped`.
    */
   *stop(drainMs: number): Operation<void> {
     if (this.#stopping) return;
@@ -169,6 +209,8 @@ export class RelayEngine {
       s.disconnectReason = 'relay stopping';
       s.task?.halt();
     }
+    this.#journal?.close();
+    this.#journal = undefined;
     logLast(this.log, 'info', 'stopped');
   }
 
@@ -181,43 +223,131 @@ export class RelayEngine {
       verify: 'require',
       issuer: o.issuer,
       fingerprints: o.fingerprints.length ? o.fingerprints : undefined,
+      // Selected only when a client offers it: a peer offering nothing is a plain peer.
+      alpn: [PROTOCOL],
     });
   }
 
-  *#receive(input: DatagramEndpoint): Operation<void> {
+  *#receive(input: DatagramEndpoint, index: number): Operation<void> {
+    let drops = 0;
     for (;;) {
       const batch = yield* input.receive();
-      for (let i = 0; i < batch.count; i++) this.#dispatch(batch.data(i), batch.truncated(i));
+      const time = Date.now();
+      for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
+      if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+      // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
+      const now = input.socket.kernelDrops();
+      if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
+      drops = now;
+      this.#publishHistory();
+      for (const s of this.#subscribers) {
+        const lost = s.notify();
+        if (lost > 0) this.#disconnect(s, 'queue full', lost);
+      }
       // Let the subscribers write before the next batch: a burst that keeps the socket readable
       // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
-      // ran, and overflow queues of healthy subscribers.
+      // ran, and push healthy subscribers past their lag limit.
       yield* yieldNow();
     }
   }
 
-  /** One datagram: count it, frame it once, and offer the same bytes to every subscriber's queue. */
-  #dispatch(message: Uint8Array, truncated: boolean): void {
+  /** One datagram: count it and append it to the log (an empty one cannot be framed: counted, dropped). */
+  #append(batch: DatagramBatch, i: number, time: number): void {
     const c = this.counters;
+    const message = batch.data(i);
     c.add('received');
     c.add('bytesIn', message.length);
-    if (truncated) c.add('truncated');
+    if (batch.truncated(i)) c.add('truncated');
     if (message.length === 0) {
       c.add('droppedEmpty');
       return;
     }
-    if (this.#subscribers.size === 0) return;
-    const framed = frame(message, this.options.framing);
-    for (const s of this.#subscribers) {
-      if (!s.offer(framed)) this.#disconnect(s, 'queue full', 1);
+    const seq = this.history.append(message, time, this.#sourceOf(batch, i));
+    // The journal's write is synchronous and within this batch: the view of the receive slot is still valid.
+    if (this.#journal) this.#journalBatch.push({ seq, time, source: this.history.sourceOf(seq), message });
+  }
+
+  /**
+   * One write per receive batch, after memory (subscribers never wait for the disk). A failed write
+   * (disk full, I/O error) loses that batch on disk only: it is logged once until a write succeeds
+   * again, and the journal takes the next batch after the hole (recovery returns the run after it).
+   * A journal whose fdatasync failed is unusable: the relay logs it and goes on from memory.
+   */
+  #writeJournal(): void {
+    const journal = this.#journal!;
+    try {
+      journal.append(this.#journalBatch);
+      journal.evictBefore(this.history.oldest);
+      this.#journalFailing = false;
+    } catch (e) {
+      this.#journalFailed(e);
+    } finally {
+      this.#journalBatch.length = 0;
     }
   }
 
+  #journalFailed(e: unknown): void {
+    const code = (e as { code?: string }).code;
+    if (!this.#journalFailing || code === 'ERR_JOURNAL_FAILED') {
+      this.log('error', 'history-dir-failed', { reason: errorText(e), code, dir: this.options.historyDir, kept: code !== 'ERR_JOURNAL_FAILED' });
+    }
+    this.#journalFailing = true;
+    if (code !== 'ERR_JOURNAL_FAILED') return;
+    const journal = this.#journal;
+    this.#journal = undefined;
+    try {
+      journal?.close();
+    } catch {
+      // already failed: closing is all that is left
+    }
+  }
+
+  /** `--fsync interval`: data reaches the disk about every second. */
+  *#syncEverySecond(): Operation<void> {
+    for (;;) {
+      yield* sleep(1000);
+      try {
+        this.#journal?.sync();
+      } catch (e) {
+        this.#journalFailed(e);
+      }
+    }
+  }
+
+  /** The history's source id for datagram i's sender; the same sender as last time costs a byte compare. */
+  #sourceOf(batch: DatagramBatch, i: number): number {
+    const raw = batch.rawAddress(i);
+    const h = this.history;
+    if (sameBytes(raw, this.#lastSender) && h.sourceKey(this.#lastSource) === this.#lastKey) return h.holdSource(this.#lastSource);
+    const key = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1');
+    this.#lastSource = h.source(key, () => batch.address(i).toString());
+    this.#lastSender = raw.slice();
+    this.#lastKey = key;
+    return this.#lastSource;
+  }
+
+  /** The history's size, for stats (shared memory: a relay in a worker is read from the main thread). */
+  #publishHistory(): void {
+    const c = this.counters;
+    const h = this.history;
+    c.set('historyMessages', h.count);
+    c.set('historyBytes', h.bytes);
+    c.set('historyOldest', h.oldest);
+    c.set('historyNext', h.next);
+  }
+
+  /** Takes a subscriber off the list now (no more notifies) and halts its task; `lost` are counted here. */
   #disconnect(s: Subscriber, reason: string, lost = 0): void {
     if (s.disconnectReason) return;
     s.disconnectReason = reason;
-    s.lost += lost;
-    this.counters.add('droppedDisconnect', lost);
-    this.#subscribers.delete(s); // no more offers, even before its task has unwound
+    this.#subscribers.delete(s);
+    if (lost > 0) {
+      s.leaveAtHead();
+      s.lost += lost;
+      this.counters.add('droppedDisconnect', lost);
+    } else {
+      s.leave();
+    }
     s.task?.halt();
   }
 
@@ -297,6 +427,7 @@ export class RelayEngine {
     let tls: TlsStream | undefined;
     let subscriber: Subscriber | undefined;
     let watcher: Task<void> | undefined;
+    let bye: string | undefined;
     try {
       try {
         // The address accept returned: asking the kernel now would fail (ENOTCONN) for a peer that already reset.
@@ -309,48 +440,109 @@ export class RelayEngine {
         if (e instanceof HaltedError) throw e;
         this.#rejected(address, source, errorText(e));
         return;
-      } finally {
-        this.#handshaking.delete(conn);
-        this.#handshakeTasks.delete(conn);
       }
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
       const cert = tls.peerCertificate();
       if (this.#stopping) return;
-      subscriber = new Subscriber(this.#nextId++, address, { messages: o.queue, bytes: o.queueBytes, policy: o.onFull }, this.counters);
+      let start: SubscriberStart;
+      let gap: { first: number; count: number } | undefined;
+      if (tls.session.alpn === PROTOCOL) {
+        const asked = yield* negotiate(tls, this.history, o);
+        if ('bye' in asked) {
+          this.log('warn', 'subscriber-refused', { address, subject: cert!.subject, reason: asked.bye });
+          bye = asked.bye;
+          return;
+        }
+        ({ start, gap } = asked);
+        if (this.#stopping) return;
+      } else {
+        // A plain peer: the live stream from the moment it is admitted.
+        start = { cursor: this.history.next, limits: this.#limits(), protocol: false };
+      }
+      // A subscriber from here on: stop() drains it rather than cutting it.
+      this.#handshaking.delete(conn);
+      this.#handshakeTasks.delete(conn);
+      subscriber = new Subscriber(this.#nextId++, address, this.history, this.counters, start);
+      if (gap) subscriber.gapBefore(gap.first, gap.count);
       subscriber.task = (yield* self()) as Task<void>;
       this.#subscribers.add(subscriber);
       this.counters.add('subscribers');
-      this.log('info', 'subscriber-connected', { id: subscriber.id, address, subject: cert!.subject });
+      this.log('info', 'subscriber-connected', {
+        id: subscriber.id,
+        address,
+        subject: cert!.subject,
+        protocol: start.protocol ? PROTOCOL : 'plain',
+        from: start.protocol ? start.cursor : undefined,
+      });
       watcher = this.loop.spawn(this.#watchPeer(tls, subscriber));
       yield* subscriber.pump(subscriberStream(tls), o.writeTimeoutMs);
+      if (subscriber.protocol) bye = 'shutdown';
     } catch (e) {
       if (subscriber && !(e instanceof HaltedError)) subscriber.disconnectReason ??= errorText(e);
       if (!subscriber) throw e;
     } finally {
+      this.#handshaking.delete(conn);
+      this.#handshakeTasks.delete(conn);
       watcher?.halt();
+      let cut = false;
       if (subscriber) {
         this.#subscribers.delete(subscriber);
+        subscriber.leave();
         this.counters.add('subscribers', -1);
-        // Cut off mid-write: that batch never completed, so it is lost with what is still queued.
-        const cut = subscriber.queue.length + subscriber.inFlight;
-        subscriber.lost += cut;
-        this.counters.add('droppedDisconnect', cut);
-        subscriber.queue.clear();
+        // Cut off mid-write: the run's messages not yet wholly in the kernel are lost with what it was behind.
+        cut = subscriber.inFlight > 0;
+        const missed = subscriber.cutOff(o.framing);
+        // A protocol subscriber can resume: what it did not get is still in the log, not lost.
+        if (!subscriber.protocol) {
+          subscriber.lost += missed;
+          this.counters.add('droppedDisconnect', missed);
+        }
+        const reason = subscriber.disconnectReason ?? 'drained';
+        if (subscriber.protocol && !bye && !cut) bye = byeFor(reason);
         this.log('info', 'subscriber-disconnected', {
           id: subscriber.id,
           address,
-          reason: subscriber.disconnectReason ?? 'drained',
+          reason,
           delivered: subscriber.delivered,
           lost: subscriber.lost,
+          dropped: subscriber.dropped,
+          behind: subscriber.protocol ? missed : undefined,
         });
+      }
+      if (bye !== undefined && tls && !subscriber?.writing) {
+        try {
+          // Best effort: a BYE that does not fit in the socket now is not waited for.
+          tls.session.write(Buffer.from(`BYE ${bye}\n`, 'latin1'));
+        } catch {
+          // the peer is gone: nothing to tell it
+        }
       }
       // close_notify means "you have it all". A subscriber cut off mid-write gets none: sending it
       // would first flush the pending record that was just counted lost, and the peer should see
       // that its stream was cut rather than ended.
       if (!tls) yield* conn.close();
-      else if (subscriber?.inFlight) yield* tls.abort();
+      else if (cut || subscriber?.writing) yield* tls.abort();
       else yield* tls.close();
     }
   }
+
+  /** A live subscriber's lag limit. */
+  #limits(): SubscriberStart['limits'] {
+    const o = this.options;
+    return { messages: o.queue, bytes: o.queueBytes, policy: o.onFull };
+  }
 }
 
+/** The BYE reason words for why a protocol subscriber is being let go. */
+function byeFor(reason: string): string {
+  if (reason === 'relay stopping' || reason === 'drained') return 'shutdown';
+  if (reason === 'timed out') return 'write-timeout';
+  if (reason === 'queue full') return 'lag-limit';
+  return 'error';
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,4 +1,4 @@
-/** The syslog relay: datagram inputs → per-subscriber bounded queues → TLS subscribers. */
+/** The syslog relay: datagram inputs → one sequence-numbered log → TLS subscribers, each a cursor into it. */
 export { Relay } from './relay';
 export type { Listening } from './relay';
 export type { RelayOptions, PemSource } from './options';
@@ -6,6 +6,9 @@ export type { RelayStats } from './stats';
 export { statsFields } from './stats';
 export { frame, unescapeLf, Deframer } from './framing';
 export type { Framing } from './framing';
-export type { FullPolicy } from './queue';
+export type { FullPolicy } from './subscriber';
+/** The ALPN name of the subscriber protocol (`logrelay/1`). */
+export { PROTOCOL } from './subscriber';
+export type { FsyncPolicy } from './options';
 export { createLogger } from './log';
 export type { Logger, Level, Fields } from './log';

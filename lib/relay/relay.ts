@@ -1,6 +1,6 @@
 /**
- * Relay: receives syslog datagrams (UDP, unix) and fans each one out to every authenticated TLS
- * subscriber, each through its own bounded queue.
+ * Relay: receives syslog datagrams (UDP, unix) into one sequence-numbered log with a bounded
+ * history, and streams it to every authenticated TLS subscriber, each a cursor into that log.
  *
  * Integrated mode runs the relay's loop inside this thread's Node event loop. Blocking mode runs it in
  * a worker thread of its own, in the seed's blocking loop (fastest; that thread does nothing else).
@@ -59,7 +59,7 @@ function revive(e: RunnerError): Error {
 
 export class Relay {
   readonly options: ResolvedOptions;
-  readonly #counters = new Counters();
+  readonly #counters: Counters;
   readonly #log: Logger;
   #control: ControlPipe | undefined;
   #done: Promise<void> | undefined;
@@ -69,6 +69,7 @@ export class Relay {
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
+    this.#counters = new Counters(this.options.udp.length + this.options.unix.length);
     this.#log = log ?? createLogger({ json: this.options.json });
   }
 
@@ -98,7 +99,7 @@ export class Relay {
 
   /** The counters now. */
   stats(): RelayStats {
-    return this.#counters.snapshot();
+    return this.#counters.snapshot(this.#listening?.inputs);
   }
 
   /** Writes a stats line to the log (none once stopping: `stopped` is the last line). */
@@ -112,8 +113,8 @@ export class Relay {
   }
 
   /**
-   * Stops accepting, drains queues for up to `drainMs` (an integer from 0 to 2³¹−1, like the other
-   * time options), sends close_notify; resolves when all is closed.
+   * Stops accepting, lets subscribers catch up with the head for up to `drainMs` (an integer from 0
+   * to 2³¹−1, like the other time options), sends close_notify; resolves when all is closed.
    */
   async stop({ drainMs = 2000 }: { drainMs?: number } = {}): Promise<void> {
     if (typeof drainMs !== 'number' || !Number.isInteger(drainMs) || drainMs < 0 || drainMs > limits.maxMs) {
@@ -159,7 +160,7 @@ export class Relay {
     const { Worker } = await import('worker_threads');
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
       // The worker logs to the same stderr fd as this thread (fds are per process), never a second copy.
-      workerData: { options: this.options, counters: this.#counters.buffer, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
+      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
     });
     this.#done = new Promise((resolve, reject) => {
       worker.on('error', reject);

@@ -18,7 +18,21 @@ export interface RelayStats {
     disconnect: number;
     /** Datagrams of 0 bytes: nothing to forward (RFC 5425 cannot frame an empty message). */
     empty: number;
+    /** Messages that left the history before a connected subscriber was sent them (one per subscriber per message). */
+    evicted: number;
   };
+  /** Messages evicted from the history by its bounds (whoever had or had not read them). */
+  evicted: number;
+  /** GAP frames sent to protocol subscribers. */
+  gaps: number;
+  /** What the history holds now. */
+  history: { messages: number; bytes: number; oldest: number; next: number };
+  /**
+   * Datagrams the kernel dropped on each input before the relay read them (its receive buffer was
+   * full), by input address; Linux only (SO_RXQ_OVFL), 0 elsewhere. A drop is seen when the next
+   * datagram arrives on that input.
+   */
+  kernelDrops: Record<string, number>;
   /** Datagrams longer than the 64 KiB receive slot, forwarded cut to 64 KiB. */
   truncated: number;
   /** Subscribers connected now. */
@@ -28,7 +42,7 @@ export interface RelayStats {
   /** Payload bytes received, and framed bytes written to subscribers. */
   bytesIn: number;
   bytesOut: number;
-  /** Most messages any one subscriber queue has held. */
+  /** Most messages any one subscriber has been behind the head (within its lag limit). */
   queueHighWater: number;
 }
 
@@ -39,6 +53,13 @@ const FIELDS = [
   'droppedNewest',
   'droppedDisconnect',
   'droppedEmpty',
+  'droppedEvicted',
+  'evicted',
+  'gaps',
+  'historyMessages',
+  'historyBytes',
+  'historyOldest',
+  'historyNext',
   'truncated',
   'subscribers',
   'rejected',
@@ -49,12 +70,24 @@ const FIELDS = [
 export type Counter = (typeof FIELDS)[number];
 const INDEX = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Counter, number>;
 
-/** Counter storage shared between threads. */
+/** Counter storage shared between threads: the fields above, then one kernel-drop count per input. */
 export class Counters {
   readonly values: Float64Array;
 
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(FIELDS.length * 8)) {
+  constructor(
+    readonly inputs = 0,
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer((FIELDS.length + inputs) * 8),
+  ) {
     this.values = new Float64Array(buffer);
+  }
+
+  set(counter: Counter, n: number): void {
+    this.values[INDEX[counter]] = n;
+  }
+
+  /** Kernel drops seen on input `i` (in the order the inputs were configured). */
+  addKernelDrops(i: number, n: number): void {
+    this.values[FIELDS.length + i] += n;
   }
 
   add(counter: Counter, n = 1): void {
@@ -70,12 +103,25 @@ export class Counters {
     return this.values[INDEX[counter]];
   }
 
-  snapshot(): RelayStats {
+  /** The counters now; `inputs` names the inputs (their addresses) for the kernel drops. */
+  snapshot(inputs: string[] = []): RelayStats {
     const v = (c: Counter) => this.get(c);
+    const kernelDrops: Record<string, number> = {};
+    for (let i = 0; i < this.inputs; i++) kernelDrops[inputs[i] ?? `input${i}`] = this.values[FIELDS.length + i];
     return {
       received: v('received'),
       delivered: v('delivered'),
-      dropped: { oldest: v('droppedOldest'), newest: v('droppedNewest'), disconnect: v('droppedDisconnect'), empty: v('droppedEmpty') },
+      dropped: {
+        oldest: v('droppedOldest'),
+        newest: v('droppedNewest'),
+        disconnect: v('droppedDisconnect'),
+        empty: v('droppedEmpty'),
+        evicted: v('droppedEvicted'),
+      },
+      evicted: v('evicted'),
+      gaps: v('gaps'),
+      history: { messages: v('historyMessages'), bytes: v('historyBytes'), oldest: v('historyOldest'), next: v('historyNext') },
+      kernelDrops,
       truncated: v('truncated'),
       subscribers: v('subscribers'),
       rejected: v('rejected'),
@@ -87,7 +133,8 @@ export class Counters {
 }
 
 /** Flat `key=value` fields, the shape of the stats line. */
-export function statsFields(s: RelayStats): Record<string, number> {
+export function statsFields(s: RelayStats): Record<string, number | string> {
+  const drops = Object.entries(s.kernelDrops);
   return {
     received: s.received,
     delivered: s.delivered,
@@ -95,6 +142,16 @@ export function statsFields(s: RelayStats): Record<string, number> {
     dropped_newest: s.dropped.newest,
     dropped_disconnect: s.dropped.disconnect,
     dropped_empty: s.dropped.empty,
+    dropped_evicted: s.dropped.evicted,
+    evicted: s.evicted,
+    gaps: s.gaps,
+    history_messages: s.history.messages,
+    history_bytes: s.history.bytes,
+    history_oldest: s.history.oldest,
+    history_next: s.history.next,
+    kernel_drops: drops.reduce((sum, [, n]) => sum + n, 0),
+    // Per input, `ADDRESS=N` joined by commas (addresses contain no comma or `=`).
+    kernel_drops_by_input: drops.map(([input, n]) => `${input}=${n}`).join(','),
     truncated: s.truncated,
     subscribers: s.subscribers,
     rejected: s.rejected,

@@ -1,124 +1,359 @@
 /**
- * One TLS subscriber: its bounded queue, and the task that writes the queue down its stream.
+ * One TLS subscriber: a cursor into the relay's log (the next seq it will be sent), its lag limit,
+ * and the task that writes the log down its stream from the cursor on.
  *
- * The seed's bug was an input resuming a subscriber that was suspended inside a TLS write. Here the
- * inputs never touch the subscriber's task or socket: they append to its queue and ring its doorbell,
- * a one-slot mailbox the subscriber takes from only when its queue is empty. A subscriber blocked in
- * a write is woken by writability alone.
+ * There is no queue of messages per subscriber: the inputs append to the one log and, after each
+ * receive batch, call `notify()` — which rings the subscriber's doorbell (a one-slot mailbox it takes
+ * from only when it has caught up) and applies its lag limit by moving its cursor, never by touching
+ * its task or socket. A subscriber blocked in a write is woken by writability alone, and one that
+ * stopped reading holds back nothing but its own cursor.
  */
 import { CLOSED, Mailbox, Operation, timeout } from '../loop';
 import type { Task } from '../loop';
-import { MessageQueue, QueueLimits } from './queue';
-import type { Counters } from './stats';
+import { Framing, wholeMessages } from './framing';
+import type { History } from './history';
+import type { Counter, Counters } from './stats';
+
+/** What happens to a subscriber that falls further behind the head than its lag limit. */
+export type FullPolicy = 'drop-oldest' | 'drop-newest' | 'disconnect';
+
+export interface LagLimits {
+  /** Most messages it may be behind. */
+  messages: number;
+  /** Most framed bytes it may be behind. */
+  bytes: number;
+  policy: FullPolicy;
+}
+
+/** The ALPN name of the resume protocol (its version is part of the name). */
+export const PROTOCOL = 'logrelay/1';
 
 /**
- * Largest single write: several queued messages go out in one TLS write, up to this many bytes.
- * 16 KiB is one TLS record, and OpenSSL reports a record written only once all of it is in the
- * kernel; so a batch is either wholly on its way to the peer (counted delivered) or, if the
- * subscriber is cut off while it waits, wholly lost (counted dropped) — the counters stay exact.
+ * Largest write of a plain subscriber, and the most any one TLS write is given. 16 KiB is one TLS
+ * record, and with partial writes OpenSSL reports a record written only once all of it is in the
+ * kernel; so a plain subscriber's run is either wholly on its way to the peer (counted delivered) or,
+ * if the subscriber is cut off while it waits, wholly lost (counted dropped) — the counters stay
+ * exact. Never handing OpenSSL more than one record also keeps it off its multi-record write path,
+ * whose retry rules differ.
  */
-const BATCH_BYTES = 16 * 1024;
+export const RECORD_BYTES = 16 * 1024;
+
+/**
+ * Largest MSG frame of a protocol subscriber: a subscriber catching up writes runs this big (one
+ * frame header, then full records). Cut off mid-frame, it is counted exactly all the same: the
+ * messages wholly inside the records that reached the kernel were delivered.
+ */
+export const FRAME_BYTES = 256 * 1024;
 
 /** The part of a stream a subscriber needs. */
 export interface SubscriberStream {
-  /** Takes what the transport accepts now, without waiting: a byte count, 0 when it would have to wait. */
+  /** Takes what the transport accepts now, without waiting: a byte count, 0 when it would have to wait (offer the same bytes again then). */
   writeNow(buf: Uint8Array): number;
-  /** Writes all of `buf`, waiting for writability as needed. */
-  write(buf: Uint8Array): Operation<void>;
+  /** Waits until the transport can take more (what the last `writeNow` of 0 was waiting for). */
+  waitWritable(): Operation<void>;
+}
+
+export interface SubscriberStart {
+  /** The first seq to send. */
+  cursor: number;
+  /** Lag limit; none for a protocol subscriber that asked for history (the history bounds it). */
+  limits?: LagLimits;
+  /** Speaks logrelay/1 (frames) rather than receiving the plain stream. */
+  protocol: boolean;
+  /** Protocol only: send TIME frames. */
+  meta?: boolean;
+}
+
+interface Gap {
+  first: number;
+  count: number;
+  reason: 'evicted' | 'dropped';
 }
 
 export class Subscriber {
-  readonly queue: MessageQueue<Buffer>;
+  readonly protocol: boolean;
+  readonly limits: LagLimits | undefined;
+  readonly meta: boolean;
+  /** The next seq to write (messages before it were written, are in flight, or were skipped). */
+  cursor: number;
+  // drop-newest: messages skipFrom…skipTo-1 are skipped (counted when skipped, passed when reached).
+  #skipFrom = 0;
+  #skipTo = 0;
+  /** Protocol: GAP frames to send before the next MSG frame. */
+  readonly #gaps: Gap[] = [];
   readonly #bell = new Mailbox<true>(1);
-  /** Where a batch of several messages is assembled: reused, so a batch allocates nothing. */
-  #scratch: Buffer | undefined;
+  #parked = false;
   #draining = false;
+  /** The head when it was taken off the relay's list: what arrives later is none of its business. */
+  #leftAt: number | undefined;
+  /** The run being written and how many of its bytes OpenSSL has taken (whole records). */
+  #run: Buffer | undefined;
+  #pin: number | undefined;
+  #sent = 0;
   /** Why it was told to go, if it was. */
   disconnectReason: string | undefined;
-  /** Messages written to this subscriber (whole batches in the kernel). */
+  /** A control or frame write is under way (so no BYE can be slipped in). */
+  writing = false;
+  /** Messages written to this subscriber (whole, in the kernel). */
   delivered = 0;
-  /** Messages taken from the queue whose write has not completed yet: lost if the subscriber is cut off now. */
+  /** Messages of the run being written: lost (or, for a protocol subscriber, left behind) if it is cut off now. */
   inFlight = 0;
-  /** Messages this subscriber lost when it was disconnected (full queue, stalled write, error, stop). */
+  /** Messages this subscriber lost when it was disconnected (lag limit, stalled write, error, stop). */
   lost = 0;
+  /** Messages it skipped by its policy, or that left the history before it got them. */
+  dropped = 0;
   task: Task<void> | undefined;
 
   constructor(
     readonly id: number,
     readonly address: string,
-    limits: QueueLimits,
+    readonly history: History,
     private readonly counters: Counters,
+    start: SubscriberStart,
   ) {
-    this.queue = new MessageQueue(limits);
+    this.cursor = start.cursor;
+    this.limits = start.limits;
+    this.protocol = start.protocol;
+    this.meta = start.meta ?? false;
+  }
+
+  get #skipping(): boolean {
+    return this.#skipTo > this.#skipFrom;
+  }
+
+  /** Messages it has yet to be sent (not counting skipped ones). */
+  get pending(): number {
+    const skipped = this.#skipping ? this.#skipTo - this.#skipFrom : 0;
+    return Math.max(0, (this.#leftAt ?? this.history.next) - this.cursor - skipped);
+  }
+
+  /** Taken off the relay's list: messages appended from now on are not counted as missed by it. */
+  leave(): void {
+    this.#leftAt ??= this.history.next;
+  }
+
+  /** Cut off by its lag limit, which counted what it lost: nothing more it was behind is counted. */
+  leaveAtHead(): void {
+    this.cursor = this.#leftAt = this.history.next;
+    this.#skipFrom = this.#skipTo = 0;
   }
 
   /**
-   * Called by the inputs for every message: queue it (or apply the full-policy) and wake the
-   * subscriber if it is idle. Returns false when the policy says this subscriber must go.
+   * Called by the inputs after each receive batch: wakes the subscriber if it waits for messages,
+   * and applies its lag limit. Returns 0, or — under `disconnect`, when it fell too far behind — how
+   * many messages it lost by it (those it was behind up to and including the one that did not fit);
+   * the caller then cuts it off (and its cursor is at the head: nothing more is counted twice).
    */
-  offer(framed: Buffer): boolean {
-    const q = this.queue;
-    const oldest = q.droppedOldest;
-    const idle = q.length === 0;
-    const result = q.push(framed);
-    if (result === 'disconnect') return false;
-    if (result === 'dropped-newest') this.counters.add('droppedNewest');
-    else if (result === 'dropped-oldest') this.counters.add('droppedOldest', q.droppedOldest - oldest);
-    this.counters.max('queueHighWater', q.length);
-    // The subscriber waits on its bell only with an empty queue; a queue that already held
-    // messages has been rung for (or is being written) — ringing again would only cost.
-    if (idle) this.#bell.tryPut(true);
-    return true;
+  notify(): number {
+    if (this.#parked) this.#bell.tryPut(true);
+    return this.limits ? this.#enforce(this.limits) : 0;
   }
 
-  /** Stop waiting for new messages: write what is queued, then return from `pump`. */
+  /** Stop waiting for new messages: write up to the head, then return from `pump`. */
   drain(): void {
     this.#draining = true;
     this.#bell.tryPut(true);
   }
 
-  /** Writes queued messages until drained; a write that makes no progress for `writeTimeoutMs` throws ETIMEDOUT. */
+  /** Adds a GAP frame to send first (a protocol subscriber resuming from before the history). */
+  gapBefore(first: number, count: number): void {
+    this.#gap(first, count, 'evicted');
+  }
+
+  /**
+   * Writes the log from the cursor on until drained; a write that makes no progress for
+   * `writeTimeoutMs` throws ETIMEDOUT.
+   */
   *pump(stream: SubscriberStream, writeTimeoutMs: number): Operation<void> {
+    const h = this.history;
     for (;;) {
-      if (this.queue.length === 0) {
-        if (this.#draining) return;
-        if ((yield* this.#bell.take()) === CLOSED) return;
+      this.#settle();
+      if (this.#gaps.length > 0) {
+        const g = this.#gaps.shift()!;
+        yield* this.#write(stream, Buffer.from(`GAP ${g.first} ${g.count} ${g.reason}\n`, 'latin1'), writeTimeoutMs);
+        this.counters.add('gaps');
+        // The write may have waited, and the history moved on meanwhile: settle again.
         continue;
       }
-      const { bytes, count } = this.#batch();
-      this.inFlight = count;
-      // Most writes go straight into the kernel's send buffer: only one that has to wait is given
-      // a deadline (a timeout costs a timer and an error object, more than the write itself).
-      const now = stream.writeNow(bytes);
-      if (now < bytes.length) yield* timeout(writeTimeoutMs, stream.write(now === 0 ? bytes : bytes.subarray(now)));
+      const end = this.#skipping ? this.#skipFrom : h.next;
+      if (this.cursor >= end) {
+        if (this.#draining) return;
+        this.#parked = true;
+        const rang = yield* this.#bell.take();
+        this.#parked = false;
+        if (rang === CLOSED) return;
+        continue;
+      }
+      const first = this.cursor;
+      const run = h.run(first, this.protocol ? FRAME_BYTES : RECORD_BYTES, end);
+      // Held until the run is written (or cut): the history must not refill its chunk meanwhile.
+      this.#pin = h.pin(first);
+      this.cursor += run.count;
+      this.inFlight = run.count;
+      if (this.protocol) {
+        if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count), writeTimeoutMs);
+        yield* this.#write(stream, Buffer.from(`MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'), writeTimeoutMs);
+      }
+      this.#run = run.bytes;
+      this.#sent = 0;
+      yield* this.#write(stream, run.bytes, writeTimeoutMs);
+      this.#release();
       this.inFlight = 0;
-      this.delivered += count;
-      this.counters.add('delivered', count);
-      this.counters.add('bytesOut', bytes.length);
+      this.delivered += run.count;
+      this.counters.add('delivered', run.count);
+      this.counters.add('bytesOut', run.bytes.length);
     }
   }
 
   /**
-   * Takes queued messages up to BATCH_BYTES in all (at least one message) as one buffer: the
-   * message itself when it goes alone, else a view of the scratch buffer (valid until the next batch,
-   * which is after this one's write completed).
+   * Accounts for a subscriber cut off now: the messages of its run that reached the kernel whole
+   * are delivered, the rest of the run and everything it was behind are not. Returns how many it
+   * did not get (for a plain subscriber, lost for good; a protocol one can resume).
    */
-  #batch(): { bytes: Buffer; count: number } {
-    const q = this.queue;
-    const first = q.shift()!;
-    const second = q.peek();
-    // Never past BATCH_BYTES: a second record in the same write could be cut half-way.
-    if (!second || first.length + second.length > BATCH_BYTES) return { bytes: first, count: 1 };
-    const scratch = (this.#scratch ??= Buffer.allocUnsafe(BATCH_BYTES));
-    scratch.set(first, 0);
-    let size = first.length;
-    let count = 1;
-    for (let next: Buffer | undefined = second; next && size + next.length <= BATCH_BYTES; next = q.peek()) {
-      q.shift();
-      scratch.set(next, size);
-      size += next.length;
-      count++;
+  cutOff(framing: Framing): number {
+    if (this.#run && this.#sent > 0) {
+      const whole = wholeMessages(this.#run.subarray(0, this.#sent), framing);
+      this.delivered += whole;
+      this.counters.add('delivered', whole);
+      this.counters.add('bytesOut', this.#sent);
+      this.inFlight -= whole;
     }
-    return { bytes: scratch.subarray(0, size), count };
+    const missed = this.inFlight + this.pending;
+    this.#release();
+    this.inFlight = 0;
+    this.leaveAtHead();
+    return missed;
   }
+
+  #release(): void {
+    this.#run = undefined;
+    if (this.#pin !== undefined) this.history.unpin(this.#pin);
+    this.#pin = undefined;
+  }
+
+  *#write(stream: SubscriberStream, bytes: Buffer, writeTimeoutMs: number): Operation<void> {
+    this.writing = true;
+    let pos = 0;
+    while (pos < bytes.length) {
+      const piece = pos === 0 && bytes.length <= RECORD_BYTES ? bytes : bytes.subarray(pos, pos + RECORD_BYTES);
+      const n = stream.writeNow(piece);
+      if (n > 0) {
+        pos += n;
+        if (bytes === this.#run) this.#sent = pos;
+        continue;
+      }
+      // Most writes go straight into the kernel's send buffer: only one that has to wait is given
+      // a deadline (a timeout costs a timer and an error object, more than the write itself).
+      yield* timeout(writeTimeoutMs, stream.waitWritable());
+    }
+    this.writing = false;
+  }
+
+  /** `TIME first count` and one `timeMs source` line per message (source escaped like LF framing). */
+  #timeFrame(first: number, count: number): Buffer {
+    const h = this.history;
+    const lines = [`TIME ${first} ${count}\n`];
+    for (let seq = first; seq < first + count; seq++) lines.push(`${h.timeOf(seq)} ${escapeLine(h.sourceOf(seq))}\n`);
+    return Buffer.from(lines.join(''), 'utf8');
+  }
+
+  /** Before taking the next run: passes messages evicted before it got them, and a skipped range it reached. */
+  #settle(): void {
+    this.#settleEvicted();
+    if (this.#skipping && this.cursor >= this.#skipFrom) {
+      this.#gap(this.#skipFrom, this.#skipTo - this.#skipFrom, 'dropped');
+      this.cursor = this.#skipTo;
+      this.#skipFrom = this.#skipTo = 0;
+    }
+  }
+
+  /** Messages the history evicted before this subscriber got them: counted, and a GAP for a protocol subscriber. */
+  #settleEvicted(): void {
+    const oldest = this.history.oldest;
+    if (this.cursor >= oldest) return;
+    if (this.#skipping) {
+      this.#missed(this.cursor, Math.min(this.#skipFrom, oldest) - this.cursor);
+      if (oldest > this.#skipFrom) {
+        // The skipped part below the oldest was counted when skipped; its GAP goes now, in order.
+        this.#gap(this.#skipFrom, Math.min(this.#skipTo, oldest) - this.#skipFrom, 'dropped');
+        if (oldest >= this.#skipTo) {
+          this.#missed(this.#skipTo, oldest - this.#skipTo);
+          this.#skipFrom = this.#skipTo = 0;
+        } else {
+          this.#skipFrom = oldest;
+        }
+      }
+    } else {
+      this.#missed(this.cursor, oldest - this.cursor);
+    }
+    this.cursor = oldest;
+  }
+
+  #missed(first: number, count: number): void {
+    if (count <= 0) return;
+    this.#drop('droppedEvicted', count);
+    this.#gap(first, count, 'evicted');
+  }
+
+  #drop(counter: Counter, count: number): void {
+    this.dropped += count;
+    this.counters.add(counter, count);
+  }
+
+  #gap(first: number, count: number, reason: Gap['reason']): void {
+    if (!this.protocol || count <= 0) return;
+    const last = this.#gaps[this.#gaps.length - 1];
+    if (last && last.reason === reason && last.first + last.count === first) last.count += count;
+    else this.#gaps.push({ first, count, reason });
+  }
+
+  /**
+   * The lag limit, applied as if message by message: the subscriber keeps at most `messages` /
+   * `bytes` unsent; beyond that drop-oldest moves its cursor to the newest that fit, drop-newest keeps
+   * what it has and skips what arrives while it is full, and disconnect cuts it off at the first
+   * message that did not fit.
+   */
+  #enforce(l: LagLimits): number {
+    const h = this.history;
+    const next = h.next;
+    this.#settleEvicted();
+    if (!this.#skipping) {
+      const behind = next - this.cursor;
+      if (behind <= l.messages && h.bytesBetween(this.cursor, next) <= l.bytes) {
+        this.counters.max('queueHighWater', behind);
+        return 0;
+      }
+      if (l.policy === 'drop-oldest') {
+        const to = h.firstWithin(Math.max(this.cursor, next - l.messages), next, l.bytes);
+        this.#drop('droppedOldest', to - this.cursor);
+        this.#gap(this.cursor, to - this.cursor, 'dropped');
+        this.cursor = to;
+      } else if (l.policy === 'drop-newest') {
+        const keep = h.endWithin(this.cursor, Math.min(this.cursor + l.messages, next), l.bytes);
+        this.#drop('droppedNewest', next - keep);
+        this.#skipFrom = keep;
+        this.#skipTo = next;
+      } else {
+        const fit = h.endWithin(this.cursor, Math.min(this.cursor + l.messages, next), l.bytes);
+        return fit - this.cursor + 1;
+      }
+      this.counters.max('queueHighWater', this.pending);
+      return 0;
+    }
+    // Skipping (drop-newest): its backlog stays; newer arrivals that do not fit join the skipped range.
+    const backlog = this.#skipFrom - this.cursor;
+    const backlogBytes = h.bytesBetween(this.cursor, this.#skipFrom);
+    if (backlog + next - this.#skipTo > l.messages || backlogBytes + h.bytesBetween(this.#skipTo, next) > l.bytes) {
+      const to = h.firstWithin(Math.max(this.#skipTo, next - (l.messages - backlog)), next, l.bytes - backlogBytes);
+      this.#drop('droppedNewest', to - this.#skipTo);
+      this.#skipTo = to;
+    }
+    this.counters.max('queueHighWater', this.pending);
+    return 0;
+  }
+}
+
+/** A source as one line: LF, CR and backslash escaped as LF framing does. */
+function escapeLine(text: string): string {
+  return /[\n\r\\]/.test(text) ? text.replace(/[\n\r\\]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\\\')) : text;
 }

@@ -7,7 +7,13 @@ import type { ResolvedOptions } from './options';
 import { RunnerMessage, startEngine } from './relay';
 import { Counters } from './stats';
 
-const { options, counters, controlFd, logFd } = workerData as { options: ResolvedOptions; counters: SharedArrayBuffer; controlFd: number; logFd: number };
+const { options, counters, inputs, controlFd, logFd } = workerData as {
+  options: ResolvedOptions;
+  counters: SharedArrayBuffer;
+  inputs: number;
+  controlFd: number;
+  logFd: number;
+};
 const log = createLogger({ json: options.json, sink: new LineSink(logFd) });
 const loop = new Loop({
   backend: options.backend,
@@ -16,7 +22,7 @@ const loop = new Loop({
 const post = (m: RunnerMessage) => parentPort!.postMessage(m);
 let started = false;
 try {
-  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(counters), log, controlFd) });
+  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, counters), log, controlFd) });
   started = true;
 } catch (e) {
   const err = e as NodeJS.ErrnoException & { reason?: string };

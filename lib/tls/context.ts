@@ -42,6 +42,12 @@ export interface TlsContextOptions {
   fingerprints?: string[];
   /** Client only: default host name (or IP) for sessions — sent as SNI and checked against the server certificate. */
   servername?: string;
+  /**
+   * ALPN protocol names (RFC 7301), most preferred first. A client offers them in its hello; a
+   * server selects the first of its own the client offered. No common name, or a client that
+   * offers none, is not an error: the handshake completes with no protocol (`session.alpn` null).
+   */
+  alpn?: string[];
 }
 
 const VERIFY = { none: 0, optional: 1, require: 2 } as const;
@@ -105,6 +111,7 @@ export class TlsContext {
       verify: VERIFY[this.verify],
       issuer: options.issuer,
       fingerprints: options.fingerprints?.map((f) => f.replace(/^sha256:/i, '').toUpperCase()),
+      alpn: options.alpn,
     });
     if (this.native.error) throw tlsError('ERR_TLS_CONTEXT', nameFiles(this.native.error, options), 'SSL_CTX_new');
   }

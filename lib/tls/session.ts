@@ -101,6 +101,11 @@ export class TlsSession {
     return this.#open().info().servername;
   }
 
+  /** The ALPN protocol the handshake negotiated, or null when none was (the peer offered none we know). */
+  get alpn(): string | null {
+    return this.#open().info().alpn;
+  }
+
   /** Releases the OpenSSL session (also done when collected). Idempotent. Does not close the fd. */
   free(): void {
     this.#native?.free();

@@ -1,0 +1,88 @@
+/**
+ * logtail's life: connect (the host name resolved again at each attempt), run one session, say why
+ * it ended, wait (exponential backoff with full jitter), connect again — or, with `--no-reconnect`,
+ * exit at the first disconnect.
+ */
+import { Mailbox } from '../loop/mailbox';
+import { Operation } from '../loop/operation';
+import { sleep, timeout } from '../loop/timers';
+import { Address, resolveAddress } from '../net/address';
+import { PROTOCOL } from '../relay/client';
+import { Framing } from '../relay/framing';
+import { TlsStream } from '../streams/tls-stream';
+import { TlsContext } from '../tls/context';
+import { Backoff } from './backoff';
+import { Ending, plainSession, protocolSession, SessionOptions, TailError } from './tail-session';
+import { OutputError, Sink } from './tail-sink';
+import { StopRequested } from './tail-stop';
+
+export interface LoopOptions {
+  /** `HOST:PORT` as given: a name is looked up at each attempt. */
+  connect: string;
+  context: TlsContext;
+  servername: string;
+  /** The framing of a plain relay (a logrelay/1 relay says its own). */
+  framing: Framing;
+  reconnect: boolean;
+  /** Bound on TCP connect + TLS handshake. */
+  connectTimeoutMs: number;
+  backoff: Backoff;
+  session: SessionOptions;
+}
+
+/** Waits for a promise inside a task (its rejection is thrown). */
+function* settled<T>(promise: Promise<T>): Operation<T> {
+  const box = new Mailbox<{ ok: true; value: T } | { ok: false; error: unknown }>(1);
+  promise.then(
+    (value) => box.tryPut({ ok: true, value }),
+    (error) => box.tryPut({ ok: false, error }),
+  );
+  const result = yield* box.take();
+  if (typeof result === 'symbol') throw new Error('mailbox closed'); // never closed: only here for the type
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+/** Why a connection ended, in words; `clean` when `--no-reconnect` should exit 0. */
+function describe(ending: Ending): { why: string; clean: boolean } {
+  if (ending.kind === 'bye') return { why: `the relay said BYE ${ending.reason}`.trimEnd(), clean: ending.reason === 'shutdown' };
+  return { why: 'the relay closed the connection', clean: true };
+}
+
+/** Runs until stopped, `--count` is reached, or (with `--no-reconnect`) the first disconnect. Returns the exit code. */
+export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
+  const { report, stop } = o.session;
+  for (;;) {
+    const written = sink.written;
+    let why: string;
+    let clean = false;
+    let connected = false;
+    try {
+      const address: Address = yield* stop.wait(settled(resolveAddress(o.connect)));
+      const shown = address.toString() === o.connect ? o.connect : `${o.connect} (${address})`;
+      const tls = yield* stop.wait(timeout(o.connectTimeoutMs, TlsStream.connect(address, o.context, { servername: o.servername })));
+      connected = true;
+      let ending: Ending;
+      try {
+        const protocol = tls.session.alpn;
+        const plainNote = o.session.stateful ? 'no resume, the state is not updated' : 'no resume';
+        report(`connected to ${shown}${protocol === PROTOCOL ? '' : ` (plain: the relay does not speak ${PROTOCOL}; ${plainNote})`}`);
+        ending = protocol === PROTOCOL ? yield* protocolSession(tls, sink, o.session) : yield* plainSession(tls, o.framing, sink, o.session);
+      } finally {
+        yield* tls.close();
+      }
+      if (ending.kind === 'done' || ending.kind === 'stopped') return 0;
+      if (ending.kind === 'bye' && ending.reason.startsWith('bad-request')) throw new TailError(`the relay refused the request: ${ending.reason}`);
+      ({ why, clean } = describe(ending));
+    } catch (err) {
+      if (err instanceof TailError || err instanceof OutputError || err instanceof StopRequested) throw err;
+      why = (err as Error).message;
+    }
+    report(connected ? `cut off: ${why}` : `cannot connect to ${o.connect}: ${why}`);
+    if (!o.reconnect) return clean ? 0 : 1;
+    if (sink.written > written) o.backoff.reset();
+    const wait = o.backoff.next();
+    report(`reconnecting in ${(wait / 1000).toFixed(1)} s`);
+    yield* stop.wait(sleep(wait));
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * The relay's history on disk: segment files that let the in-memory log survive a restart. The journal is
+ * write-only while the relay runs (subscribers are served from memory); it is read once, by {@link Journal.open}.
+ *
+ * ## Files in the directory
+ * - `lock` — held with flock(2) while a journal is open, so that two relays never write the same directory. The
+ *   kernel drops the lock when its holder exits or is killed, so a crash never leaves a stale lock. It also holds
+ *   the holder's pid, for the error message of a relay that finds it taken.
+ * - `log-id` — the log's id (16 hex digits and a newline), made once, written atomically (temp file, fsync,
+ *   rename, directory fsync).
+ * - `NNNNNNNNNNNNNNNNNNNN.seg` — segments, named by the seq of their first record (20 digits, so that names sort
+ *   like seqs). The newest is appended to; a new one starts when it has reached `segmentBytes`. The byte format is
+ *   in `journal-format.ts`: every record carries its length and a CRC-32C.
+ *
+ * Creating or deleting a segment is followed by an fsync of the directory, in every fsync mode: otherwise a power
+ * cut could lose a whole segment's name (a hole in the middle of the history) while its neighbours survive.
+ *
+ * ## Durability (`fsync`)
+ * Every {@link Journal.append} is one write(2) of the whole batch, so once it returns the records are in the
+ * kernel's page cache: a SIGKILL of the relay loses nothing that append accepted, in every mode.
+ * - `never`: the kernel writes back when it likes; a power cut or kernel crash loses what it had not written,
+ *   up to about 30 s on Linux by default (`vm.dirty_expire_centisecs`).
+ * - `interval`: the caller calls {@link Journal.sync} about every second; a power cut loses at most the messages
+ *   of the last ~1 s.
+ * - `always`: append returns only after fdatasync(2): an accepted batch survives a power cut. One fdatasync per
+ *   append call (per received batch), not per record.
+ * A failed fdatasync makes the journal unusable (every later call throws `ERR_JOURNAL_FAILED`): after such an
+ * error the kernel may have dropped the unwritten pages, and a retry that succeeds would hide the loss.
+ *
+ * ## Recovery
+ * `open` reads segments from the newest towards the oldest and checks every record (length, checksum, seq).
+ * - The first bad record of a segment — a torn tail after a crash, a damaged byte, a seq that does not follow —
+ *   cuts the rest of that segment; the cut is reported in {@link Recovery.cut}. The newest segment is truncated at
+ *   its cut so that appends continue cleanly after the last good record.
+ * - `nextSeq` is above every seq that was ever written and still checks out, even in bytes past a cut (they are
+ *   found by scanning forward for records that check out): a seq is never given to two messages. A torn record
+ *   (one whose append never returned) does not count, and its seq is used again.
+ * - The history returned is the longest run of good records whose seqs are consecutive and end at `nextSeq - 1`,
+ *   bounded by `maxMessages` / `maxBytes`. Damage in the middle therefore shortens the history to what follows it:
+ *   there is no hole inside a recovered history, and nothing is returned that was not appended byte for byte.
+ * - Segments wholly below the returned history are deleted; when the newest segment cannot be continued (its
+ *   damage hides records with higher seqs) a new segment is started at `nextSeq`.
+ * - Unusable directories are clear errors: not a directory, no permission (Node's `EACCES`/`ENOTDIR`, with
+ *   `path`), locked by a running relay (`ERR_JOURNAL_LOCKED`), segments without a readable `log-id`
+ *   (`ERR_JOURNAL_LOG_ID`). No byte content of a segment makes `open` throw.
+ *
+ * Seqs are JS numbers: appending beyond Number.MAX_SAFE_INTEGER (2^53 - 1; 285 years at a million messages a
+ * second) is refused.
+ */
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { lockExclusive } from '../fd';
+import { encodeHeader, HEADER_BYTES, JournalRecord, RecordEncoder, scanSegment } from './journal-format';
+
+export type { JournalRecord } from './journal-format';
+
+export type FsyncPolicy = 'never' | 'interval' | 'always';
+
+export interface JournalOptions {
+  /** When data reaches the disk; `interval` relies on the caller calling {@link Journal.sync} about every second. */
+  fsync: FsyncPolicy;
+  /** Recovery returns at most the newest `maxMessages` records… */
+  maxMessages: number;
+  /** …whose message lengths add up to at most `maxBytes`. */
+  maxBytes: number;
+  /** A new segment file starts once the current one has reached this size (default 16 MiB). */
+  segmentBytes?: number;
+}
+
+export interface Recovery {
+  logId: string;
+  /** The seq the next append must carry (1 for a new directory). */
+  nextSeq: number;
+  /** The retained history, oldest first, consecutive seqs ending at nextSeq - 1 (may be empty). */
+  records: JournalRecord[];
+  /** Torn or damaged data found (for a log line); `offset` is a byte offset in `file`. */
+  cut: { file: string; offset: number; reason: string }[];
+}
+
+/** An error with a `code` and the `path` it is about. */
+export interface JournalError extends Error {
+  code: string;
+  path: string;
+  errno?: number;
+  syscall?: string;
+}
+
+const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+const SEGMENT_NAME = /^(\d{20})\.seg$/;
+const LOG_ID = /^[0-9a-f]{16}$/;
+const POLICIES: readonly FsyncPolicy[] = ['never', 'interval', 'always'];
+
+function journalError(code: string, message: string, file: string, cause?: unknown): JournalError {
+  const err = new Error(message, cause === undefined ? undefined : { cause }) as JournalError;
+  err.code = code;
+  err.path = file;
+  const sys = cause as { errno?: unknown; syscall?: unknown } | undefined;
+  if (typeof sys?.errno === 'number') err.errno = sys.errno;
+  if (typeof sys?.syscall === 'string') err.syscall = sys.syscall;
+  return err;
+}
+
+function segmentName(firstSeq: number): string {
+  return `${String(firstSeq).padStart(20, '0')}.seg`;
+}
+
+/** Makes creations and deletions of names in `dir` durable. */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function checkOptions(options: JournalOptions): Required<JournalOptions> {
+  const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  const bad = (what: string): never => {
+    const err = new RangeError(`journal: ${what}`) as RangeError & { code: string };
+    err.code = 'ERR_INVALID_ARG_VALUE';
+    throw err;
+  };
+  if (!POLICIES.includes(options.fsync)) bad(`fsync must be one of ${POLICIES.join(', ')} (got ${String(options.fsync)})`);
+  for (const key of ['maxMessages', 'maxBytes'] as const) {
+    const v = options[key];
+    if (!(v === Infinity || (Number.isSafeInteger(v) && v >= 0))) bad(`${key} must be an integer ≥ 0 (got ${String(v)})`);
+  }
+  if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= HEADER_BYTES) {
+    bad(`segmentBytes must be an integer > ${HEADER_BYTES} (got ${String(segmentBytes)})`);
+  }
+  return { ...options, segmentBytes };
+}
+
+/** Takes the directory's lock; returns the lock file's fd, which holds the lock until it is closed. */
+function lockDir(dir: string): number {
+  const file = path.join(dir, 'lock');
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    lockExclusive(fd);
+  } catch (err) {
+    let holder = '';
+    try {
+      holder = fs.readFileSync(file, 'utf8').trim();
+    } catch {
+      // The pid is only for the message.
+    }
+    fs.closeSync(fd);
+    const code = (err as { code?: string }).code;
+    if (code !== 'EWOULDBLOCK' && code !== 'EAGAIN') throw err;
+    const who = /^\d+$/.test(holder) ? `process ${holder}` : 'another process';
+    throw journalError('ERR_JOURNAL_LOCKED', `history dir ${dir} is in use by ${who} (lock held on ${file})`, dir, err);
+  }
+  fs.ftruncateSync(fd, 0);
+  fs.writeSync(fd, `${process.pid}\n`, 0);
+  return fd;
+}
+
+/** The directory's log id, made if the directory holds no log yet. */
+function readLogId(dir: string, hasSegments: boolean): string {
+  const file = path.join(dir, 'log-id');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
+    if (hasSegments) {
+      throw journalError('ERR_JOURNAL_LOG_ID', `history dir ${dir} has segment files but no log-id file: restore it or empty the directory`, file);
+    }
+    const logId = randomBytes(8).toString('hex');
+    const temp = `${file}.tmp`;
+    const fd = fs.openSync(temp, 'w', 0o644);
+    try {
+      fs.writeSync(fd, `${logId}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, file);
+    syncDir(dir);
+    return logId;
+  }
+  const logId = text.trim();
+  if (!LOG_ID.test(logId)) {
+    throw journalError('ERR_JOURNAL_LOG_ID', `${file} does not hold a log id (16 hex digits): restore it or empty the directory`, file);
+  }
+  return logId;
+}
+
+function listSegments(dir: string): number[] {
+  const seqs: number[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const m = SEGMENT_NAME.exec(name);
+    const seq = m ? Number(m[1]) : 0;
+    if (seq >= 1 && Number.isSafeInteger(seq)) seqs.push(seq);
+  }
+  return seqs.sort((a, b) => a - b);
+}
+
+/** A segment file open for appending. */
+interface Active {
+  fd: number;
+  file: string;
+  size: number;
+}
+
+export class Journal {
+  private readonly encoder = new RecordEncoder();
+  /** First seqs of the segment files, oldest first; the last one is the active segment once there is one. */
+  private readonly segments: number[];
+  private active: Active | null = null;
+  /** Segments rolled away from under `interval` whose data has not been fdatasync'ed yet. */
+  private unsynced: number[] = [];
+  private dirty = false;
+  private failure: Error | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly options: Required<JournalOptions>,
+    private readonly lockFd: number,
+    private readonly logId: string,
+    private nextSeq: number,
+    segments: number[],
+  ) {
+    this.segments = segments;
+  }
+
+  /**
+   * Opens (creating if needed) the journal in `dir`, takes its lock and recovers its history; see the module
+   * comment for what recovery does. Synchronous: meant for start-up.
+   */
+  static open(dir: string, options: JournalOptions): { journal: Journal; recovery: Recovery } {
+    const opts = checkOptions(options);
+    dir = path.resolve(dir);
+    try {
+      if (!fs.statSync(dir).isDirectory()) {
+        throw journalError('ENOTDIR', `history dir ${dir} is not a directory`, dir);
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') throw err;
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    }
+    const lockFd = lockDir(dir);
+    let journal: Journal | undefined;
+    try {
+      fs.rmSync(path.join(dir, 'log-id.tmp'), { force: true });
+      const segments = listSegments(dir);
+      const logId = readLogId(dir, segments.length > 0);
+      journal = new Journal(dir, opts, lockFd, logId, 1, segments);
+      return { journal, recovery: journal.recover() };
+    } catch (err) {
+      if (journal?.active) fs.closeSync(journal.active.fd);
+      fs.closeSync(lockFd);
+      throw err;
+    }
+  }
+
+  private file(firstSeq: number): string {
+    return path.join(this.dir, segmentName(firstSeq));
+  }
+
+  /** Reads the segments newest first, sets nextSeq and the active segment, deletes what lies below the history. */
+  private recover(): Recovery {
+    const cut: Recovery['cut'] = [];
+    const runs: JournalRecord[][] = [];
+    const segs = this.segments;
+    if (segs.length === 0) return { logId: this.logId, nextSeq: 1, records: [], cut };
+    let count = 0;
+    let bytes = 0;
+    let firstKept = 0;
+    for (let i = segs.length - 1; i >= 0; i--) {
+      const file = this.file(segs[i]);
+      const limit = i + 1 < segs.length ? segs[i + 1] : Number.MAX_SAFE_INTEGER + 1;
+      const scan = scanSegment(fs.readFileSync(file), this.logId, segs[i], limit, i === segs.length - 1);
+      if (scan.cut) cut.push({ file, offset: scan.cut.offset, reason: scan.cut.reason });
+      const last = segs[i] + scan.records.length - 1;
+      if (i === segs.length - 1) {
+        this.nextSeq = Math.max(segs[i], scan.maxSeq + 1);
+        firstKept = this.nextSeq;
+        if (last + 1 === this.nextSeq) this.continueSegment(file, scan.end);
+        else break;
+      } else if (last + 1 !== firstKept) {
+        break;
+      }
+      let from = scan.records.length;
+      while (from > 0 && count < this.options.maxMessages && bytes + scan.records[from - 1].message.length <= this.options.maxBytes) {
+        bytes += scan.records[--from].message.length;
+        count++;
+      }
+      if (from < scan.records.length) {
+        runs.push(from === 0 ? scan.records : scan.records.slice(from));
+        firstKept = segs[i] + from;
+      }
+      if (from > 0) break;
+    }
+    if (this.active === null) this.roll(this.nextSeq);
+    this.evictBefore(firstKept);
+    const records = runs.length === 1 ? runs[0] : runs.reverse().flat();
+    return { logId: this.logId, nextSeq: this.nextSeq, records, cut };
+  }
+
+  /** Makes the newest segment the active one, cutting it at `end` (rewriting its header when that was bad). */
+  private continueSegment(file: string, end: number): void {
+    const fd = fs.openSync(file, 'r+');
+    try {
+      fs.ftruncateSync(fd, end);
+      if (end === 0) {
+        fs.writeSync(fd, encodeHeader(this.logId, this.nextSeq), 0, HEADER_BYTES, 0);
+        end = HEADER_BYTES;
+      }
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    this.active = { fd, file, size: end };
+  }
+
+  /** Starts a new segment whose first record is `firstSeq`. */
+  private roll(firstSeq: number): void {
+    const file = this.file(firstSeq);
+    const fd = fs.openSync(file, 'wx+', 0o644);
+    try {
+      fs.writeSync(fd, encodeHeader(this.logId, firstSeq), 0, HEADER_BYTES, 0);
+      syncDir(this.dir);
+    } catch (err) {
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      throw journalError((err as { code?: string }).code ?? 'EIO', `journal: cannot start segment ${file}: ${(err as Error).message}`, file, err);
+    }
+    const old = this.active;
+    if (old !== null) {
+      // Under `interval` the old segment's last second is synced by the next sync() rather than here, on the
+      // append path; under `always` it is synced already, under `never` it never will be.
+      if (this.dirty && this.options.fsync === 'interval') this.unsynced.push(old.fd);
+      else fs.closeSync(old.fd);
+    }
+    this.active = { fd, file, size: HEADER_BYTES };
+    if (this.segments[this.segments.length - 1] !== firstSeq) this.segments.push(firstSeq);
+  }
+
+  private usable(): void {
+    if (this.closed) throw journalError('ERR_JOURNAL_CLOSED', `journal ${this.dir} is closed`, this.dir);
+    if (this.failure !== null) {
+      throw journalError('ERR_JOURNAL_FAILED', `journal ${this.dir} failed earlier: ${this.failure.message}`, this.dir, this.failure);
+    }
+  }
+
+  /**
+   * Appends one batch: seqs must be consecutive and continue the log (a batch that starts further on, after an
+   * append that failed, starts a new segment: the journal then holds a hole that recovery does not cross).
+   * One write(2) for the whole batch; under `always` one fdatasync(2) before returning. On failure (ENOSPC,
+   * EFBIG, EIO…) the segment is cut back to where it was and the error thrown carries the system `code` and the
+   * segment's `path`; nothing appended before is touched.
+   */
+  append(records: readonly JournalRecord[]): void {
+    this.usable();
+    const n = records.length;
+    if (n === 0) return;
+    const first = records[0].seq;
+    // Compared as first > MAX - (n - 1): first + n - 1 would round to a safe value just above the limit.
+    const ok = Number.isSafeInteger(first) && first >= this.nextSeq && first <= Number.MAX_SAFE_INTEGER - (n - 1);
+    for (let i = 0; i < n; i++) {
+      if (!ok || records[i].seq !== first + i) {
+        throw journalError(
+          'ERR_JOURNAL_SEQ',
+          `journal: record ${i} of the batch has seq ${records[i].seq}; expected ${first + i} in a batch from ${first}, at or after ${this.nextSeq}, at most ${Number.MAX_SAFE_INTEGER}`,
+          this.dir,
+        );
+      }
+    }
+    const bytes = this.encoder.encode(records);
+    const active = this.active;
+    if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
+      this.roll(first);
+    }
+    this.write(this.active as Active, bytes, first, n);
+    this.nextSeq = first + n;
+    if (this.options.fsync === 'always') this.datasync((this.active as Active).fd);
+    else this.dirty = true;
+  }
+
+  private write(active: Active, bytes: Buffer, first: number, n: number): void {
+    let done = 0;
+    try {
+      while (done < bytes.length) {
+        const wrote = fs.writeSync(active.fd, bytes, done, bytes.length - done, active.size + done);
+        if (wrote === 0) throw journalError('EIO', 'write(2) wrote nothing', active.file);
+        done += wrote;
+      }
+    } catch (err) {
+      if (done > 0) {
+        // A partial batch must not stay in front of the next one.
+        try {
+          fs.ftruncateSync(active.fd, active.size);
+        } catch (truncateErr) {
+          this.failure = truncateErr as Error;
+        }
+      }
+      const code = (err as { code?: string }).code ?? 'EIO';
+      throw journalError(code, `journal: cannot append seqs ${first}…${first + n - 1} to ${active.file}: ${(err as Error).message}`, active.file, err);
+    }
+    active.size += bytes.length;
+  }
+
+  private datasync(fd: number): void {
+    try {
+      fs.fdatasyncSync(fd);
+    } catch (err) {
+      this.failure = err as Error;
+      throw journalError('ERR_JOURNAL_FAILED', `journal ${this.dir}: fdatasync failed: ${(err as Error).message}`, this.dir, err);
+    }
+  }
+
+  /**
+   * Messages below `seq` may be forgotten: deletes the segment files whose records all lie below it (never the
+   * active one), then fsyncs the directory. Cheap when there is nothing to delete.
+   */
+  evictBefore(seq: number): void {
+    if (this.closed || this.segments.length < 2 || this.segments[1] > seq) return;
+    while (this.segments.length > 1 && this.segments[1] <= seq) {
+      fs.rmSync(this.file(this.segments[0]), { force: true });
+      this.segments.shift();
+    }
+    syncDir(this.dir);
+  }
+
+  /** fdatasync of whatever was appended since the last sync (the caller's timer calls it under `interval`). */
+  sync(): void {
+    if (this.closed) return;
+    this.usable();
+    for (const fd of this.unsynced) {
+      this.datasync(fd);
+      fs.closeSync(fd);
+    }
+    this.unsynced = [];
+    if (this.dirty && this.active !== null) this.datasync(this.active.fd);
+    this.dirty = false;
+  }
+
+  /** Syncs, closes the files and releases the lock; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    let error: unknown = null;
+    try {
+      if (this.failure === null) this.sync();
+    } catch (err) {
+      error = err;
+    }
+    this.closed = true;
+    for (const fd of [...this.unsynced, ...(this.active ? [this.active.fd] : []), this.lockFd]) fs.closeSync(fd);
+    this.unsynced = [];
+    this.active = null;
+    if (error !== null) throw error;
+  }
+}

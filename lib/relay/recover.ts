@@ -1,0 +1,31 @@
+/**
+ * The log at start: a fresh one in memory, or — with `historyDir` — the journal's, recovered. The
+ * recovered history is replayed into memory (subscribers are served from memory only) and the
+ * sequence continues where the journal says, so seqs are never reused across restarts.
+ */
+import { History } from './history';
+import { Journal } from './journal';
+import type { Logger } from './log';
+import type { ResolvedOptions } from './options';
+
+/** Sources of replayed messages are keyed by their text, apart from live senders' raw address keys. */
+const REPLAYED = '\0';
+
+export function openLog(o: ResolvedOptions, log: Logger): { history: History; journal?: Journal } {
+  const limits = { messages: o.history, bytes: o.historyBytes };
+  if (o.historyDir === undefined) return { history: new History(o.framing, limits) };
+  // The journal bounds what it returns by message bytes; the history then applies its own bound on framed bytes.
+  const { journal, recovery } = Journal.open(o.historyDir, { fsync: o.fsync, maxMessages: o.history, maxBytes: o.historyBytes });
+  try {
+    const { records } = recovery;
+    const history = new History(o.framing, limits, { logId: recovery.logId, nextSeq: records[0]?.seq ?? recovery.nextSeq });
+    for (const r of records) history.append(r.message, r.time, history.source(REPLAYED + r.source, () => r.source));
+    if (history.next !== recovery.nextSeq) throw new Error(`journal recovery ends at seq ${history.next - 1}, but says the next is ${recovery.nextSeq}`);
+    for (const c of recovery.cut) log('warn', 'history-cut', { file: c.file, offset: c.offset, reason: c.reason });
+    log('info', 'history-recovered', { dir: o.historyDir, log: recovery.logId, messages: history.count, oldest: history.oldest, next: history.next });
+    return { history, journal };
+  } catch (e) {
+    journal.close();
+    throw e;
+  }
+}

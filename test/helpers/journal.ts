@@ -1,0 +1,26 @@
+/** What journal tests share: the records the writer fixture appends, and a fast exactness check. */
+import { JournalRecord, Recovery } from '../../lib/relay/journal';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const { journalRecord } = require('../fixtures/journal-writer.js') as { journalRecord: (seq: number) => JournalRecord };
+
+/**
+ * Everything wrong with a recovery: a record that is not byte for byte the one appended with its seq, seqs that
+ * are not consecutive, a run that does not end at nextSeq - 1. Empty when all is well. (One expect on the list
+ * instead of one per field keeps loops over thousands of records fast.)
+ */
+export function recoveryProblems(recovery: Recovery): string[] {
+  const problems: string[] = [];
+  const { records, nextSeq } = recovery;
+  records.forEach((r, i) => {
+    const want = journalRecord(r.seq);
+    if (r.seq !== records[0].seq + i) problems.push(`record ${i} has seq ${r.seq}, expected ${records[0].seq + i}`);
+    if (r.time !== want.time || r.source !== want.source || !Buffer.from(r.message).equals(want.message)) {
+      problems.push(`record ${r.seq} differs from what was appended`);
+    }
+  });
+  if (records.length > 0 && records[records.length - 1].seq !== nextSeq - 1) {
+    problems.push(`last record ${records[records.length - 1].seq}, nextSeq ${nextSeq}`);
+  }
+  return problems.slice(0, 10);
+}

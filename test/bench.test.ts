@@ -110,6 +110,14 @@ describe('bench harness', () => {
     expect(r.across[0].ratio.median).toBe(4);
   });
 
+  test('the rsyslog peer row says "unavailable" when rsyslogd is absent', async () => {
+    const env = { ...process.env, BENCH_RSYSLOGD: path.join(os.tmpdir(), 'no-such-rsyslogd') };
+    const file = path.join(__dirname, '..', 'bench', 'workloads', 'relay', 'rsyslog.js');
+    const child = new Child([process.execPath, file], { subs: 1, tlsPort: 1, certs: os.tmpdir(), rcvbuf: 1 << 20 }, 20000, env);
+    await expect(child.expect('ready')).rejects.toMatchObject({ unavailable: true, message: expect.stringMatching(/rsyslogd is not installed/) });
+    expect(await child.done()).toEqual({ code: 0, signal: null });
+  });
+
   test('the README section between the markers is replaced, the rest kept', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')), 'README.md');
     fs.writeFileSync(file, 'head\n<!-- bench:start -->\nold\n<!-- bench:end -->\ntail\n');

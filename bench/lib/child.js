@@ -14,10 +14,11 @@ class Child {
    * @param {string[]} command  program and its fixed arguments
    * @param {object} params     case parameters, passed as key=value
    * @param {number} limitMs    the child is killed after this long, whatever it does
+   * @param {object} [env]      its environment (default: ours)
    */
-  constructor(command, params, limitMs) {
+  constructor(command, params, limitMs, env = process.env) {
     const args = [...command.slice(1), ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
-    this.proc = spawn(command[0], args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(command[0], args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.pid = this.proc.pid;
     this.stderr = '';
     this.messages = [];

@@ -18,7 +18,10 @@ const path = require('path');
 const { params, ready, result, unavailable, onStop } = require('../../lib/impl');
 
 const p = params();
-const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((f) => fs.existsSync(f));
+// BENCH_RSYSLOGD names another binary (or a missing one, to see the "unavailable" row).
+const RSYSLOGD = (process.env.BENCH_RSYSLOGD ? [process.env.BENCH_RSYSLOGD] : ['/usr/sbin/rsyslogd', '/sbin/rsyslogd']).find((f) =>
+  fs.existsSync(f),
+);
 
 /** rsyslog's module dir holds lmnsd_ossl.so when rsyslog-openssl is installed. */
 function hasOssl() {
@@ -69,6 +72,9 @@ async function main() {
   let stopping = false;
   daemon.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   const exited = new Promise((resolve) => daemon.on('exit', resolve));
+  // Whatever ends this wrapper (but SIGKILL, which the workload covers) ends the daemon too.
+  process.on('exit', () => daemon.exitCode === null && daemon.signalCode === null && daemon.kill('SIGKILL'));
+  for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(1));
   daemon.on('exit', (code, signal) => {
     if (!stopping) {
       process.stderr.write(`rsyslogd exited (${code ?? signal}): ${stderr}\n`);

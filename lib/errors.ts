@@ -26,7 +26,8 @@ export function errnoOf(code: keyof typeof os.constants.errno): number {
 export function systemError(errno: number, syscall: string, detail?: { fd?: number; address?: string }): SystemError {
   const positive = Math.abs(errno);
   const [code, description] = descriptions.get(-positive) ?? [`E${positive}`, 'unknown error'];
-  const where = detail?.fd !== undefined ? ` (fd ${detail.fd})` : detail?.address ? ` ${detail.address}` : '';
+  // String(): a caller's bad fd may be any value, a Symbol included, and the error about it must still be made.
+  const where = detail?.fd !== undefined ? ` (fd ${String(detail.fd)})` : detail?.address ? ` ${String(detail.address)}` : '';
   const err = new Error(`${code}: ${description}, ${syscall}${where}`) as SystemError;
   err.code = code;
   err.errno = -positive;
@@ -34,6 +35,33 @@ export function systemError(errno: number, syscall: string, detail?: { fd?: numb
   if (detail?.fd !== undefined) err.fd = detail.fd;
   if (detail?.address !== undefined) err.address = detail.address;
   return err;
+}
+
+/** Whether `key` names one of `table`'s own entries (not something inherited, like `toString`). */
+export function hasOwn<T extends object>(table: T, key: unknown): key is keyof T {
+  return (typeof key === 'string' || typeof key === 'number') && Object.prototype.hasOwnProperty.call(table, key);
+}
+
+/** An error carrying one of Node's `ERR_*` codes. */
+export type CodedError<E extends Error = Error> = E & { code: string };
+
+function coded<E extends Error>(err: E, code: string): CodedError<E> {
+  return Object.assign(err, { code });
+}
+
+/** A wrong argument type, as Node reports it: TypeError `ERR_INVALID_ARG_TYPE`. */
+export function argTypeError(message: string): CodedError<TypeError> {
+  return coded(new TypeError(message), 'ERR_INVALID_ARG_TYPE');
+}
+
+/** An argument value out of range, as Node reports it: RangeError `ERR_OUT_OF_RANGE`. */
+export function argRangeError(message: string): CodedError<RangeError> {
+  return coded(new RangeError(message), 'ERR_OUT_OF_RANGE');
+}
+
+/** A call on an object that can no longer do it (closed, freed): `ERR_INVALID_STATE`, as the addon reports it too. */
+export function stateError(message: string): CodedError {
+  return coded(new Error(message), 'ERR_INVALID_STATE');
 }
 
 /** Throws for a negative native result; passes a non-negative one through. */

@@ -1,8 +1,9 @@
 /**
- * Loads the compiled addon (a prebuild or the local build, through node-gyp-build) and declares
- * its exact shape. Native calls return a number >= 0 on success and -errno on failure; the typed
- * wrappers in this package turn that into Node-style errors.
+ * Loads the compiled addon (a prebuild or the local build, through node-gyp-build; or the file named by
+ * `POLLSET_ADDON`) and declares its exact shape. Native calls return a number >= 0 on success and -errno
+ * on failure; the typed wrappers in this package turn that into Node-style errors.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 
 /** The native Pollset: a registry of fds over one kernel readiness mechanism. */
@@ -141,8 +142,28 @@ export interface NativeAddon {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => unknown = require('node-gyp-build');
 
+/**
+ * The addon file node-gyp-build picks (a local build, else a matching prebuild), unless the environment
+ * variable `POLLSET_ADDON` names a compiled `pollset.node` to load instead. That override exists for tests
+ * against another build of the same sources (`npm run test:sanitize` points it at the AddressSanitizer build);
+ * a name that is not a file is an error, so a test run can never fall back to the ordinary build unnoticed.
+ */
+function loadAddon(): unknown {
+  const override = process.env.POLLSET_ADDON;
+  if (!override) return load(path.join(__dirname, '..'));
+  const file = path.resolve(override);
+  if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+    throw Object.assign(new Error(`ENOENT: POLLSET_ADDON names no addon file, ${file}`), {
+      code: 'ENOENT',
+      path: file,
+    });
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file);
+}
+
 /** The addon, loaded once per process (and once per worker thread). */
-export const native = load(path.join(__dirname, '..')) as NativeAddon;
+export const native = loadAddon() as NativeAddon;
 
 /** Event flag bits as the addon reports them. */
 export const enum Flag {

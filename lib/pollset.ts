@@ -3,7 +3,7 @@
  * kept here in JS. The kernel writes (fd, flags) pairs into one shared Int32Array; no JS object is
  * made per event until `events()` is read.
  */
-import { check, EINVAL, systemError } from './errors';
+import { argTypeError, check, EINVAL, stateError, systemError } from './errors';
 import { Flag, native, NativePollset } from './native';
 
 /** Backend names. */
@@ -81,7 +81,7 @@ export class Pollset<T = number> {
     const backend = options.backend ?? Pollset.backends[0];
     if (!Pollset.backends.includes(backend)) {
       const err = systemError(EINVAL, 'pollset');
-      err.message += `: backend ${JSON.stringify(backend)} is not one of ${Pollset.backends.join(', ')}`;
+      err.message += `: backend ${String(backend)} is not one of ${Pollset.backends.join(', ')}`;
       throw err;
     }
     const handle = new native.Pollset(backend, this.#events);
@@ -184,7 +184,7 @@ export class Pollset<T = number> {
    */
   watch(onReady: (count: number) => void): void {
     const handle = this.#open();
-    if (typeof onReady !== 'function') throw new TypeError('watch(onReady): onReady must be a function');
+    if (typeof onReady !== 'function') throw argTypeError('watch(onReady): onReady must be a function');
     check(
       handle.watch((count) => {
         this.#waits++;
@@ -215,7 +215,7 @@ export class Pollset<T = number> {
   }
 
   #open(): NativePollset {
-    if (!this.#native) throw new Error('pollset is closed');
+    if (!this.#native) throw stateError('pollset is closed');
     return this.#native;
   }
 

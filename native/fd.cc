@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 #include "binding.h"
 #include "sys.h"
@@ -26,23 +27,26 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
-  int type = info.Length() > 0 && info[0].IsString() && info[0].As<Napi::String>().Utf8Value() == "dgram"
-                 ? SOCK_DGRAM
-                 : SOCK_STREAM;
+  int type = SOCK_STREAM;
+  if (Given(info, 0)) {
+    std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (name != "stream" && name != "dgram") ThrowTypeError(info.Env(), "type", "'stream' or 'dgram'", info[0]);
+    type = name == "dgram" ? SOCK_DGRAM : SOCK_STREAM;
+  }
   int fds[2] = {-1, -1};
   int err = MakeSocketPair(AF_UNIX, type, fds);
   return PairOrError(info.Env(), err, fds);
 }
 
 Napi::Value Read(const Napi::CallbackInfo& info) {
-  int fd = IntArg(info, 0);
+  int fd = FdArg(info, 0);
   Bytes buf = BytesArg(info, 1);
   ssize_t n = RetryOnEintr([&] { return read(fd, buf.data, buf.length); });
   return Result(info.Env(), n < 0 ? -errno : n);
 }
 
 Napi::Value Write(const Napi::CallbackInfo& info) {
-  int fd = IntArg(info, 0);
+  int fd = FdArg(info, 0);
   Bytes buf = BytesArg(info, 1);
   ssize_t n = RetryOnEintr([&] { return write(fd, buf.data, buf.length); });
   return Result(info.Env(), n < 0 ? -errno : n);
@@ -50,20 +54,22 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
   // On EINTR the fd is already released (Linux, BSD): retrying could close someone else's fd.
-  int rc = close(IntArg(info, 0));
+  int rc = close(FdArg(info, 0));
   return Result(info.Env(), rc < 0 && errno != EINTR ? -errno : 0);
 }
 
 Napi::Value SetNonBlockingJs(const Napi::CallbackInfo& info) {
-  bool on = info.Length() < 2 || info[1].ToBoolean();
-  return Result(info.Env(), -SetNonBlocking(IntArg(info, 0), on));
+  int fd = FdArg(info, 0);
+  bool on = !Given(info, 1) || info[1].ToBoolean();
+  return Result(info.Env(), -SetNonBlocking(fd, on));
 }
 
 // flock(2), exclusive and non-blocking: the lock belongs to the open file description, so the kernel
 // releases it when the last fd to it closes, which includes the death of the process by any signal.
 // A lock held elsewhere is -EWOULDBLOCK at once, never a wait.
 Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
-  int rc = RetryOnEintr([&] { return flock(IntArg(info, 0), LOCK_EX | LOCK_NB); });
+  int fd = FdArg(info, 0);
+  int rc = RetryOnEintr([&] { return flock(fd, LOCK_EX | LOCK_NB); });
   return Result(info.Env(), rc < 0 ? -errno : 0);
 }
 

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -28,26 +29,31 @@ Address AddressArg(const Napi::CallbackInfo& info, size_t i, bool optional) {
   Address a;
   memset(&a.storage, 0, sizeof(a.storage));
   if (optional && (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull())) return a;
-  Bytes raw = BytesArg(info, i);
+  View raw = TypedArray(info.Env(), info[i], "address", napi_uint8_array);
   if (raw.length == 0 || raw.length > sizeof(a.storage)) {
-    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + " is not a socket address");
+    ThrowRangeError(info.Env(), "The value of \"address\" is out of range. It must hold 1 to " +
+                                    std::to_string(sizeof(a.storage)) + " bytes of a socket address. Received " +
+                                    std::to_string(raw.length));
   }
   memcpy(&a.storage, raw.data, raw.length);
   a.length = socklen_t(raw.length);
   return a;
 }
 
+// info[i] as a typed array of `type` with room for `min_bytes`, its data aligned for T.
 template <typename T>
-T* AlignedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, size_t minBytes) {
-  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type) {
-    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " has the wrong array type");
+T* AlignedArg(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type, size_t min_bytes,
+              size_t* length) {
+  View view = TypedArray(info.Env(), info[i], name, type);
+  if (view.bytes < min_bytes) {
+    ThrowRangeError(info.Env(), std::string("The value of \"") + name + "\" is out of range. It must hold >= " +
+                                    std::to_string(min_bytes) + " bytes. Received " + std::to_string(view.bytes));
   }
-  auto array = info[i].As<Napi::TypedArray>();
-  auto* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-  if (array.ByteLength() < minBytes || reinterpret_cast<uintptr_t>(data) % alignof(T) != 0) {
-    throw Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + " is too small or misaligned");
+  if (reinterpret_cast<uintptr_t>(view.data) % alignof(T) != 0) {
+    ThrowTypeError(info.Env(), name, "aligned to its element size", info[i]);
   }
-  return reinterpret_cast<T*>(data);
+  if (length) *length = view.length;
+  return static_cast<T*>(view.data);
 }
 
 Napi::Value AddressBytes(Napi::Env env, const sockaddr_storage& addr, socklen_t len) {
@@ -56,26 +62,8 @@ Napi::Value AddressBytes(Napi::Env env, const sockaddr_storage& addr, socklen_t 
   return out;
 }
 
-// Uint8Array elements of the array at info[i], as iovecs.
-std::vector<iovec> BufferList(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsArray()) {
-    throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be an array of Uint8Array");
-  }
-  auto list = info[i].As<Napi::Array>();
-  std::vector<iovec> iov(list.Length());
-  for (uint32_t k = 0; k < list.Length(); k++) {
-    Napi::Value item = list.Get(k);
-    if (!item.IsTypedArray() || item.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be an array of Uint8Array");
-    }
-    auto bytes = item.As<Napi::Uint8Array>();
-    iov[k] = iovec{bytes.Data(), bytes.ElementLength()};
-  }
-  return iov;
-}
-
 Napi::Value ParseAddressJs(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "address must be a string");
+  if (!info[0].IsString()) ThrowTypeError(info.Env(), "address", "of type string", info[0]);
   sockaddr_storage addr;
   socklen_t len = 0;
   int err = ParseAddress(info[0].As<Napi::String>().Utf8Value(), &addr, &len);
@@ -84,7 +72,7 @@ Napi::Value ParseAddressJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value FormatAddressJs(const Napi::CallbackInfo& info) {
-  Bytes raw = BytesArg(info, 0);
+  Bytes raw = BytesArg(info, 0, "address");
   sockaddr_storage addr;
   memset(&addr, 0, sizeof(addr));
   if (raw.length > sizeof(addr)) return Result(info.Env(), -EINVAL);
@@ -100,60 +88,69 @@ Napi::Value SocketJs(const Napi::CallbackInfo& info) {
   std::string type = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   int domain = family == "ipv4" ? AF_INET : family == "ipv6" ? AF_INET6 : family == "unix" ? AF_UNIX : -1;
   int kind = type == "dgram" ? SOCK_DGRAM : type == "stream" ? SOCK_STREAM : -1;
-  if (domain < 0 || kind < 0) throw Napi::TypeError::New(info.Env(), "socket(family, type): unknown family or type");
+  if (domain < 0) ThrowTypeError(info.Env(), "family", "'ipv4', 'ipv6' or 'unix'", info[0]);
+  if (kind < 0) ThrowTypeError(info.Env(), "type", "'dgram' or 'stream'", info[1]);
   return Result(info.Env(), OpenSocket(domain, kind));
 }
 
 Napi::Value BindJs(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
   Address a = AddressArg(info, 1, false);
-  return Result(info.Env(), BindSocket(IntArg(info, 0), a.storage, a.length));
+  return Result(info.Env(), BindSocket(fd, a.storage, a.length));
 }
 
 Napi::Value ConnectJs(const Napi::CallbackInfo& info) {
+  int fd = FdArg(info, 0);
   Address a = AddressArg(info, 1, false);
-  return Result(info.Env(), ConnectSocket(IntArg(info, 0), a.storage, a.length));
+  return Result(info.Env(), ConnectSocket(fd, a.storage, a.length));
 }
 
-Napi::Value ConnectResultJs(const Napi::CallbackInfo& info) { return Result(info.Env(), ConnectResult(IntArg(info, 0))); }
+Napi::Value ConnectResultJs(const Napi::CallbackInfo& info) { return Result(info.Env(), ConnectResult(FdArg(info, 0))); }
 
 Napi::Value ListenJs(const Napi::CallbackInfo& info) {
-  return Result(info.Env(), ListenSocket(IntArg(info, 0), IntArg(info, 1)));
+  int fd = FdArg(info, 0);
+  return Result(info.Env(), ListenSocket(fd, IntArg(info, 1, "backlog")));
 }
 
 // accept(fd, out: Int32Array of (fd, address length) pairs, addrs: Uint8Array of sockaddr slots)
 Napi::Value AcceptJs(const Napi::CallbackInfo& info) {
-  int fd = IntArg(info, 0);
-  auto* out = AlignedArg<int32_t>(info, 1, napi_int32_array, 0);
-  size_t max = info[1].As<Napi::TypedArray>().ElementLength() / 2;
-  auto* addrs = AlignedArg<sockaddr_storage>(info, 2, napi_uint8_array, max * sizeof(sockaddr_storage));
+  int fd = FdArg(info, 0);
+  size_t length = 0;
+  auto* out = AlignedArg<int32_t>(info, 1, "out", napi_int32_array, 2 * sizeof(int32_t), &length);
+  size_t max = length / 2 < size_t(INT32_MAX) ? length / 2 : size_t(INT32_MAX);
+  auto* addrs = AlignedArg<sockaddr_storage>(info, 2, "addresses", napi_uint8_array, max * sizeof(sockaddr_storage),
+                                             nullptr);
   return Result(info.Env(), AcceptBatch(fd, int(max), out, addrs));
 }
 
 Napi::Value SocketNameJs(const Napi::CallbackInfo& info) {
   sockaddr_storage addr;
   socklen_t len = 0;
-  int err = SocketName(IntArg(info, 0), info.Length() > 1 && info[1].ToBoolean(), &addr, &len);
+  int err = SocketName(FdArg(info, 0), Given(info, 1) && info[1].ToBoolean(), &addr, &len);
   if (err) return Result(info.Env(), err);
   return AddressBytes(info.Env(), addr, len);
 }
 
 Napi::Value GetOptionJs(const Napi::CallbackInfo& info) {
-  return Result(info.Env(), GetOption(IntArg(info, 0), Option(IntArg(info, 1))));
+  int fd = FdArg(info, 0);
+  return Result(info.Env(), GetOption(fd, Option(IntArg(info, 1, "option", 0, kOptionMax))));
 }
 
 Napi::Value SetOptionJs(const Napi::CallbackInfo& info) {
-  return Result(info.Env(), SetOption(IntArg(info, 0), Option(IntArg(info, 1)), IntArg(info, 2)));
+  int fd = FdArg(info, 0);
+  auto option = Option(IntArg(info, 1, "option", 0, kOptionMax));
+  return Result(info.Env(), SetOption(fd, option, IntArg(info, 2, "value", INT32_MIN, INT32_MAX)));
 }
 
 Napi::Value ShutdownJs(const Napi::CallbackInfo& info) {
-  int how = IntArg(info, 1);
-  if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return Result(info.Env(), -EINVAL);
-  return Result(info.Env(), ShutdownSocket(IntArg(info, 0), how));
+  static_assert(SHUT_RD == 0 && SHUT_WR == 1 && SHUT_RDWR == 2, "how is numbered as lib/net/tcp.ts numbers it");
+  int fd = FdArg(info, 0);
+  return Result(info.Env(), ShutdownSocket(fd, IntArg(info, 1, "how", SHUT_RD, SHUT_RDWR)));
 }
 
 // send(fd, buf, offset?, length?, address?)
 Napi::Value SendJs(const Napi::CallbackInfo& info) {
-  int fd = IntArg(info, 0);
+  int fd = FdArg(info, 0);
   Bytes buf = BytesArg(info, 1);
   Address a = AddressArg(info, 4, true);
   return Result(info.Env(), SendTo(fd, buf.data, buf.length, a.ptr(), a.length));
@@ -161,23 +158,22 @@ Napi::Value SendJs(const Napi::CallbackInfo& info) {
 
 // sendMany(fd, buffers, address?)
 Napi::Value SendManyJs(const Napi::CallbackInfo& info) {
-  int fd = IntArg(info, 0);
-  std::vector<iovec> iov = BufferList(info, 1);
+  int fd = FdArg(info, 0);
+  std::vector<iovec> iov = BufferList(info, 1, "datagrams");
   Address a = AddressArg(info, 2, true);
   if (iov.empty()) return Result(info.Env(), 0);
   return Result(info.Env(), SendMany(fd, iov.data(), iov.size(), a.ptr(), a.length));
 }
 
 Napi::Value WritevJs(const Napi::CallbackInfo& info) {
-  int fd = IntArg(info, 0);
-  std::vector<iovec> iov = BufferList(info, 1);
-  // IOV_MAX is at least 1024 where we run; a longer list is a partial write, as writev allows.
-  int count = iov.size() > 1024 ? 1024 : int(iov.size());
-  return Result(info.Env(), WriteVector(fd, iov.data(), count));
+  int fd = FdArg(info, 0);
+  std::vector<iovec> iov = BufferList(info, 1, "buffers");
+  return Result(info.Env(), WriteVector(fd, iov.data(), int(iov.size())));
 }
 
 // new Receiver(slots: Uint8Array, slotSize, meta: Int32Array, addrs: Uint8Array); receive(fd).
-// It pins the three arrays (references) because the ring keeps pointers into them.
+// The ring keeps pointers into the three arrays: they are pinned, and checked before every receive
+// (a transferred or shrunk buffer is refused, never written).
 class Receiver : public Napi::ObjectWrap<Receiver> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -186,23 +182,43 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   }
 
   explicit Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(info) {
-    int32_t slotSize = IntArg(info, 1);
-    auto* meta = AlignedArg<int32_t>(info, 2, napi_int32_array, 0);
-    size_t count = info[2].As<Napi::TypedArray>().ElementLength() / kMetaStride;
-    if (slotSize <= 0 || count == 0) throw Napi::RangeError::New(info.Env(), "Receiver needs slots");
-    auto* slots = AlignedArg<uint8_t>(info, 0, napi_uint8_array, count * size_t(slotSize));
-    auto* addrs = AlignedArg<sockaddr_storage>(info, 3, napi_uint8_array, count * sizeof(sockaddr_storage));
-    for (size_t i = 0; i < 4; i++) {
-      if (i != 1) pins_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+    Napi::Env env = info.Env();
+    size_t slot_size = size_t(IntArg(info, 1, "slotSize", 1, INT32_MAX));
+    meta_ = PinnedArray(env, info[2], "meta", napi_int32_array, kMetaStride);
+    // recvmmsg fills at most UIO_MAXIOV (1024) headers per call: more slots would only cost memory.
+    count_ = std::min<size_t>(meta_.first().length / kMetaStride, kMaxBuffers);
+    slot_bytes_ = count_ * slot_size;
+    slots_ = PinnedArray(env, info[0], "slots", napi_uint8_array, slot_bytes_);
+    addrs_ = PinnedArray(env, info[3], "addresses", napi_uint8_array, count_ * sizeof(sockaddr_storage));
+    if (reinterpret_cast<uintptr_t>(addrs_.first().data) % alignof(sockaddr_storage) != 0) {
+      ThrowTypeError(env, "addresses", "aligned for socket addresses (its own ArrayBuffer)", info[3]);
     }
-    ring_ = std::make_unique<ReceiveRing>(slots, size_t(slotSize), count, meta, addrs);
+    ring_ = std::make_unique<ReceiveRing>(static_cast<uint8_t*>(slots_.first().data), slot_size, count_,
+                                          static_cast<int32_t*>(meta_.first().data),
+                                          static_cast<sockaddr_storage*>(addrs_.first().data));
   }
 
  private:
-  Napi::Value Receive(const Napi::CallbackInfo& info) { return Result(info.Env(), ring_->Receive(IntArg(info, 0))); }
+  Napi::Value Receive(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = FdArg(info, 0);
+    StillOurs(env, slots_, slot_bytes_);
+    StillOurs(env, meta_, count_ * kMetaStride);
+    StillOurs(env, addrs_, count_ * sizeof(sockaddr_storage));
+    return Result(env, ring_->Receive(fd));
+  }
+
   Napi::Value Drops(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(ring_->drops())); }
 
-  std::vector<Napi::ObjectReference> pins_;
+  static void StillOurs(Napi::Env env, const PinnedArray& array, size_t length) {
+    if (array.Use(env, length).data != array.first().data) {
+      ThrowStateError(env, "A Receiver array moved after it was handed over");
+    }
+  }
+
+  PinnedArray slots_, meta_, addrs_;
+  size_t count_ = 0;
+  size_t slot_bytes_ = 0;
   std::unique_ptr<ReceiveRing> ring_;
 };
 

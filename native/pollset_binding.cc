@@ -31,11 +31,8 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
   // Creation failure is reported through the `error` property (an errno) so lib/ can shape it.
   explicit PollsetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PollsetWrap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray() ||
-        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      throw Napi::TypeError::New(env, "new Pollset(backend: string, events: Int32Array)");
-    }
-    UseEvents(info[1].As<Napi::Int32Array>());
+    if (!info[0].IsString()) ThrowTypeError(env, "backend", "of type string", info[0]);
+    UseEvents(env, info[1]);
     int err = 0;
     set_ = Pollset::Create(info[0].As<Napi::String>().Utf8Value(), &err);
     info.This().As<Napi::Object>().Set("error", Napi::Number::New(env, err));
@@ -45,51 +42,65 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
 
  private:
   bool Open(const Napi::CallbackInfo& info) {
-    if (!set_) throw Napi::Error::New(info.Env(), "pollset is closed");
+    if (!set_) ThrowStateError(info.Env(), "pollset is closed");
     return true;
   }
 
-  void UseEvents(Napi::Int32Array events) {
-    events_ = reinterpret_cast<Ready*>(events.Data());
-    capacity_ = int(events.ElementLength() / 2);
-    events_ref_ = Napi::Persistent(events);
+  // The kernel's events are written into this array by later wait() calls: it is pinned, and
+  // looked at again before every wait (see PinnedArray).
+  void UseEvents(Napi::Env env, napi_value events) {
+    events_ = PinnedArray(env, events, "events", napi_int32_array, kPairInts);
+  }
+
+  // Room in the events array now, as (fd, flags) pairs; false with *error when it is unusable.
+  bool EventRoom(Napi::Env env, Ready** out, int* capacity, std::string* error) {
+    View view{nullptr, 0, 0};
+    if (!events_.TryUse(env, kPairInts, &view, error)) return false;
+    *out = static_cast<Ready*>(view.data);
+    // A bigger array than one wait can use would only make the backend's scratch array as big.
+    size_t pairs = view.length / kPairInts;
+    *capacity = pairs < kMaxEvents ? int(pairs) : kMaxEvents;
+    return true;
   }
 
   // setEvents(events: Int32Array): a bigger array for sets that outgrew the first one.
   Napi::Value SetEvents(const Napi::CallbackInfo& info) {
-    if (info.Length() < 1 || !info[0].IsTypedArray() ||
-        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      throw Napi::TypeError::New(info.Env(), "setEvents(events: Int32Array)");
-    }
-    UseEvents(info[0].As<Napi::Int32Array>());
+    UseEvents(info.Env(), info[0]);
     return info.Env().Undefined();
   }
 
   Napi::Value Insert(const Napi::CallbackInfo& info) {
     Open(info);
-    int err = set_->insert(IntArg(info, 0), uint32_t(IntArg(info, 1)));
+    int fd = FdArg(info, 0);
+    int err = set_->insert(fd, uint32_t(IntArg(info, 1, "interest")));
     Reref();
     return Result(info.Env(), -err);
   }
 
   Napi::Value Update(const Napi::CallbackInfo& info) {
     Open(info);
-    int err = set_->update(IntArg(info, 0), uint32_t(IntArg(info, 1)));
+    int fd = FdArg(info, 0);
+    int err = set_->update(fd, uint32_t(IntArg(info, 1, "interest")));
     Reref();
     return Result(info.Env(), -err);
   }
 
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     Open(info);
-    int err = set_->remove(IntArg(info, 0));
+    int err = set_->remove(FdArg(info, 0));
     Reref();
     return Result(info.Env(), -err);
   }
 
   Napi::Value Wait(const Napi::CallbackInfo& info) {
     Open(info);
-    double timeout = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-    return Result(info.Env(), set_->wait(timeout, events_, capacity_));
+    Napi::Env env = info.Env();
+    double timeout = NumberArg(info, 0, "timeout");
+    Ready* events = nullptr;
+    int capacity = 0;
+    std::string error;
+    if (!EventRoom(env, &events, &capacity, &error)) ThrowStateError(env, error);
+    return Result(env, set_->wait(timeout, events, capacity));
   }
 
   Napi::Value Size(const Napi::CallbackInfo& info) {
@@ -106,7 +117,7 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
   Napi::Value Watch(const Napi::CallbackInfo& info) {
     Open(info);
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "watch(callback)");
+    if (!info[0].IsFunction()) ThrowTypeError(env, "onPending", "of type function", info[0]);
     if (watcher_) return Result(env, -EALREADY);
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
@@ -137,7 +148,17 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Watcher* w = watcher_;
-    int n = set_->wait(0, events_, capacity_);
+    Ready* events = nullptr;
+    int capacity = 0;
+    std::string error;
+    if (!EventRoom(env, &events, &capacity, &error)) {
+      // Nowhere to put events: stop (a level-triggered watch would fire again at once) and report
+      // it the way a throwing callback is reported.
+      StopWatching();
+      napi_fatal_exception(env, StateError(env, error).Value());
+      return;
+    }
+    int n = set_->wait(0, events, capacity);
     if (n != 0) {
       try {
         callback_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *context_);
@@ -182,10 +203,11 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     w->destroy([handle] { napi_remove_async_cleanup_hook(handle); });
   }
 
+  static constexpr size_t kPairInts = sizeof(Ready) / sizeof(int32_t);
+  static constexpr int kMaxEvents = 65536;
+
   std::unique_ptr<Pollset> set_;
-  Ready* events_ = nullptr;
-  int capacity_ = 0;
-  Napi::Reference<Napi::Int32Array> events_ref_;
+  PinnedArray events_;
   Watcher* watcher_ = nullptr;
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> context_;

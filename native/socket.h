@@ -6,15 +6,19 @@
 namespace pollset {
 
 // Sends never raise SIGPIPE: a closed peer is an EPIPE result (macOS has SO_NOSIGPIPE instead).
+// And they never block, even on a socket that came from elsewhere in blocking mode (a parent's
+// socketpair as stderr): O_NONBLOCK belongs to the open file description, which other processes
+// share, so it is not ours to set; MSG_DONTWAIT asks for the same per call.
 #ifdef MSG_NOSIGNAL
-constexpr int kSendFlags = MSG_NOSIGNAL;
+constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
 #else
-constexpr int kSendFlags = 0;
+constexpr int kSendFlags = MSG_DONTWAIT;
 #endif
 
 // The socket options the low-level API exposes; numbered as lib/native.ts numbers them.
 // RxqOverflow is Linux's SO_RXQ_OVFL (ENOPROTOOPT elsewhere): see ReceiveRing::drops().
 enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5, RxqOverflow = 6 };
+constexpr int kOptionMax = int(Option::RxqOverflow);
 
 // A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
 int OpenSocket(int domain, int type);

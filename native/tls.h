@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,9 @@ struct ContextSpec {
   bool server = false;
   std::string cert;  // PEM: leaf first, then any chain certificates
   std::string key;   // PEM private key
-  std::string ca;    // PEM: trusted certificates for verifying the peer
+  // PEM: trusted certificates for verifying the peer. Given but holding no certificate is an error
+  // (an empty file would otherwise leave nothing trusted and refuse every peer).
+  std::optional<std::string> ca;
   Verify verify = Verify::kNone;
   // Optional pins on the peer's own certificate, checked inside chain verification so a mismatch
   // aborts the handshake with an alert: exact RFC 2253 issuer, and/or SHA-256 fingerprints

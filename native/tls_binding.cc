@@ -14,21 +14,26 @@ std::string StringField(Napi::Object obj, const char* name) {
   Napi::Value v = obj.Get(name);
   if (v.IsUndefined() || v.IsNull()) return std::string();
   if (v.IsString()) return v.As<Napi::String>().Utf8Value();
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-    auto bytes = v.As<Napi::Uint8Array>();
-    return std::string(reinterpret_cast<const char*>(bytes.Data()), bytes.ElementLength());
-  }
-  throw Napi::TypeError::New(obj.Env(), std::string(name) + " must be a string or Uint8Array");
+  View bytes = TypedArray(obj.Env(), v, name, napi_uint8_array);
+  return bytes.length ? std::string(static_cast<const char*>(bytes.data), bytes.length) : std::string();
 }
 
-int64_t NumberField(Napi::Object obj, const char* name) {
+// Absent (undefined/null) is not the same as given-but-empty: an empty CA file must be an error.
+std::optional<std::string> OptionalStringField(Napi::Object obj, const char* name) {
   Napi::Value v = obj.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(obj.Env(), std::string(name) + " must be a number");
-  return v.As<Napi::Number>().Int64Value();
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return StringField(obj, name);
+}
+
+// Largest integer a double holds exactly: times beyond it are not meant seriously.
+constexpr int64_t kSafeInteger = (int64_t{1} << 53) - 1;
+
+int64_t IntegerField(Napi::Object obj, const char* name, int64_t min, int64_t max) {
+  return Integer(obj.Env(), obj.Get(name), name, min, max);
 }
 
 Napi::Object OptionsArg(const Napi::CallbackInfo& info, size_t i) {
-  if (i >= info.Length() || !info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "options must be an object");
+  if (!info[i].IsObject()) ThrowTypeError(info.Env(), "options", "of type object", info[i]);
   return info[i].As<Napi::Object>();
 }
 
@@ -38,33 +43,35 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     return DefineClass(env, "TlsContext", {InstanceMethod<&TlsContextWrap::Free>("free")});
   }
 
-  // new TlsContext({server, cert, key, ca, verify: 0 none | 1 optional | 2 require, issuer?, fingerprints?})
+  // new TlsContext({server, cert, key, ca, verify: 0 none | 1 optional | 2 require, issuer?, fingerprints?, alpn?})
   explicit TlsContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsContextWrap>(info) {
     Napi::Object opts = OptionsArg(info, 0);
     ContextSpec spec;
     spec.server = opts.Get("server").ToBoolean();
     spec.cert = StringField(opts, "cert");
     spec.key = StringField(opts, "key");
-    spec.ca = StringField(opts, "ca");
-    int64_t verify = NumberField(opts, "verify");
-    if (verify < 0 || verify > 2) throw Napi::RangeError::New(info.Env(), "verify must be 0, 1 or 2");
-    spec.verify = Verify(verify);
+    spec.ca = OptionalStringField(opts, "ca");
+    spec.verify = Verify(IntegerField(opts, "verify", 0, 2));
     spec.issuer = StringField(opts, "issuer");
     Napi::Value fingerprints = opts.Get("fingerprints");
     if (fingerprints.IsArray()) {
       auto list = fingerprints.As<Napi::Array>();
-      for (uint32_t i = 0; i < list.Length(); i++) spec.fingerprints.push_back(list.Get(i).ToString().Utf8Value());
+      for (uint32_t i = 0, n = list.Length(); i < n; i++) {
+        Napi::Value item = list.Get(i);
+        if (!item.IsString()) ThrowTypeError(info.Env(), "fingerprints[" + std::to_string(i) + "]", "of type string", item);
+        spec.fingerprints.push_back(item.As<Napi::String>().Utf8Value());
+      }
     }
     Napi::Value alpn = opts.Get("alpn");
     if (alpn.IsArray()) {
       auto list = alpn.As<Napi::Array>();
-      for (uint32_t i = 0; i < list.Length(); i++) {
-        Napi::Value name = list.Get(i);
-        if (!name.IsString()) throw Napi::TypeError::New(info.Env(), "alpn must be an array of strings");
-        spec.alpn.push_back(name.As<Napi::String>().Utf8Value());
+      for (uint32_t i = 0, n = list.Length(); i < n; i++) {
+        Napi::Value item = list.Get(i);
+        if (!item.IsString()) ThrowTypeError(info.Env(), "alpn[" + std::to_string(i) + "]", "of type string", item);
+        spec.alpn.push_back(item.As<Napi::String>().Utf8Value());
       }
     } else if (!alpn.IsUndefined() && !alpn.IsNull()) {
-      throw Napi::TypeError::New(info.Env(), "alpn must be an array of strings");
+      ThrowTypeError(info.Env(), "alpn", "an array of strings", alpn);
     }
     server_ = spec.server;
     std::string error;
@@ -120,22 +127,22 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   // new TlsSession(context, fd, servername?)
   explicit TlsSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TlsSessionWrap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kContextTag)) {
-      throw Napi::TypeError::New(env, "new TlsSession(context: TlsContext, fd: number, servername?: string)");
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kContextTag)) {
+      ThrowTypeError(env, "context", "a TlsContext", info[0]);
     }
     TlsContextWrap* context = TlsContextWrap::Unwrap(info[0].As<Napi::Object>());
-    int fd = IntArg(info, 1);
-    std::string servername = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+    int fd = FdArg(info, 1);
+    if (Given(info, 2) && !info[2].IsString()) ThrowTypeError(env, "servername", "of type string", info[2]);
+    std::string servername = Given(info, 2) ? info[2].As<Napi::String>().Utf8Value() : "";
     std::string error;
     if (!context->ctx()) error = "context is freed";
-    else if (fd < 0) error = "bad fd";
     else session_.reset(TlsSession::Create(context->ctx(), fd, context->server(), servername, &error));
     info.This().As<Napi::Object>().Set("error", error);
   }
 
  private:
   TlsSession* Open(Napi::Env env) {
-    if (!session_ || session_->freed()) throw Napi::Error::New(env, "TLS session is freed");
+    if (!session_ || session_->freed()) ThrowStateError(env, "TLS session is freed");
     return session_.get();
   }
 
@@ -144,6 +151,8 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   Napi::Value Read(const Napi::CallbackInfo& info) {
     TlsSession* s = Open(info.Env());
     Bytes buf = BytesArg(info, 0);
+    // SSL_read into nothing returns 0, which means close_notify here: refuse it instead.
+    if (buf.length == 0) ThrowRangeError(info.Env(), "The \"buffer\" window is empty: a TLS read needs room for at least one byte");
     return Result(info.Env(), s->Read(buf.data, buf.length));
   }
 
@@ -202,12 +211,12 @@ Napi::Value MakeCertificateJs(const Napi::CallbackInfo& info) {
   if (role == "ca") spec.role = CertRole::kCa;
   else if (role == "server") spec.role = CertRole::kServer;
   else if (role == "client") spec.role = CertRole::kClient;
-  else throw Napi::TypeError::New(env, "role must be 'ca', 'server' or 'client'");
+  else ThrowTypeError(env, "role", "'ca', 'server' or 'client'", opts.Get("role"));
   spec.common_name = StringField(opts, "cn");
   spec.organization = StringField(opts, "o");
   spec.alt_names = StringField(opts, "altNames");
-  spec.not_before = NumberField(opts, "notBefore");
-  spec.not_after = NumberField(opts, "notAfter");
+  spec.not_before = IntegerField(opts, "notBefore", -kSafeInteger, kSafeInteger);
+  spec.not_after = IntegerField(opts, "notAfter", -kSafeInteger, kSafeInteger);
   spec.issuer_cert = StringField(opts, "issuerCert");
   spec.issuer_key = StringField(opts, "issuerKey");
   std::string cert, key, error;

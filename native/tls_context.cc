@@ -3,6 +3,7 @@
 // the native side has one input format only.
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 
@@ -82,27 +83,41 @@ int PinsIndex() {
   return index;
 }
 
-// After OpenSSL has verified the chain, the leaf (depth 0) must also match the pins. The reason goes
-// on the error queue first, so the handshake error names it rather than a generic verdict.
-int VerifyPinned(int ok, X509_STORE_CTX* store) {
-  if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
-  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* pins = ssl ? static_cast<Pins*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), PinsIndex())) : nullptr;
-  X509* leaf = X509_STORE_CTX_get_current_cert(store);
-  if (!pins || !leaf) return ok;
-  CertInfo info = DescribeCertificate(leaf);
-  std::string reason;
-  if (!pins->issuer.empty() && info.issuer != pins->issuer) {
-    reason = "issuer \"" + info.issuer + "\" is not \"" + pins->issuer + "\"";
-  } else if (!pins->fingerprints.empty() &&
-             std::find(pins->fingerprints.begin(), pins->fingerprints.end(), info.fingerprint256) ==
-                 pins->fingerprints.end()) {
-    reason = "fingerprint " + info.fingerprint256 + " is not allowed";
-  }
-  if (reason.empty()) return 1;
+// Fails verification of the leaf with `reason`. The reason goes on the error queue first, so the
+// handshake error names it rather than a generic verdict.
+int RefuseLeaf(X509_STORE_CTX* store, const std::string& reason) {
   ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", reason.c_str());
   X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
   return 0;
+}
+
+// With verify 'require', after OpenSSL has verified the chain, the leaf (depth 0) is checked further:
+// - a server accepts only an end-entity client certificate (RFC 5280): one that can itself sign
+//   certificates (basicConstraints CA:TRUE, keyUsage keyCertSign) is a CA's, and whoever holds a CA
+//   key must not be able to log in with the CA certificate itself. OpenSSL's default "ssl_client"
+//   purpose check does not refuse it when the certificate also allows digitalSignature.
+// - it must match the pins, if any.
+int VerifyLeaf(int ok, X509_STORE_CTX* store) {
+  if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  if (!ssl || !leaf) return ok;
+  if (SSL_is_server(ssl) && X509_check_ca(leaf) != 0) {
+    return RefuseLeaf(store, "client certificate \"" + DescribeCertificate(leaf).subject +
+                                 "\" is a CA certificate (basicConstraints CA:TRUE or keyUsage keyCertSign); "
+                                 "an end-entity certificate is required");
+  }
+  auto* pins = static_cast<Pins*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), PinsIndex()));
+  if (!pins) return ok;
+  CertInfo info = DescribeCertificate(leaf);
+  if (!pins->issuer.empty() && info.issuer != pins->issuer) {
+    return RefuseLeaf(store, "issuer \"" + info.issuer + "\" is not \"" + pins->issuer + "\"");
+  }
+  if (!pins->fingerprints.empty() &&
+      std::find(pins->fingerprints.begin(), pins->fingerprints.end(), info.fingerprint256) == pins->fingerprints.end()) {
+    return RefuseLeaf(store, "fingerprint " + info.fingerprint256 + " is not allowed");
+  }
+  return 1;
 }
 
 bool SetPins(SSL_CTX* ctx, const ContextSpec& spec, std::string* error) {
@@ -116,7 +131,6 @@ bool SetPins(SSL_CTX* ctx, const ContextSpec& spec, std::string* error) {
     delete pins;
     return FailWith(error, "cannot attach certificate pins");
   }
-  SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), VerifyPinned);
   return true;
 }
 
@@ -129,7 +143,7 @@ void SetVerify(SSL_CTX* ctx, Verify verify, bool server) {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyway);
       break;
     case Verify::kRequire:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nullptr);
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), VerifyLeaf);
       break;
   }
 }
@@ -218,7 +232,7 @@ SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
     *error = "a server context needs cert and key";
     return nullptr;
   }
-  if (!spec.ca.empty() && !TrustCas(ctx.get(), spec.ca, spec.server, error)) return nullptr;
+  if (spec.ca && !TrustCas(ctx.get(), *spec.ca, spec.server, error)) return nullptr;
   SetVerify(ctx.get(), spec.verify, spec.server);
   if (!SetPins(ctx.get(), spec, error)) return nullptr;
   if (!SetAlpn(ctx.get(), spec, error)) return nullptr;

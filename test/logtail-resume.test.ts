@@ -192,16 +192,21 @@ test('--json: seq, relay receive time, source, and the message as text or base64
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
   const text = Buffer.from('<13>héllo "quoted"\n\ttab\\');
   const binary = Buffer.from([0x3c, 0x31, 0x3e, 0xff, 0xfe, 0x00, 0x0a]);
+  // Valid UTF-8 that a terminal could act on: DEL, C1 CSI, a right-to-left override.
+  const sneaky = Buffer.from('<13>del\x7f csi\u009b rlo\u202e end');
   const t0 = Date.now();
-  await sendUdp(relay.udpPort, [text, binary]);
-  await relay.statsUntil('received', (s) => s.received === 2);
-  const tail = await Tail.start(relay, certs, ['--from', 'oldest', '--json', '--count', '2']);
+  await sendUdp(relay.udpPort, [text, binary, sneaky]);
+  await relay.statsUntil('received', (s) => s.received === 3);
+  const tail = await Tail.start(relay, certs, ['--from', 'oldest', '--json', '--count', '3']);
   expect(await exitOf(tail.child)).toBe(0);
   const objects = tail.messages.map((l) => JSON.parse(l.toString()));
-  expect(objects).toHaveLength(2);
+  expect(objects).toHaveLength(3);
+  expect(objects[2]).toMatchObject({ seq: 3, message: sneaky.toString() });
+  for (const bytes of [[0x7f], [0xc2, 0x9b], [0xe2, 0x80, 0xae], [0x1b], [0x0a, 0x09]]) expect(tail.output.includes(Buffer.from(bytes))).toBe(false);
   expect(objects[0]).toEqual({ seq: 1, time: expect.any(String), source: expect.stringMatching(/^127\.0\.0\.1:\d+$/), message: text.toString() });
   expect(objects[1]).toEqual({ seq: 2, time: expect.any(String), source: objects[0].source, message_base64: binary.toString('base64') });
   for (const o of objects) expect(Math.abs(Date.parse(o.time) - t0)).toBeLessThan(60000);
+  expect(tail.output.toString()).toContain('del\\u007f csi\\u009b rlo\\u202e end');
 }, 30000);
 
 test('SIGTERM while a batch waits on a full pipe: the batch is finished and recorded, then exit 0', async () => {
@@ -231,3 +236,28 @@ test('SIGTERM while a batch waits on a full pipe: the batch is finished and reco
   expect(recorded.seq).toBeLessThan(received);
   expectMessages(tail.messages, await everything(relay, certs, recorded.seq));
 }, 60000);
+
+test('a relay restarted with --history-dir mid-stream: logtail resumes where it stood, every message exactly once', async () => {
+  const certs = makeCerts();
+  const dir = tempDir();
+  const historyDir = path.join(dir, 'history');
+  const relayArgs = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', historyDir, '--fsync', 'always'];
+  const first = await RelayProcess.start(relayArgs);
+  const out = path.join(dir, 'out.log');
+  const tail = tailToFile(first, certs, out, ['--state', path.join(dir, 'state'), '--from', 'oldest']);
+  const sent = Array.from({ length: 4000 }, (_, i) => message(i, 150, 'disk'));
+  await sendUdp(first.udpPort, sent.slice(0, 2000));
+  const r1 = await receivedWhenQuiet(first);
+  await until(() => `logtail to print from the first relay (${tail.stderr()})`, () => (linesOf(out).length > 0 ? true : undefined), 20000);
+  expect(await first.stop('SIGTERM')).toBe(0);
+  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...relayArgs], { defaults: false });
+  await sendUdp(second.udpPort, sent.slice(2000));
+  const held = r1 + (await receivedWhenQuiet(second));
+  await until(() => `${held} lines (have ${linesOf(out).length}; ${tail.stderr()})`, () => (linesOf(out).length >= held ? true : undefined), 40000);
+  tail.child.kill('SIGTERM');
+  expect(await exitOf(tail.child)).toBe(0);
+  expectMessages(linesOf(out), await everything(second, certs, held));
+  if (held === sent.length) expectMessages(linesOf(out), sent);
+  expect(tail.stderr()).not.toMatch(/reset|gap/);
+  expect(tail.stderr()).toMatch(/logtail: cut off: the relay said BYE shutdown\n(logtail: .*\n)*logtail: connected to .*\nlogtail: resuming after seq \d+\n/);
+}, 90000);

@@ -7,6 +7,7 @@ import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { lockExclusive } from '../lib/fd';
 import { FsyncPolicy, Journal, JournalOptions, JournalRecord, Recovery } from '../lib/relay/journal';
 import { journalRecord, recoveryProblems } from './helpers/journal';
 const WRITER = path.join(__dirname, 'fixtures', 'journal-writer.js');
@@ -180,6 +181,12 @@ describe('bad calls', () => {
     expect(() => journal.append(records(5, 5))).toThrow(expect.objectContaining({ code: 'ERR_JOURNAL_CLOSED' }));
     const { recovery } = open(dir);
     expect(recovery.nextSeq).toBe(5);
+  });
+
+  test('the flock primitive checks its fd argument and reports errno', () => {
+    expect(() => lockExclusive(-1)).toThrow(/out of range/);
+    expect(() => lockExclusive('3' as unknown as number)).toThrow(/must be of type number/);
+    expect(() => lockExclusive(999999)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'flock', fd: 999999 }));
   });
 
   test('a path that is a file, and a lost log-id, are clear errors naming the path', () => {

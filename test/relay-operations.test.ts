@@ -110,6 +110,42 @@ test('SIGHUP reloads certificate, key and CA for new connections: the old client
   expectMessages(await old.waitFor(1), [m]);
 }, 30000);
 
+test.each([
+  ['empty', 'integrated', ''],
+  ['empty', 'blocking', ''],
+  ['garbage', 'integrated', 'not a certificate\n'],
+  ['a key only', 'integrated', 'KEY'],
+])('a --ca file holding no certificate (%s, %s mode): one line naming the file, exit code 2', (_, mode, content) => {
+  const certs = makeCerts();
+  fs.writeFileSync(certs.ca, content === 'KEY' ? fs.readFileSync(certs.clientKey) : content);
+  const r = spawnSync(process.execPath, [LOGRELAY, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--tls', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--mode', mode], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
+  expect(r.stderr).toBe(`logrelay: no certificate in CA PEM (${certs.ca})\n`);
+  expect(r.status).toBe(2);
+});
+
+test('SIGHUP with a --ca file holding no certificate: reload-failed, and the previous certificate, key and CA stay in force', async () => {
+  const certs = makeCerts();
+  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const subscriber = { ...certs, ca: writePem(tempDir(), 'ca.pem', certs.caPair.cert) }; // logtail's copy stays good
+  const before = await Tail.start(relay, subscriber);
+  fs.writeFileSync(certs.ca, '');
+  const from = relay.events.length;
+  relay.child.kill('SIGHUP');
+  const failed = await relay.waitEvent('reload-failed', () => true, 5000, from);
+  expect(failed.reason).toBe(`no certificate in CA PEM (${certs.ca})`);
+  expect(relay.all('reloaded')).toHaveLength(0);
+  // New subscribers are still verified against the CA loaded at start, not refused wholesale.
+  const after = await Tail.start(relay, subscriber);
+  const m = message(1, 100, 'after a failed reload');
+  await sendUdp(relay.udpPort, [m]);
+  expectMessages(await after.waitFor(1), [m]);
+  expectMessages(await before.waitFor(1), [m]);
+  expect(relay.all('subscriber-rejected')).toHaveLength(0);
+}, 30000);
+
 test('stats: a line every --stats-interval seconds and one on SIGUSR1, with every field', async () => {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--stats-interval', '1', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);

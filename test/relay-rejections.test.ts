@@ -8,6 +8,7 @@ import * as net from 'net';
 import * as tls from 'tls';
 import { makeClientCert, makeDevCa } from '../lib';
 import { cleanup, CertFiles, makeCerts, message, RelayProcess, sendUdp, Tail, writePem } from './relay-helpers';
+import { opensslClientCert } from './tls-helpers';
 
 afterEach(cleanup);
 
@@ -88,5 +89,14 @@ test('--fingerprint: a valid certificate not on the allowlist is refused', async
   const allowed = new crypto.X509Certificate(require('fs').readFileSync(certs.clientCert)).fingerprint256;
   const relay = await RelayProcess.start(['--fingerprint', `sha256:${allowed.replace(/:/g, '').toLowerCase()}`, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
   await expectRejected(relay, tlsClient(relay, certs.caPair.cert, makeClientCert(certs.caPair, { cn: 'not on the list' })), /fingerprint/);
+  await expectStillRelaying(relay, certs);
+}, 20000);
+
+test('a client certificate that is itself a CA (basicConstraints CA:TRUE), signed by the trusted CA, is refused and logged', async () => {
+  const certs = makeCerts();
+  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const caLeaf = opensslClientCert(certs.caPair, 'a CA as subscriber', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n');
+  await expectRejected(relay, tlsClient(relay, certs.caPair.cert, caLeaf), /client certificate "CN=a CA as subscriber" is a CA certificate/);
+  expect(relay.all('subscriber-connected')).toHaveLength(0);
   await expectStillRelaying(relay, certs);
 }, 20000);

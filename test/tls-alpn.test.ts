@@ -67,5 +67,6 @@ test('our client offers its protocols to a Node server, which selects one', asyn
 test('protocol names must be 1 to 255 bytes and strings', () => {
   expect(() => TlsContext.client({ alpn: [''] })).toThrow(/1 to 255 bytes/);
   expect(() => TlsContext.client({ alpn: ['x'.repeat(256)] })).toThrow(/1 to 255 bytes/);
-  expect(() => TlsContext.client({ alpn: [42 as unknown as string] })).toThrow(/alpn must be an array of strings/);
+  expect(() => TlsContext.client({ alpn: [42 as unknown as string] })).toThrow(/"alpn\[0\]" argument must be of type string/);
+  expect(() => TlsContext.client({ alpn: 'logrelay/1' as unknown as string[] })).toThrow(/"alpn" argument must be an array of strings/);
 });

@@ -1,9 +1,13 @@
 /**
  * Shared by the TLS tests: drive non-blocking sessions to completion with a Pollset (never a busy
  * loop, always bounded), and bridge a socketpair end to real TCP so Node's tls and openssl s_client
- * talk to our sessions over real bytes.
+ * talk to our sessions over real bytes; certificates with exactly chosen extensions, made by openssl.
  */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import { close, Pollset, socketpair, TlsContext, TlsSession, WANT_READ, WANT_WRITE } from '../lib';
 import type { Want } from '../lib';
 
@@ -198,4 +202,21 @@ export async function connectBridge(port: number): Promise<number> {
       }),
   );
   return fd;
+}
+
+/** A client certificate for `cn` signed by `issuer` with `openssl x509 -req`, with exactly `extensions` (an openssl extfile). */
+export function opensslClientCert(issuer: { cert: string; key: string }, cn: string, extensions: string): { cert: string; key: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-cert-'));
+  try {
+    const f = (name: string) => path.join(dir, name);
+    fs.writeFileSync(f('ca.pem'), issuer.cert);
+    fs.writeFileSync(f('ca-key.pem'), issuer.key, { mode: 0o600 });
+    fs.writeFileSync(f('ext.cnf'), extensions);
+    const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
+    run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('key.pem'), '-subj', `/CN=${cn}`, '-out', f('req.csr')]);
+    run(['x509', '-req', '-in', f('req.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca-key.pem'), '-set_serial', String(Date.now()), '-days', '1', '-extfile', f('ext.cnf'), '-out', f('cert.pem')]);
+    return { cert: fs.readFileSync(f('cert.pem'), 'utf8'), key: fs.readFileSync(f('key.pem'), 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

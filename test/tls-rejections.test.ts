@@ -1,8 +1,11 @@
 /** Bad peers and bad certificates end in Node-style errors carrying OpenSSL's reason — never a crash. */
 import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { close, makeClientCert, makeDevCa, makeServerCert, read, socketpair, TlsContext, TlsSession, write, WOULD_BLOCK } from '../lib';
 import type { TlsError } from '../lib';
-import { handshake, sessionPair, settle } from './tls-helpers';
+import { handshake, opensslClientCert, sessionPair, settle } from './tls-helpers';
 
 const ca = makeDevCa();
 const otherCa = makeDevCa({ cn: 'Someone else' });
@@ -184,6 +187,53 @@ test('contexts refuse mismatched or missing material', () => {
   expect(() => TlsContext.server({})).toThrow(/needs cert and key/);
   expect(() => TlsContext.client({ ca: 'junk' })).toThrow(/no certificate in CA PEM/);
   expect(() => TlsContext.client({ verify: 'sometimes' as never })).toThrow(TypeError);
+});
+
+test('a CA bundle with no certificate in it is refused, not taken as "trust nothing"', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-ca-'));
+  try {
+    for (const ca of ['', new Uint8Array(0), server.key, 'not a pem']) {
+      expect(() => TlsContext.server({ ...server, ca, verify: 'require' })).toThrow(/no certificate in CA PEM/);
+      expect(() => TlsContext.client({ ca })).toThrow(/no certificate in CA PEM/);
+    }
+    const empty = path.join(dir, 'empty.pem');
+    fs.writeFileSync(empty, '');
+    let err: unknown;
+    try {
+      TlsContext.server({ ...server, caFile: empty, verify: 'require' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'ERR_TLS_CONTEXT', reason: `no certificate in CA PEM (${empty})` });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('a client certificate that is itself a CA certificate is refused (end-entity only)', () => {
+  // Made by openssl, signed by the trusted CA, and usable for TLS client authentication by every
+  // other measure (digitalSignature, extendedKeyUsage clientAuth): only CA:TRUE tells it apart.
+  test.each([
+    ['CA:TRUE, keyUsage digitalSignature and keyCertSign, EKU clientAuth', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n'],
+    ['CA:TRUE and nothing else', 'basicConstraints=critical,CA:TRUE\n'],
+  ])('%s', (_, extensions) => {
+    const caLeaf = opensslClientCert(ca, 'ca-leaf', extensions);
+    const [, s] = handshakeErrors(client(caLeaf), requireCtx);
+    expectTlsError(s, 'ERR_TLS_HANDSHAKE', /client certificate "CN=ca-leaf" is a CA certificate .*an end-entity certificate is required/);
+    // The same extensions without CA:TRUE make a certificate the server accepts.
+    const leaf = opensslClientCert(ca, 'leaf', extensions.replace('CA:TRUE', 'CA:FALSE').replace(',keyCertSign', ''));
+    const ok = sessionPair(client(leaf), requireCtx);
+    try {
+      expect(handshake(ok)).toEqual(['done', 'done']);
+    } finally {
+      ok.free();
+    }
+  });
+
+  test('a sub-CA certificate (keyCertSign, no digitalSignature) is refused too', () => {
+    const [, s] = handshakeErrors(client(opensslClientCert(ca, 'sub-ca', 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n')), requireCtx);
+    expectTlsError(s, 'ERR_TLS_HANDSHAKE', /unsuitable certificate purpose/);
+  });
 });
 
 describe('issuer and fingerprint pins abort the handshake', () => {

@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { Address } from '../net/address';
 import { Pollset } from '../pollset';
-import { createLogger } from '../relay/log';
+import { createLogger, Logger } from '../relay/log';
 import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
 import { defaults, limits, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
@@ -111,6 +111,7 @@ function demoInstructions(demo: ReturnType<typeof ensureDemo>, udp: string, tls:
 /** Runs the CLI; resolves with the exit code once the relay has stopped (or at once on a usage error). */
 export async function main(argv: string[]): Promise<number> {
   let relay: Relay;
+  let log: Logger;
   let demo: ReturnType<typeof ensureDemo> | undefined;
   try {
     const flags = new Flags(parseFlags(argv, SPECS));
@@ -120,7 +121,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const built = relayOptions(flags);
     demo = built.demo;
-    relay = new Relay(built.options, createLogger({ json: built.options.json }));
+    log = createLogger({ json: built.options.json });
+    relay = new Relay(built.options, log);
   } catch (e) {
     if (e instanceof UsageError || e instanceof RangeError) {
       process.stderr.write(`logrelay: ${e.message}\n`);
@@ -140,10 +142,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     listening = await relay.start();
   } catch (e) {
-    process.stderr.write(`logrelay: ${(e as Error).message}\n`);
-    return 1;
+    // Certificate, key or CA files that cannot be used are a mistake in what was given, like a bad flag.
+    const err = e as { code?: string; reason?: string; message: string };
+    const usage = err.code === 'ERR_TLS_CONTEXT';
+    process.stderr.write(`logrelay: ${usage ? err.reason : err.message}\n`);
+    return usage ? 2 : 1;
   }
   if (demo) process.stdout.write(demoInstructions(demo, listening.inputs[0] ?? '127.0.0.1:5514', listening.tls));
   await relay.finished;
+  flushBeforeExit(log, 1000);
   return 0;
+}
+
+/** Lines still waiting for a full stderr go out before exit, if its reader takes them within `ms`. */
+function flushBeforeExit(log: Logger, ms: number): void {
+  const deadline = Date.now() + ms;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (log.sink && !log.sink.flush() && Date.now() < deadline) Atomics.wait(pause, 0, 0, 5);
 }

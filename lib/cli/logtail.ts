@@ -4,6 +4,7 @@
  * where its output stands, and with `--state` keeps that position across restarts.
  */
 import { fstatSync } from 'fs';
+import { isatty } from 'tty';
 import { Loop } from '../loop';
 import { TlsContext } from '../tls';
 import { Framing } from '../relay/framing';
@@ -28,6 +29,7 @@ const SPECS: FlagSpec[] = [
   { name: 'from', kind: 'string', value: 'oldest|live|SEQ', help: 'where to start when there is no state (default live)' },
   { name: 'no-reconnect', kind: 'boolean', help: 'exit at the first disconnect (default: reconnect, backing off 0.5 s to 30 s)' },
   { name: 'json', kind: 'boolean', help: 'one JSON object per message: seq, time, source, message (or message_base64)' },
+  { name: 'raw', kind: 'boolean', help: 'write message bytes as they are even to a terminal (default: controls and invalid UTF-8 escaped there)' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `the framing of a relay that does not speak ${PROTOCOL} (default lf)` },
   { name: 'plain', kind: 'boolean', help: `do not offer ${PROTOCOL}: take the relay's plain live stream, as an older logtail does` },
   { name: 'count', kind: 'string', value: 'N', help: 'exit after N messages' },
@@ -80,7 +82,7 @@ function options(flags: Flags): TailOptions {
     context = TlsContext.client(flags.has('plain') ? files : { ...files, alpn: [PROTOCOL] });
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as { reason?: string }).reason ?? (e as Error).message);
   }
   return {
     connect,
@@ -91,7 +93,8 @@ function options(flags: Flags): TailOptions {
     state: flags.string('state'),
     from: startFrom(flags.string('from')),
     reconnect: !flags.has('no-reconnect'),
-    format: flags.has('json') ? 'json' : 'text',
+    // On a terminal, bytes chosen by whoever sends a datagram must not act on it (visible.ts); JSON escapes its own.
+    format: flags.has('json') ? 'json' : !flags.has('raw') && isatty(1) ? 'terminal' : 'text',
   };
 }
 

@@ -4,7 +4,7 @@
  * a reused view. Nothing is allocated per datagram unless you ask for its bytes or its address.
  */
 import * as fs from 'fs';
-import { check, errnoOf, ioResult, WouldBlock, WOULD_BLOCK } from '../errors';
+import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { native, NativeReceiver, SocketOption } from '../native';
 import { Address, AddressFamily, toAddress } from './address';
@@ -31,7 +31,11 @@ const META = 3;
 export class DatagramBatch {
   /** How many datagrams this batch holds. */
   count = 0;
-  /** All slots in one buffer: datagram `i` starts at `offset(i)` and is `length(i)` bytes long. */
+  /**
+   * All slots in one buffer: datagram `i` starts at `offset(i)` and is `length(i)` bytes long.
+   * Transferring its ArrayBuffer (`postMessage`, `structuredClone` with `transfer`) hands the memory
+   * to the new owner for good: the socket never writes into it again and receives into a new batch.
+   */
   readonly buffer: Buffer;
   readonly slotSize: number;
   /** @internal */ readonly meta: Int32Array;
@@ -44,6 +48,11 @@ export class DatagramBatch {
     this.buffer = Buffer.from(new ArrayBuffer(slots * slotSize));
     this.meta = new Int32Array(slots * META);
     this.addresses = new Uint8Array(slots * native.addressSize);
+  }
+
+  /** @internal False once one of its arrays was transferred away (detached): nothing can be received into it. */
+  intact(): boolean {
+    return this.buffer.length !== 0 && this.meta.length !== 0 && this.addresses.length !== 0;
   }
 
   /** Where datagram `i` starts in `buffer`. */
@@ -102,11 +111,11 @@ export class DatagramSocket {
   #lastAddress: Address | undefined;
 
   constructor(type: DatagramType, options: DatagramOptions = {}) {
-    if (!(type in FAMILY)) throw new TypeError(`DatagramSocket: unknown type ${JSON.stringify(type)}`);
+    if (!hasOwn(FAMILY, type)) throw argTypeError(`DatagramSocket: unknown type ${String(type)}`);
     const slots = options.slots ?? 32;
     const slotSize = options.slotSize ?? 65536;
     if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(slotSize) || slotSize < 1) {
-      throw new RangeError('DatagramSocket: slots and slotSize must be positive integers');
+      throw argRangeError('DatagramSocket: slots and slotSize must be positive integers');
     }
     this.type = type;
     this.#slots = slots;
@@ -116,7 +125,7 @@ export class DatagramSocket {
 
   /** The socket's fd, for a Pollset. */
   get fd(): number {
-    if (this.#fd < 0) throw new Error('socket is closed');
+    if (this.#fd < 0) throw stateError('socket is closed');
     return this.#fd;
   }
 
@@ -141,7 +150,7 @@ export class DatagramSocket {
    */
   receive(): DatagramBatch | WouldBlock {
     const fd = this.fd;
-    if (!this.#receiver) {
+    if (!this.#receiver || !this.#batch?.intact()) {
       const batch = new DatagramBatch(this.#slots, this.#slotSize);
       this.#receiver = new native.Receiver(batch.buffer, this.#slotSize, batch.meta, batch.addresses);
       this.#batch = batch;

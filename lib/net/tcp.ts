@@ -4,7 +4,7 @@
  * return plain fds so the stream layer can wrap them; "not now" is WOULD_BLOCK, never an error.
  * Writes never raise SIGPIPE: a peer that went away is an EPIPE or ECONNRESET error.
  */
-import { check, errnoOf, ioResult, systemError, WouldBlock, WOULD_BLOCK } from '../errors';
+import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, systemError, WouldBlock, WOULD_BLOCK } from '../errors';
 import { read as readFd } from '../fd';
 import { native, SocketOption } from '../native';
 import { Address, toAddress } from './address';
@@ -53,7 +53,9 @@ const acceptAddresses = new Uint8Array(ACCEPT_MAX * native.addressSize);
  * may stand for many). WOULD_BLOCK when none is pending.
  */
 export function accept(fd: number, max = 64): Accepted[] | WouldBlock {
-  const limit = Math.max(1, Math.min(ACCEPT_MAX, max));
+  if (typeof max !== 'number') throw argTypeError('accept: max must be a number');
+  if (!(max >= 1)) throw argRangeError(`accept: max must be at least 1, got ${max}`);
+  const limit = Math.min(ACCEPT_MAX, Math.floor(max));
   const out = limit === ACCEPT_MAX ? acceptOut : acceptOut.subarray(0, limit * 2);
   const n = ioResult(native.accept(fd, out, acceptAddresses), 'accept', { fd });
   if (n === WOULD_BLOCK) return n;
@@ -122,7 +124,7 @@ const SHUT = { read: 0, write: 1, both: 2 } as const;
 
 /** Ends one or both directions; after `'write'` the peer reads end of stream. */
 export function shutdown(fd: number, how: 'read' | 'write' | 'both' = 'write'): void {
-  if (!(how in SHUT)) throw new TypeError(`shutdown: how must be read, write or both`);
+  if (!hasOwn(SHUT, how)) throw argTypeError(`shutdown: how must be 'read', 'write' or 'both'`);
   check(native.shutdown(fd, SHUT[how]), 'shutdown', { fd });
 }
 

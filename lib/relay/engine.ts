@@ -3,12 +3,13 @@
  * log, an accept task, a task per subscriber writing the log from its cursor. Runs the same in
  * either mode; `Relay` decides which thread and how the loop runs.
  */
-import { readFileSync, unlinkSync, lstatSync } from 'fs';
+import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import type { Task } from '../loop';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import type { DatagramBatch } from '../net/datagram';
 import { TlsContext } from '../tls';
+import type { TlsContextOptions } from '../tls';
 import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
@@ -20,9 +21,9 @@ import { openLog } from './recover';
 import type { Counters } from './stats';
 import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
 
-/** Bytes of one pem option, read now (files are read again on reload). */
-function pem(source: PemSource): string | Buffer {
-  return typeof source === 'object' && !Buffer.isBuffer(source) ? readFileSync(source.file) : source;
+/** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
+function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
+  return (typeof source === 'object' && !Buffer.isBuffer(source) ? { [`${name}File`]: source.file } : { [name]: source }) as TlsContextOptions;
 }
 
 /**
@@ -208,9 +209,9 @@ export class RelayEngine {
   #makeContext(): TlsContext {
     const o = this.options;
     return TlsContext.server({
-      cert: pem(o.cert),
-      key: pem(o.key),
-      ca: pem(o.ca),
+      ...pem('cert', o.cert),
+      ...pem('key', o.key),
+      ...pem('ca', o.ca),
       verify: 'require',
       issuer: o.issuer,
       fingerprints: o.fingerprints.length ? o.fingerprints : undefined,

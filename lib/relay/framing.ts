@@ -28,6 +28,10 @@ export function frame(message: Uint8Array, framing: Framing): Buffer {
 export function framedLength(message: Uint8Array, framing: Framing): number {
   if (message.length === 0) throw new RangeError('an empty message cannot be framed (RFC 5425 MSG-LEN is nonzero)');
   if (framing === 'octet') return decimalDigits(message.length) + 1 + message.length;
+  // Most lines need no escape: three native byte searches (memchr) find that several times faster
+  // than a JS loop over every byte, which only runs when one of them is there.
+  const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.length);
+  if (bytes.indexOf(LF) < 0 && bytes.indexOf(CR) < 0 && bytes.indexOf(BACKSLASH) < 0) return message.length + 1;
   let extra = 0;
   for (let i = 0; i < message.length; i++) if (needsEscape(message[i])) extra++;
   return message.length + extra + 1;
@@ -50,7 +54,8 @@ function decimalDigits(n: number): number {
 export function frameInto(message: Uint8Array, framing: Framing, out: Buffer, offset: number, length = framedLength(message, framing)): void {
   if (framing === 'octet') {
     const header = length - message.length;
-    out.write(String(message.length), offset, header - 1, 'latin1');
+    // The decimal length, written digit by digit from the right (cheaper than making a string).
+    for (let n = message.length, at = offset + header - 2; at >= offset; at--, n = Math.floor(n / 10)) out[at] = 0x30 + (n % 10);
     out[offset + header - 1] = 0x20;
     out.set(message, offset + header);
     return;

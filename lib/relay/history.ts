@@ -10,8 +10,9 @@
  * allocated per message.
  *
  * Bounds: the newest `messages` messages and `bytes` framed bytes; the oldest go first, counted as
- * evicted. A chunk is released once its last message is evicted; memory is therefore the byte bound
- * plus at most one partly used chunk, plus the per-message arrays (40 bytes a message).
+ * evicted. A chunk is refilled (or released) once its last message is evicted and no subscriber is
+ * writing from it; memory is therefore the byte bound plus one partly used chunk and two spare ones,
+ * plus the per-message arrays (40 bytes a message).
  */
 import { randomBytes } from 'crypto';
 import { Framing, framedLength, frameInto } from './framing';
@@ -113,6 +114,10 @@ export class History {
   #chunks: Buffer[] = [];
   #firstChunk = 0;
   #fill = CHUNK_BYTES;
+  /** Chunks being written from (serial → writers): an evicted chunk is reused only when nobody holds it. */
+  readonly #pins = new Map<number, number>();
+  /** Evicted chunks nobody held, ready to be filled again (no garbage, no allocation in a steady flood). */
+  readonly #spare: Buffer[] = [];
   readonly #sources = new Sources();
   /** Called with how many messages an append evicted. */
   onEvict: (count: number) => void = () => {};
@@ -245,6 +250,22 @@ export class History {
     return { bytes, count: lo - seq + 1 };
   }
 
+  /**
+   * Marks the chunk holding `seq` as being written from (the caller holds a run of it), so it is not
+   * refilled even if evicted meanwhile. Returns the token to pass to `unpin`.
+   */
+  pin(seq: number): number {
+    const chunk = this.#chunkOf[this.#index(seq)];
+    this.#pins.set(chunk, (this.#pins.get(chunk) ?? 0) + 1);
+    return chunk;
+  }
+
+  unpin(chunk: number): void {
+    const n = (this.#pins.get(chunk) ?? 0) - 1;
+    if (n > 0) this.#pins.set(chunk, n);
+    else this.#pins.delete(chunk);
+  }
+
   /** The smallest seq s in [from, to] such that messages s…to-1 hold at most `maxBytes`. */
   firstWithin(from: number, to: number, maxBytes: number): number {
     const end = this.startOf(to);
@@ -290,15 +311,17 @@ export class History {
     // Chunks wholly before the oldest message go (the one being filled stays).
     const keepFrom = this.count > 0 ? this.#chunkOf[this.#head] : this.#firstChunk + this.#chunks.length - 1;
     while (this.#firstChunk < keepFrom) {
-      this.#chunks.shift();
+      const chunk = this.#chunks.shift()!;
+      if (!this.#pins.has(this.#firstChunk) && this.#spare.length < 2 && chunk.length === CHUNK_BYTES) this.#spare.push(chunk);
       this.#firstChunk++;
     }
     this.onEvict(evicted);
   }
 
   #newChunk(length: number): void {
-    // Own memory, not Node's pool: a chunk is released whole once its messages are evicted.
-    this.#chunks.push(Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, length)));
+    // Own memory, not Node's pool: a chunk is reused or released whole once its messages are evicted.
+    const spare = length <= CHUNK_BYTES ? this.#spare.pop() : undefined;
+    this.#chunks.push(spare ?? Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, length)));
     this.#fill = 0;
   }
 

@@ -149,8 +149,8 @@ export interface SegmentScan {
   /** Where the first unusable byte is and why, or null when the records run to the end of the file. */
   cut: { offset: number; reason: string } | null;
   /**
-   * The highest seq of any record that checks out anywhere in the segment, including records found past the cut
-   * by scanning forward byte by byte (firstSeq - 1 when none). Those records are not returned: they do not
+   * With `findMax`, the highest seq of any record that checks out anywhere in the segment, including records found
+   * past the cut by scanning forward byte by byte (firstSeq - 1 when none). Those records are not returned: they do not
    * continue the segment's run, and bytes found by scanning may lie inside another record's message. They only
    * prove that their seqs were written once, so that a new append never reuses them.
    */
@@ -184,12 +184,14 @@ function decodeRecord(buf: Buffer, at: number): JournalRecord {
 
 /**
  * Reads and checks one segment file of `logId` named `firstSeq`; `limitSeq` is the first seq that cannot be in it
- * (the next segment's first seq, or MAX_SAFE_INTEGER + 1). Any byte content gives a result, never an exception.
+ * (the next segment's first seq, or MAX_SAFE_INTEGER + 1). `findMax`: scan past a cut for `maxSeq` (only the newest
+ * segment needs it: an older one's seqs are all below the next one's name). Any byte content gives a result, never
+ * an exception.
  */
-export function scanSegment(buf: Buffer, logId: string, firstSeq: number, limitSeq: number): SegmentScan {
+export function scanSegment(buf: Buffer, logId: string, firstSeq: number, limitSeq: number, findMax: boolean): SegmentScan {
   const problem = checkHeader(buf, logId, firstSeq);
   if (problem !== null) {
-    return { records: [], end: 0, cut: { offset: 0, reason: problem }, maxSeq: resync(buf, 1, firstSeq - 1, limitSeq) };
+    return { records: [], end: 0, cut: { offset: 0, reason: problem }, maxSeq: findMax ? resync(buf, 1, firstSeq - 1, limitSeq) : firstSeq - 1 };
   }
   const records: JournalRecord[] = [];
   let at = HEADER_BYTES;
@@ -205,7 +207,7 @@ export function scanSegment(buf: Buffer, logId: string, firstSeq: number, limitS
     at += 8 + buf.readUInt32LE(at + 4);
   }
   const last = firstSeq + records.length - 1;
-  return { records, end: at, cut, maxSeq: cut === null ? last : resync(buf, cut.offset + 1, last, limitSeq) };
+  return { records, end: at, cut, maxSeq: cut === null || !findMax ? last : resync(buf, cut.offset + 1, last, limitSeq) };
 }
 
 /**
@@ -219,7 +221,10 @@ function resync(buf: Buffer, from: number, floor: number, limitSeq: number): num
   let base = from - 1;
   for (let at = from; at + RECORD_FIXED_BYTES <= buf.length; ) {
     const reach = Math.min(limitSeq - 1, max + 1 + Math.floor((at - base) / RECORD_FIXED_BYTES));
-    if (checkRecord(buf, at, max + 1, reach) !== null) {
+    // The cheap tests first, without the reason strings checkRecord builds: this runs once per byte of garbage.
+    const body = buf.readUInt32LE(at + 4);
+    const seq = body >= BODY_FIXED_BYTES && at + 8 + body <= buf.length ? readSeq(buf, at + 8) : 0;
+    if (seq <= max || seq > reach || checkRecord(buf, at, max + 1, reach) !== null) {
       at++;
       continue;
     }

@@ -273,7 +273,7 @@ export class Journal {
     for (let i = segs.length - 1; i >= 0; i--) {
       const file = this.file(segs[i]);
       const limit = i + 1 < segs.length ? segs[i + 1] : Number.MAX_SAFE_INTEGER + 1;
-      const scan = scanSegment(fs.readFileSync(file), this.logId, segs[i], limit);
+      const scan = scanSegment(fs.readFileSync(file), this.logId, segs[i], limit, i === segs.length - 1);
       if (scan.cut) cut.push({ file, offset: scan.cut.offset, reason: scan.cut.reason });
       const last = segs[i] + scan.records.length - 1;
       if (i === segs.length - 1) {

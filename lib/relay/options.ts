@@ -68,8 +68,8 @@ export const defaults = {
   /**
    * Sized for a small server (a 1 GiB VPS): 32 MiB of framed lines — at a typical 200–300 bytes,
    * some 100,000 messages, which covers hours of a quiet server's logs or a long link outage at a
-   * busy one's 1,000 lines a second — costs about 36 MiB of memory (the bytes, one partly used
-   * 256 KiB chunk, 40 bytes of records per message), a small share of such a machine.
+   * busy one's 1,000 lines a second — costs about 37 MiB of memory (the bytes, three 256 KiB
+   * chunks at most beyond them, 40 bytes of records per message), a small share of such a machine.
    */
   history: 100_000,
   historyBytes: 32 * 1024 * 1024,

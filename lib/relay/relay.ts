@@ -11,6 +11,7 @@ import { Loop } from '../loop';
 import { ControlPipe, serveCommands } from './control';
 import { RelayEngine } from './engine';
 import { createLogger, Logger } from './log';
+import { drainLog } from './logsink';
 import { RelayOptions, ResolvedOptions, resolveOptions } from './options';
 import { Counters, RelayStats, statsFields } from './stats';
 
@@ -22,12 +23,17 @@ export interface Listening {
 }
 
 /** What the engine runner reports back, in either mode. */
-export type RunnerMessage = { listening: Listening } | { error: { message: string; code?: string; errno?: number; syscall?: string } };
+export type RunnerMessage = { listening: Listening } | { error: RunnerError };
+
+/** A start failure as it crosses from the worker: an Error's own fields (and a TLS error's `reason`). */
+export type RunnerError = { message: string; code?: string; errno?: number; syscall?: string; reason?: string };
 
 /** Builds and starts an engine on `loop` with its command task; what the worker does too. */
 export function startEngine(options: ResolvedOptions, loop: Loop, counters: Counters, log: Logger, controlFd: number): Listening {
   const engine = new RelayEngine(options, loop, counters, log);
   engine.start();
+  // Log lines that stderr did not take are written when it is writable again, for as long as the relay runs.
+  const logDrain = log.sink ? loop.spawn(drainLog(log.sink)) : undefined;
   loop.spawn(
     serveCommands(controlFd, (c) =>
       c.kind === 'reload'
@@ -35,16 +41,19 @@ export function startEngine(options: ResolvedOptions, loop: Loop, counters: Coun
             try {
               engine.reload();
             } catch (e) {
-              log('error', 'reload-failed', { reason: (e as Error).message });
+              log('error', 'reload-failed', { reason: (e as { reason?: string }).reason ?? (e as Error).message, kept: 'previous certificate, key and CA' });
             }
           })()
-        : engine.stop(c.drainMs),
+        : (function* () {
+            yield* engine.stop(c.drainMs);
+            logDrain?.halt();
+          })(),
     ),
   );
   return { tls: engine.tlsAddress, inputs: engine.inputAddresses };
 }
 
-function revive(e: { message: string; code?: string; errno?: number; syscall?: string }): Error {
+function revive(e: RunnerError): Error {
   return Object.assign(new Error(e.message), e);
 }
 
@@ -136,7 +145,8 @@ export class Relay {
     // Loaded only here: worker_threads costs an integrated relay ~1.5 MiB of RSS for nothing.
     const { Worker } = await import('worker_threads');
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
-      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, controlFd: control.readFd },
+      // The worker logs to the same stderr fd as this thread (fds are per process), never a second copy.
+      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
     });
     this.#done = new Promise((resolve, reject) => {
       worker.on('error', reject);

@@ -88,6 +88,7 @@ export class Subscriber {
   #leftAt: number | undefined;
   /** The run being written and how many of its bytes OpenSSL has taken (whole records). */
   #run: Buffer | undefined;
+  #pin: number | undefined;
   #sent = 0;
   /** Why it was told to go, if it was. */
   disconnectReason: string | undefined;
@@ -185,6 +186,8 @@ export class Subscriber {
       }
       const first = this.cursor;
       const run = h.run(first, this.protocol ? FRAME_BYTES : RECORD_BYTES, end);
+      // Held until the run is written (or cut): the history must not refill its chunk meanwhile.
+      this.#pin = h.pin(first);
       this.cursor += run.count;
       this.inFlight = run.count;
       if (this.protocol) {
@@ -194,7 +197,7 @@ export class Subscriber {
       this.#run = run.bytes;
       this.#sent = 0;
       yield* this.#write(stream, run.bytes, writeTimeoutMs);
-      this.#run = undefined;
+      this.#release();
       this.inFlight = 0;
       this.delivered += run.count;
       this.counters.add('delivered', run.count);
@@ -216,15 +219,16 @@ export class Subscriber {
       this.inFlight -= whole;
     }
     const missed = this.inFlight + this.pending;
-    this.#run = undefined;
+    this.#release();
     this.inFlight = 0;
     this.leaveAtHead();
     return missed;
   }
 
-  /** True when the stream is at a frame boundary with nothing pending in OpenSSL: a BYE can go. */
-  get atBoundary(): boolean {
-    return !this.writing;
+  #release(): void {
+    this.#run = undefined;
+    if (this.#pin !== undefined) this.history.unpin(this.#pin);
+    this.#pin = undefined;
   }
 
   *#write(stream: SubscriberStream, bytes: Buffer, writeTimeoutMs: number): Operation<void> {

@@ -2,12 +2,19 @@
 import { parentPort, workerData } from 'worker_threads';
 import { Loop } from '../loop';
 import { createLogger } from './log';
+import { LineSink } from './logsink';
 import type { ResolvedOptions } from './options';
 import { RunnerMessage, startEngine } from './relay';
 import { Counters } from './stats';
 
-const { options, counters, inputs, controlFd } = workerData as { options: ResolvedOptions; counters: SharedArrayBuffer; inputs: number; controlFd: number };
-const log = createLogger({ json: options.json });
+const { options, counters, inputs, controlFd, logFd } = workerData as {
+  options: ResolvedOptions;
+  counters: SharedArrayBuffer;
+  inputs: number;
+  controlFd: number;
+  logFd: number;
+};
+const log = createLogger({ json: options.json, sink: new LineSink(logFd) });
 const loop = new Loop({
   backend: options.backend,
   onError: (e, task) => log('error', 'task-crashed', { task: task.id, reason: (e as Error)?.stack ?? String(e) }),
@@ -18,8 +25,8 @@ try {
   post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, counters), log, controlFd) });
   started = true;
 } catch (e) {
-  const err = e as NodeJS.ErrnoException;
-  post({ error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall } });
+  const err = e as NodeJS.ErrnoException & { reason?: string };
+  post({ error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, reason: err.reason } });
 }
 if (started) loop.runBlocking();
 loop.close();

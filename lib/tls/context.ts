@@ -3,6 +3,7 @@
  * verify mode. TLS 1.2 is the minimum, renegotiation is refused, sessions are not resumed.
  */
 import * as fs from 'fs';
+import { argTypeError, hasOwn } from '../errors';
 import { native, NativeTlsContext } from '../native';
 import { tlsError } from './error';
 
@@ -55,6 +56,12 @@ function pem(value: Pem | undefined, file: string | undefined): Pem | undefined 
   return file !== undefined ? fs.readFileSync(file) : value;
 }
 
+/** The native error names which PEM was wrong ("CA PEM"); when it came from a file, name the file too. */
+function nameFiles(error: string, o: TlsContextOptions): string {
+  const files: [RegExp, string | undefined][] = [[/\bcert PEM\b/, o.certFile], [/\bkey PEM\b/, o.keyFile], [/\bCA PEM\b/, o.caFile]];
+  return files.reduce((text, [phrase, file]) => (file === undefined ? text : text.replace(phrase, (p) => `${p} (${file})`)), error);
+}
+
 /** A server or client TLS context. Free it with `free()`; it is also freed when collected. */
 export class TlsContext {
   /** @internal */
@@ -76,7 +83,7 @@ export class TlsContext {
   constructor(role: 'server' | 'client', options: TlsContextOptions = {}) {
     this.role = role;
     this.verify = options.verify ?? (role === 'server' ? 'none' : 'require');
-    if (!(this.verify in VERIFY)) throw new TypeError(`verify must be 'none', 'optional' or 'require'`);
+    if (!hasOwn(VERIFY, this.verify)) throw argTypeError(`verify must be 'none', 'optional' or 'require'`);
     this.servername = options.servername;
     this.native = new native.TlsContext({
       server: role === 'server',
@@ -88,7 +95,7 @@ export class TlsContext {
       fingerprints: options.fingerprints?.map((f) => f.replace(/^sha256:/i, '').toUpperCase()),
       alpn: options.alpn,
     });
-    if (this.native.error) throw tlsError('ERR_TLS_CONTEXT', this.native.error, 'SSL_CTX_new');
+    if (this.native.error) throw tlsError('ERR_TLS_CONTEXT', nameFiles(this.native.error, options), 'SSL_CTX_new');
   }
 
   /** Releases the context now. Sessions made from it keep working (they hold their own reference). */

@@ -4,7 +4,7 @@
  * call the same method again with the same arguments. The session never closes the fd: free the
  * session, then close the fd (the socket layer owns it).
  */
-import { systemError } from '../errors';
+import { stateError, systemError } from '../errors';
 import { native, NativeCertInfo, NativeTlsSession } from '../native';
 import { TlsContext } from './context';
 import { tlsError, TlsError } from './error';
@@ -46,9 +46,11 @@ export class TlsSession {
     return typeof r === 'number' ? 'done' : r;
   }
 
-  /** Decrypted bytes into `buf`: the count, 0 once the peer sent close_notify, or what to wait for. */
+  /**
+   * Decrypted bytes into `buf`: the count, 0 once the peer sent close_notify, or what to wait for.
+   * An empty window is a RangeError (a 0 here always means end of stream).
+   */
   read(buf: Uint8Array, offset?: number, length?: number): number | Want {
-    if (buf.length === 0 || length === 0) throw new RangeError('read needs room for at least one byte');
     return this.#result(this.#open().read(buf, offset, length), 'SSL_read');
   }
 
@@ -111,7 +113,7 @@ export class TlsSession {
   }
 
   #open(): NativeTlsSession {
-    if (!this.#native) throw new Error('TLS session is freed');
+    if (!this.#native) throw stateError('TLS session is freed');
     return this.#native;
   }
 

@@ -90,7 +90,7 @@ function sample(sub, line, now) {
     if (probing && subs.length === p.subs && subs.every((s) => s.probed)) {
       probing = false;
       if (filling) pump();
-      else ready({});
+      else whenQuiet(() => ready({}));
     }
     return 1;
   }
@@ -101,7 +101,22 @@ function sample(sub, line, now) {
   return 0;
 }
 
+/**
+ * Calls `then` once nothing has arrived for 200 ms: probes still on their way (a forwarder may hold
+ * some back until its connections are up) must not land inside the measured phase, where a line
+ * within a chunk is counted without being read.
+ */
+function whenQuiet(then) {
+  const check = setInterval(() => {
+    if (Date.now() - lastData < 200) return;
+    clearInterval(check);
+    then();
+  }, 50);
+}
+
+let lastData = 0;
 function onData(sub, chunk) {
+  lastData = Date.now();
   const first = chunk.indexOf(LF);
   if (first < 0) {
     sub.rest = sub.rest.length ? Buffer.concat([sub.rest, chunk]) : chunk;

@@ -84,6 +84,40 @@ describe('bench harness', () => {
     expect(chart).toContain('not available yet');
   });
 
+  test('implementations limited to some cases, targets against a fixed limit, and across-case minimums', async () => {
+    const w = {
+      ...fakeWorkload(),
+      cases: () => [
+        { label: 'small', params: { value: 2 } },
+        { label: 'big', params: { value: 8 } },
+      ],
+      implementations: [
+        { name: 'a', file: FIXTURE },
+        { name: 'only big', file: FIXTURE, when: (p: any) => p.value > 4 },
+      ],
+      targets: [{ a: 'a', per: 4, metric: 'value', max: 1 }],
+      acrossCases: [{ impl: 'a', a: 'big', b: 'small', metric: 'value', min: 3 }],
+    };
+    const r = await runWorkload(w, { quick: true, runs: 1, workDir: os.tmpdir() }, () => {});
+    const [small, big] = r.cases;
+    expect(Object.keys(small.implementations)).toEqual(['a']);
+    expect(Object.keys(big.implementations)).toEqual(['a', 'only big']);
+    expect(small.ratios[0]).toMatchObject({ label: 'a / 4', target: '≤ 1', met: true });
+    expect(small.ratios[0].ratio.median).toBe(0.5);
+    expect(big.ratios[0]).toMatchObject({ met: false });
+    expect(big.ratios[0].ratio.median).toBe(2);
+    expect(r.across[0]).toMatchObject({ target: '≥ 3', met: true });
+    expect(r.across[0].ratio.median).toBe(4);
+  });
+
+  test('the rsyslog peer row says "unavailable" when rsyslogd is absent', async () => {
+    const env = { ...process.env, BENCH_RSYSLOGD: path.join(os.tmpdir(), 'no-such-rsyslogd') };
+    const file = path.join(__dirname, '..', 'bench', 'workloads', 'relay', 'rsyslog.js');
+    const child = new Child([process.execPath, file], { subs: 1, tlsPort: 1, certs: os.tmpdir(), rcvbuf: 1 << 20 }, 20000, env);
+    await expect(child.expect('ready')).rejects.toMatchObject({ unavailable: true, message: expect.stringMatching(/rsyslogd is not installed/) });
+    expect(await child.done()).toEqual({ code: 0, signal: null });
+  });
+
   test('the README section between the markers is replaced, the rest kept', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')), 'README.md');
     fs.writeFileSync(file, 'head\n<!-- bench:start -->\nold\n<!-- bench:end -->\ntail\n');

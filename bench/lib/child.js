@@ -14,10 +14,11 @@ class Child {
    * @param {string[]} command  program and its fixed arguments
    * @param {object} params     case parameters, passed as key=value
    * @param {number} limitMs    the child is killed after this long, whatever it does
+   * @param {object} [env]      its environment (default: ours)
    */
-  constructor(command, params, limitMs) {
+  constructor(command, params, limitMs, env = process.env) {
     const args = [...command.slice(1), ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
-    this.proc = spawn(command[0], args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(command[0], args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.pid = this.proc.pid;
     this.stderr = '';
     this.messages = [];
@@ -89,15 +90,20 @@ class Child {
    * the workloads measure; it falls back to the ticks where schedstat is missing.
    */
   usage() {
-    const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-    return { cpuSeconds: schedCpuSeconds(this.pid) ?? tickCpuSeconds(this.pid), peakRssKiB: hwm ? Number(hwm[1]) : NaN };
+    return usage(this.pid);
   }
 
   /** Waits for the exit: `{ code, signal }`. */
   done() {
     return this.exited;
   }
+}
+
+/** `Child#usage` of any process: one an implementation started and named (e.g. a daemon it runs). */
+function usage(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+  return { cpuSeconds: schedCpuSeconds(pid) ?? tickCpuSeconds(pid), peakRssKiB: hwm ? Number(hwm[1]) : NaN };
 }
 
 /** Sum of the run time of `pid`'s threads in seconds, or undefined without schedstat. */
@@ -126,4 +132,4 @@ function tickCpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
 }
 
-module.exports = { Child };
+module.exports = { Child, usage };

@@ -40,7 +40,8 @@ function context(workload, options) {
 
 async function runCase(workload, c, options, log) {
   const ctx = context(workload, options);
-  const impls = workload.implementations.map((impl) => ({
+  // An implementation may apply to some cases only (`when(params)`): elsewhere it is no row at all.
+  const impls = workload.implementations.filter((impl) => !impl.when || impl.when(c.params)).map((impl) => ({
     ...impl,
     status: fs.existsSync(path.join(BENCH, impl.file)) ? 'ok' : 'missing',
     reason: fs.existsSync(path.join(BENCH, impl.file)) ? undefined : `not available yet (${impl.file})`,
@@ -74,12 +75,13 @@ async function runCase(workload, c, options, log) {
     .filter((t) => !t.when || t.when(c.params))
     .map((t) => {
       const a = byName[t.a];
-      const b = byName[t.b];
+      // A target against a fixed limit (`per`, e.g. 2000 µs) is the ratio of each run to that limit.
+      const b = t.per !== undefined ? { status: 'ok', runs: a.runs.map(() => ({ [t.metric]: t.per })) } : byName[t.b];
       const usable = a.status === 'ok' && b.status === 'ok' && a.runs.length && b.runs.length;
       const r = usable ? pairRatios(a.runs.map((x) => x[t.metric]), b.runs.map((x) => x[t.metric])) : null;
       const met = r ? (t.max !== undefined ? r.median <= t.max : r.median >= t.min) : null;
       return {
-        label: `${t.a} / ${t.b}`,
+        label: t.per !== undefined ? `${t.a} / ${t.per}` : `${t.a} / ${t.b}`,
         metric: t.metric,
         target: t.max !== undefined ? `≤ ${t.max}` : `≥ ${t.min}`,
         ratio: r,
@@ -99,7 +101,7 @@ function brief(metrics) {
 
 /**
  * Targets between two cases of one implementation (e.g. "ns/event at N=10,000 over N=1,000"): the
- * i-th runs of the two cases are paired like the runs of two implementations.
+ * i-th runs of the two cases are paired like the runs of two implementations. `max` or `min`.
  */
 function across(workload, cases) {
   return (workload.acrossCases || []).map((t) => {
@@ -113,9 +115,9 @@ function across(workload, cases) {
     return {
       label: `${t.impl}: ${t.a} / ${t.b}`,
       metric: t.metric,
-      target: `≤ ${t.max}`,
+      target: t.max !== undefined ? `≤ ${t.max}` : `≥ ${t.min}`,
       ratio: r,
-      met: r ? r.median <= t.max : null,
+      met: r ? (t.max !== undefined ? r.median <= t.max : r.median >= t.min) : null,
       reason: r ? undefined : 'no runs',
     };
   });

@@ -7,6 +7,15 @@
  * window is large enough that the relay always has work queued: it, not this process, is the
  * bottleneck (the workload reports both processes' CPU so that this can be checked).
  *
+ * Variants (parameters):
+ * - `rate=R`: open loop instead, R messages a second for `seconds` (the latency case).
+ * - `listen=1`: the subscribers are TLS *servers* a forwarder connects to (rsyslog's omfwd), one
+ *   listening port, RFC 5425 octet-counted frames whose message ends in LF; prints
+ *   {"listening":{"tlsPort"}} and waits for `target UDPPORT` on stdin before probing.
+ * - `catchup=N`: one plain subscriber takes N messages live (closed loop, the history fills), then
+ *   leaves; "ready" comes after that. On "go" one `logrelay/1` client resumes N messages behind
+ *   the head and reads MSG frames until it has them all: the result is that catch-up.
+ *
  * Kept cheap on purpose, since it shares the machine with the relay: subscribers read raw bytes and
  * count LFs natively; only the first and the last complete line of each chunk are parsed, for the
  * subscriber's progress (its newest sequence number) and for latency samples. Each message carries
@@ -25,7 +34,6 @@ const p = params();
 const PAD = 'x'.repeat(Math.max(0, p.size - 40));
 const LF = 0x0a;
 const MAX_SAMPLES = 1000000;
-const creds = load(p.certs, 'client');
 const udp = dgram.createSocket('udp4');
 const subs = [];
 const latencies = [];
@@ -36,9 +44,12 @@ let lastDelivery = 0n;
 let probing = true;
 let start = 0n;
 let cpuAtStart = null;
+let udpPort = p.udpPort;
+let filling = !!p.catchup; // the catch-up case's live phase, before "ready"
+let count = p.catchup || p.count;
 
 function send(text) {
-  udp.send(text, p.udpPort, '127.0.0.1');
+  udp.send(text, udpPort, '127.0.0.1');
 }
 
 function minDelivered() {
@@ -48,33 +59,64 @@ function minDelivered() {
 }
 
 function pump() {
-  if (probing || start === 0n) return;
-  while (sent < p.count && sent - minDelivered() < p.window) {
+  if (probing || (start === 0n && !filling)) return;
+  while (!p.rate && sent < count && sent - minDelivered() < p.window) {
     sent++;
     send(`${sent} ${process.hrtime.bigint()} ${PAD}`);
   }
-  if (minDelivered() >= p.count) finish();
+  if (minDelivered() >= count) (filling ? filled : finish)();
 }
 
-/** One complete line (without its LF): a probe (returns 1), or `SEQ SENT_NS PAD` (returns 0). */
+/** Open loop: every millisecond or so, whatever is due by now at `rate` a second. */
+function paced() {
+  const due = Math.min(count, Math.floor((Number(process.hrtime.bigint() - start) / 1e9) * p.rate));
+  while (sent < due) {
+    sent++;
+    send(`${sent} ${process.hrtime.bigint()} ${PAD}`);
+  }
+  if (sent >= count) return;
+  setTimeout(paced, 1);
+}
+
+/**
+ * One complete line (without its LF): a probe (returns 1), or `SEQ SENT_NS PAD` (returns 0). A
+ * forwarder's octet-counted frame puts `LEN ` before it.
+ */
 function sample(sub, line, now) {
-  const head = line.toString('latin1', 0, Math.min(line.length, 48));
-  if (head === 'probe') {
+  let head = line.toString('latin1', 0, Math.min(line.length, 64));
+  if (p.listen) head = head.slice(head.indexOf(' ') + 1);
+  if (head.startsWith('probe')) {
     sub.probed = true;
     if (probing && subs.length === p.subs && subs.every((s) => s.probed)) {
       probing = false;
-      ready({});
+      if (filling) pump();
+      else whenQuiet(() => ready({}));
     }
     return 1;
   }
   const sp = head.indexOf(' ');
   const seq = Number(head.slice(0, sp));
-  if (latencies.length < MAX_SAMPLES) latencies.push(Number(now - BigInt(head.slice(sp + 1, head.indexOf(' ', sp + 1)))) / 1e3);
+  if (latencies.length < MAX_SAMPLES && !filling) latencies.push(Number(now - BigInt(head.slice(sp + 1, head.indexOf(' ', sp + 1)))) / 1e3);
   if (seq > sub.seen) sub.seen = seq;
   return 0;
 }
 
+/**
+ * Calls `then` once nothing has arrived for 200 ms: probes still on their way (a forwarder may hold
+ * some back until its connections are up) must not land inside the measured phase, where a line
+ * within a chunk is counted without being read.
+ */
+function whenQuiet(then) {
+  const check = setInterval(() => {
+    if (Date.now() - lastData < 200) return;
+    clearInterval(check);
+    then();
+  }, 50);
+}
+
+let lastData = 0;
 function onData(sub, chunk) {
+  lastData = Date.now();
   const first = chunk.indexOf(LF);
   if (first < 0) {
     sub.rest = sub.rest.length ? Buffer.concat([sub.rest, chunk]) : chunk;
@@ -96,16 +138,98 @@ function onData(sub, chunk) {
   pump();
 }
 
-function connect() {
-  const sub = { seen: 0, probed: false, rest: Buffer.alloc(0) };
-  const socket = tls.connect({ ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost' });
-  sub.socket = socket;
+function fail(err) {
+  process.stderr.write(`subscriber: ${err.message}\n`);
+  process.exit(1);
+}
+
+function subscriber(socket) {
+  const sub = { seen: 0, probed: false, rest: Buffer.alloc(0), socket };
   socket.on('data', (chunk) => onData(sub, chunk));
-  socket.on('error', (err) => {
-    process.stderr.write(`subscriber: ${err.message}\n`);
-    process.exit(1);
-  });
+  socket.on('error', fail);
   subs.push(sub);
+}
+
+/**
+ * Connects `n` subscribers, at most 50 handshakes at a time: a thousand at once would leave this one
+ * process unable to finish any within a relay's handshake timeout on a loaded machine.
+ */
+function connectAll(n) {
+  const creds = load(p.certs, 'client');
+  let started = 0;
+  const next = () => {
+    if (started >= n) return;
+    started++;
+    const socket = tls.connect({ ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost' }, next);
+    subscriber(socket);
+  };
+  for (let i = 0; i < Math.min(50, n); i++) next();
+}
+
+/** Probes until every subscriber is known to the relay (its handshake done on both sides). */
+function startProbing() {
+  const probe = setInterval(() => (probing ? send('probe') : clearInterval(probe)), 20);
+}
+
+/** The catch-up case's live phase is over: the plain subscriber leaves; the history holds it all. */
+function filled() {
+  filling = false;
+  const plain = subs.pop();
+  plain.socket.destroy();
+  ready({ filled: sent });
+}
+
+/**
+ * A `logrelay/1` client resuming `count` messages behind the head: HELLO, `FROM <seq> log=<id>`,
+ * then MSG frames (header line, then `bytes` bytes in the relay's framing) until `count` messages
+ * have come. Frames are parsed as a stream: a header may span chunks, a payload many.
+ */
+function resume() {
+  const socket = tls.connect({
+    ...load(p.certs, 'client'),
+    host: '127.0.0.1',
+    port: p.tlsPort,
+    servername: 'localhost',
+    ALPNProtocols: ['logrelay/1'],
+  });
+  let pending = Buffer.alloc(0); // an incomplete header line
+  let payload = 0; // payload bytes of the current MSG frame still to skip
+  let hello = true;
+  socket.on('error', fail);
+  socket.on('data', (chunk) => {
+    let at = 0;
+    while (at < chunk.length) {
+      if (payload > 0) {
+        const take = Math.min(payload, chunk.length - at);
+        payload -= take;
+        at += take;
+        continue;
+      }
+      const lf = chunk.indexOf(LF, at);
+      if (lf < 0) {
+        pending = Buffer.concat([pending, chunk.subarray(at)]);
+        return;
+      }
+      const line = Buffer.concat([pending, chunk.subarray(at, lf)]).toString('latin1');
+      pending = Buffer.alloc(0);
+      at = lf + 1;
+      const words = line.split(' ');
+      if (hello) {
+        if (words[0] !== 'HELLO' || socket.alpnProtocol !== 'logrelay/1') fail(new Error(`no logrelay/1 opening: ${line}`));
+        hello = false;
+        const fields = Object.fromEntries(words.slice(2).map((w) => w.split('=')));
+        socket.write(`FROM ${Number(fields.next) - 1 - count} log=${fields.log}\n`);
+      } else if (words[0] === 'MSG') {
+        deliveredLines += Number(words[2]);
+        payload = Number(words[3]);
+      } else {
+        fail(new Error(`unexpected frame while catching up: ${line}`));
+      }
+    }
+    lastDelivery = process.hrtime.bigint();
+    if (deliveredLines >= count) finish();
+  });
+  subs.push({ socket, seen: 0 });
 }
 
 function cpuSecondsSince(base) {
@@ -118,12 +242,13 @@ function finish() {
   if (finished) return;
   finished = true;
   const seconds = Number(lastDelivery - start) / 1e9;
+  const expected = p.catchup ? count : sent * p.subs;
   result({
     sent,
     deliveredLines,
     seconds,
     deliveredPerSec: deliveredLines / seconds,
-    lossPercent: (100 * (sent * p.subs - deliveredLines)) / (sent * p.subs),
+    lossPercent: (100 * (expected - deliveredLines)) / expected,
     p50us: percentile(latencies, 50),
     p99us: percentile(latencies, 99),
     cpuSeconds: cpuSecondsSince(cpuAtStart),
@@ -133,23 +258,47 @@ function finish() {
   process.exit(0);
 }
 
-for (let i = 0; i < p.subs; i++) connect();
-// Probes until every subscriber is known to the relay (its handshake done on both sides).
-const probe = setInterval(() => (probing ? send('probe') : clearInterval(probe)), 20);
-let progress = { at: Date.now(), mark: -1 };
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (d) => {
-  if (!d.includes('go') || start !== 0n) return;
+function go() {
   start = process.hrtime.bigint();
   cpuAtStart = process.cpuUsage();
   setTimeout(finish, p.seconds * 1000);
+  if (p.catchup) return resume();
+  let progress = { at: Date.now(), mark: -1 };
   setInterval(() => {
     const mark = minDelivered();
     if (mark !== progress.mark) progress = { at: Date.now(), mark };
-    else if (Date.now() - progress.at > p.stallMs) {
+    else if (Date.now() - progress.at > p.stallMs && (!p.rate || sent >= count)) {
       writtenOff = sent; // lost in the relay's UDP buffer or dropped from a queue: count it, move on
-      pump();
+      if (p.rate) finish();
+      else pump();
     }
   }, 20);
-  pump();
+  if (p.rate) paced();
+  else pump();
+}
+
+let input = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  input += d;
+  let nl;
+  while ((nl = input.indexOf('\n')) >= 0) {
+    const line = input.slice(0, nl).trim();
+    input = input.slice(nl + 1);
+    if (line.startsWith('target ')) {
+      udpPort = Number(line.slice(7));
+      startProbing();
+    } else if (line === 'go' && start === 0n) go();
+  }
 });
+
+if (p.listen) {
+  const server = tls.createServer({ ...load(p.certs, 'server'), requestCert: true, rejectUnauthorized: true }, (socket) => {
+    if (subs.length >= p.subs) return socket.destroy(); // a forwarder's extra connection is not a subscriber
+    subscriber(socket);
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ listening: { tlsPort: server.address().port } }) + '\n'));
+} else {
+  connectAll(p.catchup ? 1 : p.subs);
+  startProbing();
+}

@@ -52,8 +52,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { lockExclusive } from '../fd';
 import { encodeHeader, HEADER_BYTES, JournalRecord, RecordEncoder, scanSegment } from './journal-format';
+import { currentBootId, journalError, readState, RunState, STATE_FILE, syncDir, writeFileAtomic, writeState } from './journal-state';
 
 export type { JournalRecord } from './journal-format';
+export type { JournalError } from './journal-state';
 
 export type FsyncPolicy = 'never' | 'interval' | 'always';
 
@@ -72,47 +74,33 @@ export interface Recovery {
   logId: string;
   /** The seq the next append must carry (1 for a new directory). */
   nextSeq: number;
-  /** The retained history, oldest first, consecutive seqs ending at nextSeq - 1 (may be empty). */
+  /**
+   * The retained history, oldest first, consecutive seqs ending at nextSeq - 1 — or at `lost.from - 1` when
+   * `lost` is set (may be empty).
+   */
   records: JournalRecord[];
+  /**
+   * Set only after a reboot (power cut, machine crash) that followed a run which neither closed the journal nor
+   * used `always`: seqs from..to may have been handed out (and delivered) by that run while the disk did not keep
+   * them, and are never used again (`nextSeq` is `to + 1`). Some of them may never have been used at all.
+   */
+  lost?: { from: number; to: number };
   /** Torn or damaged data found (for a log line); `offset` is a byte offset in `file`. */
   cut: { file: string; offset: number; reason: string }[];
 }
 
-/** An error with a `code` and the `path` it is about. */
-export interface JournalError extends Error {
-  code: string;
-  path: string;
-  errno?: number;
-  syscall?: string;
-}
-
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/**
+ * How far the persisted reservation runs ahead of the seqs handed out: its write (two fsyncs) is on the append
+ * path once per this many messages.
+ */
+export const RESERVE_STEP = 65536;
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 const LOG_ID = /^[0-9a-f]{16}$/;
 const POLICIES: readonly FsyncPolicy[] = ['never', 'interval', 'always'];
 
-function journalError(code: string, message: string, file: string, cause?: unknown): JournalError {
-  const err = new Error(message, cause === undefined ? undefined : { cause }) as JournalError;
-  err.code = code;
-  err.path = file;
-  const sys = cause as { errno?: unknown; syscall?: unknown } | undefined;
-  if (typeof sys?.errno === 'number') err.errno = sys.errno;
-  if (typeof sys?.syscall === 'string') err.syscall = sys.syscall;
-  return err;
-}
-
 function segmentName(firstSeq: number): string {
   return `${String(firstSeq).padStart(20, '0')}.seg`;
-}
-
-/** Makes creations and deletions of names in `dir` durable. */
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function checkOptions(options: JournalOptions): Required<JournalOptions> {
@@ -169,16 +157,7 @@ function readLogId(dir: string, hasSegments: boolean): string {
       throw journalError('ERR_JOURNAL_LOG_ID', `history dir ${dir} has segment files but no log-id file: restore it or empty the directory`, file);
     }
     const logId = randomBytes(8).toString('hex');
-    const temp = `${file}.tmp`;
-    const fd = fs.openSync(temp, 'w', 0o644);
-    try {
-      fs.writeSync(fd, `${logId}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, file);
-    syncDir(dir);
+    writeFileAtomic(dir, 'log-id', `${logId}\n`);
     return logId;
   }
   const logId = text.trim();
@@ -213,6 +192,12 @@ export class Journal {
   /** Segments rolled away from under `interval` whose data has not been fdatasync'ed yet. */
   private unsynced: number[] = [];
   private dirty = false;
+  /** Under `never`: segments rolled away unsynced during this run, synced by close() before it marks the stop clean. */
+  private unsyncedNames = new Set<number>();
+  /** Every seq handed out is below this, on disk (see journal-state.ts). */
+  private reserved = 1;
+  private reservations = 0;
+  private readonly boot = currentBootId();
   private failure: Error | null = null;
   private closed = false;
 
@@ -246,10 +231,12 @@ export class Journal {
     let journal: Journal | undefined;
     try {
       fs.rmSync(path.join(dir, 'log-id.tmp'), { force: true });
+      fs.rmSync(path.join(dir, `${STATE_FILE}.tmp`), { force: true });
       const segments = listSegments(dir);
       const logId = readLogId(dir, segments.length > 0);
+      const previous = readState(dir);
       journal = new Journal(dir, opts, lockFd, logId, 1, segments);
-      return { journal, recovery: journal.recover() };
+      return { journal, recovery: journal.recover(previous) };
     } catch (err) {
       if (journal?.active) fs.closeSync(journal.active.fd);
       fs.closeSync(lockFd);
@@ -261,12 +248,48 @@ export class Journal {
     return path.join(this.dir, segmentName(firstSeq));
   }
 
-  /** Reads the segments newest first, sets nextSeq and the active segment, deletes what lies below the history. */
-  private recover(): Recovery {
+  /**
+   * Reads the segments newest first, sets nextSeq and the active segment, deletes what lies below the history,
+   * then skips the previous run's reservation if a reboot may have lost seqs it handed out, and persists a new
+   * reservation marked unclean.
+   */
+  private recover(previous: RunState | null): Recovery {
+    const recovery = this.readSegments(previous);
+    this.reserve(Math.max(previous?.reserved ?? 0, this.nextSeq + RESERVE_STEP));
+    return recovery;
+  }
+
+  /** The seqs the previous run may have handed out that no longer are on disk, or undefined. */
+  private lostRange(previous: RunState | null, recoveredNext: number): Recovery['lost'] {
+    // Same boot: the relay stopped but the machine did not, so the page cache held every record that was ever
+    // appended and recovery saw them all. Another boot after an unclean stop, without `always`: the disk may
+    // have lost records whose seqs were handed out; only the reservation still bounds them.
+    if (
+      previous === null ||
+      previous.clean ||
+      previous.fsync === 'always' ||
+      (previous.boot !== null && this.boot !== null && previous.boot === this.boot) ||
+      previous.reserved <= recoveredNext
+    ) {
+      return undefined;
+    }
+    return { from: recoveredNext, to: previous.reserved - 1 };
+  }
+
+  private state(clean: boolean): RunState {
+    return { reserved: this.reserved, boot: this.boot, fsync: this.options.fsync, clean };
+  }
+
+  private readSegments(previous: RunState | null): Recovery {
     const cut: Recovery['cut'] = [];
     const runs: JournalRecord[][] = [];
     const segs = this.segments;
-    if (segs.length === 0) return { logId: this.logId, nextSeq: 1, records: [], cut };
+    if (segs.length === 0) {
+      const lost = this.lostRange(previous, 1);
+      if (lost === undefined) return { logId: this.logId, nextSeq: 1, records: [], cut };
+      this.nextSeq = lost.to + 1;
+      return { logId: this.logId, nextSeq: this.nextSeq, records: [], cut, lost };
+    }
     let count = 0;
     let bytes = 0;
     let firstKept = 0;
@@ -295,10 +318,16 @@ export class Journal {
       }
       if (from > 0) break;
     }
-    if (this.active === null) this.roll(this.nextSeq);
+    const lost = this.lostRange(previous, this.nextSeq);
+    if (lost !== undefined) {
+      this.nextSeq = lost.to + 1;
+      if (runs.length === 0) firstKept = this.nextSeq;
+    }
+    // A new segment when the newest cannot be continued: damage hides higher seqs, or the seqs jump.
+    if (this.active === null || lost !== undefined) this.roll(this.nextSeq);
     this.evictBefore(firstKept);
     const records = runs.length === 1 ? runs[0] : runs.reverse().flat();
-    return { logId: this.logId, nextSeq: this.nextSeq, records, cut };
+    return { logId: this.logId, nextSeq: this.nextSeq, records, cut, ...(lost && { lost }) };
   }
 
   /** Makes the newest segment the active one, cutting it at `end` (rewriting its header when that was bad). */
@@ -335,6 +364,7 @@ export class Journal {
       // append path; under `always` it is synced already, under `never` it never will be.
       if (this.dirty && this.options.fsync === 'interval') this.unsynced.push(old.fd);
       else fs.closeSync(old.fd);
+      if (this.dirty && this.options.fsync === 'never') this.unsyncedNames.add(this.segments[this.segments.length - 1]);
     }
     this.active = { fd, file, size: HEADER_BYTES };
     if (this.segments[this.segments.length - 1] !== firstSeq) this.segments.push(firstSeq);
@@ -371,6 +401,9 @@ export class Journal {
       }
     }
     const bytes = this.encoder.encode(records);
+    // The reservation is raised (durably) before any seq beyond it is written, so it is never below a seq that a
+    // subscriber may have received.
+    if (first + n > this.reserved) this.reserve(first + n + RESERVE_STEP);
     const active = this.active;
     if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
       this.roll(first);
@@ -379,6 +412,24 @@ export class Journal {
     this.nextSeq = first + n;
     if (this.options.fsync === 'always') this.datasync((this.active as Active).fd);
     else this.dirty = true;
+  }
+
+  /** How many times this journal wrote its seq reservation to disk (the write at open included). */
+  get reservationWrites(): number {
+    return this.reservations;
+  }
+
+  private reserve(reserved: number): void {
+    const was = this.reserved;
+    this.reserved = reserved;
+    try {
+      writeState(this.dir, this.state(false));
+    } catch (err) {
+      this.reserved = was;
+      const file = path.join(this.dir, STATE_FILE);
+      throw journalError((err as { code?: string }).code ?? 'EIO', `journal: cannot raise the seq reservation in ${file}: ${(err as Error).message}`, file, err);
+    }
+    this.reservations++;
   }
 
   private write(active: Active, bytes: Buffer, first: number, n: number): void {
@@ -421,6 +472,7 @@ export class Journal {
     if (this.closed || this.segments.length < 2 || this.segments[1] > seq) return;
     while (this.segments.length > 1 && this.segments[1] <= seq) {
       fs.rmSync(this.file(this.segments[0]), { force: true });
+      this.unsyncedNames.delete(this.segments[0]);
       this.segments.shift();
     }
     syncDir(this.dir);
@@ -439,12 +491,27 @@ export class Journal {
     this.dirty = false;
   }
 
-  /** Syncs, closes the files and releases the lock; idempotent. */
+  /**
+   * Syncs, marks the stop clean (only when everything appended is on disk: then a reboot loses nothing and the
+   * next start skips no seqs), closes the files and releases the lock; idempotent.
+   */
   close(): void {
     if (this.closed) return;
     let error: unknown = null;
     try {
-      if (this.failure === null) this.sync();
+      if (this.failure === null) {
+        this.sync();
+        for (const seq of this.unsyncedNames) {
+          const fd = fs.openSync(this.file(seq), 'r+');
+          try {
+            this.datasync(fd);
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
+        this.unsyncedNames.clear();
+        writeState(this.dir, this.state(true));
+      }
     } catch (err) {
       error = err;
     }

@@ -421,6 +421,22 @@ describe('seqs across a reboot', () => {
     120000,
   );
 
+  test('sync() raises the reservation ahead once less than half a step is left, so appends up to it write none', () => {
+    const dir = tempDir();
+    const { journal } = open(dir, { fsync: 'interval' });
+    const half = RESERVE_STEP / 2;
+    appendRange(journal, 1, half);
+    journal.sync();
+    expect(journal.reservationWrites).toBe(1); // more than half a step left: nothing to do
+    appendRange(journal, half + 1, half + 10);
+    journal.sync();
+    expect(journal.reservationWrites).toBe(2);
+    expect(Number(stateOf(dir).reserved)).toBe(half + 11 + RESERVE_STEP);
+    appendRange(journal, half + 11, half + 10 + RESERVE_STEP);
+    expect(journal.reservationWrites).toBe(2);
+    close(journal);
+  }, 60000);
+
   test('a malformed state file is a clear error', () => {
     const dir = tempDir();
     close(open(dir).journal);

@@ -11,6 +11,8 @@
  * - `NNNNNNNNNNNNNNNNNNNN.seg` — segments, named by the seq of their first record (20 digits, so that names sort
  *   like seqs). The newest is appended to; a new one starts when it has reached `segmentBytes`. The byte format is
  *   in `journal-format.ts`: every record carries its length and a CRC-32C.
+ * - `state` — the seq reservation, the boot id, the fsync policy and whether the run stopped cleanly, written
+ *   atomically (format in `journal-state.ts`); see "Seqs after a power cut" below.
  *
  * Creating or deleting a segment is followed by an fsync of the directory, in every fsync mode: otherwise a power
  * cut could lose a whole segment's name (a hole in the middle of the history) while its neighbours survive.
@@ -34,7 +36,8 @@
  *   its cut so that appends continue cleanly after the last good record.
  * - `nextSeq` is above every seq that was ever written and still checks out, even in bytes past a cut (they are
  *   found by scanning forward for records that check out): a seq is never given to two messages. A torn record
- *   (one whose append never returned) does not count, and its seq is used again.
+ *   (one whose append never returned) does not count, and its seq is used again. After a reboot, `nextSeq` is
+ *   also above every seq the previous run may have handed out (next section).
  * - The history returned is the longest run of good records whose seqs are consecutive and end at `nextSeq - 1`,
  *   bounded by `maxMessages` / `maxBytes`. Damage in the middle therefore shortens the history to what follows it:
  *   there is no hole inside a recovered history, and nothing is returned that was not appended byte for byte.
@@ -43,6 +46,28 @@
  * - Unusable directories are clear errors: not a directory, no permission (Node's `EACCES`/`ENOTDIR`, with
  *   `path`), locked by a running relay (`ERR_JOURNAL_LOCKED`), segments without a readable `log-id`
  *   (`ERR_JOURNAL_LOG_ID`). No byte content of a segment makes `open` throw.
+ *
+ * ## Seqs after a power cut
+ * Under `never` and `interval` a power cut (or a machine crash) can take from the disk records that subscribers
+ * already received; giving their seqs to new messages would hand a resuming subscriber the wrong messages. So the
+ * journal keeps, in `state`, a reservation: a seq above every seq it has handed out. It is written durably (temp
+ * file, fdatasync, rename, directory fsync) before an append would go past it, and then raised by
+ * {@link RESERVE_STEP} beyond the batch: two fsyncs on the append path once per 65,536 messages. {@link Journal.sync}
+ * raises it ahead when less than half a step is left, so under `interval` below ~32,000 messages/s the write
+ * happens on the caller's timer instead. `state` also holds
+ * the boot id of the machine (/proc/sys/kernel/random/boot_id, Linux makes a new one at every boot), the fsync
+ * policy of the run, and a clean flag that `open` clears and `close` sets once everything appended is on disk
+ * (under `never`, close fdatasyncs the segments written during the run first).
+ *
+ * At `open`, when the previous run did not stop cleanly, was not `always`, and the boot id differs (the machine
+ * restarted since), the recovered records may end before the last seq handed out: `nextSeq` becomes the previous
+ * reservation, a new segment starts there, and {@link Recovery.lost} names the skipped seqs (from the first seq
+ * after the recovered ones to `nextSeq - 1`; some were perhaps never used). The history returned ends before
+ * `lost.from`. A relay that was only killed (same boot) has lost nothing from the page cache: no jump; nor after a
+ * clean stop, nor after an `always` run (each append was on disk before it returned). Where the system has no boot
+ * id (not Linux), every unclean stop counts as a possible reboot: the seqs jump, so nothing repeats, at the price
+ * of a hole the relay must report after a mere crash. A directory without `state` (made before it existed)
+ * recovers without a jump; a malformed one is refused (`ERR_JOURNAL_STATE`).
  *
  * Seqs are JS numbers: appending beyond Number.MAX_SAFE_INTEGER (2^53 - 1; 285 years at a million messages a
  * second) is refused.
@@ -478,7 +503,11 @@ export class Journal {
     syncDir(this.dir);
   }
 
-  /** fdatasync of whatever was appended since the last sync (the caller's timer calls it under `interval`). */
+  /**
+   * fdatasync of whatever was appended since the last sync (the caller's timer calls it under `interval`). Also
+   * raises the seq reservation when less than half a step is left, so that at moderate rates its write happens
+   * here, on the timer, rather than on the append path.
+   */
   sync(): void {
     if (this.closed) return;
     this.usable();
@@ -489,6 +518,7 @@ export class Journal {
     this.unsynced = [];
     if (this.dirty && this.active !== null) this.datasync(this.active.fd);
     this.dirty = false;
+    if (this.reserved - this.nextSeq < RESERVE_STEP / 2) this.reserve(this.nextSeq + RESERVE_STEP);
   }
 
   /**

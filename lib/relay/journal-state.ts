@@ -9,6 +9,7 @@
  * boot <id>|-           the machine's boot id when it was written (- where the system gives none)
  * fsync interval        the fsync policy of that run
  * clean 0|1             1 only when the run closed the journal after everything it appended was on disk
+ * failed 0|1            1 when the run's last append failed (its seqs may have been delivered, they are not on disk)
  * ```
  * Together they tell a restart after a relay crash (same boot: the page cache, hence every appended record, is
  * still there) from one after a power cut or a machine crash (another boot: the disk may have lost records that
@@ -67,6 +68,7 @@ export interface RunState {
   boot: string | null;
   fsync: string;
   clean: boolean;
+  failedTail: boolean;
 }
 
 export const STATE_FILE = 'state';
@@ -95,7 +97,7 @@ export function readState(dir: string): RunState | null {
     if ((err as { code?: string }).code === 'ENOENT') return null;
     throw err;
   }
-  const m = /^reserved (\d{1,16})\nboot ([0-9a-f-]{8,64}|-)\nfsync (never|interval|always)\nclean ([01])\n$/.exec(text);
+  const m = /^reserved (\d{1,16})\nboot ([0-9a-f-]{8,64}|-)\nfsync (never|interval|always)\nclean ([01])\nfailed ([01])\n$/.exec(text);
   const reserved = m ? Number(m[1]) : 0;
   if (!m || !Number.isSafeInteger(reserved) || reserved < 1) {
     throw journalError(
@@ -104,9 +106,9 @@ export function readState(dir: string): RunState | null {
       file,
     );
   }
-  return { reserved, boot: m[2] === '-' ? null : m[2], fsync: m[3], clean: m[4] === '1' };
+  return { reserved, boot: m[2] === '-' ? null : m[2], fsync: m[3], clean: m[4] === '1', failedTail: m[5] === '1' };
 }
 
 export function writeState(dir: string, state: RunState): void {
-  writeFileAtomic(dir, STATE_FILE, `reserved ${state.reserved}\nboot ${state.boot ?? '-'}\nfsync ${state.fsync}\nclean ${state.clean ? 1 : 0}\n`);
+  writeFileAtomic(dir, STATE_FILE, `reserved ${state.reserved}\nboot ${state.boot ?? '-'}\nfsync ${state.fsync}\nclean ${state.clean ? 1 : 0}\nfailed ${state.failedTail ? 1 : 0}\n`);
 }

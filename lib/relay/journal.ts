@@ -66,7 +66,10 @@
  * `lost.from`. A relay that was only killed (same boot) has lost nothing from the page cache: no jump; nor after a
  * clean stop, nor after an `always` run (each append was on disk before it returned). Where the system has no boot
  * id (not Linux), every unclean stop counts as a possible reboot: the seqs jump, so nothing repeats, at the price
- * of a hole the relay must report after a mere crash. A directory without `state` (made before it existed)
+ * of a hole the relay must report after a mere crash. A failed append (ENOSPC, EIO…) whose seqs no later append
+ * covers is recorded in `state` too (`failed 1`, at once when the disk lets it, else by `close`): the caller may
+ * have delivered those seqs from memory, so the next start skips the reservation whatever the boot, the policy or
+ * the way the relay stopped. A directory without `state` (made before it existed)
  * recovers without a jump; a malformed one is refused (`ERR_JOURNAL_STATE`).
  *
  * Seqs are JS numbers: appending beyond Number.MAX_SAFE_INTEGER (2^53 - 1; 285 years at a million messages a
@@ -222,6 +225,8 @@ export class Journal {
   /** Every seq handed out is below this, on disk (see journal-state.ts). */
   private reserved = 1;
   private reservations = 0;
+  /** The last append failed: its seqs were perhaps delivered but are not on disk (see failedAppend). */
+  private failedTail = false;
   private readonly boot = currentBootId();
   private failure: Error | null = null;
   private closed = false;
@@ -289,6 +294,7 @@ export class Journal {
     // Same boot: the relay stopped but the machine did not, so the page cache held every record that was ever
     // appended and recovery saw them all. Another boot after an unclean stop, without `always`: the disk may
     // have lost records whose seqs were handed out; only the reservation still bounds them.
+    if (previous?.failedTail && previous.reserved > recoveredNext) return { from: recoveredNext, to: previous.reserved - 1 };
     if (
       previous === null ||
       previous.clean ||
@@ -302,7 +308,7 @@ export class Journal {
   }
 
   private state(clean: boolean): RunState {
-    return { reserved: this.reserved, boot: this.boot, fsync: this.options.fsync, clean };
+    return { reserved: this.reserved, boot: this.boot, fsync: this.options.fsync, clean, failedTail: this.failedTail };
   }
 
   private readSegments(previous: RunState | null): Recovery {
@@ -428,12 +434,18 @@ export class Journal {
     const bytes = this.encoder.encode(records);
     // The reservation is raised (durably) before any seq beyond it is written, so it is never below a seq that a
     // subscriber may have received.
-    if (first + n > this.reserved) this.reserve(first + n + RESERVE_STEP);
-    const active = this.active;
-    if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
-      this.roll(first);
+    try {
+      if (first + n > this.reserved) this.reserve(first + n + RESERVE_STEP);
+      const active = this.active;
+      if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
+        this.roll(first);
+      }
+      this.write(this.active as Active, bytes, first, n);
+    } catch (err) {
+      this.failedAppend(first + n);
+      throw err;
     }
-    this.write(this.active as Active, bytes, first, n);
+    this.failedTail = false;
     this.nextSeq = first + n;
     if (this.options.fsync === 'always') this.datasync((this.active as Active).fd);
     else this.dirty = true;
@@ -442,6 +454,22 @@ export class Journal {
   /** How many times this journal wrote its seq reservation to disk (the write at open included). */
   get reservationWrites(): number {
     return this.reservations;
+  }
+
+  /**
+   * The caller may already have delivered the seqs of a batch whose append failed (it serves from memory), but
+   * they are not on disk: unless a later append succeeds, the next start must not reuse them, whatever the boot,
+   * the fsync policy or the way the relay stops. Recorded now, best effort (the disk may be full: then only a
+   * clean close that manages the write records it), and by close().
+   */
+  private failedAppend(end: number): void {
+    this.failedTail = true;
+    try {
+      writeState(this.dir, { ...this.state(false), reserved: Math.max(this.reserved, end) });
+      this.reserved = Math.max(this.reserved, end);
+    } catch {
+      // The append's own error is the one to report.
+    }
   }
 
   private reserve(reserved: number): void {

@@ -13,7 +13,7 @@ import { cleanup, exitOf, expectMessages, LOGRELAY, LOGTAIL, spawnChild, makeCer
 afterEach(cleanup);
 
 const FLAGS = ['udp', 'unix', 'tls', 'cert', 'key', 'ca', 'issuer', 'fingerprint', 'framing', 'queue', 'queue-bytes', 'on-full',
-  'handshake-timeout', 'write-timeout', 'stats-interval', 'backend', 'mode', 'demo', 'json', 'help'];
+  'handshake-timeout', 'max-handshakes', 'max-handshakes-per-ip', 'rejection-log', 'write-timeout', 'stats-interval', 'backend', 'mode', 'demo', 'json', 'help'];
 
 test('--help lists every flag and exits 0', () => {
   const out = execFileSync(process.execPath, [LOGRELAY, '--help'], { encoding: 'utf8', timeout: 10000 });
@@ -27,6 +27,11 @@ test.each([
   [['--fingerprint', 'sha256:zz'], /--fingerprint/],
   [['--on-full', 'maybe'], /--on-full/],
   [['--mode', 'fast'], /--mode/],
+  [['--max-handshakes', '0'], /--max-handshakes must be an integer/],
+  [['--max-handshakes-per-ip', '1.5'], /--max-handshakes-per-ip must be an integer/],
+  [['--rejection-log', '10'], /--rejection-log must be N\/S/],
+  [['--rejection-log', '10/0'], /--rejection-log must be N\/S/],
+  [['--rejection-log', '10/100000'], /--rejection-log must be N\/S/],
   [['--bogus'], /unknown flag --bogus/],
   [['--handshake-timeout', '2147483648'], /--handshake-timeout must be an integer from 1 to 2147483647/],
   [['--write-timeout', '1e9'], /--write-timeout/],
@@ -125,6 +130,67 @@ test.each([
   expect(r.stderr).toBe(`logrelay: no certificate in CA PEM (${certs.ca})\n`);
   expect(r.status).toBe(2);
 });
+
+/**
+ * A certificate, key or CA path that cannot be read: missing (ENOENT), a directory (EISDIR), or
+ * under something that is not a directory (ENOTDIR). Each flag gets a different failure; the path
+ * is named in the line since the system's own text for a directory names none.
+ */
+const unreadable: [string, string, (dir: string) => string][] = [
+  ['ca', 'no such file or directory (ENOENT)', (dir) => path.join(dir, 'missing.pem')],
+  ['cert', 'illegal operation on a directory (EISDIR)', (dir) => dir],
+  ['key', 'not a directory (ENOTDIR)', (dir) => path.join(dir, 'ca.pem', 'key.pem')],
+];
+const PEM_NAME: Record<string, string> = { ca: 'CA PEM', cert: 'cert PEM', key: 'key PEM' };
+
+test.each(['integrated', 'blocking'].flatMap((mode) => unreadable.map(([flag, why, at]) => [flag, why, mode, at] as const)))(
+  'a --%s file that cannot be read (%s, %s mode): one line naming the file and why, exit code 2',
+  (flag, why, mode, at) => {
+    const certs = makeCerts();
+    const files: Record<string, string> = { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca };
+    files[flag] = at(certs.dir);
+    const r = spawnSync(process.execPath, [LOGRELAY, '--cert', files.cert, '--key', files.key, '--ca', files.ca, '--tls', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--mode', mode], {
+      encoding: 'utf8',
+      timeout: 10000,
+    });
+    expect(r.stderr).toBe(`logrelay: cannot read ${PEM_NAME[flag]} (${files[flag]}): ${why}\n`);
+    expect(r.status).toBe(2);
+  },
+);
+
+test.each(unreadable)('logtail with a --%s file that cannot be read (%s): one line naming the file and why, exit code 2', (flag, why, at) => {
+  const certs = makeCerts();
+  const files: Record<string, string> = { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca };
+  files[flag] = at(certs.dir);
+  // Port 1 on loopback: nothing is ever reached, the files are checked before connecting.
+  const r = spawnSync(process.execPath, [LOGTAIL, '--connect', '127.0.0.1:1', '--cert', files.cert, '--key', files.key, '--ca', files.ca], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
+  expect(r.stderr).toBe(`logtail: cannot read ${PEM_NAME[flag]} (${files[flag]}): ${why}\n`);
+  expect(r.status).toBe(2);
+});
+
+test.each(['integrated', 'blocking'])('%s mode: SIGHUP with a --ca file gone: reload-failed naming it, and the previous material stays in force', async (mode) => {
+  const certs = makeCerts();
+  const relay = await RelayProcess.start(['--mode', mode, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const subscriber = { ...certs, ca: writePem(tempDir(), 'ca.pem', certs.caPair.cert) }; // logtail's copy stays
+  const before = await Tail.start(relay, subscriber);
+  fs.rmSync(certs.ca);
+  const from = relay.events.length;
+  relay.child.kill('SIGHUP');
+  const failed = await relay.waitEvent('reload-failed', () => true, 5000, from);
+  expect(failed.reason).toBe(`cannot read CA PEM (${certs.ca}): no such file or directory (ENOENT)`);
+  expect(relay.all('reloaded')).toHaveLength(0);
+  const after = await Tail.start(relay, subscriber);
+  const m = message(1, 100, 'after a failed reload');
+  await sendUdp(relay.udpPort, [m]);
+  expectMessages(await after.waitFor(1), [m]);
+  expectMessages(await before.waitFor(1), [m]);
+  expect(relay.all('subscriber-rejected')).toHaveLength(0);
+  expect(relay.all('task-crashed')).toEqual([]);
+  expect(await relay.stop()).toBe(0);
+}, 30000);
 
 test('SIGHUP with a --ca file holding no certificate: reload-failed, and the previous certificate, key and CA stay in force', async () => {
   const certs = makeCerts();

@@ -210,6 +210,34 @@ test('a CA bundle with no certificate in it is refused, not taken as "trust noth
   }
 });
 
+test('a PEM file that cannot be read is an ERR_TLS_CONTEXT naming the file and why, with the system error kept', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-file-'));
+  try {
+    const missing = path.join(dir, 'missing.pem');
+    const cases: [Record<string, string>, string, string][] = [
+      [{ caFile: missing }, `cannot read CA PEM (${missing}): no such file or directory (ENOENT)`, 'ENOENT'],
+      [{ certFile: dir }, `cannot read cert PEM (${dir}): illegal operation on a directory (EISDIR)`, 'EISDIR'],
+    ];
+    for (const [files, reason, sysCode] of cases) {
+      let err: unknown;
+      try {
+        TlsContext.server({ ...server, ...files, verify: 'require' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'ERR_TLS_CONTEXT', reason, errno: expect.any(Number), cause: expect.objectContaining({ code: sysCode }) });
+    }
+    // A file option that is not a path is the caller's mistake, never read as an fd.
+    for (const caFile of [99999, Buffer.from(missing)]) {
+      expect(() => TlsContext.server({ ...server, caFile: caFile as unknown as string, verify: 'require' })).toThrow(
+        expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('CA PEM file') }),
+      );
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe('a client certificate that is itself a CA certificate is refused (end-entity only)', () => {
   // Made by openssl, signed by the trusted CA, and usable for TLS client authentication by every
   // other measure (digitalSignature, extendedKeyUsage clientAuth): only CA:TRUE tells it apart.

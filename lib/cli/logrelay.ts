@@ -22,6 +22,9 @@ const SPECS: FlagSpec[] = [
   { name: 'queue-bytes', kind: 'string', value: 'N', help: `bytes queued per subscriber (default ${defaults.queueBytes})` },
   { name: 'on-full', kind: 'string', value: 'POLICY', help: `drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
   { name: 'handshake-timeout', kind: 'string', value: 'MS', help: `default ${defaults.handshakeTimeoutMs}` },
+  { name: 'max-handshakes', kind: 'string', value: 'N', help: `pending handshakes at most; beyond, the oldest of the busiest address is cut (default ${defaults.maxHandshakes})` },
+  { name: 'max-handshakes-per-ip', kind: 'string', value: 'N', help: `pending handshakes from one IP (an IPv6 /64) at most; beyond, its oldest is cut (default ${defaults.maxHandshakesPerIp})` },
+  { name: 'rejection-log', kind: 'string', value: 'N/S', help: `log N rejected handshakes per S seconds in full, then one summary line (default ${defaults.rejectionLogBurst}/${defaults.rejectionLogIntervalS})` },
   { name: 'write-timeout', kind: 'string', value: 'MS', help: `disconnect a subscriber whose write stalls this long (default ${defaults.writeTimeoutMs})` },
   { name: 'stats-interval', kind: 'string', value: 'S', help: `seconds between stats lines, 0 for none (default ${defaults.statsIntervalS}); SIGUSR1 prints one now` },
   { name: 'backend', kind: 'string', value: 'NAME', help: `pollset backend: ${Pollset.backends.join('|')} (default ${Pollset.backends[0]})` },
@@ -38,6 +41,20 @@ function checkAddress(flag: string, value: string): string {
     throw new UsageError(`--${flag}: not an address: ${JSON.stringify(value)} (HOST:PORT, [IPv6]:PORT)`);
   }
   return value;
+}
+
+/** `--rejection-log N/S`: N lines in full (0 for summaries only) per S seconds. */
+function rejectionLog(value: string | undefined): Pick<RelayOptions, 'rejectionLogBurst' | 'rejectionLogIntervalS'> {
+  if (value === undefined) return {};
+  const m = /^([0-9]+)\/([0-9]+)$/.exec(value);
+  const burst = Number(m?.[1]);
+  const interval = Number(m?.[2]);
+  if (!m || burst > limits.maxHandshakes || interval < 1 || interval > limits.maxRejectionLogIntervalS) {
+    throw new UsageError(
+      `--rejection-log must be N/S (N lines from 0 to ${limits.maxHandshakes} per S seconds from 1 to ${limits.maxRejectionLogIntervalS}), not ${JSON.stringify(value)}`,
+    );
+  }
+  return { rejectionLogBurst: burst, rejectionLogIntervalS: interval };
 }
 
 /** Flags → options; every mistake is a one-line UsageError. */
@@ -72,6 +89,9 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     onFull: flags.choice('on-full', ['drop-oldest', 'drop-newest', 'disconnect'] as const, defaults.onFull),
     handshakeTimeoutMs: flags.integer('handshake-timeout', defaults.handshakeTimeoutMs, 1, limits.maxMs),
     writeTimeoutMs: flags.integer('write-timeout', defaults.writeTimeoutMs, 1, limits.maxMs),
+    maxHandshakes: flags.integer('max-handshakes', defaults.maxHandshakes, 1, limits.maxHandshakes),
+    maxHandshakesPerIp: flags.integer('max-handshakes-per-ip', defaults.maxHandshakesPerIp, 1, limits.maxHandshakes),
+    ...rejectionLog(flags.string('rejection-log')),
     statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0, limits.maxStatsIntervalS),
     backend: flags.choice('backend', Pollset.backends, Pollset.backends[0]),
     mode: flags.choice('mode', ['integrated', 'blocking'] as const, defaults.mode),
@@ -137,13 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (demo) process.stdout.write(demoInstructions(demo, listening.inputs[0] ?? '127.0.0.1:5514', listening.tls));
   await relay.finished;
-  flushBeforeExit(log, 1000);
+  // Lines still waiting for a full stderr (`stopped` last) go out before exit, if its reader takes them soon.
+  log.sink?.flushWithin(1000);
   return 0;
-}
-
-/** Lines still waiting for a full stderr go out before exit, if its reader takes them within `ms`. */
-function flushBeforeExit(log: Logger, ms: number): void {
-  const deadline = Date.now() + ms;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (log.sink && !log.sink.flush() && Date.now() < deadline) Atomics.wait(pause, 0, 0, 5);
 }

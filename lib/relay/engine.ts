@@ -9,8 +9,10 @@ import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDat
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { frame } from './framing';
-import type { Logger } from './log';
+import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
+import { logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
+import { RateLimitedLog } from './ratelog';
 import type { Counters } from './stats';
 import { Subscriber, SubscriberStream } from './subscriber';
 
@@ -66,11 +68,17 @@ export class RelayEngine {
   readonly #inputs: DatagramEndpoint[] = [];
   readonly #tasks: Task<unknown>[] = [];
   /**
-   * Accepted connections whose task has not finished its handshake. The relay owns each from the
-   * moment accept returns it: a task halted before its first step never runs its `finally`, so
-   * stop closes these connections itself (closing one a started task already handed to TLS does nothing).
+   * Accepted connections whose task has not finished its handshake, bounded (see PendingHandshakes).
+   * The relay owns each from the moment accept returns it: a task halted before its first step
+   * never runs its `finally`, so whoever cuts one (stop, or a newer connection that needs the slot)
+   * closes the connection itself (closing one a started task already handed to TLS does nothing).
    */
-  readonly #handshaking = new Map<TcpStream, Task<void>>();
+  readonly #handshaking: PendingHandshakes<TcpStream>;
+  readonly #handshakeTasks = new Map<TcpStream, Task<void>>();
+  /** Anyone can make the relay reject a handshake: those lines are rate limited, the counter is not. */
+  readonly #rejections: RateLimitedLog;
+  /** The task that writes the summary of suppressed rejections when it is due. */
+  #rejectionFlush: Task<void> | undefined;
   #listener: TcpListener | undefined;
   #context: TlsContext;
   #nextId = 1;
@@ -83,11 +91,14 @@ export class RelayEngine {
     readonly log: Logger,
   ) {
     this.#context = this.#makeContext();
+    this.#handshaking = new PendingHandshakes(options.maxHandshakes, options.maxHandshakesPerIp);
+    this.#rejections = new RateLimitedLog(log, 'warn', 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
   }
 
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
   start(): void {
     const o = this.options;
+    this.log.reopen?.(); // a relay started again logs again: its last run ended the log with `stopped`
     try {
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
@@ -147,12 +158,9 @@ export class RelayEngine {
     for (const t of this.#tasks) t.halt();
     for (const input of this.#inputs.splice(0)) yield* input.close();
     if (this.#listener) yield* this.#listener.close();
-    const handshaking = [...this.#handshaking];
-    this.#handshaking.clear();
-    for (const [conn, task] of handshaking) {
-      task.halt();
-      yield* conn.close();
-    }
+    for (const conn of this.#handshaking.clear()) yield* this.#cut(conn);
+    this.#rejectionFlush?.halt();
+    this.#rejections.flush();
     const subscribers = [...this.#subscribers];
     for (const s of subscribers) s.drain();
     const deadline = Date.now() + drainMs;
@@ -161,7 +169,7 @@ export class RelayEngine {
       s.disconnectReason = 'relay stopping';
       s.task?.halt();
     }
-    this.log('info', 'stopped', {});
+    logLast(this.log, 'info', 'stopped');
   }
 
   #makeContext(): TlsContext {
@@ -232,7 +240,52 @@ export class RelayEngine {
   *#accept(listener: TcpListener): Operation<void> {
     for (;;) {
       const conn = yield* listener.accept();
-      this.#handshaking.set(conn, this.loop.spawn(this.#session(conn)));
+      let evicted: Eviction<TcpStream>[] = [];
+      try {
+        const remote = conn.remoteAddress();
+        evicted = this.#handshaking.add(sourceOf(remote), remote.toString(), conn);
+        this.#handshakeTasks.set(conn, this.loop.spawn(this.#session(conn)));
+      } catch (e) {
+        // Nothing above fails for a socket accept returned; should it, the connection still closes.
+        this.#handshaking.delete(conn);
+        yield* conn.close();
+        this.#rejected('', '', errorText(e));
+      }
+      for (const e of evicted) {
+        yield* this.#cut(e.item);
+        this.#rejected(e.address, e.source, e.reason);
+      }
+    }
+  }
+
+  /** Ends a pending handshake's task and closes its connection. */
+  *#cut(conn: TcpStream): Operation<void> {
+    const task = this.#handshakeTasks.get(conn);
+    this.#handshakeTasks.delete(conn);
+    task?.halt();
+    yield* conn.close();
+  }
+
+  /** Counts a refused handshake and logs it, within the rate limit. */
+  #rejected(address: string, source: string, reason: string): void {
+    this.counters.add('rejected');
+    // Summaries group by reason: without the fd number that system errors name, one cause is one entry.
+    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { address, reason } });
+    if (this.#rejections.flushAt !== undefined && !this.#rejectionFlush && !this.#stopping) {
+      this.#rejectionFlush = this.loop.spawn(this.#flushRejections());
+    }
+  }
+
+  /** Writes the summary of suppressed rejections when its window ends (even if no rejection follows). */
+  *#flushRejections(): Operation<void> {
+    try {
+      for (let at = this.#rejections.flushAt; at !== undefined; at = this.#rejections.flushAt) {
+        const now = this.#rejections.now();
+        if (now >= at) this.#rejections.flush();
+        else yield* sleep(at - now);
+      }
+    } finally {
+      this.#rejectionFlush = undefined;
     }
   }
 
@@ -240,22 +293,25 @@ export class RelayEngine {
     const o = this.options;
     // Everything that can fail runs inside the try whose finally closes the connection.
     let address = '';
+    let source = '';
     let tls: TlsStream | undefined;
     let subscriber: Subscriber | undefined;
     let watcher: Task<void> | undefined;
     try {
       try {
         // The address accept returned: asking the kernel now would fail (ENOTCONN) for a peer that already reset.
-        address = conn.remoteAddress().toString();
+        const remote = conn.remoteAddress();
+        address = remote.toString();
+        source = sourceOf(remote);
         tls = TlsStream.server(conn, this.#context);
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {
         if (e instanceof HaltedError) throw e;
-        this.counters.add('rejected');
-        this.log('warn', 'subscriber-rejected', { address, reason: errorText(e) });
+        this.#rejected(address, source, errorText(e));
         return;
       } finally {
         this.#handshaking.delete(conn);
+        this.#handshakeTasks.delete(conn);
       }
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
       const cert = tls.peerCertificate();

@@ -3,7 +3,7 @@
  * Lines are written with a synchronous, non-blocking write(2) (a relay in blocking mode never returns
  * to Node's loop, so an asynchronous stream would never flush); what a full stderr pipe does not take
  * waits in a bounded queue (see LineSink), and lines dropped beyond it are reported in a
- * `log-lines-dropped` line once stderr takes lines again.
+ * `log-lines-dropped` line once stderr takes lines again (or in the last line, see `end`).
  */
 import { LineSink } from './logsink';
 
@@ -12,6 +12,14 @@ export type Fields = Record<string, string | number | boolean | undefined>;
 export type Logger = ((level: Level, event: string, fields?: Fields) => void) & {
   /** Where a logger made by createLogger without `write` puts its lines; the relay's loop drains it. */
   readonly sink?: LineSink;
+  /**
+   * Ends the log, with `event` as its last line when given: lines dropped that no
+   * `log-lines-dropped` line reported yet are counted in it (`log_lines_dropped`), it is kept even
+   * when the queue is full, and nothing is logged after it (later calls do nothing).
+   */
+  readonly end?: (level?: Level, event?: string, fields?: Fields) => void;
+  /** Logs again after `end` (a relay started again after it stopped). */
+  readonly reopen?: () => void;
 };
 
 function quote(v: string | number | boolean): string {
@@ -19,24 +27,48 @@ function quote(v: string | number | boolean): string {
   return /^[A-Za-z0-9_.:/@[\]+-]+$/.test(s) ? s : JSON.stringify(s);
 }
 
+/** Ends `log` with this line: `log.end` when it has one, else just the line. */
+export function logLast(log: Logger, level: Level, event: string, fields?: Fields): void {
+  if (log.end) log.end(level, event, fields);
+  else log(level, event, fields);
+}
+
 export function createLogger(opts: { json?: boolean; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
   const sink = opts.write ? undefined : (opts.sink ?? new LineSink());
-  const write = opts.write ?? ((line: string) => sink!.write(Buffer.from(line + '\n')));
-  const logger = (level: Level, event: string, fields: Fields = {}) => {
+  const write: (line: string, last?: boolean) => void = opts.write ?? ((line: string, last?: boolean) => sink!.write(Buffer.from(line + '\n'), last));
+  let ended = false;
+  const format = (level: Level, event: string, fields: Fields) => {
     const time = new Date().toISOString();
     const defined = Object.entries(fields).filter((e): e is [string, string | number | boolean] => e[1] !== undefined);
-    if (opts.json) write(JSON.stringify({ time, level, event, ...Object.fromEntries(defined) }));
-    else write([time, level, event, ...defined.map(([k, v]) => `${k}=${quote(v)}`)].join(' '));
+    if (opts.json) return JSON.stringify({ time, level, event, ...Object.fromEntries(defined) });
+    return [time, level, event, ...defined.map(([k, v]) => `${k}=${quote(v)}`)].join(' ');
   };
+  const logger = (level: Level, event: string, fields: Fields = {}) => {
+    if (!ended) write(format(level, event, fields));
+  };
+  // Once stderr has taken everything that waited, the lines dropped meanwhile get a line of their own.
+  let reported = 0;
   if (sink) {
-    // Once stderr has taken everything that waited, the lines dropped meanwhile get a line of their own.
-    let reported = 0;
     sink.onDrained = () => {
-      if (sink.dropped === reported) return;
+      if (ended || sink.dropped === reported) return;
       const lines = sink.dropped - reported;
       reported = sink.dropped;
       logger('warn', 'log-lines-dropped', { lines, total: sink.dropped, reason: 'stderr full' });
     };
   }
-  return Object.assign(logger, { sink });
+  const end = (level?: Level, event?: string, fields: Fields = {}) => {
+    if (ended) return;
+    if (event) {
+      // What stderr takes now goes first (and may report drops in a line of its own); the rest is counted here.
+      sink?.flush();
+      const unreported = sink ? sink.dropped - reported : 0;
+      reported += unreported;
+      write(format(level ?? 'info', event, { ...fields, log_lines_dropped: unreported || undefined }), true);
+    }
+    ended = true;
+  };
+  const reopen = () => {
+    ended = false;
+  };
+  return Object.assign(logger, { sink, end, reopen });
 }

@@ -77,8 +77,12 @@ export class LineSink {
     return this.#queued;
   }
 
-  /** Writes one whole line now if the fd takes it, queues it if there is room, or drops and counts it. */
-  write(line: Buffer): void {
+  /**
+   * Writes one whole line now if the fd takes it, queues it if there is room, or drops and counts it.
+   * A `last` line (the log's final one) is queued even beyond the bound: it is one line, and it says
+   * how the log ended.
+   */
+  write(line: Buffer, last = false): void {
     if (this.#broken) {
       this.dropped++;
       return;
@@ -94,7 +98,7 @@ export class LineSink {
       this.#enqueue(line.subarray(n)); // the rest of a started line is always kept
       return;
     }
-    if (this.#queued + line.length > this.limitBytes) {
+    if (!last && this.#queued + line.length > this.limitBytes) {
       this.dropped++;
       return;
     }
@@ -117,6 +121,20 @@ export class LineSink {
     }
     this.onDrained?.();
     return true;
+  }
+
+  /**
+   * Before the process (or thread) exits: writes what is queued, waiting for the fd as long as it
+   * takes it within `ms` (a sleeping wait, for when no loop runs any more); true when all is out.
+   */
+  flushWithin(ms: number): boolean {
+    const deadline = Date.now() + ms;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+      if (this.flush()) return true;
+      if (Date.now() >= deadline) return false;
+      Atomics.wait(pause, 0, 0, 5);
+    }
   }
 
   #enqueue(bytes: Buffer): void {

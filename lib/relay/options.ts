@@ -30,6 +30,19 @@ export interface RelayOptions {
   onFull?: FullPolicy;
   /** A subscriber that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
+  /**
+   * Connections accepted whose handshake is not finished yet, at most: in total, and from one IP
+   * address (an IPv6 /64 counts as one). Beyond either bound the oldest pending handshake of that
+   * address (of the busiest address, for the total) is cut to make room, and counted as rejected.
+   */
+  maxHandshakes?: number;
+  maxHandshakesPerIp?: number;
+  /**
+   * Rejected handshakes logged in full per window of `rejectionLogIntervalS` seconds; the rest of
+   * the window's rejections are summed up in one `subscriber-rejected-suppressed` line at its end.
+   */
+  rejectionLogBurst?: number;
+  rejectionLogIntervalS?: number;
   /** A subscriber whose pending write (at most 16 KiB, one TLS record) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
   /** Seconds between stats lines; 0 turns them off. */
@@ -53,6 +66,10 @@ export const defaults = {
   queueBytes: 4 * 1024 * 1024,
   onFull: 'drop-oldest' as FullPolicy,
   handshakeTimeoutMs: 10_000,
+  maxHandshakes: 256,
+  maxHandshakesPerIp: 16,
+  rejectionLogBurst: 10,
+  rejectionLogIntervalS: 60,
   writeTimeoutMs: 30_000,
   statsIntervalS: 60,
   mode: 'integrated' as const,
@@ -61,11 +78,15 @@ export const defaults = {
 
 /**
  * Bounds of the time options: a Node timer takes at most 2³¹−1 ms (about 24.8 days) and turns
- * anything longer into 1 ms, so longer values are refused rather than silently spinning.
+ * anything longer into 1 ms, so longer values are refused rather than silently spinning. A summary
+ * of suppressed rejections is never further off than a day; more pending handshakes than any fd
+ * table holds is a typo, not a setting.
  */
 export const limits = {
   maxMs: 2 ** 31 - 1,
   maxStatsIntervalS: Math.floor((2 ** 31 - 1) / 1000),
+  maxRejectionLogIntervalS: 86_400,
+  maxHandshakes: 1_000_000,
 };
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
@@ -81,6 +102,10 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, limits.maxMs);
   positive('writeTimeoutMs', o.writeTimeoutMs, 1, limits.maxMs);
   positive('statsIntervalS', o.statsIntervalS, 0, limits.maxStatsIntervalS);
+  positive('maxHandshakes', o.maxHandshakes, 1, limits.maxHandshakes);
+  positive('maxHandshakesPerIp', o.maxHandshakesPerIp, 1, limits.maxHandshakes);
+  positive('rejectionLogBurst', o.rejectionLogBurst, 0, limits.maxHandshakes);
+  positive('rejectionLogIntervalS', o.rejectionLogIntervalS, 1, limits.maxRejectionLogIntervalS);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);

@@ -12,7 +12,7 @@ import { ControlPipe, serveCommands } from './control';
 import { RelayEngine } from './engine';
 import { createLogger, Logger } from './log';
 import { drainLog } from './logsink';
-import { RelayOptions, ResolvedOptions, resolveOptions } from './options';
+import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options';
 import { Counters, RelayStats, statsFields } from './stats';
 
 export interface Listening {
@@ -65,6 +65,7 @@ export class Relay {
   #done: Promise<void> | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #listening: Listening | undefined;
+  #stopping = false;
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
@@ -75,6 +76,7 @@ export class Relay {
   async start(): Promise<Listening> {
     if (this.#control) throw new Error('relay already started');
     const control = (this.#control = new ControlPipe());
+    this.#stopping = false;
     try {
       this.#listening = this.options.mode === 'blocking' ? await this.#startWorker(control) : this.#startHere(control);
     } catch (e) {
@@ -99,9 +101,9 @@ export class Relay {
     return this.#counters.snapshot();
   }
 
-  /** Writes a stats line to the log. */
+  /** Writes a stats line to the log (none once stopping: `stopped` is the last line). */
   logStats(): void {
-    this.#log('info', 'stats', statsFields(this.stats()));
+    if (!this.#stopping) this.#log('info', 'stats', statsFields(this.stats()));
   }
 
   /** Re-reads certificate, key and CA (given as files) for new connections. */
@@ -109,9 +111,21 @@ export class Relay {
     this.#control?.send({ kind: 'reload' });
   }
 
-  /** Stops accepting, drains queues for up to `drainMs`, sends close_notify; resolves when all is closed. */
+  /**
+   * Stops accepting, drains queues for up to `drainMs` (an integer from 0 to 2³¹−1, like the other
+   * time options), sends close_notify; resolves when all is closed.
+   */
   async stop({ drainMs = 2000 }: { drainMs?: number } = {}): Promise<void> {
+    if (typeof drainMs !== 'number' || !Number.isInteger(drainMs) || drainMs < 0 || drainMs > limits.maxMs) {
+      throw new RangeError(`relay stop option drainMs must be an integer from 0 to ${limits.maxMs}, not ${typeof drainMs === 'number' ? drainMs : typeof drainMs}`);
+    }
     if (!this.#control || !this.#done) return;
+    this.#stopping = true;
+    if (this.options.mode === 'blocking') {
+      // The engine logs from its own thread, `stopped` last: what this thread logged (stats, and
+      // drops reported when they go out) is written before, if stderr takes it soon.
+      this.#log.sink?.flushWithin(1000);
+    }
     this.#control.send({ kind: 'stop', drainMs });
     await this.#done;
     clearInterval(this.#ticker);

@@ -24,3 +24,5 @@ try {
 }
 if (started) loop.runBlocking();
 loop.close();
+// The thread ends here and its queued lines with it: what stderr has not taken yet (`stopped` last) goes out first, if it is read soon.
+log.sink?.flushWithin(1000);

@@ -46,8 +46,26 @@ export interface TlsContextOptions {
 
 const VERIFY = { none: 0, optional: 1, require: 2 } as const;
 
-function pem(value: Pem | undefined, file: string | undefined): Pem | undefined {
-  return file !== undefined ? fs.readFileSync(file) : value;
+/**
+ * The PEM given, or read from its file. A file that cannot be read (missing, unreadable, a
+ * directory) is an ERR_TLS_CONTEXT like a file that holds no usable PEM: both are a mistake in what
+ * was given, and the reason names the file (fs errors for a directory name none). `errno`, `path`
+ * and `cause` keep the system error.
+ */
+function pem(what: string, value: Pem | undefined, file: string | undefined): Pem | undefined {
+  if (file === undefined) return value;
+  // A number would be read as an fd (0: stdin), and a Buffer path is not what the option says.
+  if (typeof file !== 'string') throw argTypeError(`the ${what} file must be a path string, not ${typeof file}`);
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    const sys = e as NodeJS.ErrnoException;
+    if (typeof sys?.syscall !== 'string') throw e; // not a system error (a path with a NUL byte): the caller's mistake as it is
+    // Node's text is "ENOENT: no such file or directory, open '/x'": keep the middle, the why.
+    const why = /^[A-Z0-9_]+: (.*?), \w+(?: '.*')?$/.exec(sys.message)?.[1] ?? sys.message;
+    const err = tlsError('ERR_TLS_CONTEXT', `cannot read ${what} (${file}): ${why} (${sys.code})`, sys.syscall);
+    throw Object.assign(err, { errno: sys.errno, path: file, cause: e });
+  }
 }
 
 /** The native error names which PEM was wrong ("CA PEM"); when it came from a file, name the file too. */
@@ -81,9 +99,9 @@ export class TlsContext {
     this.servername = options.servername;
     this.native = new native.TlsContext({
       server: role === 'server',
-      cert: pem(options.cert, options.certFile),
-      key: pem(options.key, options.keyFile),
-      ca: pem(options.ca, options.caFile),
+      cert: pem('cert PEM', options.cert, options.certFile),
+      key: pem('key PEM', options.key, options.keyFile),
+      ca: pem('CA PEM', options.ca, options.caFile),
       verify: VERIFY[this.verify],
       issuer: options.issuer,
       fingerprints: options.fingerprints?.map((f) => f.replace(/^sha256:/i, '').toUpperCase()),

@@ -1,0 +1,53 @@
+/**
+ * The Relay class used from code: `stop({ drainMs })` takes an integer from 0 to 2³¹−1 ms like the
+ * relay's other time options; anything else is a RangeError naming drainMs, and the relay runs on.
+ */
+import { createLogger, Relay } from '../lib';
+import { cleanup, makeCerts } from './relay-helpers';
+
+afterEach(cleanup);
+
+const BAD = [NaN, -1, 1.5, Infinity, -Infinity, 2 ** 31, 2 ** 32, '100', null, {}];
+
+// Integrated mode: the check comes before anything that depends on the mode (and a blocking relay
+// needs the compiled worker, which the sources under test do not have).
+test('stop with a bad drainMs is a RangeError naming it, and the relay keeps running', async () => {
+  const mode = 'integrated';
+  const certs = makeCerts();
+  const lines: string[] = [];
+  const relay = new Relay(
+    { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, mode, statsIntervalS: 0 },
+    createLogger({ write: (line) => lines.push(line) }),
+  );
+  for (const drainMs of BAD) {
+    // Refused before it is started too: the check does not depend on the relay's state.
+    await expect(relay.stop({ drainMs: drainMs as number })).rejects.toThrow(new RangeError(`relay stop option drainMs must be an integer from 0 to 2147483647, not ${typeof drainMs === 'number' ? drainMs : typeof drainMs}`));
+  }
+  await relay.start();
+  for (const drainMs of BAD) await expect(relay.stop({ drainMs: drainMs as number })).rejects.toThrow(RangeError);
+  // Still running: nothing stopped it.
+  expect(lines.filter((l) => / stopped\b/.test(l))).toEqual([]);
+  let finished = false;
+  void relay.finished.then(() => (finished = true));
+  await new Promise((r) => setTimeout(r, 100));
+  expect(finished).toBe(false);
+  await relay.stop({ drainMs: 2 ** 31 - 1 }); // the largest is fine: nothing is queued, so it does not wait
+  await relay.finished;
+  expect(lines.filter((l) => / stopped\b/.test(l))).toHaveLength(1);
+}, 30000);
+
+test('a relay started again after it stopped logs again: each run ends with its own `stopped` line', async () => {
+  const certs = makeCerts();
+  const lines: string[] = [];
+  const relay = new Relay(
+    { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, statsIntervalS: 0 },
+    createLogger({ write: (line) => lines.push(line) }),
+  );
+  for (let run = 0; run < 2; run++) {
+    await relay.start();
+    relay.logStats();
+    await relay.stop({ drainMs: 0 });
+    relay.logStats(); // after `stopped`: not logged
+  }
+  expect(lines.map((l) => l.split(' ')[2])).toEqual(['listening', 'stats', 'stopped', 'listening', 'stats', 'stopped']);
+}, 30000);

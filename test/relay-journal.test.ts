@@ -413,9 +413,11 @@ describe('seqs across a reboot', () => {
         expect(onDisk).toBeGreaterThanOrEqual(seq);
         if (onDisk !== seen[seen.length - 1]) seen.push(onDisk);
       }
+      // Each write reserves at least a step (more when appends are fast: about a second's worth).
       for (let i = 1; i < seen.length; i++) expect(seen[i] - seen[i - 1]).toBeGreaterThanOrEqual(RESERVE_STEP);
-      expect(journal.reservationWrites).toBe(4);
-      expect(seen).toHaveLength(4);
+      expect(journal.reservationWrites).toBe(seen.length);
+      expect(seen.length).toBeGreaterThanOrEqual(2);
+      expect(seen.length).toBeLessThanOrEqual(4);
       close(journal);
       expect(open(dir).journal.reservationWrites).toBe(1);
     },
@@ -426,13 +428,11 @@ describe('seqs across a reboot', () => {
     const dir = tempDir();
     const { journal } = open(dir, { fsync: 'interval' });
     const half = RESERVE_STEP / 2;
-    appendRange(journal, 1, half);
-    journal.sync();
-    expect(journal.reservationWrites).toBe(1); // more than half a step left: nothing to do
-    appendRange(journal, half + 1, half + 10);
-    journal.sync();
+    appendRange(journal, 1, half + 10);
+    expect(journal.reservationWrites).toBe(1); // the open's: 1 + RESERVE_STEP
+    journal.sync(); // less than half a step left
     expect(journal.reservationWrites).toBe(2);
-    expect(Number(stateOf(dir).reserved)).toBe(half + 11 + RESERVE_STEP);
+    expect(Number(stateOf(dir).reserved)).toBeGreaterThanOrEqual(half + 11 + RESERVE_STEP);
     appendRange(journal, half + 11, half + 10 + RESERVE_STEP);
     expect(journal.reservationWrites).toBe(2);
     close(journal);

@@ -52,8 +52,9 @@
  * already received; giving their seqs to new messages would hand a resuming subscriber the wrong messages. So the
  * journal keeps, in `state`, a reservation: a seq above every seq it has handed out. It is written durably (temp
  * file, fdatasync, rename, directory fsync) before an append would go past it, and then raised by
- * {@link RESERVE_STEP} beyond the batch: two fsyncs on the append path once per 65,536 messages. {@link Journal.sync}
- * raises it ahead when less than half a step is left, so under `interval` below ~32,000 messages/s the write
+ * {@link RESERVE_STEP} (or by a second's worth at the current rate when that is more, up to 2^24) beyond the batch:
+ * two fsyncs on the append path at most once per 65,536 messages, about once a second at high rates.
+ * {@link Journal.sync} raises it ahead when less than half a step is left, so under `interval` the write usually
  * happens on the caller's timer instead. `state` also holds
  * the boot id of the machine (/proc/sys/kernel/random/boot_id, Linux makes a new one at every boot), the fsync
  * policy of the run, and a clean flag that `open` clears and `close` sets once everything appended is on disk
@@ -123,6 +124,7 @@ const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
  * path once per this many messages.
  */
 export const RESERVE_STEP = 65536;
+const MAX_RESERVE_STEP = 1 << 24;
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 const LOG_ID = /^[0-9a-f]{16}$/;
 const POLICIES: readonly FsyncPolicy[] = ['never', 'interval', 'always'];
@@ -225,6 +227,9 @@ export class Journal {
   /** Every seq handed out is below this, on disk (see journal-state.ts). */
   private reserved = 1;
   private reservations = 0;
+  /** When the reservation was last written, and nextSeq then (for the rate in step()). */
+  private reservedAt = process.hrtime.bigint();
+  private reservedFrom = 1;
   /** The last append failed: its seqs were perhaps delivered but are not on disk (see failedAppend). */
   private failedTail = false;
   private readonly boot = currentBootId();
@@ -435,7 +440,7 @@ export class Journal {
     // The reservation is raised (durably) before any seq beyond it is written, so it is never below a seq that a
     // subscriber may have received.
     try {
-      if (first + n > this.reserved) this.reserve(first + n + RESERVE_STEP);
+      if (first + n > this.reserved) this.reserve(first + n + this.step(first + n));
       const active = this.active;
       if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
         this.roll(first);
@@ -472,6 +477,17 @@ export class Journal {
     }
   }
 
+  /**
+   * How far to reserve beyond `seq`: RESERVE_STEP, or about a second's worth of seqs at the rate seen since the
+   * previous reservation when that is more, so that a fast relay writes the reservation about once a second
+   * (bounded by MAX_RESERVE_STEP, which bounds the seqs a power cut makes skip).
+   */
+  private step(seq: number): number {
+    const ms = Math.max(1, Number(process.hrtime.bigint() - this.reservedAt) / 1e6);
+    const perSecond = ((seq - this.reservedFrom) * 1000) / ms;
+    return Math.min(MAX_RESERVE_STEP, Math.max(RESERVE_STEP, Math.ceil(perSecond)));
+  }
+
   private reserve(reserved: number): void {
     const was = this.reserved;
     this.reserved = reserved;
@@ -483,6 +499,8 @@ export class Journal {
       throw journalError((err as { code?: string }).code ?? 'EIO', `journal: cannot raise the seq reservation in ${file}: ${(err as Error).message}`, file, err);
     }
     this.reservations++;
+    this.reservedAt = process.hrtime.bigint();
+    this.reservedFrom = this.nextSeq;
   }
 
   private write(active: Active, bytes: Buffer, first: number, n: number): void {
@@ -546,7 +564,8 @@ export class Journal {
     this.unsynced = [];
     if (this.dirty && this.active !== null) this.datasync(this.active.fd);
     this.dirty = false;
-    if (this.reserved - this.nextSeq < RESERVE_STEP / 2) this.reserve(this.nextSeq + RESERVE_STEP);
+    const step = this.step(this.nextSeq);
+    if (this.reserved - this.nextSeq < step / 2) this.reserve(this.nextSeq + step);
   }
 
   /**

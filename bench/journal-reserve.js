@@ -1,5 +1,5 @@
 // Wall time of the appends that write the seq reservation (lib/relay/journal.ts) against the others, appending
-// 64 x 300-byte batches flat out (1.3 M messages). node bench/journal-reserve.js DIR [fsync=never|interval|always]
+// 64 x 300-byte batches flat out (1.3 M messages). node bench/journal-reserve.js DIR [never|interval|always]
 const fs = require('fs'), path = require('path');
 const { Journal, RESERVE_STEP } = require('../dist/relay/journal');
 const dir = fs.mkdtempSync(path.join(process.argv[2], 'reserve-measure-'));

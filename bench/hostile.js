@@ -44,9 +44,16 @@ async function until(what, check, timeoutMs = 30000) {
   }
 }
 
+/**
+ * Every hostile peer here comes from 127.0.0.1, so the per-address and total handshake caps would cut
+ * them long before the fd limit or the shutdown path is reached: they are lifted (and every rejection
+ * logged in full) to measure what these runs are about. `caps` keeps the relay's defaults instead.
+ */
+const UNCAPPED = process.argv.includes('caps') ? [] : ['--max-handshakes', '1000000', '--max-handshakes-per-ip', '1000000', '--rejection-log', '1000000/60'];
+
 /** Starts `logrelay --json` (under `ulimit -n` when `fdLimit`), resolves once it listens. */
 async function startRelay(extra, fdLimit) {
-  const argv = [process.execPath, LOGRELAY, '--json', '--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--ca', files.ca, '--cert', files.cert, '--key', files.key, ...extra];
+  const argv = [process.execPath, LOGRELAY, '--json', '--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--ca', files.ca, '--cert', files.cert, '--key', files.key, ...UNCAPPED, ...extra];
   const child = fdLimit ? spawn('bash', ['-c', 'ulimit -n "$0" && exec "$@"', String(fdLimit), ...argv]) : spawn(argv[0], argv.slice(1));
   children.add(child);
   child.once('exit', () => children.delete(child));

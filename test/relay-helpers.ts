@@ -137,6 +137,7 @@ export interface StatsLine {
   history_bytes: number;
   history_oldest: number;
   history_next: number;
+  history_lost: number;
   kernel_drops: number;
   kernel_drops_by_input: string;
 }

@@ -363,6 +363,82 @@ describe('--history-dir', () => {
     }
   }, 30000);
 
+  test('a power cut under --fsync interval: a subscriber resuming past what the disk kept gets GAP lost with the exact range, then seqs above every one handed out', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const args = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'interval'];
+      const first = await RelayProcess.start(args);
+      const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
+      const c = await connect(first, certs, 'FROM oldest');
+      const log = c.hello!.log;
+      await sendUdp(first.udpPort, before);
+      await c.waitFor('300 messages', (x) => x.messages.size === 300);
+      const handedOut = new Map(c.messages);
+      expect(await first.stop('SIGKILL')).toBe('SIGKILL');
+      // The power cut: the machine rebooted (another boot id), and the newest segment lost its second half.
+      const state = fs.readFileSync(path.join(dir, 'state'), 'utf8');
+      const reserved = Number(/^reserved (\d+)$/m.exec(state)![1]);
+      expect(reserved).toBeGreaterThan(300);
+      fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, 'boot 00000000-0000-4000-8000-000000000000'));
+      const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+      const newest = path.join(dir, segments[segments.length - 1]);
+      fs.truncateSync(newest, Math.floor(fs.statSync(newest).size / 2));
+
+      const second = await RelayProcess.start(args);
+      const recovered = await second.waitEvent('history-recovered');
+      const kept = recovered.messages as number;
+      // Half a segment of 300 records keeps some of them, not all.
+      expect(kept).toBeGreaterThan(10);
+      expect(kept).toBeLessThan(300);
+      expect(recovered).toMatchObject({ log, oldest: 1, next: reserved });
+      const lostLine = await second.waitEvent('history-lost');
+      expect(lostLine).toMatchObject({ from: kept + 1, to: reserved - 1, count: reserved - 1 - kept });
+      expect((await second.stats()).history_lost).toBe(reserved - 1 - kept);
+
+      const resumed = await connect(second, certs, `FROM 300 log=${log}`);
+      expect(resumed.hello).toMatchObject({ log, oldest: 1, next: reserved });
+      const oldest = await connect(second, certs, 'FROM oldest');
+      const early = await connect(second, certs, `FROM 10 log=${log}`);
+      // Seqs inside the lost range were really handed out: resuming after one is accepted.
+      const inHole = await connect(second, certs, `FROM ${kept + 5} log=${log}`);
+      const atEnd = await connect(second, certs, `FROM ${reserved - 1} log=${log}`);
+      const ahead = await connect(second, certs, `FROM ${reserved} log=${log}`);
+      await ahead.waitClosed();
+      expect(ahead.frames).toEqual([{ kind: 'BYE', reason: 'bad-request seq ahead of log' }]);
+      await second.waitEvent('subscriber-connected', () => second.connectedCount === 5);
+      const after = Array.from({ length: 50 }, (_, i) => message(i, 150, 'after'));
+      await sendUdp(second.udpPort, after);
+      const last = reserved + 49;
+      for (const x of [resumed, oldest, early, inHole, atEnd]) await x.waitFor(`seq ${last}`, (y) => y.messages.has(last));
+
+      const lostGap = (first: number) => ({ kind: 'GAP', first, count: reserved - first, reason: 'lost' });
+      const msgsOnly = (x: ProtocolClient) => x.frames.filter((f) => f.kind !== 'MSG');
+      expect(msgsOnly(resumed)).toEqual([lostGap(301)]);
+      expect(resumed.order).toEqual(seqs(reserved, last));
+      expect(msgsOnly(oldest)).toEqual([lostGap(kept + 1)]);
+      expect(oldest.order).toEqual([...seqs(1, kept), ...seqs(reserved, last)]);
+      expect(msgsOnly(early)).toEqual([lostGap(kept + 1)]);
+      expect(early.order).toEqual([...seqs(11, kept), ...seqs(reserved, last)]);
+      expect(msgsOnly(inHole)).toEqual([lostGap(kept + 6)]);
+      expect(inHole.order).toEqual(seqs(reserved, last));
+      expect(msgsOnly(atEnd)).toEqual([]);
+      expect(atEnd.order).toEqual(seqs(reserved, last));
+      expectMessages(resumed.range(reserved, last), after);
+      // No seq is ever delivered twice with different content: what survived is what was sent before.
+      for (const x of [resumed, oldest, early, inHole, atEnd]) {
+        for (const [seq, m] of x.messages) if (handedOut.has(seq)) expect(m.equals(handedOut.get(seq)!)).toBe(true);
+      }
+      expectMessages(oldest.range(1, kept), before.slice(0, kept));
+      const stats = await second.stats();
+      // The hole's seqs are not messages this run evicted: counted only as GAP frames.
+      expect(stats).toMatchObject({ gaps: 4, dropped_evicted: 0, evicted: 0, history_messages: kept + 50, history_oldest: 1, history_next: last + 1 });
+      expect(await second.stop()).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
   test('disk writes that fail while the relay runs are logged (once per run of failures); subscribers are served from memory all the same', async () => {
     const certs = makeCerts();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));

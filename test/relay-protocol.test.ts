@@ -363,6 +363,21 @@ describe('--history-dir', () => {
     }
   }, 30000);
 
+  /**
+   * What a power cut after a SIGKILL may leave: the machine rebooted (another boot id in `state`)
+   * and the newest segment lost its second half. Returns the seq the dead run had reserved up to.
+   */
+  function powerCut(dir: string): number {
+    const state = fs.readFileSync(path.join(dir, 'state'), 'utf8');
+    const other = '00000000-0000-4000-8000-000000000000';
+    expect(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()).not.toBe(other);
+    fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, `boot ${other}`));
+    const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+    const newest = path.join(dir, segments[segments.length - 1]);
+    fs.truncateSync(newest, Math.floor(fs.statSync(newest).size / 2));
+    return Number(/^reserved (\d+)$/m.exec(state)![1]);
+  }
+
   test('a power cut under --fsync interval: a subscriber resuming past what the disk kept gets GAP lost with the exact range, then seqs above every one handed out', async () => {
     const certs = makeCerts();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
@@ -376,14 +391,8 @@ describe('--history-dir', () => {
       await c.waitFor('300 messages', (x) => x.messages.size === 300);
       const handedOut = new Map(c.messages);
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');
-      // The power cut: the machine rebooted (another boot id), and the newest segment lost its second half.
-      const state = fs.readFileSync(path.join(dir, 'state'), 'utf8');
-      const reserved = Number(/^reserved (\d+)$/m.exec(state)![1]);
+      const reserved = powerCut(dir);
       expect(reserved).toBeGreaterThan(300);
-      fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, 'boot 00000000-0000-4000-8000-000000000000'));
-      const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
-      const newest = path.join(dir, segments[segments.length - 1]);
-      fs.truncateSync(newest, Math.floor(fs.statSync(newest).size / 2));
 
       const second = await RelayProcess.start(args);
       const recovered = await second.waitEvent('history-recovered');
@@ -433,6 +442,50 @@ describe('--history-dir', () => {
       const stats = await second.stats();
       // The hole's seqs are not messages this run evicted: counted only as GAP frames.
       expect(stats).toMatchObject({ gaps: 4, dropped_evicted: 0, evicted: 0, history_messages: kept + 50, history_oldest: 1, history_next: last + 1 });
+      expect(await second.stop()).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
+  test('a power cut, then a history that evicts what was kept before the hole: a subscriber resuming from before it gets GAP evicted, GAP lost, GAP evicted, in order', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const args = ['--mode', 'blocking', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'never', '--history', '20'];
+      const first = await RelayProcess.start(args);
+      await sendUdp(first.udpPort, Array.from({ length: 200 }, (_, i) => message(i, 100, 'before')));
+      await first.statsUntil('received', (s) => s.received === 200);
+      expect(await first.stop('SIGKILL')).toBe('SIGKILL');
+      const reserved = powerCut(dir);
+
+      const second = await RelayProcess.start(args);
+      const lost = await second.waitEvent('history-lost');
+      const from = lost.from as number;
+      expect(lost).toMatchObject({ to: reserved - 1 });
+      expect(from).toBeGreaterThan(20);
+      expect(await second.waitEvent('history-recovered')).toMatchObject({ messages: 20, oldest: from - 20, next: reserved });
+      // 30 new messages evict the 20 kept before the hole and 10 after it.
+      const after = Array.from({ length: 30 }, (_, i) => message(i, 100, 'after'));
+      await sendUdp(second.udpPort, after);
+      await second.statsUntil('received', (s) => s.received === 30);
+      const log = (await second.waitEvent('listening')).log as string;
+      const c = await connect(second, certs, `FROM 5 log=${log}`);
+      expect(c.hello).toMatchObject({ oldest: reserved + 10, next: reserved + 30 });
+      await c.waitFor('20 messages', (x) => x.messages.size === 20);
+      expect(c.gaps()).toEqual([
+        { kind: 'GAP', first: 6, count: from - 6, reason: 'evicted' },
+        { kind: 'GAP', first: from, count: reserved - from, reason: 'lost' },
+        { kind: 'GAP', first: reserved, count: 10, reason: 'evicted' },
+      ]);
+      expect(c.order).toEqual(seqs(reserved + 10, reserved + 29));
+      expectMessages(c.range(reserved + 10, reserved + 29), after.slice(10));
+      const inHole = await connect(second, certs, `FROM ${from + 1} log=${log}`);
+      await inHole.waitFor('20 messages', (x) => x.messages.size === 20);
+      expect(inHole.gaps()).toEqual([
+        { kind: 'GAP', first: from + 2, count: reserved - from - 2, reason: 'lost' },
+        { kind: 'GAP', first: reserved, count: 10, reason: 'evicted' },
+      ]);
       expect(await second.stop()).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tls from 'tls';
 import { frame } from '../lib/relay/framing';
-import { cleanup, expectMessages, LOGRELAY, makeCerts, message, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
+import { cleanup, expectMessages, LOGRELAY, makeCerts, message, powerCut, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
 import { ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
@@ -362,21 +362,6 @@ describe('--history-dir', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 30000);
-
-  /**
-   * What a power cut after a SIGKILL may leave: the machine rebooted (another boot id in `state`)
-   * and the newest segment lost its second half. Returns the seq the dead run had reserved up to.
-   */
-  function powerCut(dir: string): number {
-    const state = fs.readFileSync(path.join(dir, 'state'), 'utf8');
-    const other = '00000000-0000-4000-8000-000000000000';
-    expect(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()).not.toBe(other);
-    fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, `boot ${other}`));
-    const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
-    const newest = path.join(dir, segments[segments.length - 1]);
-    fs.truncateSync(newest, Math.floor(fs.statSync(newest).size / 2));
-    return Number(/^reserved (\d+)$/m.exec(state)![1]);
-  }
 
   test('a power cut under --fsync interval: a subscriber resuming past what the disk kept gets GAP lost with the exact range, then seqs above every one handed out', async () => {
     const certs = makeCerts();

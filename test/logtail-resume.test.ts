@@ -176,7 +176,7 @@ test('--from SEQ older than the history: a gap with the exact count, then the ol
   const tail = await Tail.start(relay, certs, ['--from', '5', '--count', '10']);
   expect(await exitOf(tail.child)).toBe(0);
   expectMessages(tail.messages, sent.slice(20));
-  expect(tail.stderr).toMatch(/logtail: starting at seq 5\nlogtail: gap of 16 messages \(seq 5–20\): evicted\n/);
+  expect(tail.stderr).toMatch(/logtail: starting at seq 5\nlogtail: gap of 16 messages \(seq 5–20\): evicted \(the relay no longer held them\)\n/);
 }, 30000);
 
 test('--from SEQ beyond the relay\'s log is an error, exit 1', async () => {

@@ -7,7 +7,7 @@ import { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BATCH_BYTES } from '../lib/cli/tail-sink';
-import { cleanup, exitOf, expectMessages, LOGTAIL, makeCerts, message, numberOf, RelayProcess, runs, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
+import { cleanup, exitOf, expectMessages, LOGTAIL, makeCerts, message, numberOf, powerCut, RelayProcess, runs, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -176,7 +176,7 @@ test('--from SEQ older than the history: a gap with the exact count, then the ol
   const tail = await Tail.start(relay, certs, ['--from', '5', '--count', '10']);
   expect(await exitOf(tail.child)).toBe(0);
   expectMessages(tail.messages, sent.slice(20));
-  expect(tail.stderr).toMatch(/logtail: starting at seq 5\nlogtail: gap of 16 messages \(seq 5–20\): evicted\n/);
+  expect(tail.stderr).toMatch(/logtail: starting at seq 5\nlogtail: gap of 16 messages \(seq 5–20\): evicted \(the relay no longer held them\)\n/);
 }, 30000);
 
 test('--from SEQ beyond the relay\'s log is an error, exit 1', async () => {
@@ -260,4 +260,37 @@ test('a relay restarted with --history-dir mid-stream: logtail resumes where it 
   if (held === sent.length) expectMessages(linesOf(out), sent);
   expect(tail.stderr()).not.toMatch(/reset|gap/);
   expect(tail.stderr()).toMatch(/logtail: cut off: the relay said BYE shutdown\n(logtail: .*\n)*logtail: connected to .*\nlogtail: resuming after seq \d+\n/);
+}, 90000);
+
+test('a relay that lost messages it had sent in a power cut: logtail reports the lost gap, keeps going, and writes no seq twice', async () => {
+  const certs = makeCerts();
+  const dir = tempDir();
+  const historyDir = path.join(dir, 'history');
+  const relayArgs = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', historyDir, '--fsync', 'interval'];
+  const first = await RelayProcess.start(relayArgs);
+  const out = path.join(dir, 'out.log');
+  const statePath = path.join(dir, 'state');
+  const tail = tailToFile(first, certs, out, ['--state', statePath, '--from', 'oldest']);
+  const sent = Array.from({ length: 350 }, (_, i) => message(i, 150, 'cut'));
+  await sendUdp(first.udpPort, sent.slice(0, 300));
+  const r1 = await receivedWhenQuiet(first);
+  await until(() => `${r1} lines (have ${linesOf(out).length}; ${tail.stderr()})`, () => (linesOf(out).length >= r1 ? true : undefined), 20000);
+  expect(await first.stop('SIGKILL')).toBe('SIGKILL');
+  const reserved = powerCut(historyDir);
+  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...relayArgs], { defaults: false });
+  const lost = await second.waitEvent('history-lost');
+  expect(lost.from as number).toBeLessThanOrEqual(r1);
+  await until(() => `logtail to resume (${tail.stderr()})`, () => (/gap of/.test(tail.stderr()) ? true : undefined), 30000);
+  await sendUdp(second.udpPort, sent.slice(300));
+  const held = r1 + (await receivedWhenQuiet(second));
+  await until(() => `${held} lines (have ${linesOf(out).length}; ${tail.stderr()})`, () => (linesOf(out).length >= held ? true : undefined), 30000);
+  tail.child.kill('SIGTERM');
+  expect(await exitOf(tail.child)).toBe(0);
+  // What it had written stays, once; the relay's new messages follow; nothing in between is invented or repeated.
+  const lines = linesOf(out);
+  expect(lines.length).toBe(held);
+  expect(new Set(lines.map((l) => l.toString())).size).toBe(held);
+  if (held === sent.length) expectMessages(lines, sent);
+  expect(tail.stderr()).toContain(`logtail: resuming after seq ${r1}\nlogtail: gap of ${reserved - 1 - r1} messages (seq ${r1 + 1}–${reserved - 1}): lost (`);
+  expect(JSON.parse(fs.readFileSync(statePath, 'utf8')).seq).toBe(reserved - 1 + held - r1);
 }, 90000);

@@ -137,6 +137,7 @@ export interface StatsLine {
   history_bytes: number;
   history_oldest: number;
   history_next: number;
+  history_lost: number;
   kernel_drops: number;
   kernel_drops_by_input: string;
 }
@@ -359,4 +360,20 @@ export function expectMessages(got: Buffer[], expected: Buffer[]): void {
         `got numbers ${runs(got.map(numberOf))}`,
     );
   }
+}
+
+/**
+ * What a power cut after a SIGKILL of the relay may leave in its --history-dir: the machine rebooted
+ * (another boot id in `state`) and the newest segment lost its second half. Returns the seq the dead
+ * run had reserved up to (every seq it handed out is below it).
+ */
+export function powerCut(dir: string): number {
+  const state = fs.readFileSync(path.join(dir, 'state'), 'utf8');
+  const other = '00000000-0000-4000-8000-000000000000';
+  expect(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()).not.toBe(other);
+  fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, `boot ${other}`));
+  const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+  const newest = path.join(dir, segments[segments.length - 1]);
+  fs.truncateSync(newest, Math.floor(fs.statSync(newest).size / 2));
+  return Number(/^reserved (\d+)$/m.exec(state)![1]);
 }

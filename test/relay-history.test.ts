@@ -69,6 +69,66 @@ test.each(['lf', 'octet'] as const)('%s: the history holds exactly the newest me
   );
 });
 
+test.each(['lf', 'octet'] as const)('%s: a hole of lost seqs — never in a run, stepped over by eviction, no bytes, no count — with messages kept on both sides', (framing) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 200 }),
+      fc.integer({ min: 1, max: 300_000 }),
+      fc.integer({ min: 1, max: 1000 }),
+      fc.integer({ min: 0, max: 50 }),
+      fc.integer({ min: 1, max: 2 ** 24 }),
+      fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 0, maxLength: 300 }),
+      (maxMessages, maxBytes, firstSeq, before, holeSize, messages) => {
+        const h = new History(framing, { messages: maxMessages, bytes: maxBytes }, { nextSeq: firstSeq });
+        let evicted = 0;
+        h.onEvict = (n) => (evicted += n);
+        let model: Model[] = [];
+        const from = firstSeq + Math.min(before, messages.length);
+        const to = from + holeSize - 1;
+        messages.forEach((message, i) => {
+          if (i === before) h.lose(h.next, to);
+          const seq = h.append(message, i, h.source('', () => ''));
+          model.push({ seq, framed: frame(message, framing), source: '', time: i });
+          while (model.length > maxMessages || (model.length > 1 && model.reduce((n, m) => n + m.framed.length, 0) > maxBytes)) model = model.slice(1);
+        });
+        if (messages.length <= before) h.lose(h.next, to);
+        expect(h.hole).toEqual({ from, to });
+        expect(model.every((m) => m.seq < from || m.seq > to)).toBe(true);
+        expect(evicted).toBe(messages.length - model.length);
+        expect(h.next).toBe(firstSeq + messages.length + holeSize);
+        expect(h.oldest).toBe(model[0]?.seq ?? h.next);
+        expect(h.count).toBe(model.length);
+        expect(h.bytes).toBe(model.reduce((n, m) => n + m.framed.length, 0));
+        expect(h.countBetween(Math.min(h.oldest, from), h.next)).toBe(h.next - Math.min(h.oldest, from) - holeSize);
+        // Runs from every retained seq: exactly the model's messages, and never across the hole.
+        for (const m of model) {
+          const run = h.run(m.seq, 16384);
+          const inRun = model.filter((x) => x.seq >= m.seq && x.seq < m.seq + run.count);
+          expect(inRun.length).toBe(run.count);
+          expect(run.bytes.equals(Buffer.concat(inRun.map((x) => x.framed)))).toBe(true);
+          expect(h.bytesBetween(m.seq, h.next)).toBe(model.filter((x) => x.seq >= m.seq).reduce((n, x) => n + x.framed.length, 0));
+          expect(h.timeOf(m.seq)).toBe(m.time);
+        }
+        // The hole holds no bytes (while the message after it is still retained, or is the head).
+        if (h.oldest <= to + 1) expect(h.bytesBetween(from, h.next)).toBe(h.bytesBetween(to + 1, h.next));
+        for (const seq of [from, to, Math.floor((from + to) / 2)]) expect(() => h.timeOf(seq)).toThrow(RangeError);
+      },
+    ),
+    { seed: SEED, numRuns: 100, endOnFailure: true },
+  );
+});
+
+test('a hole starts at the head, once', () => {
+  const h = new History('lf', { messages: 10, bytes: 1000 });
+  h.append(Buffer.from('a'), 0, h.source('', () => ''));
+  expect(() => h.lose(3, 5)).toThrow(/must start at the head \(seq 2\)/);
+  expect(() => h.lose(2, 1)).toThrow(RangeError);
+  h.lose(2, 5);
+  expect([h.oldest, h.next, h.count]).toEqual([1, 6, 1]);
+  expect(() => h.lose(6, 7)).toThrow(/already has a hole \(2…5\)/);
+  expect(() => h.run(3, 100)).toThrow(/seq 3 is not in the log \(1…5, lost 2…5\)/);
+});
+
 test('firstWithin and endWithin find the bounds a lag limit needs', () => {
   const h = new History('lf', { messages: 100, bytes: 1e6 });
   const sizes = [10, 20, 30, 40, 50];

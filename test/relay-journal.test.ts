@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { lockExclusive } from '../lib/fd';
-import { FsyncPolicy, Journal, JournalOptions, JournalRecord, Recovery } from '../lib/relay/journal';
+import { FsyncPolicy, Journal, JournalOptions, JournalRecord, Recovery, RESERVE_STEP } from '../lib/relay/journal';
 import { journalRecord, recoveryProblems } from './helpers/journal';
 const WRITER = path.join(__dirname, 'fixtures', 'journal-writer.js');
 
@@ -274,6 +274,180 @@ describe('crash', () => {
   );
 });
 
+/** The state file's fields, as the next start will read them. */
+function stateOf(dir: string): { reserved: number; boot: string; fsync: string; clean: string; failed: string } {
+  const text = fs.readFileSync(path.join(dir, 'state'), 'utf8');
+  return Object.fromEntries(text.trim().split('\n').map((l) => l.split(' '))) as never;
+}
+
+/** What a reboot leaves in the directory: the boot id recorded by the last run is not the machine's any more. */
+function rebootInto(dir: string): void {
+  const file = path.join(dir, 'state');
+  const other = '00000000-0000-4000-8000-000000000000';
+  expect(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()).not.toBe(other);
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^boot .*$/m, `boot ${other}`));
+}
+
+/** What a power cut may leave of the newest segment: the records of its second half never reached the disk. */
+function loseTail(dir: string): void {
+  const newest = path.join(dir, segmentFiles(dir).slice(-1)[0]);
+  fs.truncateSync(newest, Math.max(32, Math.floor(fs.statSync(newest).size / 2)));
+}
+
+/** Runs the writer until it has reported `atLeast` seqs, SIGKILLs it; returns the highest seq it reported. */
+async function killedWriter(dir: string, fsync: FsyncPolicy, atLeast: number): Promise<number> {
+  let reported = 0;
+  const how = await writer([dir, fsync, '10000000', String(1 << 20)], (line, child) => {
+    const [word, n] = line.split(' ');
+    if (word !== 'durable') return;
+    reported = Math.max(reported, Number(n));
+    if (reported >= atLeast) child.kill('SIGKILL');
+  });
+  expect(how).toBe('SIGKILL');
+  return reported;
+}
+
+describe('seqs across a reboot', () => {
+  test('fsync=interval: writer SIGKILLed past a reservation step, then a reboot that lost the tail: no seq it handed out is given again', async () => {
+    const dir = tempDir();
+    const reported = await killedWriter(dir, 'interval', RESERVE_STEP + 5000);
+    const reserved = Number(stateOf(dir).reserved);
+    expect(reserved).toBeGreaterThan(reported);
+    loseTail(dir);
+    rebootInto(dir);
+
+    const { journal, recovery } = open(dir);
+    expect(recovery.nextSeq).toBeGreaterThan(reported);
+    expect(recovery.nextSeq).toBe(reserved);
+    const lastKept = recovery.records[recovery.records.length - 1].seq;
+    expect(lastKept).toBeLessThan(reported);
+    expect(recovery.lost).toEqual({ from: lastKept + 1, to: reserved - 1 });
+    expectExact(recovery);
+    // The new run reserved ahead of its own first seq, under this boot, and is not clean until it closes.
+    expect(stateOf(dir)).toEqual({
+      reserved: String(reserved + RESERVE_STEP),
+      boot: fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+      fsync: 'never',
+      clean: '0',
+      failed: '0',
+    });
+    appendRange(journal, recovery.nextSeq, recovery.nextSeq + 99);
+    close(journal);
+    expect(stateOf(dir).clean).toBe('1');
+
+    // The jump is a hole: the history is the run after it, and nothing is skipped again.
+    rebootInto(dir);
+    const after = open(dir).recovery;
+    expect(after.lost).toBeUndefined();
+    expect(after.nextSeq).toBe(reserved + 100);
+    expect(after.records.map((r) => r.seq)).toEqual(records(reserved, reserved + 99).map((r) => r.seq));
+    expectExact(after);
+  }, 60000);
+
+  test('fsync=interval: writer SIGKILLed on the same boot: no jump, seqs continue right after the last record', async () => {
+    const dir = tempDir();
+    const reported = await killedWriter(dir, 'interval', 3000);
+    const reserved = Number(stateOf(dir).reserved);
+    const { recovery } = open(dir);
+    expect(recovery.lost).toBeUndefined();
+    expect(recovery.nextSeq).toBeGreaterThan(reported);
+    expect(recovery.nextSeq).toBe(recovery.records[recovery.records.length - 1].seq + 1);
+    expect(recovery.nextSeq).toBeLessThan(reserved);
+    expectExact(recovery);
+    // The reservation never goes down.
+    expect(Number(stateOf(dir).reserved)).toBe(Math.max(reserved, recovery.nextSeq + RESERVE_STEP));
+  }, 60000);
+
+  test('fsync=always: writer SIGKILLed, then a reboot: no jump (every append was on disk before it returned)', async () => {
+    const dir = tempDir();
+    const reported = await killedWriter(dir, 'always', 500);
+    rebootInto(dir);
+    const { recovery } = open(dir);
+    expect(recovery.lost).toBeUndefined();
+    expect(recovery.nextSeq).toBeGreaterThan(reported);
+    expect(recovery.nextSeq).toBe(recovery.records[recovery.records.length - 1].seq + 1);
+    expectExact(recovery);
+  }, 60000);
+
+  test.each<FsyncPolicy>(['never', 'interval'])('fsync=%s: a clean close, then a reboot: no jump', (fsync) => {
+    const dir = tempDir();
+    const { journal } = open(dir, { fsync, segmentBytes: 4096 });
+    appendRange(journal, 1, 1000);
+    close(journal);
+    expect(stateOf(dir)).toMatchObject({ fsync, clean: '1' });
+    rebootInto(dir);
+    const { recovery } = open(dir);
+    expect(recovery.lost).toBeUndefined();
+    expect(recovery.nextSeq).toBe(1001);
+    expect(recovery.records).toHaveLength(1000);
+  });
+
+  test('a new directory after an unclean stop and a reboot that lost every segment: the jump still happens', async () => {
+    const dir = tempDir();
+    const reported = await killedWriter(dir, 'never', 200);
+    for (const f of segmentFiles(dir)) fs.rmSync(path.join(dir, f));
+    rebootInto(dir);
+    const { recovery } = open(dir);
+    expect(recovery.nextSeq).toBeGreaterThan(reported);
+    expect(recovery.lost).toEqual({ from: 1, to: recovery.nextSeq - 1 });
+    expect(recovery.records).toEqual([]);
+  }, 60000);
+
+  // The reservation does not depend on the fsync policy (it is always synced); two policies keep the test short.
+  test.each<FsyncPolicy>(['never', 'interval'])(
+    'fsync=%s: the reservation is written once per step, always above every seq appended',
+    (fsync) => {
+      const dir = tempDir();
+      const { journal } = open(dir, { fsync });
+      expect(journal.reservationWrites).toBe(1);
+      const message = Buffer.from('x');
+      const last = 3 * RESERVE_STEP + 100;
+      const seen = [Number(stateOf(dir).reserved)];
+      for (let seq = 1; seq <= last; ) {
+        const n = Math.min(1 + (seq % 200), last - seq + 1);
+        const batch: JournalRecord[] = [];
+        for (let i = 0; i < n; i++) batch.push({ seq: seq + i, time: 0, source: '', message });
+        journal.append(batch);
+        seq += n;
+        const onDisk = Number(stateOf(dir).reserved);
+        expect(onDisk).toBeGreaterThanOrEqual(seq);
+        if (onDisk !== seen[seen.length - 1]) seen.push(onDisk);
+      }
+      // Each write reserves at least a step (more when appends are fast: about a second's worth).
+      for (let i = 1; i < seen.length; i++) expect(seen[i] - seen[i - 1]).toBeGreaterThanOrEqual(RESERVE_STEP);
+      expect(journal.reservationWrites).toBe(seen.length);
+      expect(seen.length).toBeGreaterThanOrEqual(2);
+      expect(seen.length).toBeLessThanOrEqual(4);
+      close(journal);
+      expect(open(dir).journal.reservationWrites).toBe(1);
+    },
+    120000,
+  );
+
+  test('sync() raises the reservation ahead once less than half a step is left, so appends up to it write none', () => {
+    const dir = tempDir();
+    const { journal } = open(dir, { fsync: 'interval' });
+    const half = RESERVE_STEP / 2;
+    appendRange(journal, 1, half + 10);
+    expect(journal.reservationWrites).toBe(1); // the open's: 1 + RESERVE_STEP
+    journal.sync(); // less than half a step left
+    expect(journal.reservationWrites).toBe(2);
+    expect(Number(stateOf(dir).reserved)).toBeGreaterThanOrEqual(half + 11 + RESERVE_STEP);
+    appendRange(journal, half + 11, half + 10 + RESERVE_STEP);
+    expect(journal.reservationWrites).toBe(2);
+    close(journal);
+  }, 60000);
+
+  test('a malformed state file is a clear error', () => {
+    const dir = tempDir();
+    close(open(dir).journal);
+    fs.writeFileSync(path.join(dir, 'state'), 'reserved lots\n');
+    expect(() => Journal.open(dir, { fsync: 'never', ...ALL })).toThrow(
+      expect.objectContaining({ code: 'ERR_JOURNAL_STATE', path: path.join(dir, 'state'), message: expect.stringMatching(/malformed/) }),
+    );
+  });
+});
+
 describe('lock', () => {
   test('a second open of the same directory fails while the first is open, and works after close', () => {
     const dir = tempDir();
@@ -307,23 +481,30 @@ describe('lock', () => {
 });
 
 describe('full disk', () => {
-  test('an append that hits the file size limit (EFBIG, as ENOSPC would) throws with the code and leaves the file as it was', async () => {
+  test('an append that hits the file size limit (EFBIG, as ENOSPC would) throws with the code, leaves the file as it was, and its seqs are never reused', async () => {
     const dir = tempDir();
     const lines: string[] = [];
     // bash counts `ulimit -f` in KiB: the segment cannot grow past 96 KiB.
     await writer([dir, 'always', '1000000'], (line) => lines.push(line), 'ulimit -f 96');
     const errors = lines.filter((l) => l.startsWith('error'));
-    expect(errors).toEqual(['error EFBIG', 'error EFBIG']);
+    expect(errors).toEqual([expect.stringMatching(/^error EFBIG \d+$/), 'error EFBIG']);
+    const failedUpTo = Number(errors[0].split(' ')[2]);
     const lastDurable = Number(lines.filter((l) => l.startsWith('durable')).pop()!.split(' ')[1]);
     expect(lastDurable).toBeGreaterThan(100);
+    expect(failedUpTo).toBeGreaterThan(lastDurable);
     const { journal, recovery } = open(dir);
     expect(recovery.cut).toEqual([]);
-    expect(recovery.nextSeq).toBe(lastDurable + 1);
+    // The failed batch's seqs may have been delivered from memory: even after a clean close they are not reused.
+    expect(recovery.nextSeq).toBeGreaterThan(failedUpTo);
+    expect(recovery.lost).toEqual({ from: lastDurable + 1, to: recovery.nextSeq - 1 });
     expect(recovery.records).toHaveLength(lastDurable);
     expectExact(recovery);
-    appendRange(journal, lastDurable + 1, lastDurable + 10);
+    const next = recovery.nextSeq;
+    appendRange(journal, next, next + 9);
     close(journal);
-    expect(open(dir).recovery.nextSeq).toBe(lastDurable + 11);
+    const again = open(dir).recovery;
+    expect(again.nextSeq).toBe(next + 10);
+    expect(again.lost).toBeUndefined();
   });
 });
 

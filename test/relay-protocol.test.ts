@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tls from 'tls';
 import { frame } from '../lib/relay/framing';
-import { cleanup, expectMessages, LOGRELAY, makeCerts, message, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
+import { cleanup, expectMessages, LOGRELAY, makeCerts, message, powerCut, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
 import { ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
@@ -358,6 +358,120 @@ describe('--history-dir', () => {
       expect(r.frames.filter((f) => f.kind === 'GAP' || f.kind === 'RESET')).toEqual([]);
       expect(r.order).toEqual(seqs(251, 400));
       expectMessages(r.range(251, 400), [...before.slice(250), ...after]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
+  test('a power cut under --fsync interval: a subscriber resuming past what the disk kept gets GAP lost with the exact range, then seqs above every one handed out', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const args = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'interval'];
+      const first = await RelayProcess.start(args);
+      const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
+      const c = await connect(first, certs, 'FROM oldest');
+      const log = c.hello!.log;
+      await sendUdp(first.udpPort, before);
+      await c.waitFor('300 messages', (x) => x.messages.size === 300);
+      const handedOut = new Map(c.messages);
+      expect(await first.stop('SIGKILL')).toBe('SIGKILL');
+      const reserved = powerCut(dir);
+      expect(reserved).toBeGreaterThan(300);
+
+      const second = await RelayProcess.start(args);
+      const recovered = await second.waitEvent('history-recovered');
+      const kept = recovered.messages as number;
+      // Half a segment of 300 records keeps some of them, not all.
+      expect(kept).toBeGreaterThan(10);
+      expect(kept).toBeLessThan(300);
+      expect(recovered).toMatchObject({ log, oldest: 1, next: reserved });
+      const lostLine = await second.waitEvent('history-lost');
+      expect(lostLine).toMatchObject({ from: kept + 1, to: reserved - 1, count: reserved - 1 - kept });
+      expect((await second.stats()).history_lost).toBe(reserved - 1 - kept);
+
+      const resumed = await connect(second, certs, `FROM 300 log=${log}`);
+      expect(resumed.hello).toMatchObject({ log, oldest: 1, next: reserved });
+      const oldest = await connect(second, certs, 'FROM oldest');
+      const early = await connect(second, certs, `FROM 10 log=${log}`);
+      // Seqs inside the lost range were really handed out: resuming after one is accepted.
+      const inHole = await connect(second, certs, `FROM ${kept + 5} log=${log}`);
+      const atEnd = await connect(second, certs, `FROM ${reserved - 1} log=${log}`);
+      const ahead = await connect(second, certs, `FROM ${reserved} log=${log}`);
+      await ahead.waitClosed();
+      expect(ahead.frames).toEqual([{ kind: 'BYE', reason: 'bad-request seq ahead of log' }]);
+      await second.waitEvent('subscriber-connected', () => second.connectedCount === 5);
+      const after = Array.from({ length: 50 }, (_, i) => message(i, 150, 'after'));
+      await sendUdp(second.udpPort, after);
+      const last = reserved + 49;
+      for (const x of [resumed, oldest, early, inHole, atEnd]) await x.waitFor(`seq ${last}`, (y) => y.messages.has(last));
+
+      const lostGap = (first: number) => ({ kind: 'GAP', first, count: reserved - first, reason: 'lost' });
+      const msgsOnly = (x: ProtocolClient) => x.frames.filter((f) => f.kind !== 'MSG');
+      expect(msgsOnly(resumed)).toEqual([lostGap(301)]);
+      expect(resumed.order).toEqual(seqs(reserved, last));
+      expect(msgsOnly(oldest)).toEqual([lostGap(kept + 1)]);
+      expect(oldest.order).toEqual([...seqs(1, kept), ...seqs(reserved, last)]);
+      expect(msgsOnly(early)).toEqual([lostGap(kept + 1)]);
+      expect(early.order).toEqual([...seqs(11, kept), ...seqs(reserved, last)]);
+      expect(msgsOnly(inHole)).toEqual([lostGap(kept + 6)]);
+      expect(inHole.order).toEqual(seqs(reserved, last));
+      expect(msgsOnly(atEnd)).toEqual([]);
+      expect(atEnd.order).toEqual(seqs(reserved, last));
+      expectMessages(resumed.range(reserved, last), after);
+      // No seq is ever delivered twice with different content: what survived is what was sent before.
+      for (const x of [resumed, oldest, early, inHole, atEnd]) {
+        for (const [seq, m] of x.messages) if (handedOut.has(seq)) expect(m.equals(handedOut.get(seq)!)).toBe(true);
+      }
+      expectMessages(oldest.range(1, kept), before.slice(0, kept));
+      const stats = await second.stats();
+      // The hole's seqs are not messages this run evicted: counted only as GAP frames.
+      expect(stats).toMatchObject({ gaps: 4, dropped_evicted: 0, evicted: 0, history_messages: kept + 50, history_oldest: 1, history_next: last + 1 });
+      expect(await second.stop()).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+
+  test('a power cut, then a history that evicts what was kept before the hole: a subscriber resuming from before it gets GAP evicted, GAP lost, GAP evicted, in order', async () => {
+    const certs = makeCerts();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+    try {
+      const args = ['--mode', 'blocking', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'never', '--history', '20'];
+      const first = await RelayProcess.start(args);
+      await sendUdp(first.udpPort, Array.from({ length: 200 }, (_, i) => message(i, 100, 'before')));
+      await first.statsUntil('received', (s) => s.received === 200);
+      expect(await first.stop('SIGKILL')).toBe('SIGKILL');
+      const reserved = powerCut(dir);
+
+      const second = await RelayProcess.start(args);
+      const lost = await second.waitEvent('history-lost');
+      const from = lost.from as number;
+      expect(lost).toMatchObject({ to: reserved - 1 });
+      expect(from).toBeGreaterThan(20);
+      expect(await second.waitEvent('history-recovered')).toMatchObject({ messages: 20, oldest: from - 20, next: reserved });
+      // 30 new messages evict the 20 kept before the hole and 10 after it.
+      const after = Array.from({ length: 30 }, (_, i) => message(i, 100, 'after'));
+      await sendUdp(second.udpPort, after);
+      await second.statsUntil('received', (s) => s.received === 30);
+      const log = (await second.waitEvent('listening')).log as string;
+      const c = await connect(second, certs, `FROM 5 log=${log}`);
+      expect(c.hello).toMatchObject({ oldest: reserved + 10, next: reserved + 30 });
+      await c.waitFor('20 messages', (x) => x.messages.size === 20);
+      expect(c.gaps()).toEqual([
+        { kind: 'GAP', first: 6, count: from - 6, reason: 'evicted' },
+        { kind: 'GAP', first: from, count: reserved - from, reason: 'lost' },
+        { kind: 'GAP', first: reserved, count: 10, reason: 'evicted' },
+      ]);
+      expect(c.order).toEqual(seqs(reserved + 10, reserved + 29));
+      expectMessages(c.range(reserved + 10, reserved + 29), after.slice(10));
+      const inHole = await connect(second, certs, `FROM ${from + 1} log=${log}`);
+      await inHole.waitFor('20 messages', (x) => x.messages.size === 20);
+      expect(inHole.gaps()).toEqual([
+        { kind: 'GAP', first: from + 2, count: reserved - from - 2, reason: 'lost' },
+        { kind: 'GAP', first: reserved, count: 10, reason: 'evicted' },
+      ]);
+      expect(await second.stop()).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -97,6 +97,16 @@ export function* plainSession(stream: ByteStream, framing: Framing, sink: Sink, 
   }
 }
 
+/**
+ * What each GAP reason means, after the reason itself; a reason this version does not know is
+ * reported as the relay sent it, and the gap is passed all the same (a GAP says the seqs never come).
+ */
+const GAP_REASONS: Record<string, string> = {
+  evicted: ' (the relay no longer held them)',
+  dropped: ' (skipped by the relay\'s lag policy)',
+  lost: ' (the relay lost them from its disk in a power cut or a failed write, before a restart; some may never have been used)',
+};
+
 /** The request for a relay that said `hello`, given where the output stands. */
 export function chooseStart(hello: Hello, position: Position | undefined, from: StartFrom, report: (line: string) => void): { request: From; skipTo?: Position } {
   const last = hello.next - 1;
@@ -161,7 +171,7 @@ export function* protocolSession(stream: ByteStream, sink: Sink, o: SessionOptio
         if (expect !== undefined && f.firstSeq !== expect) throw protocolError(`${f.type.toUpperCase()} starts at seq ${f.firstSeq}, expected ${expect}`);
         const lastSeq = f.firstSeq + f.count - 1;
         if (f.type === 'gap') {
-          o.report(`gap of ${f.count} message${f.count === 1 ? '' : 's'} (seq ${f.firstSeq}${f.count > 1 ? `–${lastSeq}` : ''}): ${f.reason}`);
+          o.report(`gap of ${f.count} message${f.count === 1 ? '' : 's'} (seq ${f.firstSeq}${f.count > 1 ? `–${lastSeq}` : ''}): ${f.reason}${GAP_REASONS[f.reason] ?? ''}`);
           sink.skipTo({ log, seq: lastSeq });
         } else {
           for (let i = 0; i < f.count; i++) {

@@ -334,6 +334,8 @@ export class RelayEngine {
     c.set('historyBytes', h.bytes);
     c.set('historyOldest', h.oldest);
     c.set('historyNext', h.next);
+    const hole = h.hole;
+    c.set('historyLost', hole ? hole.to - hole.from + 1 : 0);
   }
 
   /** Takes a subscriber off the list now (no more notifies) and halts its task; `lost` are counted here. */

@@ -13,6 +13,13 @@
  * evicted. A chunk is refilled (or released) once its last message is evicted and no subscriber is
  * writing from it; memory is therefore the byte bound plus one partly used chunk and two spare ones,
  * plus the per-message arrays (40 bytes a message).
+ *
+ * Hole: a log recovered after a power cut may have lost seqs it had handed out (the journal's
+ * `Recovery.lost`). They are one range below the head that no message will ever fill; the history
+ * knows it (`hole`) so that a subscriber that reaches it is told (GAP … lost), and stores the
+ * messages on either side of it contiguously in the ring: a seq after the hole sits `hole size`
+ * slots lower. It is kept for the whole run, also once the messages before it are evicted, so a
+ * subscriber resuming from before it still learns which seqs were lost rather than evicted.
  */
 import { randomBytes } from 'crypto';
 import { Framing, framedLength, frameInto } from './framing';
@@ -98,6 +105,12 @@ export class History {
   readonly logId: string;
   #oldest: number;
   #next: number;
+  /** Messages retained (next - oldest, less the hole when the hole lies between them). */
+  #count = 0;
+  // The hole: seqs holeFrom…holeTo that will never come (none: an empty range, so every test below is false).
+  #holeFrom = 0;
+  #holeTo = -1;
+  #holeSize = 0;
   /** Retained framed bytes, and the log-wide byte position where the next message starts. */
   #bytes = 0;
   #headOffset = 0;
@@ -145,7 +158,35 @@ export class History {
 
   /** Messages retained. */
   get count(): number {
-    return this.#next - this.#oldest;
+    return this.#count;
+  }
+
+  /** The seqs that were lost (handed out before a power cut, gone from disk), or undefined. */
+  get hole(): { from: number; to: number } | undefined {
+    return this.#holeSize > 0 ? { from: this.#holeFrom, to: this.#holeTo } : undefined;
+  }
+
+  /**
+   * Marks seqs from…to as lost: they will never be in the log, and the next message gets to + 1.
+   * Only at the head (from = next) and only once: recovery calls it after replaying the records
+   * before the hole.
+   */
+  lose(from: number, to: number): void {
+    if (this.#holeSize > 0) throw new Error(`the log already has a hole (${this.#holeFrom}…${this.#holeTo})`);
+    if (from !== this.#next || !Number.isSafeInteger(to) || to < from || to >= MAX_SEQ) {
+      throw new RangeError(`a hole ${from}…${to} must start at the head (seq ${this.#next}) and end below ${MAX_SEQ}`);
+    }
+    this.#holeFrom = from;
+    this.#holeTo = to;
+    this.#holeSize = to - from + 1;
+    if (this.#count === 0) this.#oldest = to + 1;
+    this.#next = to + 1;
+  }
+
+  /** How many messages seqs from…to-1 hold (the hole's seqs are none). */
+  countBetween(from: number, to: number): number {
+    const inHole = Math.min(to, this.#holeTo + 1) - Math.max(from, this.#holeFrom);
+    return to - from - (inHole > 0 ? inHole : 0);
   }
 
   /** Framed bytes retained. */
@@ -189,11 +230,11 @@ export class History {
     if (this.#next >= MAX_SEQ) throw new RangeError(`the log has reached seq ${MAX_SEQ}: start a new one`);
     const length = framedLength(message, this.framing);
     this.#evictFor(length);
-    if (this.count === this.#capacity) this.#grow(this.#capacity * 2);
+    if (this.#count === this.#capacity) this.#grow(this.#capacity * 2);
     if (this.#fill + length > CHUNK_BYTES || this.#chunks.length === 0) this.#newChunk(length);
     const chunk = this.#chunks[this.#chunks.length - 1];
     frameInto(message, this.framing, chunk, this.#fill, length);
-    const i = (this.#head + this.count) & (this.#capacity - 1);
+    const i = (this.#head + this.#count) & (this.#capacity - 1);
     this.#start[i] = this.#headOffset;
     this.#chunkOf[i] = this.#firstChunk + this.#chunks.length - 1;
     this.#at[i] = this.#fill;
@@ -203,11 +244,16 @@ export class History {
     this.#fill += length;
     this.#headOffset += length;
     this.#bytes += length;
+    this.#count++;
     return this.#next++;
   }
 
-  /** Log-wide byte position of `seq` (oldest ≤ seq ≤ next; `next` gives the head position). */
+  /**
+   * Log-wide byte position of `seq` (oldest ≤ seq ≤ next; `next` gives the head position). The
+   * hole's seqs hold no bytes: they start where the message after the hole does.
+   */
   startOf(seq: number): number {
+    if (seq >= this.#holeFrom && seq <= this.#holeTo) seq = this.#holeTo + 1;
     return seq === this.#next ? this.#headOffset : this.#start[this.#index(seq)];
   }
 
@@ -228,10 +274,11 @@ export class History {
 
   /**
    * The longest run of messages from `seq` (retained) that lies in one chunk, stops before `end`
-   * (≤ next) and holds at most `maxBytes` — but always at least the message at `seq`.
+   * (≤ next) and before the hole, and holds at most `maxBytes` — but always at least the message at `seq`.
    */
   run(seq: number, maxBytes: number, end = this.#next): Run {
     const first = this.#index(seq);
+    if (seq < this.#holeFrom && end > this.#holeFrom) end = this.#holeFrom;
     const chunk = this.#chunkOf[first];
     const base = this.#start[first];
     // The last message of the run: the largest e < end with the same chunk and within maxBytes.
@@ -293,23 +340,30 @@ export class History {
   }
 
   #index(seq: number): number {
-    if (!(seq >= this.#oldest && seq < this.#next)) throw new RangeError(`seq ${seq} is not in the log (${this.#oldest}…${this.#next - 1})`);
-    return (this.#head + (seq - this.#oldest)) & (this.#capacity - 1);
+    if (!(seq >= this.#oldest && seq < this.#next) || (seq >= this.#holeFrom && seq <= this.#holeTo)) {
+      throw new RangeError(`seq ${seq} is not in the log (${this.#oldest}…${this.#next - 1}${this.#holeSize > 0 ? `, lost ${this.#holeFrom}…${this.#holeTo}` : ''})`);
+    }
+    // Seqs after the hole sit hole-size slots lower (the oldest may lie on either side of it).
+    const slot = seq > this.#holeTo ? seq - this.#holeSize : seq;
+    const base = this.#oldest > this.#holeTo ? this.#oldest - this.#holeSize : this.#oldest;
+    return (this.#head + (slot - base)) & (this.#capacity - 1);
   }
 
   #evictFor(length: number): void {
     let evicted = 0;
-    while (this.count > 0 && (this.count >= this.limits.messages || this.#bytes + length > this.limits.bytes)) {
+    while (this.#count > 0 && (this.#count >= this.limits.messages || this.#bytes + length > this.limits.bytes)) {
       const i = this.#head;
       this.#bytes -= this.#length[i];
       this.#sources.release(this.#source[i]);
       this.#head = (i + 1) & (this.#capacity - 1);
-      this.#oldest++;
+      this.#count--;
+      // The oldest steps over the hole: the message after it (or the head) is next in line.
+      this.#oldest = this.#oldest + 1 === this.#holeFrom ? this.#holeTo + 1 : this.#oldest + 1;
       evicted++;
     }
     if (evicted === 0) return;
     // Chunks wholly before the oldest message go (the one being filled stays).
-    const keepFrom = this.count > 0 ? this.#chunkOf[this.#head] : this.#firstChunk + this.#chunks.length - 1;
+    const keepFrom = this.#count > 0 ? this.#chunkOf[this.#head] : this.#firstChunk + this.#chunks.length - 1;
     while (this.#firstChunk < keepFrom) {
       const chunk = this.#chunks.shift()!;
       if (!this.#pins.has(this.#firstChunk) && this.#spare.length < 2 && chunk.length === CHUNK_BYTES) this.#spare.push(chunk);
@@ -326,7 +380,7 @@ export class History {
   }
 
   #grow(capacity: number): void {
-    const count = this.count;
+    const count = this.#count;
     const mask = this.#capacity - 1;
     const head = this.#head;
     // Oldest first, from index 0: the ring unrolled into the larger arrays.

@@ -11,6 +11,8 @@
  * - `NNNNNNNNNNNNNNNNNNNN.seg` — segments, named by the seq of their first record (20 digits, so that names sort
  *   like seqs). The newest is appended to; a new one starts when it has reached `segmentBytes`. The byte format is
  *   in `journal-format.ts`: every record carries its length and a CRC-32C.
+ * - `state` — the seq reservation, the boot id, the fsync policy and whether the run stopped cleanly, written
+ *   atomically (format in `journal-state.ts`); see "Seqs after a power cut" below.
  *
  * Creating or deleting a segment is followed by an fsync of the directory, in every fsync mode: otherwise a power
  * cut could lose a whole segment's name (a hole in the middle of the history) while its neighbours survive.
@@ -34,7 +36,8 @@
  *   its cut so that appends continue cleanly after the last good record.
  * - `nextSeq` is above every seq that was ever written and still checks out, even in bytes past a cut (they are
  *   found by scanning forward for records that check out): a seq is never given to two messages. A torn record
- *   (one whose append never returned) does not count, and its seq is used again.
+ *   (one whose append never returned) does not count, and its seq is used again. After a reboot, `nextSeq` is
+ *   also above every seq the previous run may have handed out (next section).
  * - The history returned is the longest run of good records whose seqs are consecutive and end at `nextSeq - 1`,
  *   bounded by `maxMessages` / `maxBytes`. Damage in the middle therefore shortens the history to what follows it:
  *   there is no hole inside a recovered history, and nothing is returned that was not appended byte for byte.
@@ -44,6 +47,32 @@
  *   `path`), locked by a running relay (`ERR_JOURNAL_LOCKED`), segments without a readable `log-id`
  *   (`ERR_JOURNAL_LOG_ID`). No byte content of a segment makes `open` throw.
  *
+ * ## Seqs after a power cut
+ * Under `never` and `interval` a power cut (or a machine crash) can take from the disk records that subscribers
+ * already received; giving their seqs to new messages would hand a resuming subscriber the wrong messages. So the
+ * journal keeps, in `state`, a reservation: a seq above every seq it has handed out. It is written durably (temp
+ * file, fdatasync, rename, directory fsync) before an append would go past it, and then raised by
+ * {@link RESERVE_STEP} (or by a second's worth at the current rate when that is more, up to 2^24) beyond the batch:
+ * two fsyncs on the append path at most once per 65,536 messages, about once a second at high rates.
+ * {@link Journal.sync} raises it ahead when less than half a step is left, so under `interval` the write usually
+ * happens on the caller's timer instead. `state` also holds
+ * the boot id of the machine (/proc/sys/kernel/random/boot_id, Linux makes a new one at every boot), the fsync
+ * policy of the run, and a clean flag that `open` clears and `close` sets once everything appended is on disk
+ * (under `never`, close fdatasyncs the segments written during the run first).
+ *
+ * At `open`, when the previous run did not stop cleanly, was not `always`, and the boot id differs (the machine
+ * restarted since), the recovered records may end before the last seq handed out: `nextSeq` becomes the previous
+ * reservation, a new segment starts there, and {@link Recovery.lost} names the skipped seqs (from the first seq
+ * after the recovered ones to `nextSeq - 1`; some were perhaps never used). The history returned ends before
+ * `lost.from`. A relay that was only killed (same boot) has lost nothing from the page cache: no jump; nor after a
+ * clean stop, nor after an `always` run (each append was on disk before it returned). Where the system has no boot
+ * id (not Linux), every unclean stop counts as a possible reboot: the seqs jump, so nothing repeats, at the price
+ * of a hole the relay must report after a mere crash. A failed append (ENOSPC, EIO…) whose seqs no later append
+ * covers is recorded in `state` too (`failed 1`, at once when the disk lets it, else by `close`): the caller may
+ * have delivered those seqs from memory, so the next start skips the reservation whatever the boot, the policy or
+ * the way the relay stopped. A directory without `state` (made before it existed)
+ * recovers without a jump; a malformed one is refused (`ERR_JOURNAL_STATE`).
+ *
  * Seqs are JS numbers: appending beyond Number.MAX_SAFE_INTEGER (2^53 - 1; 285 years at a million messages a
  * second) is refused.
  */
@@ -52,8 +81,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { lockExclusive } from '../fd';
 import { encodeHeader, HEADER_BYTES, JournalRecord, RecordEncoder, scanSegment } from './journal-format';
+import { currentBootId, journalError, readState, RunState, STATE_FILE, syncDir, writeFileAtomic, writeState } from './journal-state';
 
 export type { JournalRecord } from './journal-format';
+export type { JournalError } from './journal-state';
 
 export type FsyncPolicy = 'never' | 'interval' | 'always';
 
@@ -72,47 +103,34 @@ export interface Recovery {
   logId: string;
   /** The seq the next append must carry (1 for a new directory). */
   nextSeq: number;
-  /** The retained history, oldest first, consecutive seqs ending at nextSeq - 1 (may be empty). */
+  /**
+   * The retained history, oldest first, consecutive seqs ending at nextSeq - 1 — or at `lost.from - 1` when
+   * `lost` is set (may be empty).
+   */
   records: JournalRecord[];
+  /**
+   * Set only after a reboot (power cut, machine crash) that followed a run which neither closed the journal nor
+   * used `always`: seqs from..to may have been handed out (and delivered) by that run while the disk did not keep
+   * them, and are never used again (`nextSeq` is `to + 1`). Some of them may never have been used at all.
+   */
+  lost?: { from: number; to: number };
   /** Torn or damaged data found (for a log line); `offset` is a byte offset in `file`. */
   cut: { file: string; offset: number; reason: string }[];
 }
 
-/** An error with a `code` and the `path` it is about. */
-export interface JournalError extends Error {
-  code: string;
-  path: string;
-  errno?: number;
-  syscall?: string;
-}
-
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/**
+ * How far the persisted reservation runs ahead of the seqs handed out: its write (two fsyncs) is on the append
+ * path once per this many messages.
+ */
+export const RESERVE_STEP = 65536;
+const MAX_RESERVE_STEP = 1 << 24;
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 const LOG_ID = /^[0-9a-f]{16}$/;
 const POLICIES: readonly FsyncPolicy[] = ['never', 'interval', 'always'];
 
-function journalError(code: string, message: string, file: string, cause?: unknown): JournalError {
-  const err = new Error(message, cause === undefined ? undefined : { cause }) as JournalError;
-  err.code = code;
-  err.path = file;
-  const sys = cause as { errno?: unknown; syscall?: unknown } | undefined;
-  if (typeof sys?.errno === 'number') err.errno = sys.errno;
-  if (typeof sys?.syscall === 'string') err.syscall = sys.syscall;
-  return err;
-}
-
 function segmentName(firstSeq: number): string {
   return `${String(firstSeq).padStart(20, '0')}.seg`;
-}
-
-/** Makes creations and deletions of names in `dir` durable. */
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function checkOptions(options: JournalOptions): Required<JournalOptions> {
@@ -169,16 +187,7 @@ function readLogId(dir: string, hasSegments: boolean): string {
       throw journalError('ERR_JOURNAL_LOG_ID', `history dir ${dir} has segment files but no log-id file: restore it or empty the directory`, file);
     }
     const logId = randomBytes(8).toString('hex');
-    const temp = `${file}.tmp`;
-    const fd = fs.openSync(temp, 'w', 0o644);
-    try {
-      fs.writeSync(fd, `${logId}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, file);
-    syncDir(dir);
+    writeFileAtomic(dir, 'log-id', `${logId}\n`);
     return logId;
   }
   const logId = text.trim();
@@ -213,6 +222,17 @@ export class Journal {
   /** Segments rolled away from under `interval` whose data has not been fdatasync'ed yet. */
   private unsynced: number[] = [];
   private dirty = false;
+  /** Under `never`: segments rolled away unsynced during this run, synced by close() before it marks the stop clean. */
+  private unsyncedNames = new Set<number>();
+  /** Every seq handed out is below this, on disk (see journal-state.ts). */
+  private reserved = 1;
+  private reservations = 0;
+  /** When the reservation was last written, and nextSeq then (for the rate in step()). */
+  private reservedAt = process.hrtime.bigint();
+  private reservedFrom = 1;
+  /** The last append failed: its seqs were perhaps delivered but are not on disk (see failedAppend). */
+  private failedTail = false;
+  private readonly boot = currentBootId();
   private failure: Error | null = null;
   private closed = false;
 
@@ -246,10 +266,12 @@ export class Journal {
     let journal: Journal | undefined;
     try {
       fs.rmSync(path.join(dir, 'log-id.tmp'), { force: true });
+      fs.rmSync(path.join(dir, `${STATE_FILE}.tmp`), { force: true });
       const segments = listSegments(dir);
       const logId = readLogId(dir, segments.length > 0);
+      const previous = readState(dir);
       journal = new Journal(dir, opts, lockFd, logId, 1, segments);
-      return { journal, recovery: journal.recover() };
+      return { journal, recovery: journal.recover(previous) };
     } catch (err) {
       if (journal?.active) fs.closeSync(journal.active.fd);
       fs.closeSync(lockFd);
@@ -261,12 +283,49 @@ export class Journal {
     return path.join(this.dir, segmentName(firstSeq));
   }
 
-  /** Reads the segments newest first, sets nextSeq and the active segment, deletes what lies below the history. */
-  private recover(): Recovery {
+  /**
+   * Reads the segments newest first, sets nextSeq and the active segment, deletes what lies below the history,
+   * then skips the previous run's reservation if a reboot may have lost seqs it handed out, and persists a new
+   * reservation marked unclean.
+   */
+  private recover(previous: RunState | null): Recovery {
+    const recovery = this.readSegments(previous);
+    this.reserve(Math.max(previous?.reserved ?? 0, this.nextSeq + RESERVE_STEP));
+    return recovery;
+  }
+
+  /** The seqs the previous run may have handed out that no longer are on disk, or undefined. */
+  private lostRange(previous: RunState | null, recoveredNext: number): Recovery['lost'] {
+    // Same boot: the relay stopped but the machine did not, so the page cache held every record that was ever
+    // appended and recovery saw them all. Another boot after an unclean stop, without `always`: the disk may
+    // have lost records whose seqs were handed out; only the reservation still bounds them.
+    if (previous?.failedTail && previous.reserved > recoveredNext) return { from: recoveredNext, to: previous.reserved - 1 };
+    if (
+      previous === null ||
+      previous.clean ||
+      previous.fsync === 'always' ||
+      (previous.boot !== null && this.boot !== null && previous.boot === this.boot) ||
+      previous.reserved <= recoveredNext
+    ) {
+      return undefined;
+    }
+    return { from: recoveredNext, to: previous.reserved - 1 };
+  }
+
+  private state(clean: boolean): RunState {
+    return { reserved: this.reserved, boot: this.boot, fsync: this.options.fsync, clean, failedTail: this.failedTail };
+  }
+
+  private readSegments(previous: RunState | null): Recovery {
     const cut: Recovery['cut'] = [];
     const runs: JournalRecord[][] = [];
     const segs = this.segments;
-    if (segs.length === 0) return { logId: this.logId, nextSeq: 1, records: [], cut };
+    if (segs.length === 0) {
+      const lost = this.lostRange(previous, 1);
+      if (lost === undefined) return { logId: this.logId, nextSeq: 1, records: [], cut };
+      this.nextSeq = lost.to + 1;
+      return { logId: this.logId, nextSeq: this.nextSeq, records: [], cut, lost };
+    }
     let count = 0;
     let bytes = 0;
     let firstKept = 0;
@@ -295,10 +354,16 @@ export class Journal {
       }
       if (from > 0) break;
     }
-    if (this.active === null) this.roll(this.nextSeq);
+    const lost = this.lostRange(previous, this.nextSeq);
+    if (lost !== undefined) {
+      this.nextSeq = lost.to + 1;
+      if (runs.length === 0) firstKept = this.nextSeq;
+    }
+    // A new segment when the newest cannot be continued: damage hides higher seqs, or the seqs jump.
+    if (this.active === null || lost !== undefined) this.roll(this.nextSeq);
     this.evictBefore(firstKept);
     const records = runs.length === 1 ? runs[0] : runs.reverse().flat();
-    return { logId: this.logId, nextSeq: this.nextSeq, records, cut };
+    return { logId: this.logId, nextSeq: this.nextSeq, records, cut, ...(lost && { lost }) };
   }
 
   /** Makes the newest segment the active one, cutting it at `end` (rewriting its header when that was bad). */
@@ -335,6 +400,7 @@ export class Journal {
       // append path; under `always` it is synced already, under `never` it never will be.
       if (this.dirty && this.options.fsync === 'interval') this.unsynced.push(old.fd);
       else fs.closeSync(old.fd);
+      if (this.dirty && this.options.fsync === 'never') this.unsyncedNames.add(this.segments[this.segments.length - 1]);
     }
     this.active = { fd, file, size: HEADER_BYTES };
     if (this.segments[this.segments.length - 1] !== firstSeq) this.segments.push(firstSeq);
@@ -371,14 +437,70 @@ export class Journal {
       }
     }
     const bytes = this.encoder.encode(records);
-    const active = this.active;
-    if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
-      this.roll(first);
+    // The reservation is raised (durably) before any seq beyond it is written, so it is never below a seq that a
+    // subscriber may have received.
+    try {
+      if (first + n > this.reserved) this.reserve(first + n + this.step(first + n));
+      const active = this.active;
+      if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
+        this.roll(first);
+      }
+      this.write(this.active as Active, bytes, first, n);
+    } catch (err) {
+      this.failedAppend(first + n);
+      throw err;
     }
-    this.write(this.active as Active, bytes, first, n);
+    this.failedTail = false;
     this.nextSeq = first + n;
     if (this.options.fsync === 'always') this.datasync((this.active as Active).fd);
     else this.dirty = true;
+  }
+
+  /** How many times this journal wrote its seq reservation to disk (the write at open included). */
+  get reservationWrites(): number {
+    return this.reservations;
+  }
+
+  /**
+   * The caller may already have delivered the seqs of a batch whose append failed (it serves from memory), but
+   * they are not on disk: unless a later append succeeds, the next start must not reuse them, whatever the boot,
+   * the fsync policy or the way the relay stops. Recorded now, best effort (the disk may be full: then only a
+   * clean close that manages the write records it), and by close().
+   */
+  private failedAppend(end: number): void {
+    this.failedTail = true;
+    try {
+      writeState(this.dir, { ...this.state(false), reserved: Math.max(this.reserved, end) });
+      this.reserved = Math.max(this.reserved, end);
+    } catch {
+      // The append's own error is the one to report.
+    }
+  }
+
+  /**
+   * How far to reserve beyond `seq`: RESERVE_STEP, or about a second's worth of seqs at the rate seen since the
+   * previous reservation when that is more, so that a fast relay writes the reservation about once a second
+   * (bounded by MAX_RESERVE_STEP, which bounds the seqs a power cut makes skip).
+   */
+  private step(seq: number): number {
+    const ms = Math.max(1, Number(process.hrtime.bigint() - this.reservedAt) / 1e6);
+    const perSecond = ((seq - this.reservedFrom) * 1000) / ms;
+    return Math.min(MAX_RESERVE_STEP, Math.max(RESERVE_STEP, Math.ceil(perSecond)));
+  }
+
+  private reserve(reserved: number): void {
+    const was = this.reserved;
+    this.reserved = reserved;
+    try {
+      writeState(this.dir, this.state(false));
+    } catch (err) {
+      this.reserved = was;
+      const file = path.join(this.dir, STATE_FILE);
+      throw journalError((err as { code?: string }).code ?? 'EIO', `journal: cannot raise the seq reservation in ${file}: ${(err as Error).message}`, file, err);
+    }
+    this.reservations++;
+    this.reservedAt = process.hrtime.bigint();
+    this.reservedFrom = this.nextSeq;
   }
 
   private write(active: Active, bytes: Buffer, first: number, n: number): void {
@@ -421,12 +543,17 @@ export class Journal {
     if (this.closed || this.segments.length < 2 || this.segments[1] > seq) return;
     while (this.segments.length > 1 && this.segments[1] <= seq) {
       fs.rmSync(this.file(this.segments[0]), { force: true });
+      this.unsyncedNames.delete(this.segments[0]);
       this.segments.shift();
     }
     syncDir(this.dir);
   }
 
-  /** fdatasync of whatever was appended since the last sync (the caller's timer calls it under `interval`). */
+  /**
+   * fdatasync of whatever was appended since the last sync (the caller's timer calls it under `interval`). Also
+   * raises the seq reservation when less than half a step is left, so that at moderate rates its write happens
+   * here, on the timer, rather than on the append path.
+   */
   sync(): void {
     if (this.closed) return;
     this.usable();
@@ -437,14 +564,31 @@ export class Journal {
     this.unsynced = [];
     if (this.dirty && this.active !== null) this.datasync(this.active.fd);
     this.dirty = false;
+    const step = this.step(this.nextSeq);
+    if (this.reserved - this.nextSeq < step / 2) this.reserve(this.nextSeq + step);
   }
 
-  /** Syncs, closes the files and releases the lock; idempotent. */
+  /**
+   * Syncs, marks the stop clean (only when everything appended is on disk: then a reboot loses nothing and the
+   * next start skips no seqs), closes the files and releases the lock; idempotent.
+   */
   close(): void {
     if (this.closed) return;
     let error: unknown = null;
     try {
-      if (this.failure === null) this.sync();
+      if (this.failure === null) {
+        this.sync();
+        for (const seq of this.unsyncedNames) {
+          const fd = fs.openSync(this.file(seq), 'r+');
+          try {
+            this.datasync(fd);
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
+        this.unsyncedNames.clear();
+        writeState(this.dir, this.state(true));
+      }
     } catch (err) {
       error = err;
     }

@@ -7,8 +7,10 @@
  *   client: `FROM oldest\n` | `FROM live\n` | `FROM <seq> log=<logId>\n`, optionally followed by
  *           ` key=value` parameters (`meta=1`: TIME frames), ≤ 1024 bytes with its LF.
  *   server, before the stream: `RESET <logId>\n` when the request's log is another one, or
- *           `GAP <first> <count> evicted\n` when the wanted messages are older than the history;
- *           or `BYE bad-request <why>\n` and the connection ends.
+ *           `GAP <first> <count> evicted\n` when the wanted messages are older than the history
+ *           (`lost` for the part in the log's hole: seqs lost in a power cut before this run);
+ *           or `BYE bad-request <why>\n` and the connection ends. A seq in the hole is a valid resume
+ *           point (it was handed out): the subscriber starts there and is told `GAP … lost` first.
  */
 import { HaltedError, Operation, timeout } from '../loop';
 import type { TlsStream } from '../streams';

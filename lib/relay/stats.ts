@@ -25,8 +25,11 @@ export interface RelayStats {
   evicted: number;
   /** GAP frames sent to protocol subscribers. */
   gaps: number;
-  /** What the history holds now. */
-  history: { messages: number; bytes: number; oldest: number; next: number };
+  /**
+   * What the history holds now; `lost`: how many seqs recovery found lost at start (handed out
+   * before a power cut or a failed disk write, gone from disk; subscribers get `GAP … lost` for them).
+   */
+  history: { messages: number; bytes: number; oldest: number; next: number; lost: number };
   /**
    * Datagrams the kernel dropped on each input before the relay read them (its receive buffer was
    * full), by input address; Linux only (SO_RXQ_OVFL), 0 elsewhere. A drop is seen when the next
@@ -60,6 +63,7 @@ const FIELDS = [
   'historyBytes',
   'historyOldest',
   'historyNext',
+  'historyLost',
   'truncated',
   'subscribers',
   'rejected',
@@ -120,7 +124,7 @@ export class Counters {
       },
       evicted: v('evicted'),
       gaps: v('gaps'),
-      history: { messages: v('historyMessages'), bytes: v('historyBytes'), oldest: v('historyOldest'), next: v('historyNext') },
+      history: { messages: v('historyMessages'), bytes: v('historyBytes'), oldest: v('historyOldest'), next: v('historyNext'), lost: v('historyLost') },
       kernelDrops,
       truncated: v('truncated'),
       subscribers: v('subscribers'),
@@ -149,6 +153,7 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     history_bytes: s.history.bytes,
     history_oldest: s.history.oldest,
     history_next: s.history.next,
+    history_lost: s.history.lost,
     kernel_drops: drops.reduce((sum, [, n]) => sum + n, 0),
     // Per input, `ADDRESS=N` joined by commas (addresses contain no comma or `=`).
     kernel_drops_by_input: drops.map(([input, n]) => `${input}=${n}`).join(','),

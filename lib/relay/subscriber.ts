@@ -67,7 +67,8 @@ export interface SubscriberStart {
 interface Gap {
   first: number;
   count: number;
-  reason: 'evicted' | 'dropped';
+  /** `lost`: seqs the log lost in a power cut before this run (the history's hole). */
+  reason: 'evicted' | 'dropped' | 'lost';
 }
 
 export class Subscriber {
@@ -124,7 +125,7 @@ export class Subscriber {
   /** Messages it has yet to be sent (not counting skipped ones). */
   get pending(): number {
     const skipped = this.#skipping ? this.#skipTo - this.#skipFrom : 0;
-    return Math.max(0, (this.#leftAt ?? this.history.next) - this.cursor - skipped);
+    return Math.max(0, this.history.countBetween(this.cursor, this.#leftAt ?? this.history.next) - skipped);
   }
 
   /** Taken off the relay's list: messages appended from now on are not counted as missed by it. */
@@ -155,9 +156,12 @@ export class Subscriber {
     this.#bell.tryPut(true);
   }
 
-  /** Adds a GAP frame to send first (a protocol subscriber resuming from before the history). */
+  /**
+   * Adds the GAP frames to send first (a protocol subscriber resuming from before the history):
+   * `evicted`, but `lost` for the part that is the log's hole.
+   */
   gapBefore(first: number, count: number): void {
-    this.#gap(first, count, 'evicted');
+    this.#gapAround(first, count, 'evicted');
   }
 
   /**
@@ -257,9 +261,15 @@ export class Subscriber {
     return Buffer.from(lines.join(''), 'utf8');
   }
 
-  /** Before taking the next run: passes messages evicted before it got them, and a skipped range it reached. */
+  /** Before taking the next run: passes messages evicted before it got them, the hole, and a skipped range it reached. */
   #settle(): void {
     this.#settleEvicted();
+    const hole = this.history.hole;
+    if (hole && this.cursor >= hole.from && this.cursor <= hole.to) {
+      // Runs stop before the hole: a cursor that reached it is told, once, and goes on after it.
+      this.#gap(this.cursor, hole.to - this.cursor + 1, 'lost');
+      this.cursor = hole.to + 1;
+    }
     if (this.#skipping && this.cursor >= this.#skipFrom) {
       this.#gap(this.#skipFrom, this.#skipTo - this.#skipFrom, 'dropped');
       this.cursor = this.#skipTo;
@@ -291,8 +301,27 @@ export class Subscriber {
 
   #missed(first: number, count: number): void {
     if (count <= 0) return;
-    this.#drop('droppedEvicted', count);
-    this.#gap(first, count, 'evicted');
+    // The hole's seqs were never in this run's log: not counted as evicted, only told as lost.
+    this.#drop('droppedEvicted', this.#gapAround(first, count, 'evicted'));
+  }
+
+  /**
+   * GAP frames for first…first+count-1 for `reason`, with the part that is the log's hole as
+   * `lost`; returns how many of them are outside the hole.
+   */
+  #gapAround(first: number, count: number, reason: Gap['reason']): number {
+    const hole = this.history.hole;
+    const end = first + count;
+    if (!hole || hole.to < first || hole.from >= end) {
+      this.#gap(first, count, reason);
+      return count;
+    }
+    const from = Math.max(first, hole.from);
+    const to = Math.min(end, hole.to + 1);
+    this.#gap(first, from - first, reason);
+    this.#gap(from, to - from, 'lost');
+    this.#gap(to, end - to, reason);
+    return count - (to - from);
   }
 
   #drop(counter: Counter, count: number): void {

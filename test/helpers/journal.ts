@@ -6,8 +6,8 @@ export const { journalRecord } = require('../fixtures/journal-writer.js') as { j
 
 /**
  * Everything wrong with a recovery: a record that is not byte for byte the one appended with its seq, seqs that
- * are not consecutive, a run that does not end at nextSeq - 1. Empty when all is well. (One expect on the list
- * instead of one per field keeps loops over thousands of records fast.)
+ * are not consecutive, a run that does not end at nextSeq - 1 (at lost.from - 1 when seqs were lost). Empty when
+ * all is well. (One expect on the list instead of one per field keeps loops over thousands of records fast.)
  */
 export function recoveryProblems(recovery: Recovery): string[] {
   const problems: string[] = [];
@@ -19,8 +19,11 @@ export function recoveryProblems(recovery: Recovery): string[] {
       problems.push(`record ${r.seq} differs from what was appended`);
     }
   });
-  if (records.length > 0 && records[records.length - 1].seq !== nextSeq - 1) {
-    problems.push(`last record ${records[records.length - 1].seq}, nextSeq ${nextSeq}`);
+  // After a reboot that may have lost seqs, the history ends where the lost range starts.
+  const end = recovery.lost ? recovery.lost.from : nextSeq;
+  if (recovery.lost && recovery.lost.to !== nextSeq - 1) problems.push(`lost ends at ${recovery.lost.to}, nextSeq ${nextSeq}`);
+  if (records.length > 0 && records[records.length - 1].seq !== end - 1) {
+    problems.push(`last record ${records[records.length - 1].seq}, expected ${end - 1}`);
   }
   return problems.slice(0, 10);
 }

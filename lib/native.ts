@@ -42,6 +42,16 @@ export const enum SocketOption {
   Error = 5,
   /** Linux SO_RXQ_OVFL: datagrams carry the socket's drop count (ENOPROTOOPT elsewhere). */
   RxqOverflow = 6,
+  /** SO_KEEPALIVE: probe an idle connection, drop it (ETIMEDOUT) when probes go unanswered. */
+  KeepAlive = 7,
+  /** Seconds idle before the first probe: TCP_KEEPIDLE (macOS TCP_KEEPALIVE). */
+  KeepIdle = 8,
+  /** Seconds between probes: TCP_KEEPINTVL. */
+  KeepInterval = 9,
+  /** Unanswered probes before the connection is dropped: TCP_KEEPCNT. */
+  KeepCount = 10,
+  /** Linux TCP_USER_TIMEOUT: ms sent data may stay unacknowledged (ENOPROTOOPT elsewhere). */
+  UserTimeout = 11,
 }
 
 /** Native TLS context: an SSL_CTX. `error` is empty when it was built. */

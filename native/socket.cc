@@ -79,6 +79,21 @@ bool Level(Option option, int* level, int* name) {
 #ifdef SO_RXQ_OVFL
     case Option::RxqOverflow: *level = SOL_SOCKET; *name = SO_RXQ_OVFL; return true;
 #endif
+    case Option::KeepAlive: *level = SOL_SOCKET; *name = SO_KEEPALIVE; return true;
+#if defined(TCP_KEEPIDLE)
+    case Option::KeepIdle: *level = IPPROTO_TCP; *name = TCP_KEEPIDLE; return true;
+#elif defined(TCP_KEEPALIVE)  // macOS names the idle time TCP_KEEPALIVE
+    case Option::KeepIdle: *level = IPPROTO_TCP; *name = TCP_KEEPALIVE; return true;
+#endif
+#ifdef TCP_KEEPINTVL
+    case Option::KeepInterval: *level = IPPROTO_TCP; *name = TCP_KEEPINTVL; return true;
+#endif
+#ifdef TCP_KEEPCNT
+    case Option::KeepCount: *level = IPPROTO_TCP; *name = TCP_KEEPCNT; return true;
+#endif
+#ifdef TCP_USER_TIMEOUT
+    case Option::UserTimeout: *level = IPPROTO_TCP; *name = TCP_USER_TIMEOUT; return true;
+#endif
     default: return false;
   }
 }
@@ -90,7 +105,7 @@ int GetOption(int fd, Option option) {
   int value = 0;
   socklen_t len = sizeof(value);
   if (getsockopt(fd, level, name, &value, &len) < 0) return -errno;
-  return value < 0 ? 0 : value;  // every exposed option is a flag, a size or an errno
+  return value < 0 ? 0 : value;  // every exposed option is a flag, a size, a time or an errno
 }
 
 int SetOption(int fd, Option option, int value) {

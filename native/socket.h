@@ -17,8 +17,25 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 
 // The socket options the low-level API exposes; numbered as lib/native.ts numbers them.
 // RxqOverflow is Linux's SO_RXQ_OVFL (ENOPROTOOPT elsewhere): see ReceiveRing::drops().
-enum class Option { ReuseAddr = 0, ReusePort = 1, RecvBuffer = 2, SendBuffer = 3, NoDelay = 4, Error = 5, RxqOverflow = 6 };
-constexpr int kOptionMax = int(Option::RxqOverflow);
+// KeepAlive is SO_KEEPALIVE; KeepIdle (seconds before the first probe: TCP_KEEPIDLE, macOS TCP_KEEPALIVE),
+// KeepInterval (seconds between probes: TCP_KEEPINTVL) and KeepCount (unanswered probes before the
+// connection is dropped: TCP_KEEPCNT) tune it; UserTimeout is Linux's TCP_USER_TIMEOUT (ms that sent
+// data may stay unacknowledged). Each is ENOPROTOOPT where the system lacks it.
+enum class Option {
+  ReuseAddr = 0,
+  ReusePort = 1,
+  RecvBuffer = 2,
+  SendBuffer = 3,
+  NoDelay = 4,
+  Error = 5,
+  RxqOverflow = 6,
+  KeepAlive = 7,
+  KeepIdle = 8,
+  KeepInterval = 9,
+  KeepCount = 10,
+  UserTimeout = 11,
+};
+constexpr int kOptionMax = int(Option::UserTimeout);
 
 // A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
 int OpenSocket(int domain, int type);

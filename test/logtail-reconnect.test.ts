@@ -100,6 +100,8 @@ test.each([
   [['--from', '0'], /--from must be oldest, live or a sequence number ≥ 1, not "0"/],
   [['--connect', 'relay.example'], /--connect must be HOST:PORT, not "relay.example"/],
   [['--connect', 'relay.example:99999'], /--connect must be HOST:PORT/],
+  [['--keepalive', '32768'], /--keepalive must be an integer from 0 to 32767, not "32768"/],
+  [['--keepalive', '1.5'], /--keepalive must be an integer from 0 to 32767, not "1.5"/],
   [['--plain', '--state', 'state.json'], /--plain has no sequence numbers: it cannot go with --state or --from/],
 ])('bad value %j: one line on stderr, exit code 2', async (args, pattern) => {
   const certs = makeCerts();

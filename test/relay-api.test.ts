@@ -51,3 +51,12 @@ test('a relay started again after it stopped logs again: each run ends with its 
   }
   expect(lines.map((l) => l.split(' ')[2])).toEqual(['listening', 'stats', 'stopped', 'listening', 'stats', 'stopped']);
 }, 30000);
+
+test('keepAliveS: an integer from 0 (off) to 32767 seconds, else a RangeError naming it', () => {
+  const certs = makeCerts();
+  const base = { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca } };
+  for (const keepAliveS of [-1, 1.5, 32768, NaN]) {
+    expect(() => new Relay({ ...base, keepAliveS })).toThrow(new RangeError(`relay option keepAliveS must be an integer from 0 to 32767, not ${keepAliveS}`));
+  }
+  for (const keepAliveS of [0, 1, 32767]) expect(() => new Relay({ ...base, keepAliveS })).not.toThrow();
+});

@@ -167,11 +167,15 @@ export class RelayProcess {
   /**
    * Starts `logrelay --json` with `args` (defaults: UDP and TLS on 127.0.0.1 port 0) and waits
    * for its `listening` line. `fdLimit` runs it under `ulimit -n`, `fileSizeKiB` under `ulimit -f`
-   * (bash execs node, so the child is the relay itself and signals reach it).
+   * (bash execs node, so the child is the relay itself and signals reach it). `prefix` runs it
+   * under a command that execs its arguments (`ip netns exec NS`).
    */
-  static async start(args: string[], options: { cwd?: string; defaults?: boolean; fdLimit?: number; fileSizeKiB?: number } = {}): Promise<RelayProcess> {
+  static async start(
+    args: string[],
+    options: { cwd?: string; defaults?: boolean; fdLimit?: number; fileSizeKiB?: number; prefix?: string[] } = {},
+  ): Promise<RelayProcess> {
     const defaults = options.defaults === false ? [] : ['--tls', '127.0.0.1:0', ...(args.includes('--udp') || args.includes('--unix') ? [] : ['--udp', '127.0.0.1:0'])];
-    const argv = [process.execPath, LOGRELAY, '--json', ...defaults, ...args];
+    const argv = [...(options.prefix ?? []), process.execPath, LOGRELAY, '--json', ...defaults, ...args];
     const ulimits = [
       ...(options.fdLimit === undefined ? [] : [`ulimit -n ${options.fdLimit}`]),
       ...(options.fileSizeKiB === undefined ? [] : [`ulimit -f ${options.fileSizeKiB}`]),

@@ -37,6 +37,8 @@ test.each([
   [['--write-timeout', '1e9'], /--write-timeout/],
   [['--write-timeout', '99999999999999'], /--write-timeout must be an integer from 1 to 2147483647/],
   [['--stats-interval', '2147484'], /--stats-interval must be an integer from 0 to 2147483/],
+  [['--keepalive', '32768'], /--keepalive must be an integer from 0 to 32767, not "32768"/],
+  [['--keepalive', '-1'], /--keepalive must be an integer from 0 to 32767/],
 ])('bad value %j: one line on stderr, exit code 2', (args, pattern) => {
   const certs = makeCerts();
   const r = spawnSync(process.execPath, [LOGRELAY, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--tls', '127.0.0.1:0', ...args], {

@@ -11,6 +11,7 @@ import { Framing } from '../relay/framing';
 import { DEFAULT_DEMO_DIR, demoFiles } from '../relay/demo';
 import { PROTOCOL } from '../relay/client';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
+import { KeepAlive, keepAliveAfter } from '../net/keepalive';
 import { Backoff } from './backoff';
 import { Format } from './tail-format';
 import { tailLoop } from './tail-loop';
@@ -18,6 +19,11 @@ import { Output } from './tail-output';
 import { StartFrom, TailError } from './tail-session';
 import { OutputError, Sink } from './tail-sink';
 import { Stop, StopRequested } from './tail-stop';
+
+/** `--keepalive` default: a dead link is noticed within about a minute (30 s idle + 3 probes 10 s apart). */
+const KEEPALIVE_S = 30;
+/** TCP_KEEPIDLE's bound on Linux (about 9 hours). */
+const MAX_KEEPALIVE_S = 32767;
 
 const SPECS: FlagSpec[] = [
   { name: 'connect', kind: 'string', value: 'HOST:PORT', help: 'the relay (default 127.0.0.1:6514; a host name is looked up at each connect)' },
@@ -28,6 +34,7 @@ const SPECS: FlagSpec[] = [
   { name: 'state', kind: 'string', value: 'FILE', help: 'keep the position here and resume after it (exactly once into a regular file)' },
   { name: 'from', kind: 'string', value: 'oldest|live|SEQ', help: 'where to start when there is no state (default live)' },
   { name: 'no-reconnect', kind: 'boolean', help: 'exit at the first disconnect (default: reconnect, backing off 0.5 s to 30 s)' },
+  { name: 'keepalive', kind: 'string', value: 'S', help: `notice a silently dead link: probe after S idle seconds, give up after 3 unanswered probes S/3 apart, then reconnect; 0 for off (default ${KEEPALIVE_S})` },
   { name: 'json', kind: 'boolean', help: 'one JSON object per message: seq, time, source, message (or message_base64)' },
   { name: 'raw', kind: 'boolean', help: 'write message bytes as they are even to a terminal (default: controls and invalid UTF-8 escaped there)' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `the framing of a relay that does not speak ${PROTOCOL} (default lf)` },
@@ -51,7 +58,12 @@ interface TailOptions {
   state: string | undefined;
   from: StartFrom;
   reconnect: boolean;
+  keepAlive: KeepAlive | null;
   format: Format;
+}
+
+function keepAliveOption(seconds: number): KeepAlive | null {
+  return seconds === 0 ? null : keepAliveAfter(seconds);
 }
 
 function startFrom(text: string | undefined): StartFrom {
@@ -93,6 +105,7 @@ function options(flags: Flags): TailOptions {
     state: flags.string('state'),
     from: startFrom(flags.string('from')),
     reconnect: !flags.has('no-reconnect'),
+    keepAlive: keepAliveOption(flags.integer('keepalive', KEEPALIVE_S, 0, MAX_KEEPALIVE_S)),
     // On a terminal, bytes chosen by whoever sends a datagram must not act on it (visible.ts); JSON escapes its own.
     format: flags.has('json') ? 'json' : !flags.has('raw') && isatty(1) ? 'terminal' : 'text',
   };
@@ -153,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
         servername: o.servername,
         framing: o.framing,
         reconnect: o.reconnect,
+        keepAlive: o.keepAlive,
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
         backoff: new Backoff(BACKOFF),
         session: { from: o.from, meta: o.format === 'json', helloTimeoutMs: HELLO_TIMEOUT_MS, report, stop, stateful: o.state !== undefined },

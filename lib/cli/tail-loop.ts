@@ -7,6 +7,7 @@ import { Mailbox } from '../loop/mailbox';
 import { Operation } from '../loop/operation';
 import { sleep, timeout } from '../loop/timers';
 import { Address, resolveAddress } from '../net/address';
+import { KeepAlive, setKeepAlive } from '../net/keepalive';
 import { PROTOCOL } from '../relay/client';
 import { Framing } from '../relay/framing';
 import { TlsStream } from '../streams/tls-stream';
@@ -24,6 +25,8 @@ export interface LoopOptions {
   /** The framing of a plain relay (a logrelay/1 relay says its own). */
   framing: Framing;
   reconnect: boolean;
+  /** TCP keepalive on each connection (null: off), so a link that died silently is noticed and reconnected. */
+  keepAlive: KeepAlive | null;
   /** Bound on TCP connect + TLS handshake. */
   connectTimeoutMs: number;
   backoff: Backoff;
@@ -64,6 +67,8 @@ export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
       connected = true;
       let ending: Ending;
       try {
+        // logtail sends nothing after its request: without probes a quiet relay behind a dead path is waited for forever.
+        if (o.keepAlive) setKeepAlive(tls.fd, o.keepAlive);
         const protocol = tls.session.alpn;
         const plainNote = o.session.stateful ? 'no resume, the state is not updated' : 'no resume';
         report(`connected to ${shown}${protocol === PROTOCOL ? '' : ` (plain: the relay does not speak ${PROTOCOL}; ${plainNote})`}`);

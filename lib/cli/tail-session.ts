@@ -9,7 +9,7 @@
  */
 import { Operation } from '../loop/operation';
 import { yieldNow } from '../loop/park';
-import { timeout } from '../loop/timers';
+import { isTimeoutError, timeout } from '../loop/timers';
 import { ByteStream } from '../streams/bytestream';
 import { Frame, FrameParser, From, Hello, requestLine } from '../relay/client';
 import { Deframer, Framing } from '../relay/framing';
@@ -66,7 +66,8 @@ function* readBatched(stream: ByteStream, sink: Sink, stop: Stop): Operation<Buf
       try {
         return yield* timeout(0, stream.read());
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ETIMEDOUT') throw err;
+        // Only the zero deadline's own timeout: the connection's ETIMEDOUT (keepalive gave up) ends the session.
+        if (!isTimeoutError(err)) throw err;
       }
     }
     yield* writeBatch(sink);

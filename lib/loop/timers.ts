@@ -167,10 +167,19 @@ export interface TimeoutError extends Error {
   code: 'ETIMEDOUT';
 }
 
+// The errors timeout() made: a system error has the same code (a connection the kernel gave up on).
+const deadlines = new WeakSet<Error>();
+
 function timeoutError(ms: number): TimeoutError {
   const err = new Error(`ETIMEDOUT: operation timed out after ${ms} ms`) as TimeoutError;
   err.code = 'ETIMEDOUT';
+  deadlines.add(err);
   return err;
+}
+
+/** Whether `err` is a {@link timeout}'s deadline passing, rather than some other ETIMEDOUT. */
+export function isTimeoutError(err: unknown): err is TimeoutError {
+  return err instanceof Error && deadlines.has(err);
 }
 
 /**

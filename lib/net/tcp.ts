@@ -11,6 +11,8 @@ import { Address, toAddress } from './address';
 import { bind, closeOnThrow, getOption, openSocket, setOption } from './socket';
 
 export { localAddress, remoteAddress } from './socket';
+export { getKeepAlive, getUserTimeout, keepAliveAfter, keepAliveDeadline, setKeepAlive } from './keepalive';
+export type { KeepAlive } from './keepalive';
 
 const EINPROGRESS = errnoOf('EINPROGRESS');
 

@@ -5,9 +5,11 @@
  */
 import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
+import { isTimeoutError } from '../loop/timers';
 import type { Task } from '../loop';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import type { DatagramBatch } from '../net/datagram';
+import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
@@ -45,7 +47,9 @@ const INPUT_RECV_BUFFER = 8 * 1024 * 1024;
 
 function errorText(e: unknown): string {
   const err = e as { code?: string; reason?: string; message?: string };
-  if (err?.code === 'ETIMEDOUT') return 'timed out';
+  // The kernel's ETIMEDOUT (a syscall's: keepalive or TCP_USER_TIMEOUT gave up on a silent peer) is
+  // not the relay's own write timeout, which byeFor() tells the subscriber about.
+  if (err?.code === 'ETIMEDOUT') return isTimeoutError(e) ? 'timed out' : 'connection timed out';
   return err?.reason ?? err?.message ?? String(e);
 }
 
@@ -436,6 +440,7 @@ export class RelayEngine {
         const remote = conn.remoteAddress();
         address = remote.toString();
         source = sourceOf(remote);
+        if (remote.family !== 'unix' && o.keepAliveS > 0) setKeepAlive(conn.fd, keepAliveAfter(o.keepAliveS));
         tls = TlsStream.server(conn, this.#context);
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {

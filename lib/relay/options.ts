@@ -61,6 +61,13 @@ export interface RelayOptions {
   rejectionLogIntervalS?: number;
   /** A subscriber whose pending write (at most 16 KiB, one TLS record) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
+  /**
+   * TCP keepalive on subscriber connections: a subscriber whose path went silent (no FIN, no reset)
+   * is probed after this many idle seconds, 3 times a third of it apart, and dropped when no probe is
+   * answered (about twice this in all); TCP_USER_TIMEOUT (Linux) bounds unacknowledged data the
+   * same. 0 turns it off.
+   */
+  keepAliveS?: number;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;
   backend?: Backend;
@@ -96,6 +103,8 @@ export const defaults = {
   rejectionLogBurst: 10,
   rejectionLogIntervalS: 60,
   writeTimeoutMs: 30_000,
+  /** A dead subscriber link is noticed within about a minute (30 s idle + 3 probes 10 s apart). */
+  keepAliveS: 30,
   statsIntervalS: 60,
   mode: 'integrated' as const,
   json: false,
@@ -111,6 +120,8 @@ export const limits = {
   maxMs: 2 ** 31 - 1,
   maxStatsIntervalS: Math.floor((2 ** 31 - 1) / 1000),
   maxRejectionLogIntervalS: 86_400,
+  /** TCP_KEEPIDLE's bound on Linux (about 9 hours). */
+  maxKeepAliveS: 32_767,
   maxHandshakes: 1_000_000,
   /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
   maxHistory: 100_000_000,
@@ -135,6 +146,7 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('queueBytes', o.queueBytes);
   positive('handshakeTimeoutMs', o.handshakeTimeoutMs, 1, limits.maxMs);
   positive('writeTimeoutMs', o.writeTimeoutMs, 1, limits.maxMs);
+  positive('keepAliveS', o.keepAliveS, 0, limits.maxKeepAliveS);
   positive('statsIntervalS', o.statsIntervalS, 0, limits.maxStatsIntervalS);
   positive('maxHandshakes', o.maxHandshakes, 1, limits.maxHandshakes);
   positive('maxHandshakesPerIp', o.maxHandshakesPerIp, 1, limits.maxHandshakes);

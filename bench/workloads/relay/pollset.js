@@ -31,6 +31,11 @@ const relay = new Relay(
     // Node's tls.Server default (120 s), as the Node-core relay has: a thousand subscribers'
     // handshakes on a loaded 2-core machine can take longer than our 10 s default.
     handshakeTimeoutMs: 120000,
+    // Every subscriber of the driver connects from 127.0.0.1, up to 50 handshakes at a time: the
+    // per-address cap on pending handshakes (16 by default, against floods) would cut them, and
+    // Node's tls.Server has no such cap.
+    maxHandshakesPerIp: 1000,
+    maxHandshakes: 2000,
     mode: p.mode === 'blocking' ? 'blocking' : 'integrated',
   },
   () => {}, // the bench measures; the relay's log would only cost time

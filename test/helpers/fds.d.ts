@@ -1,0 +1,4 @@
+/** Types of fds.js: this process's open fds, portably (see there). */
+export declare function isFdOpen(fd: number): boolean;
+export declare function openFdList(): number[];
+export declare function openFds(): number;

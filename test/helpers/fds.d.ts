@@ -2,3 +2,5 @@
 export declare function isFdOpen(fd: number): boolean;
 export declare function openFdList(): number[];
 export declare function openFds(): number;
+export declare function probeOpenFds(): number[];
+export declare function devFdWorks(): boolean;

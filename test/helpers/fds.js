@@ -31,6 +31,7 @@ function listDevFd() {
   return fs.readdirSync('/dev/fd').map(Number).filter(isFdOpen);
 }
 
+/** The fallback: every fd number fstat accepts (exported so a test can hold it against /dev/fd). */
 function probe() {
   const open = [];
   for (let fd = 0, gap = 0; gap < PROBE_GAP; fd++) {
@@ -71,4 +72,4 @@ function openFds() {
   return openFdList().length;
 }
 
-module.exports = { isFdOpen, openFdList, openFds };
+module.exports = { isFdOpen, openFdList, openFds, probeOpenFds: probe, devFdWorks };

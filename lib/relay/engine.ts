@@ -20,7 +20,7 @@ import type { Journal, JournalRecord } from './journal';
 import { logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { negotiate } from './protocol';
-import { RateLimitedLog } from './ratelog';
+import { RejectionLog } from './ratelog';
 import { openLog } from './recover';
 import type { Counters } from './stats';
 import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
@@ -105,9 +105,7 @@ export class RelayEngine {
   readonly #handshaking: PendingHandshakes<TcpStream>;
   readonly #handshakeTasks = new Map<TcpStream, Task<void>>();
   /** Anyone can make the relay reject a handshake: those lines are rate limited, the counter is not. */
-  readonly #rejections: RateLimitedLog;
-  /** The task that writes the summary of suppressed rejections when it is due. */
-  #rejectionFlush: Task<void> | undefined;
+  readonly #rejections: RejectionLog;
   #listener: TcpListener | undefined;
   #context: TlsContext;
   #nextId = 1;
@@ -121,7 +119,7 @@ export class RelayEngine {
   ) {
     this.#context = this.#makeContext();
     this.#handshaking = new PendingHandshakes(options.maxHandshakes, options.maxHandshakesPerIp);
-    this.#rejections = new RateLimitedLog(log, 'warn', 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
+    this.#rejections = new RejectionLog(loop, log, 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
   }
 
   /** The log (after start). */
@@ -222,8 +220,7 @@ export class RelayEngine {
     for (const input of this.#streamInputs.splice(0)) yield* input.close();
     if (this.#listener) yield* this.#listener.close();
     for (const conn of this.#handshaking.clear()) yield* this.#cut(conn);
-    this.#rejectionFlush?.halt();
-    this.#rejections.flush();
+    this.#rejections.close();
     const subscribers = [...this.#subscribers];
     for (const s of subscribers) s.drain();
     const deadline = Date.now() + drainMs;
@@ -488,24 +485,7 @@ export class RelayEngine {
   /** Counts a refused handshake and logs it, within the rate limit. */
   #rejected(address: string, source: string, reason: string): void {
     this.counters.add('rejected');
-    // Summaries group by reason: without the fd number that system errors name, one cause is one entry.
-    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { address, reason } });
-    if (this.#rejections.flushAt !== undefined && !this.#rejectionFlush && !this.#stopping) {
-      this.#rejectionFlush = this.loop.spawn(this.#flushRejections());
-    }
-  }
-
-  /** Writes the summary of suppressed rejections when its window ends (even if no rejection follows). */
-  *#flushRejections(): Operation<void> {
-    try {
-      for (let at = this.#rejections.flushAt; at !== undefined; at = this.#rejections.flushAt) {
-        const now = this.#rejections.now();
-        if (now >= at) this.#rejections.flush();
-        else yield* sleep(at - now);
-      }
-    } finally {
-      this.#rejectionFlush = undefined;
-    }
+    this.#rejections.note(address, source, reason);
   }
 
   *#session(conn: TcpStream): Operation<void> {

@@ -23,7 +23,7 @@ import { ByteStream, TcpListener, TcpStream, TlsStream } from '../streams';
 import type { TlsContext, VerifyMode } from '../tls';
 import { PendingHandshakes, sourceOf } from './handshakes';
 import type { Logger } from './log';
-import { RateLimitedLog } from './ratelog';
+import { RejectionLog } from './ratelog';
 import type { Counters } from './stats';
 import { FrameReader, FrameSink, FramingError } from './stream-frames';
 
@@ -84,7 +84,7 @@ export class StreamInput {
   readonly #listener: TcpListener;
   readonly #connections = new Set<Connection>();
   readonly #handshaking: PendingHandshakes<Connection>;
-  readonly #rejections: RateLimitedLog;
+  readonly #rejections: RejectionLog;
   /** Admitted senders now. */
   #senders = 0;
   #closed = false;
@@ -98,7 +98,7 @@ export class StreamInput {
     readonly log: Logger,
   ) {
     this.#handshaking = new PendingHandshakes(config.maxHandshakes, config.maxHandshakesPerIp);
-    this.#rejections = new RateLimitedLog(log, 'warn', 'sender-rejected', config.rejectionLogBurst, config.rejectionLogIntervalS * 1000);
+    this.#rejections = new RejectionLog(loop, log, 'sender-rejected', config.rejectionLogBurst, config.rejectionLogIntervalS * 1000);
     this.#listener = TcpListener.listen(config.address, {
       onAcceptPause: (e) =>
         e.state === 'paused'
@@ -152,7 +152,7 @@ export class StreamInput {
     yield* this.#listener.close();
     this.#handshaking.clear();
     for (const conn of [...this.#connections]) yield* this.#cut(conn);
-    this.#rejections.flush();
+    this.#rejections.close();
   }
 
   /** Ends a connection's task and closes it (a task halted before its first step never ran its `finally`). */
@@ -165,16 +165,16 @@ export class StreamInput {
   *#refuse(conn: Connection): Operation<void> {
     this.counters.addStream(this.config.index, 'refused');
     yield* (conn.tls ?? conn.tcp).close();
-    this.#rejections.note({
-      source: conn.source,
-      reason: `over ${this.config.maxSenders} senders`,
-      fields: { input: this.name, address: conn.sender.address, reason: `over ${this.config.maxSenders} senders` },
-    });
+    this.#note(conn.sender.address, conn.source, `over ${this.config.maxSenders} senders`);
   }
 
   #reject(address: string, source: string, reason: string): void {
     this.counters.addStream(this.config.index, 'rejected');
-    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { input: this.name, address, reason } });
+    this.#note(address, source, reason);
+  }
+
+  #note(address: string, source: string, reason: string): void {
+    this.#rejections.note(address, source, reason, { input: this.name });
   }
 
   /** TLS: the handshake and the sender's certificate; false when the sender was rejected. */

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
-import { makeClientCert, makeDevCa } from '../lib';
+import { createLogger, makeClientCert, makeDevCa, Relay } from '../lib';
 import { cleanup, CertFiles, makeCerts, message, numberOf, RelayProcess, sleep, Tail, until, writePem } from './relay-helpers';
 import { opensslClientCert } from './tls-helpers';
 
@@ -52,6 +52,20 @@ async function send(port: number, data: Buffer): Promise<void> {
     s.end(data);
   });
 }
+
+/** A TLS sender with `cert`/`key` (or none); resolves once the relay's verdict is known. */
+function tlsSend(port: number, ca: string, id: { cert?: string; key?: string }, data: Buffer): Promise<'sent' | string> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost', ...id }, () => {
+      s.resume();
+      s.end(data);
+    });
+    let error = '';
+    s.on('error', (e) => (error = e.message));
+    s.on('close', () => resolve(error || 'sent'));
+  });
+}
+
 
 const octet = (m: Buffer) => Buffer.concat([Buffer.from(`${m.length} `), m]);
 const lf = (m: Buffer) => Buffer.concat([m, Buffer.from('\n')]);
@@ -261,19 +275,6 @@ test('senders are never slowed by a subscriber that stopped reading: 50,000 mess
 }, 60000);
 
 describe('TLS input (RFC 5425)', () => {
-  /** A TLS sender with `cert`/`key` (or none); resolves once the relay's verdict is known. */
-  function tlsSend(port: number, ca: string, id: { cert?: string; key?: string }, data: Buffer): Promise<'sent' | string> {
-    return new Promise((resolve) => {
-      const s = tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost', ...id }, () => {
-        s.resume();
-        s.end(data);
-      });
-      let error = '';
-      s.on('error', (e) => (error = e.message));
-      s.on('close', () => resolve(error || 'sent'));
-    });
-  }
-
   test('a sender with a certificate from --in-ca: every octet-counted message in order; wrong CA, a CA:TRUE certificate and none are refused', async () => {
     const senders = makeDevCa({ cn: 'senders CA' });
     const { certs, relay, tlsIn } = await start(['--tls-in', '127.0.0.1:0', '--in-ca', writePem(makeCerts().dir, 'senders-ca.pem', senders.cert)]);
@@ -349,3 +350,54 @@ describe('TLS input (RFC 5425)', () => {
     }
   }, 60000);
 });
+
+test('from code: listening.tcp names each TCP input (IPv4 and IPv6), relay.stats().streamInputs counts per input', async () => {
+  const certs = makeCerts();
+  const lines: string[] = [];
+  const relay = new Relay(
+    { tcp: ['127.0.0.1:0', '[::1]:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, maxMessage: 10, statsIntervalS: 0 },
+    createLogger({ write: (line) => lines.push(line) }),
+  );
+  const listening = await relay.start();
+  try {
+    expect(listening.inputs).toEqual([]); // no datagram input: a stream input is an input
+    expect(listening.tcp).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/), expect.stringMatching(/^\[::1\]:\d+$/)]);
+    const v6 = net.connect(Number(listening.tcp[1].split(':').pop()), '::1');
+    v6.end('3 abc20 0123456789abcdefghij');
+    await until('both messages', () => (relay.stats().streamInputs[listening.tcp[1]].received === 2 ? true : undefined));
+    await until('the sender gone', () => (relay.stats().streamInputs[listening.tcp[1]].connections === 0 ? true : undefined));
+    const stats = relay.stats();
+    expect(stats.streamInputs[listening.tcp[1]]).toEqual({ received: 2, cut: 1, accepted: 1, connections: 0, closedFraming: 0, closedIdle: 0, refused: 0, rejected: 0, partial: 0 });
+    expect(stats.streamInputs[listening.tcp[0]].received).toBe(0);
+    expect([stats.received, stats.bytesIn, stats.history.messages]).toEqual([2, 13, 2]);
+    expect(lines.some((l) => l.includes('sender-disconnected') && l.includes('address=[::1]:'))).toBe(true);
+  } finally {
+    await relay.stop();
+  }
+}, 30000);
+
+test('SIGHUP re-reads --in-ca: a sender from the new CA gets in, existing senders stay connected', async () => {
+  const before = makeDevCa({ cn: 'senders CA 1' });
+  const after = makeDevCa({ cn: 'senders CA 2' });
+  const dir = makeCerts().dir;
+  const inCa = writePem(dir, 'senders-ca.pem', before.cert);
+  const { certs, relay, tlsIn } = await start(['--tls-in', '127.0.0.1:0', '--in-ca', inCa]);
+  const ca = fs.readFileSync(certs.ca, 'utf8');
+  const tail = await Tail.start(relay, certs);
+  const early = makeClientCert(before, { cn: 'early' });
+  const late = makeClientCert(after, { cn: 'late' });
+  // A sender of the old CA that stays connected across the reload.
+  const staying = tls.connect({ port: tlsIn, host: '127.0.0.1', ca, servername: 'localhost', ...early });
+  staying.on('error', () => undefined);
+  await new Promise((r) => staying.once('secureConnect', r));
+  staying.write(octet(message(1, 100)));
+  await tail.waitFor(1);
+  await tlsSend(tlsIn, ca, late, octet(message(2, 100)));
+  await relay.waitEvent('sender-rejected');
+  fs.writeFileSync(inCa, after.cert);
+  relay.child.kill('SIGHUP');
+  await relay.waitEvent('reloaded');
+  expect(await tlsSend(tlsIn, ca, late, octet(message(3, 100)))).toBe('sent');
+  staying.end(octet(message(4, 100)));
+  expect((await tail.waitFor(3)).map(numberOf)).toEqual([1, 3, 4]);
+}, 30000);

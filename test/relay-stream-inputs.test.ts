@@ -401,3 +401,43 @@ test('SIGHUP re-reads --in-ca: a sender from the new CA gets in, existing sender
   staying.end(octet(message(4, 100)));
   expect((await tail.waitFor(3)).map(numberOf)).toEqual([1, 3, 4]);
 }, 30000);
+
+test('a relay that fails to start (subscriber port taken) closes the TCP and TLS input sockets it had bound', async () => {
+  const certs = makeCerts();
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as net.AddressInfo).port;
+  // Sockets only: each failed start also leaves its control pipe's read end open, which is not the inputs'.
+  const fds = () =>
+    fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false; // the directory's own fd, gone by now
+      }
+    }).length;
+  try {
+    const options = { tcp: ['127.0.0.1:0'], tlsIn: ['127.0.0.1:0'], inCa: { file: certs.ca }, tls: `127.0.0.1:${port}` };
+    const identity = { cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, statsIntervalS: 0 };
+    const before = fds();
+    for (let i = 0; i < 5; i++) {
+      const relay = new Relay({ ...options, ...identity }, createLogger({ write: () => undefined }));
+      await expect(relay.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    }
+    expect(fds()).toBe(before);
+  } finally {
+    taken.close();
+  }
+}, 30000);
+
+test('SIGHUP with an --in-ca file that cannot be used: reload-failed, and the previous CA stays in force', async () => {
+  const senders = makeDevCa({ cn: 'senders CA' });
+  const inCa = writePem(makeCerts().dir, 'senders-ca.pem', senders.cert);
+  const { certs, relay, tlsIn } = await start(['--tls-in', '127.0.0.1:0', '--in-ca', inCa]);
+  const tail = await Tail.start(relay, certs);
+  fs.writeFileSync(inCa, 'not a certificate\n');
+  relay.child.kill('SIGHUP');
+  expect(String((await relay.waitEvent('reload-failed')).reason)).toContain(inCa);
+  expect(await tlsSend(tlsIn, fs.readFileSync(certs.ca, 'utf8'), makeClientCert(senders, { cn: 'web' }), octet(message(1, 100)))).toBe('sent');
+  expect((await tail.waitFor(1)).map(numberOf)).toEqual([1]);
+}, 30000);

@@ -157,7 +157,7 @@ export class RelayEngine {
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
-      for (const input of this.#streamInputs.splice(0)) this.loop.spawn(input.close());
+      for (const input of this.#streamInputs.splice(0)) input.discard();
       this.#journal?.close();
       throw e;
     }
@@ -196,7 +196,13 @@ export class RelayEngine {
   /** New certificate, key and CAs for connections accepted from now on (subscribers and TLS senders). */
   reload(): void {
     const next = this.#makeContext();
-    const nextIn = this.options.tlsIn.length > 0 ? this.#makeInContext() : undefined;
+    let nextIn: TlsContext | undefined;
+    try {
+      nextIn = this.options.tlsIn.length > 0 ? this.#makeInContext() : undefined;
+    } catch (e) {
+      next.free?.();
+      throw e;
+    }
     const old = this.#context;
     const oldIn = this.#inContext;
     this.#context = next;

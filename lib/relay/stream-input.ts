@@ -15,6 +15,7 @@
  * A sender that breaks the framing is closed with a `sender-disconnected` line naming it and the
  * offending byte.
  */
+import { close as closeFd } from '../fd';
 import { HaltedError, Loop, Operation, timeout, yieldNow } from '../loop';
 import type { Task } from '../loop';
 import { isTimeoutError } from '../loop/timers';
@@ -143,6 +144,12 @@ export class StreamInput {
         this.#reject(e.address, e.source, e.reason);
       }
     }
+  }
+
+  /** Closes the listening socket of an input whose `run()` never started (the relay failed to start). */
+  discard(): void {
+    this.#closed = true;
+    closeFd(this.#listener.fd);
   }
 
   /** Stops listening and disconnects every sender (what they sent so far is in the log). */

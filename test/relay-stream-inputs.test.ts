@@ -11,6 +11,7 @@ import * as tls from 'tls';
 import { createLogger, makeClientCert, makeDevCa, Relay } from '../lib';
 import { cleanup, CertFiles, makeCerts, message, numberOf, RelayProcess, sleep, Tail, until, writePem } from './relay-helpers';
 import { opensslClientCert } from './tls-helpers';
+import { openFdList } from './helpers/fds';
 
 afterEach(cleanup);
 
@@ -402,29 +403,37 @@ test('SIGHUP re-reads --in-ca: a sender from the new CA gets in, existing sender
   expect((await tail.waitFor(3)).map(numberOf)).toEqual([1, 3, 4]);
 }, 30000);
 
-test('a relay that fails to start (subscriber port taken) closes the TCP and TLS input sockets it had bound', async () => {
+test.each(['integrated', 'blocking'] as const)('a relay that fails to start (subscriber port taken) closes every fd it had opened: TCP and TLS input sockets, its control pipe (%s mode)', async (mode) => {
   const certs = makeCerts();
   const taken = net.createServer();
   await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
   const port = (taken.address() as net.AddressInfo).port;
-  // Sockets only: each failed start also leaves its control pipe's read end open, which is not the inputs'.
-  const fds = () =>
-    fs.readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
-      } catch {
-        return false; // the directory's own fd, gone by now
-      }
-    }).length;
   try {
-    const options = { tcp: ['127.0.0.1:0'], tlsIn: ['127.0.0.1:0'], inCa: { file: certs.ca }, tls: `127.0.0.1:${port}` };
+    const options = { mode, tcp: ['127.0.0.1:0'], tlsIn: ['127.0.0.1:0'], inCa: { file: certs.ca }, tls: `127.0.0.1:${port}` };
     const identity = { cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, statsIntervalS: 0 };
-    const before = fds();
-    for (let i = 0; i < 5; i++) {
-      const relay = new Relay({ ...options, ...identity }, createLogger({ write: () => undefined }));
+    // One start first: a worker thread's first run opens fds of Node's own that stay (its event loop's).
+    // A blocking relay's worker runs the compiled worker.js, which exists under dist/ only.
+    const lib = (mode === 'blocking' ? require('../dist') : require('../lib')) as typeof import('../lib');
+    const attempt = async () => {
+      const relay = new lib.Relay({ ...options, ...identity }, lib.createLogger({ write: () => undefined }));
       await expect(relay.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
-    }
-    expect(fds()).toBe(before);
+    };
+    await attempt();
+    // A failed blocking start rejects before its worker thread has exited and closed its own loop's fds.
+    const settled = async () => {
+      let last = '';
+      let same = 0;
+      await until('the fd list to settle', () => {
+        const now = openFdList().join(',');
+        same = now === last ? same + 1 : 0;
+        last = now;
+        return same >= 20 ? true : undefined;
+      });
+      return last;
+    };
+    const before = await settled();
+    for (let i = 0; i < 5; i++) await attempt();
+    expect(await settled()).toEqual(before);
   } finally {
     taken.close();
   }

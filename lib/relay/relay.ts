@@ -85,7 +85,7 @@ export class Relay {
     try {
       this.#listening = this.options.mode === 'blocking' ? await this.#startWorker(control) : this.#startHere(control);
     } catch (e) {
-      control.close();
+      control.discard();
       this.#control = undefined;
       throw e;
     }

@@ -480,6 +480,7 @@ export class RelayEngine {
         subject: cert!.subject,
         protocol: start.protocol ? PROTOCOL : 'plain',
         from: start.protocol ? start.cursor : undefined,
+        filter: start.filter?.text,
       });
       watcher = this.loop.spawn(this.#watchPeer(tls, subscriber));
       yield* subscriber.pump(subscriberStream(tls), o.writeTimeoutMs);
@@ -513,6 +514,7 @@ export class RelayEngine {
           delivered: subscriber.delivered,
           lost: subscriber.lost,
           dropped: subscriber.dropped,
+          filtered: subscriber.filter ? subscriber.filtered : undefined,
           behind: subscriber.protocol ? missed : undefined,
         });
       }

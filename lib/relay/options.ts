@@ -89,7 +89,7 @@ export const defaults = {
    * Sized for a small server (a 1 GiB VPS): 32 MiB of framed lines — at a typical 200–300 bytes,
    * some 100,000 messages, which covers hours of a quiet server's logs or a long link outage at a
    * busy one's 1,000 lines a second — costs about 37 MiB of memory (the bytes, three 256 KiB
-   * chunks at most beyond them, 40 bytes of records per message), a small share of such a machine.
+   * chunks at most beyond them, 41 bytes of records per message), a small share of such a machine.
    */
   history: 100_000,
   historyBytes: 32 * 1024 * 1024,
@@ -123,7 +123,7 @@ export const limits = {
   /** TCP_KEEPIDLE's bound on Linux (about 9 hours). */
   maxKeepAliveS: 32_767,
   maxHandshakes: 1_000_000,
-  /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
+  /** The history's records take 41 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
   maxHistory: 100_000_000,
   maxHistoryBytes: 64 * 1024 ** 3,
 };

@@ -26,6 +26,11 @@ export interface RelayStats {
   /** GAP frames sent to protocol subscribers. */
   gaps: number;
   /**
+   * Messages that subscribers' filters did not select (one per subscriber per message): passed over
+   * and told as SKIP, not sent and not a loss (so not in `dropped`).
+   */
+  filtered: number;
+  /**
    * What the history holds now; `lost`: how many seqs recovery found lost at start (handed out
    * before a power cut or a failed disk write, gone from disk; subscribers get `GAP … lost` for them).
    */
@@ -59,6 +64,7 @@ const FIELDS = [
   'droppedEvicted',
   'evicted',
   'gaps',
+  'filtered',
   'historyMessages',
   'historyBytes',
   'historyOldest',
@@ -124,6 +130,7 @@ export class Counters {
       },
       evicted: v('evicted'),
       gaps: v('gaps'),
+      filtered: v('filtered'),
       history: { messages: v('historyMessages'), bytes: v('historyBytes'), oldest: v('historyOldest'), next: v('historyNext'), lost: v('historyLost') },
       kernelDrops,
       truncated: v('truncated'),
@@ -149,6 +156,7 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     dropped_evicted: s.dropped.evicted,
     evicted: s.evicted,
     gaps: s.gaps,
+    filtered: s.filtered,
     history_messages: s.history.messages,
     history_bytes: s.history.bytes,
     history_oldest: s.history.oldest,

@@ -12,6 +12,7 @@ import { CLOSED, Mailbox, Operation, timeout } from '../loop';
 import type { Task } from '../loop';
 import { Framing, wholeMessages } from './framing';
 import type { History } from './history';
+import type { Selector } from './selector';
 import type { Counter, Counters } from './stats';
 
 /** What happens to a subscriber that falls further behind the head than its lag limit. */
@@ -62,19 +63,26 @@ export interface SubscriberStart {
   protocol: boolean;
   /** Protocol only: send TIME frames. */
   meta?: boolean;
+  /** Protocol only: send only the messages this selects (see selector.ts); the others are told as SKIP. */
+  filter?: Selector;
 }
 
 interface Gap {
   first: number;
   count: number;
-  /** `lost`: seqs the log lost in a power cut before this run (the history's hole). */
-  reason: 'evicted' | 'dropped' | 'lost';
+  /**
+   * `lost`: seqs the log lost in a power cut before this run (the history's hole); `filtered`: not
+   * selected by the subscriber's filter, sent as a SKIP frame rather than a GAP.
+   */
+  reason: 'evicted' | 'dropped' | 'lost' | 'filtered';
 }
 
 export class Subscriber {
   readonly protocol: boolean;
   readonly limits: LagLimits | undefined;
   readonly meta: boolean;
+  /** `selects[pri]` is 1 for a PRI this subscriber wants; undefined: it wants everything. */
+  readonly filter: Uint8Array | undefined;
   /** The next seq to write (messages before it were written, are in flight, or were skipped). */
   cursor: number;
   // drop-newest: messages skipFrom…skipTo-1 are skipped (counted when skipped, passed when reached).
@@ -103,6 +111,8 @@ export class Subscriber {
   lost = 0;
   /** Messages it skipped by its policy, or that left the history before it got them. */
   dropped = 0;
+  /** Messages its filter did not select (passed over, told as SKIP: not a loss). */
+  filtered = 0;
   task: Task<void> | undefined;
 
   constructor(
@@ -116,6 +126,7 @@ export class Subscriber {
     this.limits = start.limits;
     this.protocol = start.protocol;
     this.meta = start.meta ?? false;
+    this.filter = start.filter?.selects;
   }
 
   get #skipping(): boolean {
@@ -172,15 +183,28 @@ export class Subscriber {
     const h = this.history;
     for (;;) {
       this.#settle();
-      if (this.#gaps.length > 0) {
-        const g = this.#gaps.shift()!;
-        yield* this.#write(stream, Buffer.from(`GAP ${g.first} ${g.count} ${g.reason}\n`, 'latin1'), writeTimeoutMs);
-        this.counters.add('gaps');
+      let end = this.#skipping ? this.#skipFrom : h.next;
+      if (this.filter && this.cursor < end) {
+        // Passes over what the filter does not select (told as SKIP), up to the next message it does.
+        const selected = h.scan(this.cursor, end, this.filter, 1);
+        if (selected > this.cursor) {
+          this.#filterOut(this.cursor, selected - this.cursor);
+          this.cursor = selected;
+          continue;
+        }
+        end = h.scan(this.cursor, end, this.filter, 0);
+      }
+      const idle = this.cursor >= end;
+      // SKIPs wait to go out with the next MSG header (one write), or before the subscriber parks;
+      // a GAP goes out at once.
+      if (this.#gaps.length > 0 && (idle || this.#gaps.some((g) => g.reason !== 'filtered'))) {
+        const gaps = this.#gaps.splice(0);
+        yield* this.#write(stream, Buffer.from(gaps.map(gapLine).join(''), 'latin1'), writeTimeoutMs);
+        this.counters.add('gaps', gaps.filter((g) => g.reason !== 'filtered').length);
         // The write may have waited, and the history moved on meanwhile: settle again.
         continue;
       }
-      const end = this.#skipping ? this.#skipFrom : h.next;
-      if (this.cursor >= end) {
+      if (idle) {
         if (this.#draining) return;
         this.#parked = true;
         const rang = yield* this.#bell.take();
@@ -195,8 +219,9 @@ export class Subscriber {
       this.cursor += run.count;
       this.inFlight = run.count;
       if (this.protocol) {
-        if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count), writeTimeoutMs);
-        yield* this.#write(stream, Buffer.from(`MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'), writeTimeoutMs);
+        const skips = this.#gaps.length > 0 ? this.#gaps.splice(0).map(gapLine).join('') : '';
+        if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count, skips), writeTimeoutMs);
+        yield* this.#write(stream, Buffer.from(`${this.meta ? '' : skips}MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'), writeTimeoutMs);
       }
       this.#run = run.bytes;
       this.#sent = 0;
@@ -253,10 +278,10 @@ export class Subscriber {
     this.writing = false;
   }
 
-  /** `TIME first count` and one `timeMs source` line per message (source escaped like LF framing). */
-  #timeFrame(first: number, count: number): Buffer {
+  /** `TIME first count` and one `timeMs source` line per message (source escaped like LF framing), after `before`. */
+  #timeFrame(first: number, count: number, before: string): Buffer {
     const h = this.history;
-    const lines = [`TIME ${first} ${count}\n`];
+    const lines = [before, `TIME ${first} ${count}\n`];
     for (let seq = first; seq < first + count; seq++) lines.push(`${h.timeOf(seq)} ${escapeLine(h.sourceOf(seq))}\n`);
     return Buffer.from(lines.join(''), 'utf8');
   }
@@ -324,9 +349,30 @@ export class Subscriber {
     return count - (to - from);
   }
 
-  #drop(counter: Counter, count: number): void {
+  /**
+   * Counts `count` messages skipped by the lag policy or the history; for a filtered subscriber,
+   * those of first…first+count-1 that its filter would have passed over count as filtered, not
+   * dropped (when `first` is given: the messages are still in the history to be looked at).
+   */
+  #drop(counter: Counter, count: number, first?: number): void {
+    if (this.filter && first !== undefined && count > 0) {
+      const selected = this.history.countSelected(first, first + count, this.filter);
+      this.#countFiltered(count - selected);
+      count = selected;
+    }
     this.dropped += count;
     this.counters.add(counter, count);
+  }
+
+  #countFiltered(count: number): void {
+    this.filtered += count;
+    this.counters.add('filtered', count);
+  }
+
+  /** Messages first…first+count-1, which the filter does not select: counted, and told as SKIP. */
+  #filterOut(first: number, count: number): void {
+    this.#countFiltered(count);
+    this.#gap(first, count, 'filtered');
   }
 
   #gap(first: number, count: number, reason: Gap['reason']): void {
@@ -354,12 +400,12 @@ export class Subscriber {
       }
       if (l.policy === 'drop-oldest') {
         const to = h.firstWithin(Math.max(this.cursor, next - l.messages), next, l.bytes);
-        this.#drop('droppedOldest', to - this.cursor);
+        this.#drop('droppedOldest', to - this.cursor, this.cursor);
         this.#gap(this.cursor, to - this.cursor, 'dropped');
         this.cursor = to;
       } else if (l.policy === 'drop-newest') {
         const keep = h.endWithin(this.cursor, Math.min(this.cursor + l.messages, next), l.bytes);
-        this.#drop('droppedNewest', next - keep);
+        this.#drop('droppedNewest', next - keep, keep);
         this.#skipFrom = keep;
         this.#skipTo = next;
       } else {
@@ -374,12 +420,17 @@ export class Subscriber {
     const backlogBytes = h.bytesBetween(this.cursor, this.#skipFrom);
     if (backlog + next - this.#skipTo > l.messages || backlogBytes + h.bytesBetween(this.#skipTo, next) > l.bytes) {
       const to = h.firstWithin(Math.max(this.#skipTo, next - (l.messages - backlog)), next, l.bytes - backlogBytes);
-      this.#drop('droppedNewest', to - this.#skipTo);
+      this.#drop('droppedNewest', to - this.#skipTo, this.#skipTo);
       this.#skipTo = to;
     }
     this.counters.max('queueHighWater', this.pending);
     return 0;
   }
+}
+
+/** A GAP frame, or for the filter's passes a SKIP frame (which says the seqs exist but were not selected). */
+function gapLine(g: Gap): string {
+  return g.reason === 'filtered' ? `SKIP ${g.first} ${g.count}\n` : `GAP ${g.first} ${g.count} ${g.reason}\n`;
 }
 
 /** A source as one line: LF, CR and backslash escaped as LF framing does. */

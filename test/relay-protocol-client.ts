@@ -106,7 +106,7 @@ export class ProtocolClient {
 
   summary(): string {
     return this.frames
-      .map((f) => (f.kind === 'MSG' || f.kind === 'TIME' ? `${f.kind} ${f.first}+${f.count}` : f.kind === 'GAP' ? `GAP ${f.first}+${f.count} ${f.reason}` : `${f.kind} ${'log' in f ? f.log : f.reason}`))
+      .map((f) => (f.kind === 'MSG' || f.kind === 'TIME' || f.kind === 'SKIP' ? `${f.kind} ${f.first}+${f.count}` : f.kind === 'GAP' ? `GAP ${f.first}+${f.count} ${f.reason}` : `${f.kind} ${'log' in f ? f.log : f.reason}`))
       .slice(-12)
       .join(' | ');
   }

@@ -160,6 +160,7 @@ export class RelayEngine {
     if (this.#journal && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(this.#syncEverySecond()));
     this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
+    this.#tasks.push(this.loop.spawn(this.#publishLag()));
     this.log('info', 'listening', {
       inputs: this.inputAddresses.join(','),
       tls: this.tlsAddress,
@@ -340,6 +341,16 @@ export class RelayEngine {
     c.set('historyNext', h.next);
     const hole = h.hole;
     c.set('historyLost', hole ? hole.to - hole.from + 1 : 0);
+  }
+
+  /** The furthest-behind subscriber's lag, for stats and metrics: once a second, off the inputs' path. */
+  *#publishLag(): Operation<void> {
+    for (;;) {
+      let lag = 0;
+      for (const s of this.#subscribers) lag = Math.max(lag, s.pending);
+      this.counters.set('lag', lag);
+      yield* sleep(1000);
+    }
   }
 
   /** Takes a subscriber off the list now (no more notifies) and halts its task; `lost` are counted here. */

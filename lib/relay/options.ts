@@ -1,4 +1,5 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
+import { Address } from '../net/address';
 import type { Backend } from '../pollset';
 import type { Framing } from './framing';
 import type { FsyncPolicy } from './journal';
@@ -68,6 +69,8 @@ export interface RelayOptions {
    * same. 0 turns it off.
    */
   keepAliveS?: number;
+  /** Serve the counters in Prometheus text format at `http://HOST:PORT/metrics` (an IP literal; port 0 picks one). */
+  metrics?: string;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;
   backend?: Backend;
@@ -77,8 +80,8 @@ export interface RelayOptions {
   json?: boolean;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
-  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'metrics'>> &
+  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'metrics'>;
 
 export const defaults = {
   udp: [] as string[],
@@ -158,6 +161,13 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   }
   if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
+  if (o.metrics !== undefined) {
+    try {
+      if (Address.parse(o.metrics).family === 'unix') throw new Error('not an IP address');
+    } catch {
+      throw new RangeError(`relay option metrics must be IP:PORT or [IPv6]:PORT, not ${JSON.stringify(o.metrics)}`);
+    }
+  }
   for (const k of ['cert', 'key', 'ca'] as const) if (!o[k]) throw new RangeError(`relay option ${k} is required`);
   o.fingerprints = o.fingerprints.map(normalizeFingerprint);
   return o;

@@ -52,6 +52,8 @@ export interface RelayStats {
   bytesOut: number;
   /** Most messages any one subscriber has been behind the head (within its lag limit). */
   queueHighWater: number;
+  /** Messages the furthest-behind connected subscriber is behind the head now (updated every second). */
+  lag: number;
 }
 
 const FIELDS = [
@@ -76,6 +78,7 @@ const FIELDS = [
   'bytesIn',
   'bytesOut',
   'queueHighWater',
+  'lag',
 ] as const;
 export type Counter = (typeof FIELDS)[number];
 const INDEX = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Counter, number>;
@@ -139,6 +142,7 @@ export class Counters {
       bytesIn: v('bytesIn'),
       bytesOut: v('bytesOut'),
       queueHighWater: v('queueHighWater'),
+      lag: v('lag'),
     };
   }
 }
@@ -171,5 +175,6 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     bytes_in: s.bytesIn,
     bytes_out: s.bytesOut,
     queue_high_water: s.queueHighWater,
+    lag: s.lag,
   };
 }

@@ -8,7 +8,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tls from 'tls';
-import { cleanup, exitOf, LOGTAIL, makeCerts, RelayProcess, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
+import { priOf } from '../lib/relay/pri';
+import { parseSelector } from '../lib/relay/selector';
+import { cleanup, exitOf, LOGTAIL, makeCerts, RelayProcess, sendUdp, sleep, spawnChild, tempDir, until } from './relay-helpers';
 import { Frame, ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
@@ -196,3 +198,63 @@ test.each([
     fake.close();
   }
 });
+
+test('meta=1 with a filter: each MSG frame has its TIME frame, SKIPs come before them, every seq covered once', async () => {
+  const { certs, relay } = await relayWith([]);
+  await send(relay, samples(0, 100));
+  const c = await ProtocolClient.connect(relay.tlsPort, certs, `FROM oldest meta=1 filter=${SELECTOR}`);
+  clients.push(c);
+  await c.waitFor('coverage of seqs 1…100', (x) => coverage(x.frames).length === 100);
+  expect(coverage(c.frames).map((x) => x.seq)).toEqual(Array.from({ length: 100 }, (_, k) => k + 1));
+  c.frames.forEach((f, i) => {
+    if (f.kind === 'MSG') expect(c.frames[i - 1]).toMatchObject({ kind: 'TIME', first: f.first, count: f.count });
+  });
+  const times = c.frames.flatMap((f) => (f.kind === 'TIME' ? f.lines : []));
+  expect(times).toHaveLength(c.messages.size);
+  expect(new Set(times.map((t) => t.source.split(':')[0]))).toEqual(new Set(['127.0.0.1']));
+});
+
+test('a filtered live subscriber that stalls under drop-oldest: of the seqs its lag limit skipped, the selected count as dropped, the rest as filtered', async () => {
+  // 10,000 messages of 2 KiB: far more than the socket buffers of a subscriber that reads nothing hold.
+  const { certs, relay } = await relayWith(['--queue', '200', '--on-full', 'drop-oldest', '--history-bytes', String(64 << 20)]);
+  const c = await ProtocolClient.connect(relay.tlsPort, certs, `FROM live filter=${SELECTOR}`);
+  clients.push(c);
+  await relay.waitEvent('subscriber-connected');
+  c.socket.pause();
+  const pad = Buffer.from(' ' + 'x'.repeat(2000));
+  await sendUdp(
+    relay.udpPort,
+    Array.from({ length: 10000 }, (_, k) => Buffer.concat([sample(k).bytes, pad])),
+  );
+  // UDP on a busy machine may lose some before the relay reads them: the relay's log is the reference.
+  let n = -1;
+  for (let still = 0; still < 3; await sleep(200)) {
+    const next = (await relay.stats()).history_next - 1;
+    still = next === n ? still + 1 : 0;
+    n = next;
+  }
+  expect(n).toBeGreaterThan(5000);
+  c.socket.resume();
+  await c.waitFor(`coverage of seqs 1…${n}`, (x) => coverage(x.frames).length === n, 30000);
+  const reference = await ProtocolClient.connect(relay.tlsPort, certs, 'FROM oldest');
+  clients.push(reference);
+  await reference.waitFor(`${n} messages`, (x) => x.messages.size === n, 30000);
+  const selects = parseSelector(SELECTOR).selects;
+  const wanted = (seq: number) => selects[priOf(reference.messages.get(seq)!)] === 1;
+
+  const covered = coverage(c.frames);
+  expect(covered.map((x) => x.seq)).toEqual(Array.from({ length: n }, (_, k) => k + 1));
+  const gapped = covered.filter((x) => x.kind === 'GAP').map((x) => x.seq);
+  expect(gapped.length).toBeGreaterThan(0);
+  expect(c.gaps().every((g) => g.reason === 'dropped')).toBe(true);
+  const selectedInGaps = gapped.filter(wanted).length;
+  expect(c.order).toEqual(covered.filter((x) => x.kind === 'MSG').map((x) => x.seq));
+  expect(c.order.every(wanted)).toBe(true);
+  expect(covered.filter((x) => x.kind === 'SKIP').every((x) => !wanted(x.seq))).toBe(true);
+  const filtered = n - c.messages.size - selectedInGaps;
+  c.close();
+  const gone = await relay.waitEvent('subscriber-disconnected', (e) => e.filtered !== undefined);
+  expect(gone).toMatchObject({ delivered: c.messages.size, dropped: selectedInGaps, filtered });
+  const stats = await relay.statsUntil('the reference delivered', (x) => x.delivered === c.messages.size + n);
+  expect(stats).toMatchObject({ dropped_oldest: selectedInGaps, filtered });
+}, 90000);

@@ -196,8 +196,8 @@ export class Subscriber {
         }
       }
       const idle = this.cursor >= end;
-      // SKIPs wait to go out with the next MSG header (one write), or before the subscriber parks;
-      // a GAP goes out at once.
+      // SKIPs wait to go out with the next MSG frame (#writeSelected), or before the subscriber
+      // parks; a GAP goes out at once.
       if (this.#gaps.length > 0 && (idle || this.#gaps.some((g) => g.reason !== 'filtered'))) {
         const gaps = this.#gaps.splice(0);
         yield* this.#write(stream, Buffer.from(gaps.map(gapLine).join(''), 'latin1'), writeTimeoutMs);
@@ -224,9 +224,8 @@ export class Subscriber {
       this.cursor += run.count;
       this.inFlight = run.count;
       if (this.protocol) {
-        const skips = this.#gaps.length > 0 ? this.#gaps.splice(0).map(gapLine).join('') : '';
-        if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count, skips), writeTimeoutMs);
-        yield* this.#write(stream, Buffer.from(`${this.meta ? '' : skips}MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'), writeTimeoutMs);
+        if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count, ''), writeTimeoutMs);
+        yield* this.#write(stream, Buffer.from(`MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'), writeTimeoutMs);
       }
       this.#run = run.bytes;
       this.#sent = 0;

@@ -134,6 +134,8 @@ export interface StatsLine {
   dropped_evicted: number;
   evicted: number;
   gaps: number;
+  filtered: number;
+  lag: number;
   history_messages: number;
   history_bytes: number;
   history_oldest: number;

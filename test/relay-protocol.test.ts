@@ -129,7 +129,7 @@ test('a bad request gets BYE bad-request with the reason, and the connection end
     [`FROM 5 log=${log}`, 'bad-request seq ahead of log'],
     [`FROM -1 log=${log}`, 'bad-request SEQ must be a decimal integer'],
     ['FROM live colour=red', 'bad-request unknown parameter colour'],
-    ['FROM live filter=auth.*', 'bad-request filter is not supported by this version'],
+    ['FROM live filter=auth.*;bogus.info', 'bad-request filter: unknown facility "bogus" at column 8'],
     ['FROM oldest meta=2', 'bad-request meta must be 0 or 1'],
     [`FROM live log=${log}`, 'bad-request log= goes with FROM SEQ only'],
     [`FROM ${'9'.repeat(2000)}`, 'bad-request request too long'],

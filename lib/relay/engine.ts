@@ -165,6 +165,7 @@ export class RelayEngine {
     this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
     for (const input of this.#streamInputs) this.#tasks.push(this.loop.spawn(input.run()));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
+    this.#tasks.push(this.loop.spawn(this.#publishLag()));
     this.log('info', 'listening', {
       inputs: this.inputAddresses.join(','),
       tcp: this.#streamInputs.filter((s) => s.config.kind === 'tcp').map((s) => s.address).join(',') || undefined,
@@ -428,6 +429,16 @@ export class RelayEngine {
     c.set('historyLost', hole ? hole.to - hole.from + 1 : 0);
   }
 
+  /** The furthest-behind subscriber's lag, for stats and metrics: once a second, off the inputs' path. */
+  *#publishLag(): Operation<void> {
+    for (;;) {
+      let lag = 0;
+      for (const s of this.#subscribers) lag = Math.max(lag, s.pending);
+      this.counters.set('lag', lag);
+      yield* sleep(1000);
+    }
+  }
+
   /** Takes a subscriber off the list now (no more notifies) and halts its task; `lost` are counted here. */
   #disconnect(s: Subscriber, reason: string, lost = 0): void {
     if (s.disconnectReason) return;
@@ -549,6 +560,7 @@ export class RelayEngine {
         subject: cert!.subject,
         protocol: start.protocol ? PROTOCOL : 'plain',
         from: start.protocol ? start.cursor : undefined,
+        filter: start.filter?.text,
       });
       watcher = this.loop.spawn(this.#watchPeer(tls, subscriber));
       yield* subscriber.pump(subscriberStream(tls), o.writeTimeoutMs);
@@ -582,6 +594,7 @@ export class RelayEngine {
           delivered: subscriber.delivered,
           lost: subscriber.lost,
           dropped: subscriber.dropped,
+          filtered: subscriber.filter ? subscriber.filtered : undefined,
           behind: subscriber.protocol ? missed : undefined,
         });
       }

@@ -1,4 +1,5 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
+import { Address } from '../net/address';
 import type { Backend } from '../pollset';
 import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
@@ -91,6 +92,8 @@ export interface RelayOptions {
    * same. 0 turns it off.
    */
   keepAliveS?: number;
+  /** Serve the counters in Prometheus text format at `http://HOST:PORT/metrics` (an IP literal; port 0 picks one). */
+  metrics?: string;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;
   backend?: Backend;
@@ -100,8 +103,8 @@ export interface RelayOptions {
   json?: boolean;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer'>> &
-  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer'>;
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>> &
+  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>;
 
 export const defaults = {
   udp: [] as string[],
@@ -129,7 +132,7 @@ export const defaults = {
    * Sized for a small server (a 1 GiB VPS): 32 MiB of framed lines — at a typical 200–300 bytes,
    * some 100,000 messages, which covers hours of a quiet server's logs or a long link outage at a
    * busy one's 1,000 lines a second — costs about 37 MiB of memory (the bytes, three 256 KiB
-   * chunks at most beyond them, 40 bytes of records per message), a small share of such a machine.
+   * chunks at most beyond them, 41 bytes of records per message), a small share of such a machine.
    */
   history: 100_000,
   historyBytes: 32 * 1024 * 1024,
@@ -163,7 +166,7 @@ export const limits = {
   /** TCP_KEEPIDLE's bound on Linux (about 9 hours). */
   maxKeepAliveS: 32_767,
   maxHandshakes: 1_000_000,
-  /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
+  /** The history's records take 41 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
   maxHistory: 100_000_000,
   maxHistoryBytes: 64 * 1024 ** 3,
   /** 1 MiB: syslog messages are lines; bigger ones are someone's mistake and cost the history's memory. */
@@ -211,6 +214,13 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   }
   if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
+  if (o.metrics !== undefined) {
+    try {
+      if (Address.parse(o.metrics).family === 'unix') throw new Error('not an IP address');
+    } catch {
+      throw new RangeError(`relay option metrics must be IP:PORT or [IPv6]:PORT, not ${JSON.stringify(o.metrics)}`);
+    }
+  }
   for (const k of ['cert', 'key', 'ca'] as const) if (!o[k]) throw new RangeError(`relay option ${k} is required`);
   o.fingerprints = o.fingerprints.map(normalizeFingerprint);
   return o;

@@ -13,6 +13,7 @@ import { RelayEngine } from './engine';
 import { createLogger, Logger } from './log';
 import { drainLog } from './logsink';
 import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options';
+import { MetricsServer } from './metrics';
 import { Counters, RelayStats, statsFields } from './stats';
 
 export interface Listening {
@@ -23,6 +24,8 @@ export interface Listening {
   /** Where TCP and TLS senders connect (`HOST:PORT`s, as configured in `tcp` and `tlsIn`). */
   tcp: string[];
   tlsIn: string[];
+  /** Where `/metrics` is served (with the `metrics` option). */
+  metrics?: string;
 }
 
 /** What the engine runner reports back, in either mode. */
@@ -69,6 +72,7 @@ export class Relay {
   #done: Promise<void> | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #listening: Listening | undefined;
+  #metrics: MetricsServer | undefined;
   #stopping = false;
 
   constructor(options: RelayOptions, log?: Logger) {
@@ -88,6 +92,17 @@ export class Relay {
       control.discard();
       this.#control = undefined;
       throw e;
+    }
+    if (this.options.metrics !== undefined) {
+      try {
+        this.#metrics = await MetricsServer.listen(this.options.metrics, () => this.stats());
+      } catch (e) {
+        // The relay is up: it goes down again without a drain (nothing was announced yet).
+        await this.stop({ drainMs: 0 });
+        throw e;
+      }
+      this.#listening = { ...this.#listening, metrics: this.#metrics.address };
+      this.#log('info', 'metrics-listening', { address: this.#metrics.address, path: '/metrics' });
     }
     if (this.options.statsIntervalS > 0) {
       this.#ticker = setInterval(() => this.logStats(), this.options.statsIntervalS * 1000);
@@ -133,7 +148,9 @@ export class Relay {
       this.#log.sink?.flushWithin(1000);
     }
     this.#control.send({ kind: 'stop', drainMs });
-    await this.#done;
+    const metrics = this.#metrics;
+    this.#metrics = undefined;
+    await Promise.all([this.#done, metrics?.close()]);
     clearInterval(this.#ticker);
     this.#control.close();
     this.#control = undefined;

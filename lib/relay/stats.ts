@@ -26,6 +26,11 @@ export interface RelayStats {
   /** GAP frames sent to protocol subscribers. */
   gaps: number;
   /**
+   * Messages that subscribers' filters did not select (one per subscriber per message): passed over
+   * and told as SKIP, not sent and not a loss (so not in `dropped`).
+   */
+  filtered: number;
+  /**
    * What the history holds now; `lost`: how many seqs recovery found lost at start (handed out
    * before a power cut or a failed disk write, gone from disk; subscribers get `GAP … lost` for them).
    */
@@ -49,6 +54,8 @@ export interface RelayStats {
   bytesOut: number;
   /** Most messages any one subscriber has been behind the head (within its lag limit). */
   queueHighWater: number;
+  /** Messages the furthest-behind connected subscriber is behind the head now (updated every second). */
+  lag: number;
 }
 
 /** One TCP or TLS input's counters. */
@@ -85,6 +92,7 @@ const FIELDS = [
   'droppedEvicted',
   'evicted',
   'gaps',
+  'filtered',
   'historyMessages',
   'historyBytes',
   'historyOldest',
@@ -96,6 +104,7 @@ const FIELDS = [
   'bytesIn',
   'bytesOut',
   'queueHighWater',
+  'lag',
 ] as const;
 export type Counter = (typeof FIELDS)[number];
 const INDEX = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Counter, number>;
@@ -164,6 +173,7 @@ export class Counters {
       },
       evicted: v('evicted'),
       gaps: v('gaps'),
+      filtered: v('filtered'),
       history: { messages: v('historyMessages'), bytes: v('historyBytes'), oldest: v('historyOldest'), next: v('historyNext'), lost: v('historyLost') },
       kernelDrops,
       truncated: v('truncated'),
@@ -173,6 +183,7 @@ export class Counters {
       bytesIn: v('bytesIn'),
       bytesOut: v('bytesOut'),
       queueHighWater: v('queueHighWater'),
+      lag: v('lag'),
     };
   }
 }
@@ -190,6 +201,7 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     dropped_evicted: s.dropped.evicted,
     evicted: s.evicted,
     gaps: s.gaps,
+    filtered: s.filtered,
     history_messages: s.history.messages,
     history_bytes: s.history.bytes,
     history_oldest: s.history.oldest,
@@ -208,5 +220,6 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     bytes_in: s.bytesIn,
     bytes_out: s.bytesOut,
     queue_high_water: s.queueHighWater,
+    lag: s.lag,
   };
 }

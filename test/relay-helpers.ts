@@ -69,6 +69,17 @@ export function exitOf(child: ChildProcess, timeoutMs = 10000): Promise<number |
   });
 }
 
+/** Runs a CLI (a script under node) to its exit: code, stdout, stderr. */
+export async function runToExit(bin: string, args: string[], options: SpawnOptions = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const child = spawnChild(process.execPath, [bin, ...args], options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c));
+  const code = await exitOf(child, 15000);
+  return { code, stdout, stderr };
+}
+
 /** Certificate files for a relay and its subscribers. */
 export interface CertFiles {
   dir: string;

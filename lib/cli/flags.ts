@@ -14,15 +14,18 @@ export interface FlagSpec {
   help: string;
   /** Placeholder shown by --help, e.g. HOST:PORT. */
   value?: string;
+  /** A one-letter alias (`-h` for --help). */
+  short?: string;
 }
 
 export type Parsed = Map<string, (string | true)[]>;
 
 export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): Parsed {
   const byName = new Map(specs.map((s) => [s.name, s]));
+  const byShort = new Map(specs.filter((s) => s.short).map((s) => [`-${s.short}`, s]));
   const parsed: Parsed = new Map();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    const arg = byShort.has(argv[i]) ? `--${byShort.get(argv[i])!.name}` : argv[i];
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
@@ -52,7 +55,7 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
 export function helpText(usage: string, specs: readonly FlagSpec[]): string {
   const left = specs.map((s) => {
     const v = s.kind === 'boolean' ? '' : s.kind === 'optional-string' ? ` [${s.value ?? 'VALUE'}]` : ` ${s.value ?? 'VALUE'}`;
-    return `  --${s.name}${v}`;
+    return `  ${s.short ? `-${s.short}, ` : '    '}--${s.name}${v}`;
   });
   const width = Math.max(...left.map((l) => l.length)) + 2;
   return [usage, '', ...specs.map((s, i) => left[i].padEnd(width) + s.help + (s.repeatable ? ' (repeatable)' : ''))].join('\n');
@@ -64,6 +67,16 @@ export class Flags {
 
   has(name: string): boolean {
     return this.parsed.has(name);
+  }
+
+  /** Replaces a flag's values (host names by their addresses, …); nothing when it was not given. */
+  replace(name: string, values: string[]): void {
+    if (this.parsed.has(name)) this.parsed.set(name, values);
+  }
+
+  /** Forgets a flag, as if it had not been given. */
+  drop(name: string): void {
+    this.parsed.delete(name);
   }
 
   string(name: string, fallback?: string): string | undefined {

@@ -7,13 +7,15 @@ import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import { isTimeoutError } from '../loop/timers';
 import type { Task } from '../loop';
+import { takeInherited } from '../net/inherited';
+import type { AcceptPause } from '../streams';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import type { DatagramBatch } from '../net/datagram';
 import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
-import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
+import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
 import type { Journal, JournalRecord } from './journal';
@@ -136,6 +138,15 @@ export class RelayEngine {
     this.#history.onEvict = (n) => this.counters.add('evicted', n);
     this.#publishHistory();
     try {
+      const inherited = o.listenFds;
+      for (const fd of inherited.udp ?? []) {
+        const family = takeInherited(fd, 'udp', ['udp']);
+        this.#inputs.push(new UdpSocket(family === 'ipv6' ? 'udp6' : 'udp4', { ...inputOptions(o.queue), fd }));
+      }
+      for (const fd of inherited.unix ?? []) {
+        takeInherited(fd, 'unix', ['unix-dgram']);
+        this.#inputs.push(new UnixDatagramSocket({ ...inputOptions(o.queue), fd }));
+      }
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
         clearSocketFile(path);
@@ -145,12 +156,15 @@ export class RelayEngine {
         input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
         input.socket.reportKernelDrops();
       }
-      this.#listener = TcpListener.listen(o.tls, {
-        onAcceptPause: (e) =>
+      const listenerOptions = {
+        onAcceptPause: (e: AcceptPause) =>
           e.state === 'paused'
             ? this.log('warn', 'accept-paused', { code: e.error.code, reason: e.error.message })
             : this.log('info', 'accept-resumed', { code: e.error.code, failures: e.failures, ms: e.ms }),
-      });
+      };
+      const tlsFd = inherited.tls?.[0];
+      if (tlsFd !== undefined) takeInherited(tlsFd, 'tls', ['tcp-listen']);
+      this.#listener = tlsFd === undefined ? TcpListener.listen(o.tls, listenerOptions) : TcpListener.adopt(tlsFd, listenerOptions);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
@@ -402,11 +416,15 @@ export class RelayEngine {
     yield* conn.close();
   }
 
-  /** Counts a refused handshake and logs it, within the rate limit. */
-  #rejected(address: string, source: string, reason: string): void {
+  /**
+   * Counts a refused handshake and logs it, within the rate limit, with the certificate the peer
+   * presented when there was one (unverified: it says who knocked, not who it was).
+   */
+  #rejected(address: string, source: string, reason: string, cert?: PeerCertificate): void {
     this.counters.add('rejected');
+    const presented = cert && { subject: cert.subject, issuer: cert.issuer, fingerprint: cert.fingerprint256 };
     // Summaries group by reason: without the fd number that system errors name, one cause is one entry.
-    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { address, reason } });
+    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { address, reason, ...presented } });
     if (this.#rejections.flushAt !== undefined && !this.#rejectionFlush && !this.#stopping) {
       this.#rejectionFlush = this.loop.spawn(this.#flushRejections());
     }
@@ -445,7 +463,7 @@ export class RelayEngine {
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {
         if (e instanceof HaltedError) throw e;
-        this.#rejected(address, source, errorText(e));
+        this.#rejected(address, source, errorText(e), presented(tls));
         return;
       }
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
@@ -546,6 +564,15 @@ function byeFor(reason: string): string {
   if (reason === 'timed out') return 'write-timeout';
   if (reason === 'queue full') return 'lag-limit';
   return 'error';
+}
+
+/** What a refused peer presented, if its session still says (null for none). */
+function presented(tls: TlsStream | undefined): PeerCertificate | undefined {
+  try {
+    return tls?.session.presentedCertificate() ?? undefined;
+  } catch {
+    return undefined; // the session is gone already: nothing to tell
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

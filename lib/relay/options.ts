@@ -3,6 +3,7 @@ import type { Backend } from '../pollset';
 import type { Framing } from './framing';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
+import { Level, LEVELS } from './log';
 
 export type { FsyncPolicy };
 
@@ -75,6 +76,14 @@ export interface RelayOptions {
   mode?: 'integrated' | 'blocking';
   /** Log lines as JSON. */
   json?: boolean;
+  /**
+   * Sockets already open (systemd socket activation), by the name of the option they stand for:
+   * `udp` and `unix` inputs (in addition to the addresses given), `tls` the subscriber listener
+   * (instead of binding `tls`). Each is checked to be of the right kind at start.
+   */
+  listenFds?: Record<string, number[]>;
+  /** The least severe lines logged: error, warn, info (default) or debug (see Level). */
+  logLevel?: Level;
 }
 
 export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
@@ -108,6 +117,8 @@ export const defaults = {
   statsIntervalS: 60,
   mode: 'integrated' as const,
   json: false,
+  logLevel: 'info' as Level,
+  listenFds: {} as Record<string, number[]>,
 };
 
 /**
@@ -157,6 +168,7 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);
   }
   if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
+  if (!LEVELS.includes(o.logLevel)) throw new RangeError(`relay option logLevel must be one of ${LEVELS.join(', ')}`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
   for (const k of ['cert', 'key', 'ca'] as const) if (!o[k]) throw new RangeError(`relay option ${k} is required`);
   o.fingerprints = o.fingerprints.map(normalizeFingerprint);

@@ -4,26 +4,15 @@
  */
 import { Address, Loop, TlsContext, TlsStream, timeout } from '../lib';
 import { connectFirst } from '../lib/cli/tail-loop';
-import { cleanup, makeCerts, RelayProcess } from './relay-helpers';
-import * as net from 'net';
+import { cleanup, freePort, makeCerts, RelayProcess } from './relay-helpers';
 
 afterEach(cleanup);
-
-/** A TCP port on 127.0.0.1 that refuses connections (bound by nobody once found). */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('connectFirst skips an address that refuses and connects to the next, and reports the last failure when none answers', async () => {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
   const context = TlsContext.client({ certFile: certs.clientCert, keyFile: certs.clientKey, caFile: certs.ca });
-  const dead = Address.parse(`127.0.0.1:${await closedPort()}`);
+  const dead = Address.parse(`127.0.0.1:${await freePort()}`);
   const live = Address.parse(relay.tls);
   const attempt = (a: Address) => timeout(5000, TlsStream.connect(a, context, { servername: '127.0.0.1' }));
   const loop = new Loop({ onError: () => undefined }); // the failing task's error is asserted below

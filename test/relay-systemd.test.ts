@@ -71,7 +71,7 @@ test('installed: systemd-socket-activate and systemd-analyze (Debian package sys
   expect({ haveActivate, haveAnalyze }).toEqual({ haveActivate: true, haveAnalyze: true });
 });
 
-test('socket activation: UDP and TLS sockets passed by name, a datagram sent before the relay ran is kept; READY=1, STATUS=, RELOADING=1 + MONOTONIC_USEC then READY=1 on SIGHUP, STOPPING=1', async () => {
+test.each(['integrated', 'blocking'])('socket activation (%s mode): UDP and TLS sockets passed by name, a datagram sent before the relay ran is kept; READY=1, STATUS=, RELOADING=1 + MONOTONIC_USEC then READY=1 on SIGHUP, STOPPING=1', async (mode) => {
   const certs = makeCerts();
   const dir = tempDir();
   const notify = new NotifySocket(path.join(dir, 'notify'));
@@ -82,7 +82,7 @@ test('socket activation: UDP and TLS sockets passed by name, a datagram sent bef
     const child = spawnChild('systemd-socket-activate', [
       '--datagram', `--listen=127.0.0.1:${udp}`, `--setenv=NOTIFY_SOCKET=${notify.address}`,
       'systemd-socket-activate', `--listen=127.0.0.1:${tcp}`, '--fdname=udp:tls', '--setenv=NOTIFY_SOCKET',
-      process.execPath, LOGRELAY, '--json', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--stats-interval', '0',
+      process.execPath, LOGRELAY, '--json', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--stats-interval', '0', '--mode', mode,
     ]);
     const err = stderrOf(child);
     await until(() => `the UDP socket (stderr: ${err.text()})`, () => (err.text().includes(`Listening on 127.0.0.1:${udp} as 3.`) ? true : undefined));

@@ -32,8 +32,10 @@ test('--config: any flag by its name, the command line overrides it, and every m
   const certs = makeCerts();
   const dir = tempDir();
   const conf = path.join(dir, 'logrelay.conf');
+  // Written as some editors do: a byte order mark first, CRLF line ends.
   fs.writeFileSync(
     conf,
+    '\uFEFF' +
     [
       '# logrelay test configuration',
       'udp = 127.0.0.1:0',
@@ -45,7 +47,7 @@ test('--config: any flag by its name, the command line overrides it, and every m
       '',
       'json',
       'history = 500',
-    ].join('\n'),
+    ].join('\r\n'),
   );
   // --framing on the command line wins over the file's; everything else comes from the file.
   const relay = await RelayProcess.start(['--config', conf, '--framing', 'lf'], { defaults: false });

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DatagramSocket, WOULD_BLOCK } from '../lib';
 import { listenFds } from '../lib/relay/activation';
-import { cleanup, exitOf, freePort, LOGRELAY, LOGTAIL, makeCerts, message, ROOT, sendUdp, spawnChild, tempDir, until } from './relay-helpers';
+import { cleanup, exitOf, freePort, LOGRELAY, LOGTAIL, makeCerts, message, ROOT, runToExit, sendUdp, spawnChild, tempDir, until } from './relay-helpers';
 import type { ChildProcess } from 'child_process';
 
 afterEach(cleanup);
@@ -180,6 +180,16 @@ test('socket activation mistakes are one line and exit 2: a TCP socket named udp
     knock.destroy();
     const own = err.text().split('\n').filter((l) => l.startsWith('logrelay:'));
     expect(own).toEqual([expected]);
+  }
+});
+
+test('a NOTIFY_SOCKET that is no unix socket address is one line and exit 2', async () => {
+  const certs = makeCerts();
+  for (const bad of ['relative/notify', `/${'x'.repeat(200)}`]) {
+    const r = await runToExit(LOGRELAY, ['--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], {
+      env: { ...process.env, NOTIFY_SOCKET: bad },
+    });
+    expect(r).toEqual({ code: 2, stdout: '', stderr: `logrelay: NOTIFY_SOCKET is not a unix socket path or @name: ${JSON.stringify(bad)}\n` });
   }
 });
 

@@ -44,7 +44,8 @@ export function loadConfig(file: string, specs: readonly FlagSpec[]): { parsed: 
   const byName = new Map(specs.map((s) => [s.name, s]));
   const parsed: Parsed = new Map();
   const origins: Origins = new Map();
-  text.split(/\r?\n/).forEach((raw, i) => {
+  // A byte order mark, as some editors write one, is not part of the first key.
+  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const at = `${file}:${i + 1}`;

@@ -12,7 +12,11 @@ export interface FlagSpec {
   repeatable?: boolean;
   /** Shown by --help. */
   help: string;
-  /** Placeholder shown by --help, e.g. HOST:PORT. */
+  /**
+   * Placeholder shown by --help, e.g. HOST:PORT. `HOST:PORT` also marks a listener's address: a
+   * host name in it is resolved at start (addresses.ts), and a socket passed by systemd socket
+   * activation may carry the flag's name (logrelay.ts).
+   */
   value?: string;
   /** A one-letter alias (`-h` for --help). */
   short?: string;

@@ -50,17 +50,18 @@ const SPECS: FlagSpec[] = [
   ...COMMON_SPECS,
 ];
 
+/** Names a socket passed by socket activation may have: the listener flags. */
+const SOCKET_NAMES = SPECS.filter((s) => isAddressFlag(s) || s.name === 'unix').map((s) => s.name);
+
 const USAGE = [
   'usage: logrelay [--udp HOST:PORT]... [--unix PATH]... [--tls HOST:PORT] --cert FILE --key FILE --ca FILE [flags]',
   '       logrelay --demo [DIR]      (development certificates, made once)',
   '',
   'Receives syslog messages and streams each one to every TLS subscriber whose client certificate',
   'chains to --ca. A HOST may be a name: it is resolved once at start, and the first address is used.',
-  'Under systemd: Type=notify, and sockets passed by socket activation named udp, unix or tls.',
+  `Under systemd: Type=notify, and sockets passed by socket activation named ${SOCKET_NAMES.join(', ')}.`,
 ].join('\n');
 
-/** Names a socket passed by socket activation may have: the listener flags. */
-const SOCKET_NAMES = SPECS.filter((s) => isAddressFlag(s) || s.name === 'unix').map((s) => s.name);
 
 function checkAddress(flag: string, value: string): string {
   try {

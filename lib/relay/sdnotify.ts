@@ -22,10 +22,15 @@ export class Notifier {
     const path = env.NOTIFY_SOCKET;
     delete env.NOTIFY_SOCKET;
     if (path === undefined || path === '') return undefined;
-    if (!/^[/@]/.test(path)) {
+    let address: Address | undefined;
+    try {
+      if (/^[/@]/.test(path)) address = Address.parse(path);
+    } catch {
+      // too long for a unix socket address: reported below
+    }
+    if (!address) {
       throw Object.assign(new Error(`NOTIFY_SOCKET is not a unix socket path or @name: ${JSON.stringify(path)}`), { code: 'ERR_NOTIFY_SOCKET' });
     }
-    const address = Address.parse(path);
     return new Notifier(address);
   }
 

@@ -130,7 +130,7 @@ test('installs into an empty project with no compiler on PATH and runs from the 
     sender.close();
     if (!got) tail.kill();
     // stderr holds logtail's progress lines only (connected, where it started), no error.
-    expect({ exit: await tailExit, stderr: tailErr }).toEqual({ exit: 0, stderr: expect.stringMatching(/^logtail: connected to \S+\nlogtail: starting live \(the relay's next message is seq \d+\)\n$/) });
+    expect({ exit: await tailExit, stderr: tailErr }).toEqual({ exit: 0, stderr: expect.stringMatching(/^logtail: connected to \S+ \(subject CN=logrelay demo server\)\nlogtail: starting live \(the relay's next message is seq \d+\)\n$/) });
     expect(got.split('\n')[0]).toBe('<13>from the tarball');
   } finally {
     relay.kill('SIGTERM');

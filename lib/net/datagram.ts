@@ -19,6 +19,12 @@ export interface DatagramOptions {
   slots?: number;
   /** Bytes kept per datagram (default 65536, so any UDP or 64 KiB unix datagram fits); longer ones are truncated. */
   slotSize?: number;
+  /**
+   * A socket of this type that is already open (inherited, e.g. from systemd), to use instead of a
+   * new one: it becomes this object's (closed by close(); a socket file it is bound to is left).
+   * Check its type first (see net/inherited.ts).
+   */
+  fd?: number;
 }
 
 const FAMILY: Record<DatagramType, AddressFamily> = { udp4: 'ipv4', udp6: 'ipv6', unix: 'unix' };
@@ -121,7 +127,7 @@ export class DatagramSocket {
     this.type = type;
     this.#slots = slots;
     this.#slotSize = slotSize;
-    this.#fd = openSocket(FAMILY[type], 'dgram');
+    this.#fd = options.fd ?? openSocket(FAMILY[type], 'dgram');
   }
 
   /** The socket's fd, for a Pollset. */

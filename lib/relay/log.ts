@@ -7,7 +7,17 @@
  */
 import { LineSink } from './logsink';
 
-export type Level = 'info' | 'warn' | 'error';
+/**
+ * How much is logged, each level including those before it:
+ * - `error`: the relay itself failing (a socket, the history directory, a reload, a crashed task);
+ * - `warn`: what an operator should look at (rejected and refused subscribers, paused accepting,
+ *   log lines lost to a full stderr);
+ * - `info` (default): the relay's life (listening, reloaded, stats, stopped) and each subscriber's
+ *   coming and going;
+ * - `debug`: details for finding a fault (host names resolved, systemd notifications sent).
+ */
+export type Level = 'error' | 'warn' | 'info' | 'debug';
+export const LEVELS: readonly Level[] = ['error', 'warn', 'info', 'debug'];
 export type Fields = Record<string, string | number | boolean | undefined>;
 export type Logger = ((level: Level, event: string, fields?: Fields) => void) & {
   /** Where a logger made by createLogger without `write` puts its lines; the relay's loop drains it. */
@@ -33,7 +43,9 @@ export function logLast(log: Logger, level: Level, event: string, fields?: Field
   else log(level, event, fields);
 }
 
-export function createLogger(opts: { json?: boolean; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
+export function createLogger(opts: { json?: boolean; level?: Level; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
+  const most = LEVELS.indexOf(opts.level ?? 'info');
+  const shown = (level: Level) => LEVELS.indexOf(level) <= most;
   const sink = opts.write ? undefined : (opts.sink ?? new LineSink());
   const write: (line: string, last?: boolean) => void = opts.write ?? ((line: string, last?: boolean) => sink!.write(Buffer.from(line + '\n'), last));
   let ended = false;
@@ -44,7 +56,7 @@ export function createLogger(opts: { json?: boolean; write?: (line: string) => v
     return [time, level, event, ...defined.map(([k, v]) => `${k}=${quote(v)}`)].join(' ');
   };
   const logger = (level: Level, event: string, fields: Fields = {}) => {
-    if (!ended) write(format(level, event, fields));
+    if (!ended && shown(level)) write(format(level, event, fields));
   };
   // Once stderr has taken everything that waited, the lines dropped meanwhile get a line of their own.
   let reported = 0;
@@ -58,12 +70,14 @@ export function createLogger(opts: { json?: boolean; write?: (line: string) => v
   }
   const end = (level?: Level, event?: string, fields: Fields = {}) => {
     if (ended) return;
-    if (event) {
+    if (event && shown(level ?? 'info')) {
       // What stderr takes now goes first (and may report drops in a line of its own); the rest is counted here.
       sink?.flush();
       const unreported = sink ? sink.dropped - reported : 0;
       reported += unreported;
       write(format(level ?? 'info', event, { ...fields, log_lines_dropped: unreported || undefined }), true);
+    } else {
+      sink?.flush();
     }
     ended = true;
   };

@@ -5,6 +5,7 @@ import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
+import { Level, LEVELS } from './log';
 
 export type { FsyncPolicy };
 
@@ -101,6 +102,14 @@ export interface RelayOptions {
   mode?: 'integrated' | 'blocking';
   /** Log lines as JSON. */
   json?: boolean;
+  /**
+   * Sockets already open (systemd socket activation), by the name of the option they stand for:
+   * `udp` and `unix` inputs (in addition to the addresses given), `tls` the subscriber listener
+   * (instead of binding `tls`). Each is checked to be of the right kind at start.
+   */
+  listenFds?: Record<string, number[]>;
+  /** The least severe lines logged: error, warn, info (default) or debug (see Level). */
+  logLevel?: Level;
 }
 
 export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>> &
@@ -151,6 +160,8 @@ export const defaults = {
   statsIntervalS: 60,
   mode: 'integrated' as const,
   json: false,
+  logLevel: 'info' as Level,
+  listenFds: {} as Record<string, number[]>,
 };
 
 /**
@@ -213,6 +224,7 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);
   }
   if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
+  if (!LEVELS.includes(o.logLevel)) throw new RangeError(`relay option logLevel must be one of ${LEVELS.join(', ')}`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
   if (o.metrics !== undefined) {
     try {

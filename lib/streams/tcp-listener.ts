@@ -98,6 +98,14 @@ export class TcpListener {
     return new TcpListener(tcp.listen(address, options), options);
   }
 
+  /**
+   * A listening socket that is already open (inherited, e.g. from systemd): it becomes this
+   * object's. Check its type first (see net/inherited.ts).
+   */
+  static adopt(fd: number, options: ListenerOptions = {}): TcpListener {
+    return new TcpListener(fd, options);
+  }
+
   /** The listening fd (for socket options that accepted sockets inherit, such as SO_RCVBUF). */
   get fd(): number {
     return this.#fd;

@@ -77,6 +77,14 @@ export class TlsSession {
     return this.#open().peerCertificate();
   }
 
+  /**
+   * The certificate the peer presented even when verification refused it (after a failed
+   * handshake), for saying who was turned away; null when it sent none. Never a proof of identity.
+   */
+  presentedCertificate(): PeerCertificate | null {
+    return this.#open().presentedCertificate();
+  }
+
   /** The certificate verification verdict in OpenSSL's words ('ok' when it verified). */
   get verifyResult(): string {
     return this.#open().info().verifyText;

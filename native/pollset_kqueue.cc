@@ -289,7 +289,7 @@ class KqueueBackend final : public Backend {
   // The change that puts one applied change back to the old interest.
   static int Reverse(const struct kevent& change, uint32_t generation, Change* out) {
     for (const Filter& f : kFilters) {
-      if (f.filter != change.filter) continue;
+      if (decltype(change.filter)(f.filter) != change.filter) continue;
       if (change.flags & EV_DELETE) {
         SetChange(&out->ev, int(change.ident), f.filter, EV_ADD, f.fflags, generation);
       } else {

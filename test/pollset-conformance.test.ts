@@ -1,6 +1,7 @@
 /** One conformance suite, run once per compiled-in backend: the behaviour DESIGN.md promises on all of them. */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Pollset, pipe, socketpair, read, write, close, SystemError } from '../lib';
 
@@ -195,6 +196,32 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
     const ev = [...ps.events()][0];
     expect(ev).toMatchObject({ obj: 'socket', hangup: true, read: true });
     close(a);
+  });
+
+  test('a FIFO: data is reported, and its last writer closing is a hang-up (except on macOS kqueue)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pollset-fifo-'));
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    let w = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try {
+      ps.insert(r, 'r', 'fifo');
+      fs.writeSync(w, 'x');
+      expect(ps.wait(1000)).toBe(1);
+      expect([...ps.events()][0]).toMatchObject({ obj: 'fifo', read: true });
+      expect(read(r, Buffer.alloc(8))).toBe(1);
+      fs.closeSync(w);
+      w = -1;
+      // macOS's kqueue does not report a FIFO writer's close (README: "What each platform does not report").
+      if (!(process.platform === 'darwin' && backend === 'kqueue')) {
+        expect(ps.wait(1000)).toBe(1);
+        expect([...ps.events()][0]).toMatchObject({ obj: 'fifo', read: true, hangup: true });
+      }
+    } finally {
+      ps.remove(r);
+      closeAll(r, ...(w >= 0 ? [w] : []));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('read and write readiness of one fd come as one event', () => {

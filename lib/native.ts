@@ -187,4 +187,6 @@ export const enum Flag {
   Priority = 4,
   Hangup = 8,
   Error = 16,
+  /** Interest modifier: report once, then disarm until the next update. */
+  Oneshot = 32,
 }

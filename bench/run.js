@@ -4,8 +4,11 @@
  * The benchmark harness: `npm run bench` (full) or `npm run bench -- --quick`.
  *
  * Options: --quick (short runs, under 3 minutes in all), --only=dispatch,relay (some workloads),
+ * --case=LABEL,… (only the cases whose label is one of these, e.g. `--case="1 sub"`),
+ * --impl=NAME,… (only these implementations, e.g. `--impl="pollset,node core"`),
  * --runs=N (runs per implementation; default 5 quick, 7 full), --no-write (print only: no results
- * file, chart or README update — for trying things out).
+ * file, chart or README update — for trying things out). A run narrowed by --case or --impl is
+ * never written: it is not the whole table.
  *
  * Workloads are the directories of bench/workloads/, each with a workload.js declaring its grid,
  * metrics, implementations (one file each) and targets; see bench/README.md.
@@ -22,16 +25,19 @@ const ROOT = path.join(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results');
 
 function parseArgs(argv) {
-  const opts = { quick: false, only: null, runs: null, write: true };
+  const opts = { quick: false, only: null, cases: null, impls: null, runs: null, write: true };
   for (const arg of argv) {
     if (arg === '--quick') opts.quick = true;
     else if (arg === '--no-write') opts.write = false;
     else if (arg.startsWith('--only=')) opts.only = arg.slice(7).split(',');
+    else if (arg.startsWith('--case=')) opts.cases = arg.slice(7).split(',');
+    else if (arg.startsWith('--impl=')) opts.impls = arg.slice(7).split(',');
     else if (arg.startsWith('--runs=')) opts.runs = Number(arg.slice(7));
     else throw new Error(`unknown option ${arg} (see bench/run.js)`);
   }
   if (opts.runs === null) opts.runs = opts.quick ? 5 : 7;
   if (!(opts.runs >= 1)) throw new Error('--runs must be a positive number');
+  if (opts.cases || opts.impls) opts.write = false;
   return opts;
 }
 

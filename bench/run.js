@@ -4,7 +4,7 @@
  * The benchmark harness: `npm run bench` (full) or `npm run bench -- --quick`.
  *
  * Options: --quick (short runs, under 3 minutes in all), --only=dispatch,relay (some workloads),
- * --case=LABEL,… (only the cases whose label is one of these, e.g. `--case="1 sub"`),
+ * --case=LABEL (only this case; repeat it for several, e.g. `--case="1 sub" --case="10k msgs/s, 100 subs"`),
  * --impl=NAME,… (only these implementations, e.g. `--impl="pollset,node core"`),
  * --runs=N (runs per implementation; default 5 quick, 7 full), --no-write (print only: no results
  * file, chart or README update — for trying things out). A run narrowed by --case or --impl is
@@ -30,7 +30,7 @@ function parseArgs(argv) {
     if (arg === '--quick') opts.quick = true;
     else if (arg === '--no-write') opts.write = false;
     else if (arg.startsWith('--only=')) opts.only = arg.slice(7).split(',');
-    else if (arg.startsWith('--case=')) opts.cases = arg.slice(7).split(',');
+    else if (arg.startsWith('--case=')) opts.cases = [...(opts.cases || []), arg.slice(7)];
     else if (arg.startsWith('--impl=')) opts.impls = arg.slice(7).split(',');
     else if (arg.startsWith('--runs=')) opts.runs = Number(arg.slice(7));
     else throw new Error(`unknown option ${arg} (see bench/run.js)`);

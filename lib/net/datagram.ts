@@ -130,6 +130,11 @@ export class DatagramSocket {
     this.#fd = options.fd ?? openSocket(FAMILY[type], 'dgram');
   }
 
+  /** Most datagrams one `receive()` takes: a batch with fewer emptied the socket's queue. */
+  get slots(): number {
+    return this.#slots;
+  }
+
   /** The socket's fd, for a Pollset. */
   get fd(): number {
     if (this.#fd < 0) throw stateError('socket is closed');

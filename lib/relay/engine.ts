@@ -9,6 +9,7 @@ import { isTimeoutError } from '../loop/timers';
 import type { Task } from '../loop';
 import { takeInherited } from '../net/inherited';
 import type { AcceptPause } from '../streams';
+import { WOULD_BLOCK } from '../errors';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import type { DatagramBatch } from '../net/datagram';
 import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
@@ -47,6 +48,15 @@ const inputOptions = (queue: number) => ({ slots: Math.min(64, queue), slotSize:
  * without an error, so asking for more is harmless.
  */
 const INPUT_RECV_BUFFER = 8 * 1024 * 1024;
+
+/**
+ * Most an input reads while it stays busy before it wakes the subscribers: a quarter of a lag limit
+ * (so a subscriber that keeps up is never pushed past it by the wait), and at most 256 messages /
+ * 256 KiB (a few full TLS records per subscriber; a few hundred µs of receiving).
+ */
+function holdLimits(o: ResolvedOptions): { messages: number; bytes: number } {
+  return { messages: Math.min(256, Math.floor(o.queue / 4)), bytes: Math.min(256 * 1024, Math.floor(o.queueBytes / 4)) };
+}
 
 function errorText(e: unknown): string {
   const err = e as { code?: string; reason?: string; message?: string };
@@ -350,20 +360,44 @@ export class RelayEngine {
   }
 
   *#receive(input: DatagramEndpoint, index: number): Operation<void> {
+    const { messages: holdMessages, bytes: holdBytes } = holdLimits(this.options);
+    const h = this.history;
     let drops = 0;
+    // What was appended since the subscribers were last woken.
+    let held = 0;
+    let heldFrom = h.startOf(h.next);
     for (;;) {
-      const batch = yield* input.receive();
-      const time = Date.now();
-      for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
+      // While messages are held, the next read must not wait: an empty socket wakes the subscribers.
+      const batch = held > 0 ? input.socket.receive() : yield* input.receive();
+      const count = batch === WOULD_BLOCK ? 0 : batch.count;
+      if (batch !== WOULD_BLOCK) {
+        const time = Date.now();
+        for (let i = 0; i < count; i++) this.#append(batch, i, time);
+        // The journal's records are views of the receive slots: written before the next receive.
+        if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+      }
       // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
       const now = input.socket.kernelDrops();
       if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
       drops = now;
+      // A batch that filled every slot says the input is still busy: reading on before waking the
+      // subscribers lets each write more of the log per TLS record and per wake-up. Only a little:
+      // what is held stays well within a healthy subscriber's lag limit. A batch that left slots
+      // empty emptied the socket, and the subscribers are woken at once (no added delay).
+      const dry = count < input.socket.slots;
+      held += count;
+      if (!dry && held + input.socket.slots <= holdMessages && h.startOf(h.next) - heldFrom < holdBytes) continue;
+      held = 0;
+      heldFrom = h.startOf(h.next);
       this.#flushAppends();
       // Let the subscribers write before the next batch: a burst that keeps the socket readable
       // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
-      // ran, and push healthy subscribers past their lag limit.
-      yield* yieldNow();
+      // ran, and push healthy subscribers past their lag limit. After a dry batch this task waits
+      // for readiness at once: the fd stays registered (no pollset remove and re-insert per batch)
+      // and no recvmmsg is spent only to hear EAGAIN. Either way the subscribers woken above run
+      // first: readiness is collected on a later turn.
+      if (dry) yield* waitReadable(input.fd);
+      else yield* yieldNow();
     }
   }
 

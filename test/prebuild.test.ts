@@ -1,6 +1,6 @@
 /**
  * node-gyp-build loads the prebuild (prebuilds/<platform>-<arch>/pollset.uv<N>.<libc>.node, made by
- * `npm run prebuild` in jest's global setup) when no local build exists, and only when its tags match.
+ * `npm run build:prebuilds` in jest's global setup) when no local build exists, and only when its tags match.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -34,7 +34,7 @@ function smoke(dir: string) {
   });
 }
 
-test('npm run prebuild produced a stripped binary tagged with libuv (and libc on Linux)', () => {
+test('npm run build:prebuilds produced a stripped binary tagged with libuv (and libc on Linux)', () => {
   expect(fs.existsSync(path.join(root, expected))).toBe(true);
   const elf = fs.readFileSync(path.join(root, expected));
   if (os.platform() === 'linux') expect(elf.includes('.symtab')).toBe(false);

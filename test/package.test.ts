@@ -9,6 +9,7 @@ import * as dgram from 'dgram';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as ts from 'typescript';
 
 const root = path.join(__dirname, '..');
 let work: string;
@@ -67,6 +68,42 @@ test('no @internal declaration ships in the types', () => {
   // Members marked @internal in the sources, absent from the declarations users compile against.
   expect(fs.readFileSync(path.join(unpacked, 'dist/loop/task.d.ts'), 'utf8')).not.toMatch(/\bwake\(/);
 });
+
+test('every public export of the packed types, and every member of its classes and interfaces, has TSDoc', () => {
+  const entry = path.join(unpacked, 'dist/index.d.ts');
+  const program = ts.createProgram([entry], { types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')] });
+  const checker = program.getTypeChecker();
+  // A namespace (`export * as tcp`) is documented by the comment that opens its module file.
+  const opening = (f: ts.SourceFile) => /^\/\*\*/.test(f.text.slice(ts.getLeadingCommentRanges(f.text, 0)?.[0]?.pos ?? -1));
+  const documented = (sym: ts.Symbol) =>
+    (sym.getDeclarations() ?? []).some((d) => (ts.isSourceFile(d) ? opening(d) : ts.getJSDocCommentsAndTags(d).length > 0));
+  const hidden = ts.ModifierFlags.Private | ts.ModifierFlags.Protected;
+  const undocumented: string[] = [];
+  const seen = new Set<ts.Symbol>();
+  const visit = (exported: ts.Symbol, name: string, members: boolean) => {
+    const sym = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    if (seen.has(sym)) return;
+    seen.add(sym);
+    if (!documented(exported) && !documented(sym)) undocumented.push(name);
+    if (sym.flags & ts.SymbolFlags.ValueModule) {
+      for (const e of checker.getExportsOfModule(sym)) visit(e, `${name}.${e.name}`, true);
+    }
+    if (!members || !(sym.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface))) return;
+    for (const table of [sym.members, sym.exports]) {
+      table?.forEach((m, key) => {
+        const decl = m.getDeclarations()?.[0];
+        const skip = /^(__constructor|__index|prototype|__#)/.test(String(key)) || m.flags & ts.SymbolFlags.TypeParameter;
+        if (skip || (decl && ts.getCombinedModifierFlags(decl) & hidden)) return;
+        visit(m, `${name}.${String(key)}`, false);
+      });
+    }
+  };
+  const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!);
+  for (const e of exports) visit(e, e.name, true);
+  expect(exports.length).toBeGreaterThan(80);
+  expect(seen.size).toBeGreaterThan(300);
+  expect(undocumented).toEqual([]);
+}, 60000);
 
 test('attw (are the types wrong) finds no problem in the tarball for node10, node16 CJS and ESM, bundlers', () => {
   const attw = path.join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js');

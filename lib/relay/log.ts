@@ -7,8 +7,14 @@
  */
 import { LineSink } from './logsink';
 
+/** Severity of a log line. */
 export type Level = 'info' | 'warn' | 'error';
+/** The key=value pairs of a log line (undefined values are left out). */
 export type Fields = Record<string, string | number | boolean | undefined>;
+/**
+ * The relay's log: called as `log(level, event, fields?)` once per event (`event` a short kebab-case name such
+ * as `subscriber-connected`). Any function of that shape will do; {@link createLogger} makes the default one.
+ */
 export type Logger = ((level: Level, event: string, fields?: Fields) => void) & {
   /** Where a logger made by createLogger without `write` puts its lines; the relay's loop drains it. */
   readonly sink?: LineSink;
@@ -33,6 +39,11 @@ export function logLast(log: Logger, level: Level, event: string, fields?: Field
   else log(level, event, fields);
 }
 
+/**
+ * A Logger writing one line per event: text (`time level event key=value…`) or, with `json`, a JSON object per
+ * line. By default lines go to stderr with non-blocking writes through a bounded queue; `write` sends each
+ * line (without LF) to a function instead.
+ */
 export function createLogger(opts: { json?: boolean; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
   const sink = opts.write ? undefined : (opts.sink ?? new LineSink());
   const write: (line: string, last?: boolean) => void = opts.write ?? ((line: string, last?: boolean) => sink!.write(Buffer.from(line + '\n'), last));

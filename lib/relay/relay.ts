@@ -15,6 +15,7 @@ import { drainLog } from './logsink';
 import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options';
 import { Counters, RelayStats, statsFields } from './stats';
 
+/** Where a started relay listens: the actual addresses (a port 0 asked for is the port the kernel chose). */
 export interface Listening {
   /** Where subscribers connect. */
   tls: string;
@@ -57,7 +58,21 @@ function revive(e: RunnerError): Error {
   return Object.assign(new Error(e.message), e);
 }
 
+/**
+ * A syslog-to-TLS relay: `new Relay(options, log?)`, then `await relay.start()` binds every input and the
+ * TLS listener; `stats()` reads the counters; `stop()` drains subscribers and closes everything.
+ * Options are checked and given their defaults in the constructor (a bad one throws there); `log` receives
+ * one call per event (default: lines on stderr, see {@link createLogger}).
+ *
+ * ```ts
+ * const relay = new Relay({ udp: ['127.0.0.1:5514'], tls: '127.0.0.1:6514', cert, key, ca });
+ * const { tls, inputs } = await relay.start();
+ * // … later
+ * await relay.stop();
+ * ```
+ */
 export class Relay {
+  /** The options in force: those given, with every default filled in. */
   readonly options: ResolvedOptions;
   readonly #counters: Counters;
   readonly #log: Logger;

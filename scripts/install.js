@@ -37,10 +37,14 @@ function nodeGyp() {
 }
 
 const configured = checkout && fs.existsSync(path.join(root, 'build', 'config.gypi'));
-const why = checkout
-  ? 'source checkout'
-  : `no prebuilt binary for ${os.platform()}-${os.arch()} with libuv ${process.versions.uv.split('.')[0]}`;
-console.error(`pollset: compiling the native addon with node-gyp (${why}); this takes a minute or two`);
+if (configured) {
+  console.error('pollset: bringing build/ up to date with native/ (node-gyp build, source checkout)');
+} else {
+  const why = checkout
+    ? 'source checkout'
+    : `no prebuilt binary for ${os.platform()}-${os.arch()} with libuv ${process.versions.uv.split('.')[0]}`;
+  console.error(`pollset: compiling the native addon with node-gyp (${why}); this takes a minute or two`);
+}
 
 const [cmd, ...args] = nodeGyp();
 args.push(configured ? 'build' : 'rebuild');

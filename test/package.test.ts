@@ -199,6 +199,11 @@ test('installs into an empty project with no compiler on PATH and runs from the 
   expect(JSON.parse(both.stdout)).toEqual({ missing: [], names: expect.any(Number), sameLoop: true, defaultIsCjs: true });
   expect(JSON.parse(both.stdout).names).toBeGreaterThan(40);
 
+  // Source maps carry their sources: stack traces name lib/*.ts lines of the installed package.
+  const thrower = "try { new (require('pollset').Pollset)({ backend: 'nope' }) } catch (e) { console.log(e.stack) }";
+  const mapped = spawnSync('node', ['--enable-source-maps', '-e', thrower], opts);
+  expect(mapped.stdout).toMatch(/at new Pollset \(.*node_modules\/pollset\/lib\/pollset\.ts:\d+:\d+\)/);
+
   // The CLIs from the installed package: help, then the demo relay carrying one message to logtail.
   const bin = (name: string) => path.join(project, 'node_modules', '.bin', name);
   expect(spawnSync(bin('logrelay'), ['--help'], opts).stdout).toContain('--demo');

@@ -273,6 +273,8 @@ test('a TypeScript consumer compiles against the packed types, from CommonJS and
     task.wake();
     // @ts-expect-error Loop.timers is internal
     getDefaultLoop().timers;
+    // @ts-expect-error tasks come from spawn (a stripped constructor would have left an implicit \`new Task()\`)
+    new Task();
     const box = new Mailbox<string>(8);
     const opts: RelayOptions = { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: 'c', key: 'k', ca: 'a', onFull: 'drop-oldest' };
     const log: Logger = createLogger({ json: true });
@@ -282,11 +284,12 @@ test('a TypeScript consumer compiles against the packed types, from CommonJS and
   fs.writeFileSync(
     path.join(project, 'esm.mts'),
     body("import { Pollset, spawn, sleep, getDefaultLoop, Mailbox, Relay, createLogger, TlsContext } from 'pollset';\n" +
-      "import type { Task, Operation, RelayOptions, Logger, TlsContextOptions } from 'pollset';"),
+      "import type { Operation, RelayOptions, Logger, TlsContextOptions } from 'pollset';\n" +
+      "import { Task } from 'pollset';"),
   );
   fs.writeFileSync(
     path.join(project, 'cjs.cts'),
-    body("import pollset = require('pollset');\nconst { Pollset, spawn, sleep, getDefaultLoop, Mailbox, Relay, createLogger, TlsContext } = pollset;\n" +
+    body("import pollset = require('pollset');\nconst { Pollset, spawn, sleep, getDefaultLoop, Mailbox, Relay, createLogger, TlsContext, Task } = pollset;\n" +
       'type Pollset<T> = pollset.Pollset<T>; type Task<T> = pollset.Task<T>; type Operation<T> = pollset.Operation<T>;\n' +
       'type RelayOptions = pollset.RelayOptions;\n' +
       'type Logger = pollset.Logger; type TlsContextOptions = pollset.TlsContextOptions;'),

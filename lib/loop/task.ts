@@ -74,7 +74,7 @@ export class Task<T> implements PromiseLike<T> {
 
   static #ids = 0;
 
-  /** @internal Use `spawn` or `loop.spawn`. */
+  /** Not for direct use: {@link spawn} and `loop.spawn` make tasks, and start them. */
   constructor(loop: Loop, gen: Operation<T>) {
     this.id = ++Task.#ids;
     this.loop = loop;

@@ -7,10 +7,12 @@ import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
 import { defaults, limits, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
+import { STREAM_INPUT_FLAGS, streamInputOptions } from './stream-input-flags';
 
 const SPECS: FlagSpec[] = [
   { name: 'udp', kind: 'string', repeatable: true, value: 'HOST:PORT', help: 'receive syslog over UDP (default 127.0.0.1:5514 when no input is given)' },
   { name: 'unix', kind: 'string', repeatable: true, value: 'PATH', help: 'receive syslog on a unix datagram socket' },
+  ...STREAM_INPUT_FLAGS,
   { name: 'tls', kind: 'string', value: 'HOST:PORT', help: 'listen for TLS subscribers (default 127.0.0.1:6514)' },
   { name: 'cert', kind: 'string', value: 'FILE', help: 'server certificate chain (PEM)' },
   { name: 'key', kind: 'string', value: 'FILE', help: 'server private key (PEM)' },
@@ -32,6 +34,7 @@ const SPECS: FlagSpec[] = [
   { name: 'rejection-log', kind: 'string', value: 'N/S', help: `log N rejected handshakes per S seconds in full, then one summary line (default ${defaults.rejectionLogBurst}/${defaults.rejectionLogIntervalS})` },
   { name: 'write-timeout', kind: 'string', value: 'MS', help: `disconnect a subscriber whose write stalls this long (default ${defaults.writeTimeoutMs})` },
   { name: 'keepalive', kind: 'string', value: 'S', help: `probe a subscriber connection idle S seconds, drop it when 3 probes S/3 apart go unanswered; 0 for off (default ${defaults.keepAliveS})` },
+  { name: 'metrics', kind: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
   { name: 'stats-interval', kind: 'string', value: 'S', help: `seconds between stats lines, 0 for none (default ${defaults.statsIntervalS}); SIGUSR1 prints one now` },
   { name: 'backend', kind: 'string', value: 'NAME', help: `pollset backend: ${Pollset.backends.join('|')} (default ${Pollset.backends[0]})` },
   { name: 'mode', kind: 'string', value: 'integrated|blocking', help: 'run in Node\'s loop, or block in a worker thread of its own (default integrated)' },
@@ -83,9 +86,11 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
   if (historyDir === undefined && flags.has('fsync')) throw new UsageError('--fsync applies to --history-dir only');
   const udp = flags.strings('udp').map((a) => checkAddress('udp', a));
   const unix = flags.strings('unix');
+  const streams = streamInputOptions(flags, checkAddress, demo?.ca);
   const options: RelayOptions = {
-    udp: udp.length || unix.length ? udp : ['127.0.0.1:5514'],
+    udp: udp.length || unix.length || streams.tcp!.length || streams.tlsIn!.length ? udp : ['127.0.0.1:5514'],
     unix,
+    ...streams,
     tls: checkAddress('tls', flags.string('tls', '127.0.0.1:6514')!),
     cert: file('cert', demo?.serverCert),
     key: file('key', demo?.serverKey),
@@ -107,6 +112,7 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
     maxHandshakes: flags.integer('max-handshakes', defaults.maxHandshakes, 1, limits.maxHandshakes),
     maxHandshakesPerIp: flags.integer('max-handshakes-per-ip', defaults.maxHandshakesPerIp, 1, limits.maxHandshakes),
     ...rejectionLog(flags.string('rejection-log')),
+    metrics: flags.has('metrics') ? checkAddress('metrics', flags.string('metrics')!) : undefined,
     statsIntervalS: flags.integer('stats-interval', defaults.statsIntervalS, 0, limits.maxStatsIntervalS),
     backend: flags.choice('backend', Pollset.backends, Pollset.backends[0]),
     mode: flags.choice('mode', ['integrated', 'blocking'] as const, defaults.mode),

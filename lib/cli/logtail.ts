@@ -10,6 +10,7 @@ import { TlsContext } from '../tls';
 import { Framing } from '../relay/framing';
 import { DEFAULT_DEMO_DIR, demoFiles } from '../relay/demo';
 import { PROTOCOL } from '../relay/client';
+import { parseSelector, SelectorError } from '../relay/selector';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 import { KeepAlive, keepAliveAfter } from '../net/keepalive';
 import { Backoff } from './backoff';
@@ -39,6 +40,7 @@ const SPECS: FlagSpec[] = [
   { name: 'raw', kind: 'boolean', help: 'write message bytes as they are even to a terminal (default: controls and invalid UTF-8 escaped there)' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `the framing of a relay that does not speak ${PROTOCOL} (default lf)` },
   { name: 'plain', kind: 'boolean', help: `do not offer ${PROTOCOL}: take the relay's plain live stream, as an older logtail does` },
+  { name: 'filter', kind: 'string', value: 'SELECTOR', help: 'only messages the selector selects, e.g. auth,authpriv.*;*.warning (syslog.conf style; see README)' },
   { name: 'count', kind: 'string', value: 'N', help: 'exit after N messages' },
   { name: 'demo', kind: 'optional-string', value: 'DIR', help: `use the demo certificates of logrelay --demo (default ${DEFAULT_DEMO_DIR})` },
   { name: 'help', kind: 'boolean', help: 'show this help' },
@@ -57,6 +59,7 @@ interface TailOptions {
   count: number;
   state: string | undefined;
   from: StartFrom;
+  filter: string | undefined;
   reconnect: boolean;
   keepAlive: KeepAlive | null;
   format: Format;
@@ -82,6 +85,16 @@ function options(flags: Flags): TailOptions {
     return v;
   };
   if (flags.has('plain') && (flags.has('state') || flags.has('from'))) throw new UsageError('--plain has no sequence numbers: it cannot go with --state or --from');
+  if (flags.has('plain') && flags.has('filter')) throw new UsageError(`--plain takes the relay's whole stream: it cannot go with --filter`);
+  const filter = flags.string('filter');
+  if (filter !== undefined) {
+    try {
+      parseSelector(filter);
+    } catch (e) {
+      if (e instanceof SelectorError) throw new UsageError(`--filter ${JSON.stringify(filter)}: ${e.message}`);
+      throw e;
+    }
+  }
   const connect = flags.string('connect', '127.0.0.1:6514')!;
   const colon = connect.lastIndexOf(':');
   if (colon <= 0 || !/^[0-9]{1,5}$/.test(connect.slice(colon + 1)) || Number(connect.slice(colon + 1)) > 65535) {
@@ -104,6 +117,7 @@ function options(flags: Flags): TailOptions {
     count: flags.integer('count', 0, 0),
     state: flags.string('state'),
     from: startFrom(flags.string('from')),
+    filter,
     reconnect: !flags.has('no-reconnect'),
     keepAlive: keepAliveOption(flags.integer('keepalive', KEEPALIVE_S, 0, MAX_KEEPALIVE_S)),
     // On a terminal, bytes chosen by whoever sends a datagram must not act on it (visible.ts); JSON escapes its own.
@@ -169,7 +183,7 @@ export async function main(argv: string[]): Promise<number> {
         keepAlive: o.keepAlive,
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
         backoff: new Backoff(BACKOFF),
-        session: { from: o.from, meta: o.format === 'json', helloTimeoutMs: HELLO_TIMEOUT_MS, report, stop, stateful: o.state !== undefined },
+        session: { from: o.from, filter: o.filter, meta: o.format === 'json', helloTimeoutMs: HELLO_TIMEOUT_MS, report, stop, stateful: o.state !== undefined },
       },
       sink,
     ),

@@ -70,6 +70,9 @@ export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
         // logtail sends nothing after its request: without probes a quiet relay behind a dead path is waited for forever.
         if (o.keepAlive) setKeepAlive(tls.fd, o.keepAlive);
         const protocol = tls.session.alpn;
+        if (protocol !== PROTOCOL && o.session.filter !== undefined) {
+          throw new TailError(`${o.connect} does not speak ${PROTOCOL}: --filter needs it (a plain relay sends everything)`);
+        }
         const plainNote = o.session.stateful ? 'no resume, the state is not updated' : 'no resume';
         report(`connected to ${shown}${protocol === PROTOCOL ? '' : ` (plain: the relay does not speak ${PROTOCOL}; ${plainNote})`}`);
         ending = protocol === PROTOCOL ? yield* protocolSession(tls, sink, o.session) : yield* plainSession(tls, o.framing, sink, o.session);

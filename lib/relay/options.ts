@@ -1,5 +1,7 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
+import { Address } from '../net/address';
 import type { Backend } from '../pollset';
+import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
@@ -15,6 +17,28 @@ export interface RelayOptions {
   udp?: string[];
   /** Unix datagram inputs (socket paths; an old socket file there is replaced). */
   unix?: string[];
+  /** Syslog over TCP inputs (RFC 6587: octet-counted or LF-terminated, detected per connection), `HOST:PORT`. */
+  tcp?: string[];
+  /** Syslog over TLS inputs (RFC 5425), `HOST:PORT`; they present `cert` and check senders as `in*` say. */
+  tlsIn?: string[];
+  /** The CA that TLS senders' certificates must chain to (needed unless inVerify is `none`). */
+  inCa?: PemSource;
+  /**
+   * TLS senders' certificates: `require` (default) a certificate chaining to inCa, end-entity, and
+   * matching the in-pins; `optional` admits a sender without one, but one that presents a
+   * certificate must chain to inCa; `none` asks for none.
+   */
+  inVerify?: VerifyMode;
+  /** Exact RFC 2253 issuer DN a sender certificate must have (with inVerify `require`). */
+  inIssuer?: string;
+  /** SHA-256 fingerprints of the sender certificates allowed (with inVerify `require`). */
+  inFingerprints?: string[];
+  /** Longest message taken from a TCP/TLS sender, in bytes; a longer one is appended cut to it (counted). */
+  maxMessage?: number;
+  /** Senders connected at once per TCP/TLS input, at most; a connection beyond it is closed at once (counted). */
+  maxSenders?: number;
+  /** A TCP/TLS sender that completes no message for this many seconds is disconnected; 0 turns it off. */
+  senderIdleS?: number;
   /** Where subscribers connect, `HOST:PORT`. */
   tls: string;
   /** Server certificate chain (leaf first), PEM. */
@@ -77,6 +101,8 @@ export interface RelayOptions {
    * same. 0 turns it off.
    */
   keepAliveS?: number;
+  /** Serve the counters in Prometheus text format at `http://HOST:PORT/metrics` (an IP literal; port 0 picks one). */
+  metrics?: string;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;
   /** Pollset backend of the relay's loop; default: the best compiled in. */
@@ -87,19 +113,36 @@ export interface RelayOptions {
   json?: boolean;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
-  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>> &
+  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>;
 
 export const defaults = {
   udp: [] as string[],
   unix: [] as string[],
+  tcp: [] as string[],
+  tlsIn: [] as string[],
+  inVerify: 'require' as VerifyMode,
+  inFingerprints: [] as string[],
+  /**
+   * 64 KiB, the largest datagram the UDP input takes: a message is cut at the same size whichever
+   * way it came. RFC 5425 asks receivers for at least 2,048 bytes and recommends 8,192.
+   */
+  maxMessage: 65536,
+  /** A sending daemon keeps one connection (or a few); 256 leaves room for a fleet behind one input. */
+  maxSenders: 256,
+  /**
+   * Ten minutes without a complete message. Long enough that a quiet server's daemon is rarely cut
+   * (it reconnects by itself when it is), short enough that a sender that trickles a frame that
+   * never ends, or died without a FIN, gives its fd back.
+   */
+  senderIdleS: 600,
   fingerprints: [] as string[],
   framing: 'lf' as Framing,
   /**
    * Sized for a small server (a 1 GiB VPS): 32 MiB of framed lines — at a typical 200–300 bytes,
    * some 100,000 messages, which covers hours of a quiet server's logs or a long link outage at a
    * busy one's 1,000 lines a second — costs about 37 MiB of memory (the bytes, three 256 KiB
-   * chunks at most beyond them, 40 bytes of records per message), a small share of such a machine.
+   * chunks at most beyond them, 41 bytes of records per message), a small share of such a machine.
    */
   history: 100_000,
   historyBytes: 32 * 1024 * 1024,
@@ -133,9 +176,13 @@ export const limits = {
   /** TCP_KEEPIDLE's bound on Linux (about 9 hours). */
   maxKeepAliveS: 32_767,
   maxHandshakes: 1_000_000,
-  /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
+  /** The history's records take 41 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
   maxHistory: 100_000_000,
   maxHistoryBytes: 64 * 1024 ** 3,
+  /** 1 MiB: syslog messages are lines; bigger ones are someone's mistake and cost the history's memory. */
+  maxMessage: 1024 * 1024,
+  maxSenders: 1_000_000,
+  maxSenderIdleS: Math.floor((2 ** 31 - 1) / 1000),
 };
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
@@ -162,12 +209,28 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('maxHandshakesPerIp', o.maxHandshakesPerIp, 1, limits.maxHandshakes);
   positive('rejectionLogBurst', o.rejectionLogBurst, 0, limits.maxHandshakes);
   positive('rejectionLogIntervalS', o.rejectionLogIntervalS, 1, limits.maxRejectionLogIntervalS);
+  positive('maxMessage', o.maxMessage, 1, limits.maxMessage);
+  positive('maxSenders', o.maxSenders, 1, limits.maxSenders);
+  positive('senderIdleS', o.senderIdleS, 0, limits.maxSenderIdleS);
+  if (!['none', 'optional', 'require'].includes(o.inVerify)) throw new RangeError('relay option inVerify must be none, optional or require');
+  if (o.tlsIn.length > 0 && o.inVerify !== 'none' && !o.inCa) throw new RangeError('relay option inCa is required for tlsIn inputs unless inVerify is none');
+  if ((o.inIssuer !== undefined || o.inFingerprints.length > 0) && o.inVerify !== 'require') {
+    throw new RangeError('relay options inIssuer and inFingerprints need inVerify require');
+  }
+  o.inFingerprints = o.inFingerprints.map(normalizeFingerprint);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);
   }
   if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
+  if (o.metrics !== undefined) {
+    try {
+      if (Address.parse(o.metrics).family === 'unix') throw new Error('not an IP address');
+    } catch {
+      throw new RangeError(`relay option metrics must be IP:PORT or [IPv6]:PORT, not ${JSON.stringify(o.metrics)}`);
+    }
+  }
   for (const k of ['cert', 'key', 'ca'] as const) if (!o[k]) throw new RangeError(`relay option ${k} is required`);
   o.fingerprints = o.fingerprints.map(normalizeFingerprint);
   return o;

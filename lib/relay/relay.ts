@@ -13,6 +13,7 @@ import { RelayEngine } from './engine';
 import { createLogger, Logger } from './log';
 import { drainLog } from './logsink';
 import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options';
+import { MetricsServer } from './metrics';
 import { Counters, RelayStats, statsFields } from './stats';
 
 /** Where a started relay listens: the actual addresses (a port 0 asked for is the port the kernel chose). */
@@ -21,6 +22,12 @@ export interface Listening {
   tls: string;
   /** Where datagrams are received (UDP `HOST:PORT`s and unix paths). */
   inputs: string[];
+  /** Where TCP and TLS senders connect (`HOST:PORT`s, as configured in `tcp` and `tlsIn`). */
+  tcp: string[];
+  /** Where TLS senders connect (syslog over TLS, RFC 5425). */
+  tlsIn: string[];
+  /** Where `/metrics` is served (with the `metrics` option). */
+  metrics?: string;
 }
 
 /** What the engine runner reports back, in either mode. */
@@ -51,7 +58,8 @@ export function startEngine(options: ResolvedOptions, loop: Loop, counters: Coun
           })(),
     ),
   );
-  return { tls: engine.tlsAddress, inputs: engine.inputAddresses };
+  const streams = engine.streamAddresses;
+  return { tls: engine.tlsAddress, inputs: engine.inputAddresses, tcp: streams.slice(0, options.tcp.length), tlsIn: streams.slice(options.tcp.length) };
 }
 
 function revive(e: RunnerError): Error {
@@ -80,11 +88,12 @@ export class Relay {
   #done: Promise<void> | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #listening: Listening | undefined;
+  #metrics: MetricsServer | undefined;
   #stopping = false;
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
-    this.#counters = new Counters(this.options.udp.length + this.options.unix.length);
+    this.#counters = new Counters(this.options.udp.length + this.options.unix.length, this.options.tcp.length + this.options.tlsIn.length);
     this.#log = log ?? createLogger({ json: this.options.json });
   }
 
@@ -96,9 +105,20 @@ export class Relay {
     try {
       this.#listening = this.options.mode === 'blocking' ? await this.#startWorker(control) : this.#startHere(control);
     } catch (e) {
-      control.close();
+      control.discard();
       this.#control = undefined;
       throw e;
+    }
+    if (this.options.metrics !== undefined) {
+      try {
+        this.#metrics = await MetricsServer.listen(this.options.metrics, () => this.stats());
+      } catch (e) {
+        // The relay is up: it goes down again without a drain (nothing was announced yet).
+        await this.stop({ drainMs: 0 });
+        throw e;
+      }
+      this.#listening = { ...this.#listening, metrics: this.#metrics.address };
+      this.#log('info', 'metrics-listening', { address: this.#metrics.address, path: '/metrics' });
     }
     if (this.options.statsIntervalS > 0) {
       this.#ticker = setInterval(() => this.logStats(), this.options.statsIntervalS * 1000);
@@ -114,7 +134,8 @@ export class Relay {
 
   /** The counters now. */
   stats(): RelayStats {
-    return this.#counters.snapshot(this.#listening?.inputs);
+    const l = this.#listening;
+    return this.#counters.snapshot(l?.inputs, l && [...l.tcp, ...l.tlsIn]);
   }
 
   /** Writes a stats line to the log (none once stopping: `stopped` is the last line). */
@@ -143,7 +164,9 @@ export class Relay {
       this.#log.sink?.flushWithin(1000);
     }
     this.#control.send({ kind: 'stop', drainMs });
-    await this.#done;
+    const metrics = this.#metrics;
+    this.#metrics = undefined;
+    await Promise.all([this.#done, metrics?.close()]);
     clearInterval(this.#ticker);
     this.#control.close();
     this.#control = undefined;
@@ -175,7 +198,7 @@ export class Relay {
     const { Worker } = await import('worker_threads');
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
       // The worker logs to the same stderr fd as this thread (fds are per process), never a second copy.
-      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
+      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, streams: this.#counters.streams, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
     });
     this.#done = new Promise((resolve, reject) => {
       worker.on('error', reject);

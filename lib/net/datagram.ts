@@ -14,6 +14,7 @@ import { bind, getOption, localAddress, openSocket, setOption } from './socket';
 /** `'udp4'`, `'udp6'` (like Node's dgram) or `'unix'` (datagrams over a socket file). */
 export type DatagramType = 'udp4' | 'udp6' | 'unix';
 
+/** Receive batching of a {@link DatagramSocket}: how many datagrams one receive() returns, and how large. */
 export interface DatagramOptions {
   /** Datagrams one receive() can return (default 32). */
   slots?: number;
@@ -44,6 +45,7 @@ export class DatagramBatch {
    * to the new owner for good: the socket never writes into it again and receives into a new batch.
    */
   readonly buffer: Buffer;
+  /** Bytes per datagram slot in {@link buffer}; a longer datagram was truncated to it. */
   readonly slotSize: number;
   /** @internal */ readonly meta: Int32Array;
   /** @internal */ readonly addresses: Uint8Array;
@@ -106,6 +108,7 @@ export class DatagramBatch {
  * ```
  */
 export class DatagramSocket {
+  /** The socket's kind: `udp4`, `udp6` or `unix` (datagram). */
   readonly type: DatagramType;
   readonly #slots: number;
   readonly #slotSize: number;
@@ -219,6 +222,7 @@ export class DatagramSocket {
     setOption(this.fd, SocketOption.RecvBuffer, bytes);
   }
 
+  /** SO_RCVBUF as the kernel holds it (Linux reports twice what was set, for its bookkeeping). */
   recvBufferSize(): number {
     return getOption(this.fd, SocketOption.RecvBuffer);
   }
@@ -228,6 +232,7 @@ export class DatagramSocket {
     setOption(this.fd, SocketOption.SendBuffer, bytes);
   }
 
+  /** SO_SNDBUF as the kernel holds it. */
   sendBufferSize(): number {
     return getOption(this.fd, SocketOption.SendBuffer);
   }

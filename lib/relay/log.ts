@@ -18,7 +18,12 @@ import { LineSink } from './logsink';
  */
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export const LEVELS: readonly Level[] = ['error', 'warn', 'info', 'debug'];
+/** The key=value pairs of a log line (undefined values are left out). */
 export type Fields = Record<string, string | number | boolean | undefined>;
+/**
+ * The relay's log: called as `log(level, event, fields?)` once per event (`event` a short kebab-case name such
+ * as `subscriber-connected`). Any function of that shape will do; {@link createLogger} makes the default one.
+ */
 export type Logger = ((level: Level, event: string, fields?: Fields) => void) & {
   /** Where a logger made by createLogger without `write` puts its lines; the relay's loop drains it. */
   readonly sink?: LineSink;
@@ -43,6 +48,11 @@ export function logLast(log: Logger, level: Level, event: string, fields?: Field
   else log(level, event, fields);
 }
 
+/**
+ * A Logger writing one line per event: text (`time level event key=value…`) or, with `json`, a JSON object per
+ * line. By default lines go to stderr with non-blocking writes through a bounded queue; `write` sends each
+ * line (without LF) to a function instead. Lines below `level` (default `info`) are left out.
+ */
 export function createLogger(opts: { json?: boolean; level?: Level; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
   const most = LEVELS.indexOf(opts.level ?? 'info');
   const shown = (level: Level) => LEVELS.indexOf(level) <= most;

@@ -16,6 +16,7 @@ import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options
 import { MetricsServer } from './metrics';
 import { Counters, RelayStats, statsFields } from './stats';
 
+/** Where a started relay listens: the actual addresses (a port 0 asked for is the port the kernel chose). */
 export interface Listening {
   /** Where subscribers connect. */
   tls: string;
@@ -23,6 +24,7 @@ export interface Listening {
   inputs: string[];
   /** Where TCP and TLS senders connect (`HOST:PORT`s, as configured in `tcp` and `tlsIn`). */
   tcp: string[];
+  /** Where TLS senders connect (syslog over TLS, RFC 5425). */
   tlsIn: string[];
   /** Where `/metrics` is served (with the `metrics` option). */
   metrics?: string;
@@ -73,7 +75,21 @@ function revive(e: RunnerError): Error {
   return Object.assign(new Error(e.message), e);
 }
 
+/**
+ * A syslog-to-TLS relay: `new Relay(options, log?)`, then `await relay.start()` binds every input and the
+ * TLS listener; `stats()` reads the counters; `stop()` drains subscribers and closes everything.
+ * Options are checked and given their defaults in the constructor (a bad one throws there); `log` receives
+ * one call per event (default: lines on stderr, see {@link createLogger}).
+ *
+ * ```ts
+ * const relay = new Relay({ udp: ['127.0.0.1:5514'], tls: '127.0.0.1:6514', cert, key, ca });
+ * const { tls, inputs } = await relay.start();
+ * // … later
+ * await relay.stop();
+ * ```
+ */
 export class Relay {
+  /** The options in force: those given, with every default filled in. */
   readonly options: ResolvedOptions;
   readonly #counters: Counters;
   readonly #log: Logger;

@@ -52,6 +52,7 @@ export type AcceptPause =
   /** Accepting has caught up (nothing queued) after `failures` failed attempts over `ms` milliseconds. */
   | { state: 'resumed'; error: SystemError; failures: number; ms: number };
 
+/** Options of a {@link TcpListener}: the socket's (backlog, SO_REUSEPORT) and how accepting runs. */
 export interface ListenerOptions extends tcp.ListenOptions {
   /**
    * Told once when an accept episode begins and once when it ends (never once per failure), for

@@ -106,9 +106,11 @@ function blocks(text: string): Block[] {
 /** A temp dir as a project that installed pollset would be, with the certificates if asked. */
 function workspace(block: Block): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-block-'));
-  fs.mkdirSync(path.join(dir, 'node_modules'));
+  // Links to single packages only, never to a directory of them: a block that runs npm here may prune
+  // node_modules, and must only ever remove links, not what they point to in the checkout.
+  fs.mkdirSync(path.join(dir, 'node_modules', '@types'), { recursive: true });
   fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'pollset'));
-  fs.symlinkSync(path.join(ROOT, 'node_modules', '@types'), path.join(dir, 'node_modules', '@types'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules', '@types', 'node'), path.join(dir, 'node_modules', '@types', 'node'));
   const bin = path.join(dir, 'node_modules', '.bin');
   fs.mkdirSync(bin);
   for (const name of ['logrelay', 'logtail']) fs.symlinkSync(path.join(ROOT, 'bin', `${name}.js`), path.join(bin, name));
@@ -200,6 +202,34 @@ test('README.md has code blocks, and every annotation names a block the suite ru
   expect(all.filter((b) => b.syntax !== undefined || b.file || b.certs || b.netns || b.until).length).toBeLessThanOrEqual(annotated);
   const stray = readme.split('\n').flatMap((l, i, lines) => (/<!--\s*doctest:/.test(l) && !/^(`{3,}|~{3,})/.test(lines[i + 1] ?? '') ? [`README.md:${i + 1}`] : []));
   expect(stray).toEqual([]); // an annotation not right before a fence would be silently ignored
+});
+
+test('the annotations: a long-running block passes once it prints its text, and its whole process group is stopped; unknown words are errors', async () => {
+  const [block] = blocks('<!-- doctest: until="serving" timeout=20 -->\n```sh\nsleep 300 &\necho $! > bg.pid\necho serving\nsleep 300\n```\n');
+  expect(block).toMatchObject({ line: 2, lang: 'sh', until: 'serving', timeoutS: 20 });
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-block-'));
+  try {
+    fs.writeFileSync(path.join(cwd, 'block.sh'), block.code);
+    const outcome = await run(['bash', '-e', 'block.sh'], cwd, block);
+    expect(outcome.matched).toBe(true);
+    expect(outcome.code).toBe('SIGKILL');
+    const background = Number(fs.readFileSync(path.join(cwd, 'bg.pid'), 'utf8'));
+    // Dead: gone, or a zombie waiting for its new parent to reap it (bounded wait: SIGKILL is delivered at once).
+    const dead = () => {
+      try {
+        return / Z /.test(fs.readFileSync(`/proc/${background}/stat`, 'utf8').replace(/^.*\)/, ''));
+      } catch {
+        return true; // ENOENT: reaped
+      }
+    };
+    for (let i = 0; i < 100 && !dead(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(dead()).toBe(true);
+  } finally {
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
+  expect(() => blocks('<!-- doctest: netns certz -->\n```js\n```\n')).toThrow(/unknown doctest annotation "certz"/);
+  expect(() => blocks('<!-- doctest: syntax: -->\n```sh\n```\n')).toThrow(/needs a reason/);
+  expect(blocks('<!-- doctest: file=a.mjs syntax: a reason, with words -->\n```js\n```\n')[0]).toMatchObject({ file: 'a.mjs', syntax: 'a reason, with words' });
 });
 
 describe.each(programs.map((b) => [`README.md:${b.line} (${b.lang})${b.syntax ? `: syntax only, ${b.syntax}` : ''}`, b] as const))('%s', (_name, block) => {

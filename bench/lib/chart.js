@@ -111,7 +111,7 @@ function panelsOf(results) {
     const rest = rows.filter((r) => !isWide(r));
     const title = `${w.name}: ${w.title}`;
     return [
-      ...(wide.length ? [{ w, rows: wide, wide: true, title, note: '\u00a0(beyond 20×: a scale of its own)' }] : []),
+      ...(wide.length ? [{ w, rows: wide, wide: true, title, note: '(beyond 20×: a scale of its own)' }] : []),
       ...(rest.length ? [{ w, rows: rest, wide: false, title: wide.length ? `${w.name}, on the shared scale` : title, note: '' }] : []),
     ];
   });
@@ -147,7 +147,7 @@ function svg(results) {
     `<line x1="10" y1="${ly + 13}" x2="10" y2="${ly + 23}" stroke="black"/><line x1="32" y1="${ly + 13}" x2="32" y2="${ly + 23}" stroke="black"/>`,
     `<text x="38" y="${ly + 22}">whisker: min–max of the run-by-run ratios</text>`,
     `<line x1="330" y1="${ly + 10}" x2="330" y2="${ly + 26}" stroke="black" stroke-width="3"/>`,
-    `<text x="338" y="${ly + 22}">target (the bar should reach past it)</text>`,
+    `<text x="338" y="${ly + 22}">target: met when the bar ends on its right</text>`,
     `<text x="10" y="${ly + 42}" fill="${COLOUR.faint}">Bars start at 1× (as good as the baseline): right is better for us, left worse. ` +
       `Lower-is-better metrics are drawn inverted.</text>`,
     `</g>`,
@@ -163,7 +163,7 @@ function svg(results) {
     out.push(`<g class="panel" data-workload="${escape(w.name)}" data-scale="${wide ? 'own' : 'shared'}">`);
     out.push(
       `<text x="10" y="${y + 17}" font-size="13" font-weight="bold">${escape(title)}` +
-        `<tspan font-weight="normal" fill="${COLOUR.faint}">${escape(note)}</tspan></text>`,
+        `<tspan dx="6" font-weight="normal" fill="${COLOUR.faint}">${escape(note)}</tspan></text>`,
     );
     for (let v = d.lo; v <= d.hi * 1.0001; v *= d.step) {
       out.push(

@@ -85,3 +85,26 @@ export function ioResult(result: number, syscall: string, detail?: { fd?: number
   if (-result === EAGAIN || -result === EWOULDBLOCK) return WOULD_BLOCK;
   throw systemError(result, syscall, detail);
 }
+
+/**
+ * What Node itself throws when an AbortSignal cancels an operation (fs, timers/promises, events.once):
+ * `name` 'AbortError', `code` 'ABORT_ERR', and the signal's reason as `cause`.
+ */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/** The AbortError for `signal`, carrying its reason. */
+export function abortError(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason });
+}
+
+/** Checks an optional `signal` option: undefined or an AbortSignal (`ERR_INVALID_ARG_TYPE` otherwise). */
+export function checkSignal(signal: unknown, name = 'options.signal'): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw argTypeError(`The "${name}" property must be an instance of AbortSignal, not ${signal === null ? 'null' : typeof signal}`);
+}

@@ -3,8 +3,10 @@
  * kept here in JS. The kernel writes (fd, flags) pairs into one shared Int32Array; no JS object is
  * made per event until `events()` is read.
  */
-import { argTypeError, check, EINVAL, stateError, systemError } from './errors';
+import './dispose';
+import { abortError, argTypeError, check, checkSignal, EINVAL, stateError, systemError } from './errors';
 import { Flag, native, NativePollset } from './native';
+import { EventBatches, WatchEventsOptions } from './pollset-batches';
 
 /** Backend names. */
 export type Backend = 'epoll' | 'kqueue' | 'poll';
@@ -18,6 +20,12 @@ export interface PollEvent<T> {
   priority: boolean;
   hangup: boolean;
   error: boolean;
+}
+
+/** Options of {@link Pollset.watch}. */
+export interface WatchOptions {
+  /** Aborting it stops watching, as `unwatch()` does. Already aborted: `watch` throws an `AbortError`. */
+  signal?: AbortSignal;
 }
 
 export interface PollsetOptions {
@@ -63,7 +71,7 @@ function checkFd(fd: number, syscall: string): void {
  * if (ps.wait(1000) > 0) for (const ev of ps.events()) console.log(ev.obj, ev.read);
  * ```
  */
-export class Pollset<T = number> {
+export class Pollset<T = number> implements Disposable {
   /** Compiled-in backends, best first, e.g. `['epoll', 'poll']`. */
   static readonly backends: readonly Backend[] = Object.freeze(native.backends() as Backend[]);
 
@@ -76,6 +84,9 @@ export class Pollset<T = number> {
   #size = 0;
   #count = 0;
   #waits = 0;
+  readonly #closeListeners = new Set<() => void>();
+  /** Stops listening to the signal of the current watch, if it has one. */
+  #unlistenAbort: (() => void) | undefined;
 
   constructor(options: PollsetOptions = {}) {
     const backend = options.backend ?? Pollset.backends[0];
@@ -180,11 +191,13 @@ export class Pollset<T = number> {
   /**
    * Delivers events inside Node's event loop without blocking it: `onReady(count)` runs whenever
    * events are pending, already collected (read them with `events()`). The process stays alive
-   * while fds are registered; `unwatch()` or `close()` stops.
+   * while fds are registered; `unwatch()`, `close()` or aborting `options.signal` stops.
    */
-  watch(onReady: (count: number) => void): void {
+  watch(onReady: (count: number) => void, options: WatchOptions = {}): void {
     const handle = this.#open();
     if (typeof onReady !== 'function') throw argTypeError('watch(onReady): onReady must be a function');
+    const signal = checkSignal(options?.signal);
+    if (signal?.aborted) throw abortError(signal);
     check(
       handle.watch((count) => {
         this.#waits++;
@@ -197,11 +210,48 @@ export class Pollset<T = number> {
       }),
       'watch',
     );
+    if (signal) {
+      const onAbort = (): void => {
+        if (this.#native) this.unwatch();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#unlistenAbort = () => signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * The events of each wait as one array, for `for await`, inside Node's loop:
+   *
+   * ```ts
+   * for await (const batch of ps.watchEvents({ signal })) for (const ev of batch) handle(ev);
+   * ```
+   *
+   * The pollset is watched only while the loop body waits for the next batch, so a body that
+   * awaits is never told about readiness older than what it last acted on, and no batch is lost or
+   * repeated. Ends on `break` and on `close()`; throws an `AbortError` when `signal` aborts. Uses the
+   * pollset's watch: one watcher at a time (`watch` meanwhile is EALREADY).
+   */
+  watchEvents(options: WatchEventsOptions = {}): EventBatches<T> {
+    this.#open();
+    return new EventBatches<T>(
+      {
+        watch: (onReady) => this.watch(onReady),
+        unwatch: () => this.unwatch(),
+        events: () => this.events(),
+        onClose: (listener) => {
+          this.#closeListeners.add(listener);
+          return () => this.#closeListeners.delete(listener);
+        },
+      },
+      options,
+    );
   }
 
   /** Stops watching; registrations stay. */
   unwatch(): void {
     this.#open().unwatch();
+    this.#unlistenAbort?.();
+    this.#unlistenAbort = undefined;
   }
 
   /** Releases the kernel object and every registration. Idempotent; any other call afterwards throws. */
@@ -212,6 +262,15 @@ export class Pollset<T = number> {
     this.#regs.length = 0;
     this.#size = 0;
     this.#count = 0;
+    this.#unlistenAbort?.();
+    this.#unlistenAbort = undefined;
+    for (const listener of [...this.#closeListeners]) listener();
+    this.#closeListeners.clear();
+  }
+
+  /** `using ps = new Pollset()` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   #open(): NativePollset {

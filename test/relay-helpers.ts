@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CertAndKey, makeClientCert, makeDevCa, makeServerCert } from '../lib';
+import { currentBootId } from '../lib/relay/journal-state';
 
 export const ROOT = path.join(__dirname, '..');
 export const LOGRELAY = path.join(ROOT, 'bin', 'logrelay.js');
@@ -389,7 +390,7 @@ export function expectMessages(got: Buffer[], expected: Buffer[]): void {
 export function powerCut(dir: string): number {
   const state = fs.readFileSync(path.join(dir, 'state'), 'utf8');
   const other = '00000000-0000-4000-8000-000000000000';
-  expect(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()).not.toBe(other);
+  expect(currentBootId()).not.toBe(other);
   fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, `boot ${other}`));
   const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
   const newest = path.join(dir, segments[segments.length - 1]);

@@ -7,10 +7,12 @@ import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
 import { defaults, limits, normalizeFingerprint, RelayOptions } from '../relay/options';
 import { Relay } from '../relay/relay';
 import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
+import { STREAM_INPUT_FLAGS, streamInputOptions } from './stream-input-flags';
 
 const SPECS: FlagSpec[] = [
   { name: 'udp', kind: 'string', repeatable: true, value: 'HOST:PORT', help: 'receive syslog over UDP (default 127.0.0.1:5514 when no input is given)' },
   { name: 'unix', kind: 'string', repeatable: true, value: 'PATH', help: 'receive syslog on a unix datagram socket' },
+  ...STREAM_INPUT_FLAGS,
   { name: 'tls', kind: 'string', value: 'HOST:PORT', help: 'listen for TLS subscribers (default 127.0.0.1:6514)' },
   { name: 'cert', kind: 'string', value: 'FILE', help: 'server certificate chain (PEM)' },
   { name: 'key', kind: 'string', value: 'FILE', help: 'server private key (PEM)' },
@@ -83,9 +85,11 @@ export function relayOptions(flags: Flags): { options: RelayOptions; demo?: Retu
   if (historyDir === undefined && flags.has('fsync')) throw new UsageError('--fsync applies to --history-dir only');
   const udp = flags.strings('udp').map((a) => checkAddress('udp', a));
   const unix = flags.strings('unix');
+  const streams = streamInputOptions(flags, checkAddress, demo?.ca);
   const options: RelayOptions = {
-    udp: udp.length || unix.length ? udp : ['127.0.0.1:5514'],
+    udp: udp.length || unix.length || streams.tcp!.length || streams.tlsIn!.length ? udp : ['127.0.0.1:5514'],
     unix,
+    ...streams,
     tls: checkAddress('tls', flags.string('tls', '127.0.0.1:6514')!),
     cert: file('cert', demo?.serverCert),
     key: file('key', demo?.serverKey),

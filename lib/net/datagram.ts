@@ -3,6 +3,7 @@
  * one recvmmsg fills a pooled buffer of slots owned by this object, and the batch is read through
  * a reused view. Nothing is allocated per datagram unless you ask for its bytes or its address.
  */
+import '../dispose';
 import * as fs from 'fs';
 import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
@@ -223,6 +224,11 @@ export class DatagramSocket {
   /** The bound address (with the kernel's port when bound to port 0). */
   localAddress(): Address {
     return localAddress(this.fd);
+  }
+
+  /** `using sock = …`: {@link close} at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Closes the fd and removes the socket file this socket bound. Idempotent. */

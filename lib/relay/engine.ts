@@ -20,10 +20,11 @@ import type { Journal, JournalRecord } from './journal';
 import { logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { negotiate } from './protocol';
-import { RateLimitedLog } from './ratelog';
+import { RejectionLog } from './ratelog';
 import { openLog } from './recover';
 import type { Counters } from './stats';
 import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
+import { LogAppender, Sender, StreamInput } from './stream-input';
 
 /** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
 function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
@@ -81,6 +82,9 @@ function subscriberStream(tls: TlsStream): SubscriberStream {
 export class RelayEngine {
   readonly #subscribers = new Set<Subscriber>();
   readonly #inputs: DatagramEndpoint[] = [];
+  readonly #streamInputs: StreamInput[] = [];
+  /** The TLS inputs' context: the relay's certificate, the senders' CA and pins. */
+  #inContext: TlsContext | undefined;
   #history: History | undefined;
   #journal: Journal | undefined;
   /** The records of the batch being received, for the journal. */
@@ -101,9 +105,7 @@ export class RelayEngine {
   readonly #handshaking: PendingHandshakes<TcpStream>;
   readonly #handshakeTasks = new Map<TcpStream, Task<void>>();
   /** Anyone can make the relay reject a handshake: those lines are rate limited, the counter is not. */
-  readonly #rejections: RateLimitedLog;
-  /** The task that writes the summary of suppressed rejections when it is due. */
-  #rejectionFlush: Task<void> | undefined;
+  readonly #rejections: RejectionLog;
   #listener: TcpListener | undefined;
   #context: TlsContext;
   #nextId = 1;
@@ -117,7 +119,7 @@ export class RelayEngine {
   ) {
     this.#context = this.#makeContext();
     this.#handshaking = new PendingHandshakes(options.maxHandshakes, options.maxHandshakesPerIp);
-    this.#rejections = new RateLimitedLog(log, 'warn', 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
+    this.#rejections = new RejectionLog(loop, log, 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
   }
 
   /** The log (after start). */
@@ -145,6 +147,7 @@ export class RelayEngine {
         input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
         input.socket.reportKernelDrops();
       }
+      this.#startStreamInputs();
       this.#listener = TcpListener.listen(o.tls, {
         onAcceptPause: (e) =>
           e.state === 'paused'
@@ -154,14 +157,18 @@ export class RelayEngine {
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
+      for (const input of this.#streamInputs.splice(0)) input.discard();
       this.#journal?.close();
       throw e;
     }
     if (this.#journal && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(this.#syncEverySecond()));
     this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
+    for (const input of this.#streamInputs) this.#tasks.push(this.loop.spawn(input.run()));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
     this.log('info', 'listening', {
       inputs: this.inputAddresses.join(','),
+      tcp: this.#streamInputs.filter((s) => s.config.kind === 'tcp').map((s) => s.address).join(',') || undefined,
+      tlsIn: this.#streamInputs.filter((s) => s.config.kind === 'tls').map((s) => s.address).join(',') || undefined,
       tls: this.tlsAddress,
       framing: o.framing,
       log: this.history.logId,
@@ -181,12 +188,27 @@ export class RelayEngine {
     return this.#inputs.map((s) => s.localAddress().toString());
   }
 
-  /** New certificate, key and CA for connections accepted from now on. */
+  /** Where TCP and TLS senders connect, in the order configured (--tcp ones, then --tls-in ones). */
+  get streamAddresses(): string[] {
+    return this.#streamInputs.map((s) => s.address);
+  }
+
+  /** New certificate, key and CAs for connections accepted from now on (subscribers and TLS senders). */
   reload(): void {
     const next = this.#makeContext();
+    let nextIn: TlsContext | undefined;
+    try {
+      nextIn = this.options.tlsIn.length > 0 ? this.#makeInContext() : undefined;
+    } catch (e) {
+      next.free?.();
+      throw e;
+    }
     const old = this.#context;
+    const oldIn = this.#inContext;
     this.#context = next;
+    this.#inContext = nextIn;
     old.free?.();
+    oldIn?.free?.();
     this.log('info', 'reloaded', {});
   }
 
@@ -201,10 +223,10 @@ export class RelayEngine {
     this.#stopping = true;
     for (const t of this.#tasks) t.halt();
     for (const input of this.#inputs.splice(0)) yield* input.close();
+    for (const input of this.#streamInputs.splice(0)) yield* input.close();
     if (this.#listener) yield* this.#listener.close();
     for (const conn of this.#handshaking.clear()) yield* this.#cut(conn);
-    this.#rejectionFlush?.halt();
-    this.#rejections.flush();
+    this.#rejections.close();
     const subscribers = [...this.#subscribers];
     for (const s of subscribers) s.drain();
     const deadline = Date.now() + drainMs;
@@ -232,22 +254,86 @@ export class RelayEngine {
     });
   }
 
+  /** Binds the TCP and TLS inputs (their accept tasks start with the others). */
+  #startStreamInputs(): void {
+    const o = this.options;
+    if (o.tlsIn.length > 0) this.#inContext = this.#makeInContext();
+    const config = {
+      maxMessage: o.maxMessage,
+      maxSenders: o.maxSenders,
+      idleMs: o.senderIdleS * 1000,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      maxHandshakes: o.maxHandshakes,
+      maxHandshakesPerIp: o.maxHandshakesPerIp,
+      keepAliveS: o.keepAliveS,
+      rejectionLogBurst: o.rejectionLogBurst,
+      rejectionLogIntervalS: o.rejectionLogIntervalS,
+      verify: o.inVerify,
+      context: () => this.#inContext!,
+    };
+    const kinds = [...o.tcp.map((a) => ['tcp', a] as const), ...o.tlsIn.map((a) => ['tls', a] as const)];
+    kinds.forEach(([kind, address], index) => {
+      this.#streamInputs.push(new StreamInput({ ...config, kind, address, index }, this.loop, this.#appender, this.counters, this.log));
+    });
+  }
+
+  #makeInContext(): TlsContext {
+    const o = this.options;
+    return TlsContext.server({
+      ...pem('cert', o.cert),
+      ...pem('key', o.key),
+      ...(o.inCa ? pem('ca', o.inCa) : {}),
+      verify: o.inVerify,
+      issuer: o.inIssuer,
+      fingerprints: o.inFingerprints.length ? o.inFingerprints : undefined,
+    });
+  }
+
+  /** Where TCP and TLS inputs append: the same log and accounting as datagrams. */
+  readonly #appender: LogAppender = {
+    append: (message, time, sender) => {
+      const c = this.counters;
+      c.add('received');
+      c.add('bytesIn', message.length);
+      const seq = this.history.append(message, time, this.#senderSource(sender));
+      if (this.#journal) this.#journalBatch.push({ seq, time, source: this.history.sourceOf(seq), message });
+    },
+    empty: () => {
+      this.counters.add('received');
+      this.counters.add('droppedEmpty');
+    },
+    flush: () => this.#flushAppends(),
+  };
+
+  /** A stream sender's source id: looked up once per connection, again only if its id was reused meanwhile. */
+  #senderSource(sender: Sender): number {
+    const h = this.history;
+    if (sender.id >= 0 && h.sourceKey(sender.id) === sender.key) return h.holdSource(sender.id);
+    sender.id = h.source(sender.key, () => sender.address);
+    return sender.id;
+  }
+
+  /** After a run of appends: the journal's write, the stats, and the subscribers told. */
+  #flushAppends(): void {
+    if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+    this.#publishHistory();
+    for (const s of this.#subscribers) {
+      const lost = s.notify();
+      if (lost > 0) this.#disconnect(s, 'queue full', lost);
+    }
+  }
+
   *#receive(input: DatagramEndpoint, index: number): Operation<void> {
     let drops = 0;
     for (;;) {
       const batch = yield* input.receive();
       const time = Date.now();
       for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
-      if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
       // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
       const now = input.socket.kernelDrops();
       if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
       drops = now;
-      this.#publishHistory();
-      for (const s of this.#subscribers) {
-        const lost = s.notify();
-        if (lost > 0) this.#disconnect(s, 'queue full', lost);
-      }
+      this.#flushAppends();
       // Let the subscribers write before the next batch: a burst that keeps the socket readable
       // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
       // ran, and push healthy subscribers past their lag limit.
@@ -405,24 +491,7 @@ export class RelayEngine {
   /** Counts a refused handshake and logs it, within the rate limit. */
   #rejected(address: string, source: string, reason: string): void {
     this.counters.add('rejected');
-    // Summaries group by reason: without the fd number that system errors name, one cause is one entry.
-    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { address, reason } });
-    if (this.#rejections.flushAt !== undefined && !this.#rejectionFlush && !this.#stopping) {
-      this.#rejectionFlush = this.loop.spawn(this.#flushRejections());
-    }
-  }
-
-  /** Writes the summary of suppressed rejections when its window ends (even if no rejection follows). */
-  *#flushRejections(): Operation<void> {
-    try {
-      for (let at = this.#rejections.flushAt; at !== undefined; at = this.#rejections.flushAt) {
-        const now = this.#rejections.now();
-        if (now >= at) this.#rejections.flush();
-        else yield* sleep(at - now);
-      }
-    } finally {
-      this.#rejectionFlush = undefined;
-    }
+    this.#rejections.note(address, source, reason);
   }
 
   *#session(conn: TcpStream): Operation<void> {

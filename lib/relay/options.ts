@@ -1,5 +1,6 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
 import type { Backend } from '../pollset';
+import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
@@ -14,6 +15,28 @@ export interface RelayOptions {
   udp?: string[];
   /** Unix datagram inputs (socket paths; an old socket file there is replaced). */
   unix?: string[];
+  /** Syslog over TCP inputs (RFC 6587: octet-counted or LF-terminated, detected per connection), `HOST:PORT`. */
+  tcp?: string[];
+  /** Syslog over TLS inputs (RFC 5425), `HOST:PORT`; they present `cert` and check senders as `in*` say. */
+  tlsIn?: string[];
+  /** The CA that TLS senders' certificates must chain to (needed unless inVerify is `none`). */
+  inCa?: PemSource;
+  /**
+   * TLS senders' certificates: `require` (default) a certificate chaining to inCa, end-entity, and
+   * matching the in-pins; `optional` admits a sender without one, but one that presents a
+   * certificate must chain to inCa; `none` asks for none.
+   */
+  inVerify?: VerifyMode;
+  /** Exact RFC 2253 issuer DN a sender certificate must have (with inVerify `require`). */
+  inIssuer?: string;
+  /** SHA-256 fingerprints of the sender certificates allowed (with inVerify `require`). */
+  inFingerprints?: string[];
+  /** Longest message taken from a TCP/TLS sender, in bytes; a longer one is appended cut to it (counted). */
+  maxMessage?: number;
+  /** Senders connected at once per TCP/TLS input, at most; a connection beyond it is closed at once (counted). */
+  maxSenders?: number;
+  /** A TCP/TLS sender that completes no message for this many seconds is disconnected; 0 turns it off. */
+  senderIdleS?: number;
   /** Where subscribers connect, `HOST:PORT`. */
   tls: string;
   /** Server certificate chain, its key, and the CA that subscriber certificates must chain to. */
@@ -77,12 +100,29 @@ export interface RelayOptions {
   json?: boolean;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
-  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer'>> &
+  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer'>;
 
 export const defaults = {
   udp: [] as string[],
   unix: [] as string[],
+  tcp: [] as string[],
+  tlsIn: [] as string[],
+  inVerify: 'require' as VerifyMode,
+  inFingerprints: [] as string[],
+  /**
+   * 64 KiB, the largest datagram the UDP input takes: a message is cut at the same size whichever
+   * way it came. RFC 5425 asks receivers for at least 2,048 bytes and recommends 8,192.
+   */
+  maxMessage: 65536,
+  /** A sending daemon keeps one connection (or a few); 256 leaves room for a fleet behind one input. */
+  maxSenders: 256,
+  /**
+   * Ten minutes without a complete message. Long enough that a quiet server's daemon is rarely cut
+   * (it reconnects by itself when it is), short enough that a sender that trickles a frame that
+   * never ends, or died without a FIN, gives its fd back.
+   */
+  senderIdleS: 600,
   fingerprints: [] as string[],
   framing: 'lf' as Framing,
   /**
@@ -126,6 +166,10 @@ export const limits = {
   /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
   maxHistory: 100_000_000,
   maxHistoryBytes: 64 * 1024 ** 3,
+  /** 1 MiB: syslog messages are lines; bigger ones are someone's mistake and cost the history's memory. */
+  maxMessage: 1024 * 1024,
+  maxSenders: 1_000_000,
+  maxSenderIdleS: Math.floor((2 ** 31 - 1) / 1000),
 };
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
@@ -152,6 +196,15 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('maxHandshakesPerIp', o.maxHandshakesPerIp, 1, limits.maxHandshakes);
   positive('rejectionLogBurst', o.rejectionLogBurst, 0, limits.maxHandshakes);
   positive('rejectionLogIntervalS', o.rejectionLogIntervalS, 1, limits.maxRejectionLogIntervalS);
+  positive('maxMessage', o.maxMessage, 1, limits.maxMessage);
+  positive('maxSenders', o.maxSenders, 1, limits.maxSenders);
+  positive('senderIdleS', o.senderIdleS, 0, limits.maxSenderIdleS);
+  if (!['none', 'optional', 'require'].includes(o.inVerify)) throw new RangeError('relay option inVerify must be none, optional or require');
+  if (o.tlsIn.length > 0 && o.inVerify !== 'none' && !o.inCa) throw new RangeError('relay option inCa is required for tlsIn inputs unless inVerify is none');
+  if ((o.inIssuer !== undefined || o.inFingerprints.length > 0) && o.inVerify !== 'require') {
+    throw new RangeError('relay options inIssuer and inFingerprints need inVerify require');
+  }
+  o.inFingerprints = o.inFingerprints.map(normalizeFingerprint);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);

@@ -20,6 +20,9 @@ export interface Listening {
   tls: string;
   /** Where datagrams are received (UDP `HOST:PORT`s and unix paths). */
   inputs: string[];
+  /** Where TCP and TLS senders connect (`HOST:PORT`s, as configured in `tcp` and `tlsIn`). */
+  tcp: string[];
+  tlsIn: string[];
 }
 
 /** What the engine runner reports back, in either mode. */
@@ -50,7 +53,8 @@ export function startEngine(options: ResolvedOptions, loop: Loop, counters: Coun
           })(),
     ),
   );
-  return { tls: engine.tlsAddress, inputs: engine.inputAddresses };
+  const streams = engine.streamAddresses;
+  return { tls: engine.tlsAddress, inputs: engine.inputAddresses, tcp: streams.slice(0, options.tcp.length), tlsIn: streams.slice(options.tcp.length) };
 }
 
 function revive(e: RunnerError): Error {
@@ -69,7 +73,7 @@ export class Relay {
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
-    this.#counters = new Counters(this.options.udp.length + this.options.unix.length);
+    this.#counters = new Counters(this.options.udp.length + this.options.unix.length, this.options.tcp.length + this.options.tlsIn.length);
     this.#log = log ?? createLogger({ json: this.options.json });
   }
 
@@ -99,7 +103,8 @@ export class Relay {
 
   /** The counters now. */
   stats(): RelayStats {
-    return this.#counters.snapshot(this.#listening?.inputs);
+    const l = this.#listening;
+    return this.#counters.snapshot(l?.inputs, l && [...l.tcp, ...l.tlsIn]);
   }
 
   /** Writes a stats line to the log (none once stopping: `stopped` is the last line). */
@@ -160,7 +165,7 @@ export class Relay {
     const { Worker } = await import('worker_threads');
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
       // The worker logs to the same stderr fd as this thread (fds are per process), never a second copy.
-      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
+      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, streams: this.#counters.streams, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
     });
     this.#done = new Promise((resolve, reject) => {
       worker.on('error', reject);

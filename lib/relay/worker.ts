@@ -7,10 +7,11 @@ import type { ResolvedOptions } from './options';
 import { RunnerMessage, startEngine } from './relay';
 import { Counters } from './stats';
 
-const { options, counters, inputs, controlFd, logFd } = workerData as {
+const { options, counters, inputs, streams, controlFd, logFd } = workerData as {
   options: ResolvedOptions;
   counters: SharedArrayBuffer;
   inputs: number;
+  streams: number;
   controlFd: number;
   logFd: number;
 };
@@ -22,7 +23,7 @@ const loop = new Loop({
 const post = (m: RunnerMessage) => parentPort!.postMessage(m);
 let started = false;
 try {
-  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, counters), log, controlFd) });
+  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, streams, counters), log, controlFd) });
   started = true;
 } catch (e) {
   const err = e as NodeJS.ErrnoException & { reason?: string };

@@ -3,6 +3,7 @@
  * time from batches taken with accept-until-EAGAIN (one readiness event often stands for many
  * connections); `serve(handler)` is the accept loop with a task per connection.
  */
+import '../dispose';
 import { errnoOf, SystemError, systemError, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { waitReadable } from '../loop/fdwaiters';
@@ -13,7 +14,7 @@ import type { Task } from '../loop/task';
 import { sleep } from '../loop/timers';
 import { Address } from '../net/address';
 import * as tcp from '../net/tcp';
-import { closeFd } from './closefd';
+import { closeFdNow } from './closefd';
 import { TcpStream } from './tcp-stream';
 
 /** Handles one connection; the connection is closed when it returns, throws or is halted. */
@@ -200,10 +201,16 @@ export class TcpListener {
   }
 
   /** Closes the listener and the accepted connections not handed out yet. Idempotent. */
+  // eslint-disable-next-line require-yield
   *close(): Operation<void> {
+    this[Symbol.dispose]();
+  }
+
+  /** `using listener = …`: {@link close} at the end of the block (it never waits). */
+  [Symbol.dispose](): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const { fd } of this.#queue.splice(0)) close(fd);
-    yield* closeFd(this.#fd, () => close(this.#fd));
+    closeFdNow(this.#fd, () => close(this.#fd));
   }
 }

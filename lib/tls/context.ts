@@ -2,6 +2,7 @@
  * TlsContext: the policy shared by every session made from it — identity (cert/key), trusted CAs,
  * verify mode. TLS 1.2 is the minimum, renegotiation is refused, sessions are not resumed.
  */
+import '../dispose';
 import * as fs from 'fs';
 import { argTypeError, hasOwn } from '../errors';
 import { native, NativeTlsContext } from '../native';
@@ -119,5 +120,10 @@ export class TlsContext {
   /** Releases the context now. Sessions made from it keep working (they hold their own reference). */
   free(): void {
     this.native.free();
+  }
+
+  /** `using ctx = TlsContext.server(…)`: {@link free} at the end of the block. */
+  [Symbol.dispose](): void {
+    this.free();
   }
 }

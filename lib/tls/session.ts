@@ -4,6 +4,7 @@
  * call the same method again with the same arguments. The session never closes the fd: free the
  * session, then close the fd (the socket layer owns it).
  */
+import '../dispose';
 import { stateError, systemError } from '../errors';
 import { native, NativeCertInfo, NativeTlsSession } from '../native';
 import { TlsContext } from './context';
@@ -110,6 +111,11 @@ export class TlsSession {
   free(): void {
     this.#native?.free();
     this.#native = null;
+  }
+
+  /** `using session = new TlsSession(…)`: {@link free} at the end of the block (the fd stays open). */
+  [Symbol.dispose](): void {
+    this.free();
   }
 
   #open(): NativeTlsSession {

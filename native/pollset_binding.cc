@@ -2,7 +2,8 @@
 #include <node_api.h>
 #include <uv.h>
 
-#include "binding.h"
+#include "addon.h"
+#include "args.h"
 #include "pollset.h"
 #include "watch.h"
 

@@ -236,6 +236,12 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("listen", Napi::Function::New(env, ListenJs, "listen"));
   exports.Set("accept", Napi::Function::New(env, AcceptJs, "accept"));
   exports.Set("socketName", Napi::Function::New(env, SocketNameJs, "socketName"));
+  Napi::Object options = Napi::Object::New(env);
+#define POLLSET_EXPORT_OPTION(name) options.Set(#name, int(Option::name));
+  POLLSET_SOCKET_OPTIONS(POLLSET_EXPORT_OPTION)
+#undef POLLSET_EXPORT_OPTION
+  options.Freeze();
+  exports.Set("socketOptions", options);
   exports.Set("getOption", Napi::Function::New(env, GetOptionJs, "getOption"));
   exports.Set("setOption", Napi::Function::New(env, SetOptionJs, "setOption"));
   exports.Set("shutdown", Napi::Function::New(env, ShutdownJs, "shutdown"));

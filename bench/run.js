@@ -4,9 +4,12 @@
  * The benchmark harness: `npm run bench` (full) or `npm run bench -- --quick`.
  *
  * Options: --quick (short runs, under 3 minutes in all), --only=dispatch,relay (some workloads),
- * --runs=N (runs per implementation; default 5 quick, 7 full), --cases=LABEL,LABEL (only the cases
- * with these labels, e.g. `--only=relay --cases="2 subs,2 subs, 1 filtered"`), --no-write (print only: no results
- * file, chart or README update — for trying things out).
+ * --case=LABEL (only this case; repeat it for several, e.g. `--case="1 sub" --case="10k msgs/s, 100 subs"`),
+ * --cases=LABEL,LABEL (the same as a list: commas followed by a space belong to a label, e.g.
+ * `--only=relay --cases="2 subs,2 subs, 1 filtered"`), --impl=NAME,… (only these implementations, e.g.
+ * `--impl="pollset,node core"`), --runs=N (runs per implementation; default 5 quick, 7 full), --no-write (print
+ * only: no results file, chart or README update — for trying things out). A run narrowed by --case, --cases or
+ * --impl is never written: it is not the whole table.
  *
  * Workloads are the directories of bench/workloads/, each with a workload.js declaring its grid,
  * metrics, implementations (one file each) and targets; see bench/README.md.
@@ -23,17 +26,20 @@ const ROOT = path.join(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results');
 
 function parseArgs(argv) {
-  const opts = { quick: false, only: null, runs: null, write: true, cases: null };
+  const opts = { quick: false, only: null, cases: null, impls: null, runs: null, write: true };
   for (const arg of argv) {
     if (arg === '--quick') opts.quick = true;
     else if (arg === '--no-write') opts.write = false;
     else if (arg.startsWith('--only=')) opts.only = arg.slice(7).split(',');
+    else if (arg.startsWith('--case=')) opts.cases = [...(opts.cases || []), arg.slice(7)];
+    else if (arg.startsWith('--impl=')) opts.impls = arg.slice(7).split(',');
     else if (arg.startsWith('--runs=')) opts.runs = Number(arg.slice(7));
-    else if (arg.startsWith('--cases=')) opts.cases = arg.slice(8).split(/,(?! )/);
+    else if (arg.startsWith('--cases=')) opts.cases = [...(opts.cases || []), ...arg.slice(8).split(/,(?! )/)];
     else throw new Error(`unknown option ${arg} (see bench/run.js)`);
   }
   if (opts.runs === null) opts.runs = opts.quick ? 5 : 7;
   if (!(opts.runs >= 1)) throw new Error('--runs must be a positive number');
+  if (opts.cases || opts.impls) opts.write = false;
   return opts;
 }
 
@@ -42,14 +48,6 @@ function loadWorkloads(only) {
   const names = fs.readdirSync(dir).filter((n) => fs.existsSync(path.join(dir, n, 'workload.js')));
   for (const n of only || []) if (!names.includes(n)) throw new Error(`no workload ${n} (have: ${names.join(', ')})`);
   return names.filter((n) => !only || only.includes(n)).map((n) => require(path.join(dir, n, 'workload.js')));
-}
-
-/** `workload` with only the cases labelled in `labels` (all when null); an unknown label is an error. */
-function someCases(workload, labels, quick) {
-  if (!labels) return workload;
-  const have = workload.cases(quick).map((c) => c.label);
-  for (const l of labels) if (!have.includes(l)) throw new Error(`no case ${JSON.stringify(l)} in ${workload.name} (have: ${have.join(' | ')})`);
-  return { ...workload, cases: (q) => workload.cases(q).filter((c) => labels.includes(c.label)) };
 }
 
 async function main() {
@@ -70,7 +68,7 @@ async function main() {
   const log = (line) => process.stderr.write(line + '\n');
   for (const workload of loadWorkloads(opts.only)) {
     log(`${workload.name}:`);
-    results.workloads.push(await runWorkload(someCases(workload, opts.cases, opts.quick), { ...opts, workDir }, log));
+    results.workloads.push(await runWorkload(workload, { ...opts, workDir }, log));
   }
   results.finishedAt = new Date().toISOString();
   results.durationSeconds = (Date.now() - started) / 1000;

@@ -59,6 +59,10 @@ export interface SocketOptions {
   readonly KeepCount: SocketOption;
   /** Linux TCP_USER_TIMEOUT: ms sent data may stay unacknowledged (ENOPROTOOPT elsewhere). */
   readonly UserTimeout: SocketOption;
+  /** SO_TYPE, read-only: 1 for a stream socket, 2 for a datagram socket, 0 for anything else. */
+  readonly Type: SocketOption;
+  /** SO_ACCEPTCONN, read-only: 1 for a listening socket. */
+  readonly AcceptConn: SocketOption;
 }
 
 /** Native TLS context: an SSL_CTX. `error` is empty when it was built. */
@@ -94,6 +98,7 @@ export interface NativeTlsSession {
   free(): void;
   info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null; alpn: string | null };
   peerCertificate(): NativeCertInfo | null;
+  presentedCertificate(): NativeCertInfo | null;
 }
 
 export interface NativeCertSpec {
@@ -194,4 +199,6 @@ export const enum Flag {
   Priority = 4,
   Hangup = 8,
   Error = 16,
+  /** Interest modifier: report once, then disarm until the next update. */
+  Oneshot = 32,
 }

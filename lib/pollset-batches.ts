@@ -21,6 +21,7 @@ export interface BatchSource<T> {
   onClose(listener: () => void): () => void;
 }
 
+/** Options of the pollset's event-batch iteration. */
 export interface WatchEventsOptions {
   /** Ends the iteration: the pending and every later `next()` reject with an `AbortError` (the signal's reason as `cause`). */
   signal?: AbortSignal;

@@ -21,10 +21,12 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 // KeepAlive is SO_KEEPALIVE; KeepIdle (seconds before the first probe: TCP_KEEPIDLE, macOS TCP_KEEPALIVE),
 // KeepInterval (seconds between probes: TCP_KEEPINTVL) and KeepCount (unanswered probes before the
 // connection is dropped: TCP_KEEPCNT) tune it; UserTimeout is Linux's TCP_USER_TIMEOUT (ms that sent
-// data may stay unacknowledged). Each is ENOPROTOOPT where the system lacks it.
+// data may stay unacknowledged). Type (SO_TYPE: SOCK_STREAM 1, SOCK_DGRAM 2 as numbered here) and
+// AcceptConn (SO_ACCEPTCONN: listening or not; other types are 0) are read-only: they tell what an inherited fd is.
+// Each is ENOPROTOOPT where the system lacks it.
 #define POLLSET_SOCKET_OPTIONS(X)                                                                         \
   X(ReuseAddr) X(ReusePort) X(RecvBuffer) X(SendBuffer) X(NoDelay) X(Error) X(RxqOverflow) X(KeepAlive) \
-  X(KeepIdle) X(KeepInterval) X(KeepCount) X(UserTimeout)
+  X(KeepIdle) X(KeepInterval) X(KeepCount) X(UserTimeout) X(Type) X(AcceptConn)
 
 enum class Option {
 #define POLLSET_OPTION_MEMBER(name) name,

@@ -76,6 +76,9 @@ struct ContextSpec {
 using ContextRef = OwnedBy<SSL_CTX, SSL_CTX_free>;
 // A ready context, or null with *error set.
 ContextRef BuildContext(const ContextSpec& spec, std::string* error);
+// The leaf certificate the peer presented, kept by the verify callback even when verification
+// refused it, so a rejection can say who knocked; null when it sent none. The caller owns the reference.
+X509* PresentedCertificate(SSL* ssl);
 
 // ---- certificates (x509_info.cc) ----
 struct CertInfo {
@@ -118,6 +121,8 @@ class TlsSession {
   // Meaningful once the handshake is done; the session must not be freed.
   Description Describe() const;
   std::optional<CertInfo> PeerCertificate() const;
+  // The certificate the peer presented, verified or not (after a failed handshake too).
+  std::optional<CertInfo> PresentedCertificate() const;
 
  private:
   explicit TlsSession(SSL* ssl) : ssl_(ssl) {}

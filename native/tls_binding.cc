@@ -118,6 +118,7 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
                            InstanceMethod<&TlsSessionWrap::Free>("free"),
                            InstanceMethod<&TlsSessionWrap::Info>("info"),
                            InstanceMethod<&TlsSessionWrap::PeerCertificate>("peerCertificate"),
+                           InstanceMethod<&TlsSessionWrap::PresentedCertificateJs>("presentedCertificate"),
                            InstanceAccessor<&TlsSessionWrap::LastError>("lastError"),
                        });
   }
@@ -188,6 +189,13 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   Napi::Value PeerCertificate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::optional<CertInfo> cert = Open(env)->PeerCertificate();
+    return cert ? Napi::Value(CertObject(env, *cert)) : env.Null();
+  }
+
+  // What the peer presented, verified or not (after a failed handshake too).
+  Napi::Value PresentedCertificateJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::optional<CertInfo> cert = Open(env)->PresentedCertificate();
     return cert ? Napi::Value(CertObject(env, *cert)) : env.Null();
   }
 

@@ -113,10 +113,18 @@ Description TlsSession::Describe() const {
   return d;
 }
 
-std::optional<CertInfo> TlsSession::PeerCertificate() const {
-  OwnedBy<X509, X509_free> cert(SSL_get1_peer_certificate(ssl_));
+namespace {
+std::optional<CertInfo> Described(X509* owned) {
+  OwnedBy<X509, X509_free> cert(owned);
   if (!cert) return std::nullopt;
   return DescribeCertificate(cert.get());
+}
+}  // namespace
+
+std::optional<CertInfo> TlsSession::PeerCertificate() const { return Described(SSL_get1_peer_certificate(ssl_)); }
+
+std::optional<CertInfo> TlsSession::PresentedCertificate() const {
+  return Described(pollset::PresentedCertificate(ssl_));
 }
 
 // SSL_shutdown's 0 means "ours sent, theirs not yet seen": progress, not a failure.

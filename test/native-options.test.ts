@@ -21,6 +21,8 @@ const declared: Record<keyof SocketOptions, true> = {
   KeepInterval: true,
   KeepCount: true,
   UserTimeout: true,
+  Type: true,
+  AcceptConn: true,
 };
 
 test('SocketOption is the frozen object the addon exports, with every declared name', () => {

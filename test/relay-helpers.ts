@@ -6,6 +6,7 @@
 import { ChildProcess, spawn, SpawnOptions } from 'child_process';
 import * as dgram from 'dgram';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { CertAndKey, makeClientCert, makeDevCa, makeServerCert } from '../lib';
@@ -68,6 +69,36 @@ export function exitOf(child: ChildProcess, timeoutMs = 10000): Promise<number |
       resolve(code ?? signal!);
     });
   });
+}
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago (bound to 0, then let go), for a program that
+ * cannot bind port 0 itself (systemd-socket-activate) or for a port that refuses connections.
+ */
+export async function freePort(type: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+  if (type === 'udp') {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const port = s.address().port;
+    await new Promise<void>((resolve) => s.close(resolve));
+    return port;
+  }
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Runs a CLI (a script under node) to its exit: code, stdout, stderr. */
+export async function runToExit(bin: string, args: string[], options: SpawnOptions = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const child = spawnChild(process.execPath, [bin, ...args], options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c));
+  const code = await exitOf(child, 15000);
+  return { code, stdout, stderr };
 }
 
 /** Certificate files for a relay and its subscribers. */

@@ -41,12 +41,14 @@ function context(workload, options) {
 async function runCase(workload, c, options, log) {
   const ctx = context(workload, options);
   // An implementation may apply to some cases only (`when(params)`): elsewhere it is no row at all.
-  const impls = workload.implementations.filter((impl) => !impl.when || impl.when(c.params)).map((impl) => ({
-    ...impl,
-    status: fs.existsSync(path.join(BENCH, impl.file)) ? 'ok' : 'missing',
-    reason: fs.existsSync(path.join(BENCH, impl.file)) ? undefined : `not available yet (${impl.file})`,
-    runs: [],
-  }));
+  const impls = workload.implementations
+    .filter((impl) => (!impl.when || impl.when(c.params)) && (!options.impls || options.impls.includes(impl.name)))
+    .map((impl) => ({
+      ...impl,
+      status: fs.existsSync(path.join(BENCH, impl.file)) ? 'ok' : 'missing',
+      reason: fs.existsSync(path.join(BENCH, impl.file)) ? undefined : `not available yet (${impl.file})`,
+      runs: [],
+    }));
   for (let run = 0; run < options.runs; run++) {
     const order = run % 2 ? [...impls].reverse() : impls;
     for (const impl of order) {
@@ -126,7 +128,11 @@ function across(workload, cases) {
 /** Runs every case of `workload`; returns its section of the results file. */
 async function runWorkload(workload, options, log) {
   const cases = [];
-  for (const c of workload.cases(options.quick)) cases.push(await runCase(workload, c, options, log));
+  const all = workload.cases(options.quick);
+  for (const label of options.cases || []) {
+    if (!all.some((c) => c.label === label)) throw new Error(`${workload.name} has no case "${label}" (have: ${all.map((c) => c.label).join(', ')})`);
+  }
+  for (const c of all) if (!options.cases || options.cases.includes(c.label)) cases.push(await runCase(workload, c, options, log));
   return { name: workload.name, title: workload.title, metrics: workload.metrics, cases, across: across(workload, cases) };
 }
 

@@ -19,13 +19,20 @@ export const LOGTAIL = path.join(ROOT, 'bin', 'logtail.js');
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-/** Spawns a child that `cleanup()` kills if the test has not waited for it. */
+/**
+ * Spawns a child that `cleanup()` kills if the test has not waited for it. With `detached` the child
+ * leads a process group of its own, and `cleanup()` kills the whole group: for a shell that forks
+ * the command it runs (`sh -c 'node …'`), whose grandchild would otherwise outlive the test.
+ */
 export function spawnChild(cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
   children.add(child);
+  if (options.detached) groups.add(child.pid!);
   child.once('exit', () => children.delete(child));
   return child;
 }
+
+const groups = new Set<number>();
 
 /** Kills every child still running (SIGCONT first: a stopped child would not die of SIGTERM) and removes temp dirs. */
 export async function cleanup(): Promise<void> {
@@ -35,6 +42,14 @@ export async function cleanup(): Promise<void> {
     child.kill('SIGKILL');
     return exited;
   });
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is gone already
+    }
+  }
+  groups.clear();
   await Promise.all(exits);
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
@@ -311,9 +326,9 @@ export class Tail {
   }
 
   /** Spawns a subscriber command and waits until the relay logs a new subscriber. */
-  static async spawn(relay: RelayProcess, cmd: string, args: string[]): Promise<Tail> {
+  static async spawn(relay: RelayProcess, cmd: string, args: string[], options: SpawnOptions = {}): Promise<Tail> {
     const before = relay.connectedCount;
-    const tail = new Tail(spawnChild(cmd, args));
+    const tail = new Tail(spawnChild(cmd, args, options));
     await until(() => `${path.basename(cmd)} to connect (stderr: ${tail.stderr})`, () => (relay.connectedCount > before ? true : undefined), 10000);
     return tail;
   }

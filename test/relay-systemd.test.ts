@@ -191,7 +191,7 @@ test('socket activation mistakes are one line and exit 2: a TCP socket named udp
   const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
   const cases: [string[], string][] = [
     [['--fdname=udp'], 'logrelay: inherited fd 3 named "udp" is a listening TCP socket, not a UDP socket'],
-    [['--fdname=syslog'], 'logrelay: socket activation: fd 3 is named "syslog"; FileDescriptorName= must be one of udp, unix, tls'],
+    [['--fdname=syslog'], 'logrelay: socket activation: fd 3 is named "syslog"; FileDescriptorName= must be one of udp, unix, tcp, tls-in, tls'],
     [['--fdname=tls', '--tls', '127.0.0.1:0'], 'logrelay: --tls: the subscriber socket was also passed by socket activation (named tls): give one'],
   ];
   for (const [args, expected] of cases) {

@@ -11,6 +11,9 @@
       "cflags_cc": ["<!@(node native/build-config.js cflags_cc)"],
       "cflags_cc!": ["-std=gnu++17", "-fno-exceptions"],
       "defines": ["<!@(node native/build-config.js defines)"],
+      "configurations": {
+        "Debug": { "defines": ["<!@(node native/build-config.js debug_defines)"] }
+      },
       "include_dirs": ["<!@(node native/build-config.js include_dirs)"],
       "libraries": ["<!@(node native/build-config.js libraries)"],
       "conditions": [

@@ -32,30 +32,37 @@ export interface NativeReceiver {
   drops(): number;
 }
 
-/** Socket options, numbered as native/socket.h numbers them. */
-export const enum SocketOption {
-  ReuseAddr = 0,
-  ReusePort = 1,
-  RecvBuffer = 2,
-  SendBuffer = 3,
-  NoDelay = 4,
-  Error = 5,
+declare const socketOptionBrand: unique symbol;
+/**
+ * A socket option's number. native/socket.h is the one place the numbers are written: the addon exports
+ * them (`socketOptions`) and {@link SocketOption} is that object, so lib never repeats a number.
+ */
+export type SocketOption = number & { readonly [socketOptionBrand]: true };
+
+/** The socket options the addon exposes; names as native/socket.h lists them. */
+export interface SocketOptions {
+  readonly ReuseAddr: SocketOption;
+  readonly ReusePort: SocketOption;
+  readonly RecvBuffer: SocketOption;
+  readonly SendBuffer: SocketOption;
+  readonly NoDelay: SocketOption;
+  readonly Error: SocketOption;
   /** Linux SO_RXQ_OVFL: datagrams carry the socket's drop count (ENOPROTOOPT elsewhere). */
-  RxqOverflow = 6,
+  readonly RxqOverflow: SocketOption;
   /** SO_KEEPALIVE: probe an idle connection, drop it (ETIMEDOUT) when probes go unanswered. */
-  KeepAlive = 7,
+  readonly KeepAlive: SocketOption;
   /** Seconds idle before the first probe: TCP_KEEPIDLE (macOS TCP_KEEPALIVE). */
-  KeepIdle = 8,
+  readonly KeepIdle: SocketOption;
   /** Seconds between probes: TCP_KEEPINTVL. */
-  KeepInterval = 9,
+  readonly KeepInterval: SocketOption;
   /** Unanswered probes before the connection is dropped: TCP_KEEPCNT. */
-  KeepCount = 10,
+  readonly KeepCount: SocketOption;
   /** Linux TCP_USER_TIMEOUT: ms sent data may stay unacknowledged (ENOPROTOOPT elsewhere). */
-  UserTimeout = 11,
+  readonly UserTimeout: SocketOption;
   /** SO_TYPE, read-only: 1 for a stream socket, 2 for a datagram socket, 0 for anything else. */
-  Type = 12,
+  readonly Type: SocketOption;
   /** SO_ACCEPTCONN, read-only: 1 for a listening socket. */
-  AcceptConn = 13,
+  readonly AcceptConn: SocketOption;
 }
 
 /** Native TLS context: an SSL_CTX. `error` is empty when it was built. */
@@ -145,6 +152,8 @@ export interface NativeAddon {
   /** Fills (fd, address length) pairs and address slots; returns the count or -errno. */
   accept(fd: number, out: Int32Array, addresses: Uint8Array): number;
   socketName(fd: number, peer: boolean): Uint8Array | number;
+  /** The socket option numbers (a frozen object), read once at load as {@link SocketOption}. */
+  readonly socketOptions: SocketOptions;
   getOption(fd: number, option: SocketOption): number;
   setOption(fd: number, option: SocketOption, value: number): number;
   shutdown(fd: number, how: number): number;
@@ -179,6 +188,9 @@ function loadAddon(): unknown {
 
 /** The addon, loaded once per process (and once per worker thread). */
 export const native = loadAddon() as NativeAddon;
+
+/** The socket options by name, with the addon's numbers: `setOption(fd, SocketOption.NoDelay, 1)`. */
+export const SocketOption: SocketOptions = native.socketOptions;
 
 /** Event flag bits as the addon reports them. */
 export const enum Flag {

@@ -1,5 +1,5 @@
 // Module entry: glue only. Each concept registers its own functions.
-#include "binding.h"
+#include "addon.h"
 
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

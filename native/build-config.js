@@ -1,7 +1,8 @@
 'use strict';
 // Prints one field of native/build.json resolved for this platform, so binding.gyp (node-gyp) and
 // CMakeLists.txt (cmake-js) compile with the same flags and cannot drift apart.
-//   node native/build-config.js <cflags_cc|defines|include_dirs|libraries> [--cmake]
+//   node native/build-config.js <cflags_cc|defines|debug_defines|include_dirs|libraries> [--cmake]
+// debug_defines are added in the Debug configuration only (invariant checks: native/invariant.h).
 //   node native/build-config.js node_include   (the running node's own headers: node_api.h, uv.h, openssl/)
 // Output is space-separated for gyp's <!@(...) and ;-separated (a CMake list) with --cmake.
 // POLLSET_KQUEUE=<prefix> (a libkqueue install) adds the kqueue backend on Linux.
@@ -10,7 +11,7 @@ const config = require('./build.json');
 const path = require('path');
 const fs = require('fs');
 
-const fields = ['cflags_cc', 'defines', 'include_dirs', 'libraries', 'node_include'];
+const fields = ['cflags_cc', 'defines', 'debug_defines', 'include_dirs', 'libraries', 'node_include'];
 const field = process.argv[2];
 if (!fields.includes(field)) {
   console.error(`usage: build-config.js <${fields.join('|')}> [--cmake]`);

@@ -9,6 +9,10 @@
 
 namespace pollset {
 
+// Most datagrams one batch moves: recvmmsg fills at most UIO_MAXIOV (1024) headers per call on Linux,
+// and a send batch is held to the same bound so one call's cost stays bounded everywhere.
+constexpr uint32_t kMaxDatagrams = 1024;
+
 // Per received datagram, ReceiveRing writes kMetaStride int32s: bytes stored, whether it was
 // truncated (1/0), and the length of its source address (the address itself goes to
 // `addrs + i * sizeof(sockaddr_storage)`).

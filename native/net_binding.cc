@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "address.h"
-#include "binding.h"
+#include "addon.h"
+#include "args.h"
 #include "datagram.h"
 #include "socket.h"
 #include "tcp.h"
@@ -159,7 +160,7 @@ Napi::Value SendJs(const Napi::CallbackInfo& info) {
 // sendMany(fd, buffers, address?)
 Napi::Value SendManyJs(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
-  std::vector<iovec> iov = BufferList(info, 1, "datagrams");
+  std::vector<iovec> iov = BufferList(info, 1, "datagrams", kMaxDatagrams);
   Address a = AddressArg(info, 2, true);
   if (iov.empty()) return Result(info.Env(), 0);
   return Result(info.Env(), SendMany(fd, iov.data(), iov.size(), a.ptr(), a.length));
@@ -167,7 +168,7 @@ Napi::Value SendManyJs(const Napi::CallbackInfo& info) {
 
 Napi::Value WritevJs(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
-  std::vector<iovec> iov = BufferList(info, 1, "buffers");
+  std::vector<iovec> iov = BufferList(info, 1, "buffers", kMaxWriteBuffers);
   return Result(info.Env(), WriteVector(fd, iov.data(), int(iov.size())));
 }
 
@@ -185,8 +186,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     Napi::Env env = info.Env();
     size_t slot_size = size_t(IntArg(info, 1, "slotSize", 1, INT32_MAX));
     meta_ = PinnedArray(env, info[2], "meta", napi_int32_array, kMetaStride);
-    // recvmmsg fills at most UIO_MAXIOV (1024) headers per call: more slots would only cost memory.
-    count_ = std::min<size_t>(meta_.first().length / kMetaStride, kMaxBuffers);
+    // One receive fills at most kMaxDatagrams headers: more slots would only cost memory.
+    count_ = std::min<size_t>(meta_.first().length / kMetaStride, kMaxDatagrams);
     slot_bytes_ = count_ * slot_size;
     slots_ = PinnedArray(env, info[0], "slots", napi_uint8_array, slot_bytes_);
     addrs_ = PinnedArray(env, info[3], "addresses", napi_uint8_array, count_ * sizeof(sockaddr_storage));
@@ -235,6 +236,12 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("listen", Napi::Function::New(env, ListenJs, "listen"));
   exports.Set("accept", Napi::Function::New(env, AcceptJs, "accept"));
   exports.Set("socketName", Napi::Function::New(env, SocketNameJs, "socketName"));
+  Napi::Object options = Napi::Object::New(env);
+#define POLLSET_EXPORT_OPTION(name) options.Set(#name, int(Option::name));
+  POLLSET_SOCKET_OPTIONS(POLLSET_EXPORT_OPTION)
+#undef POLLSET_EXPORT_OPTION
+  options.Freeze();
+  exports.Set("socketOptions", options);
   exports.Set("getOption", Napi::Function::New(env, GetOptionJs, "getOption"));
   exports.Set("setOption", Napi::Function::New(env, SetOptionJs, "setOption"));
   exports.Set("shutdown", Napi::Function::New(env, ShutdownJs, "shutdown"));

@@ -36,4 +36,6 @@ std::string MemBioText(BIO* bio) {
   return length > 0 && data ? std::string(data, size_t(length)) : std::string();
 }
 
+std::string OpenSslVersion() { return OpenSSL_version(OPENSSL_VERSION); }
+
 }  // namespace pollset

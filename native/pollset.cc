@@ -8,6 +8,8 @@
 #include <climits>
 #include <cmath>
 
+#include "invariant.h"
+
 namespace pollset {
 
 namespace {
@@ -71,6 +73,8 @@ Pollset::~Pollset() {
 bool Pollset::forked() const { return getpid() != owner_; }
 
 void Pollset::set_observer(Observer observer) {
+  // One watcher per pollset: a second would silently take the first one's changes away.
+  POLLSET_ASSERT(!observer_ || !observer, "an observer is cleared before another is installed");
   observer_ = std::move(observer);
   for (size_t fd = 0; fd < regs_.size(); fd++) {
     const Registration& reg = regs_[fd];
@@ -106,14 +110,17 @@ int Pollset::insert(int fd, uint32_t interest) {
     // The number was closed and reused without remove(): the old registration is stale.
     forget_dead(fd, *reg);
     reg->used = false;
+    POLLSET_ASSERT(size_ > 0, "size counts used registrations");
     size_--;
   }
+  POLLSET_ASSERT(!find(fd), "a number has at most one registration");
   if (size_t(fd) >= regs_.size()) regs_.resize(size_t(fd) + 1);
   uint32_t generation = next_generation_++;
   if (next_generation_ == 0) next_generation_ = 1;
   if (int e = backend_->add(fd, interest, generation)) return e;
   regs_[fd] = Registration{true, false, true, generation, interest, dev, ino};
   size_++;
+  POLLSET_ASSERT(size_ <= regs_.size(), "size counts used registrations");
   notify(fd, interest);
   return 0;
 }
@@ -130,6 +137,7 @@ int Pollset::update(int fd, uint32_t interest) {
     // What was registered under this number is closed: report it gone, as the kernel would.
     forget_dead(fd, *reg);
     reg->used = false;
+    POLLSET_ASSERT(size_ > 0, "size counts used registrations");
     size_--;
     return e == EBADF ? EBADF : ENOENT;
   }
@@ -155,6 +163,7 @@ int Pollset::remove(int fd) {
     if (reg->armed) notify(fd, 0);
   }
   reg->used = false;
+  POLLSET_ASSERT(size_ > 0, "size counts used registrations");
   size_--;
   return 0;
 }
@@ -169,6 +178,15 @@ int Pollset::wait(double timeout_ms, Ready* out, int cap) {
   for (int i = 0; i < n; i++) {
     int fd = raw_[i].fd;
     Registration* reg = find(fd);
+    // Generations only grow (modulo 2^32): the kernel can hand back an older registration's, never a
+    // newer one than the number's current registration.
+    POLLSET_ASSERT(!reg || int32_t(raw_[i].generation - reg->generation) <= 0,
+                   "an event never carries a generation newer than its fd's registration");
+    // poll(2) watches what the registry put in its array and nothing else, updated in the same call:
+    // everything it reports is a current, live registration.
+    POLLSET_ASSERT(backend_->forgets_closed_files() ||
+                       (reg && !reg->dead && reg->generation == raw_[i].generation),
+                   "the poll backend's array and the registry agree");
     if (!reg || reg->dead || reg->generation != raw_[i].generation) continue;
     // Reported already: kqueue disarms each filter of a one-shot fd on its own, so a second filter may
     // still fire once.

@@ -5,7 +5,8 @@
 
 #include <string>
 
-#include "binding.h"
+#include "addon.h"
+#include "args.h"
 #include "pollset.h"
 #include "watch.h"
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "invariant.h"
 #include "pollset.h"
 
 namespace pollset {
@@ -70,6 +71,8 @@ class PollBackend final : public Backend {
     fds_.pop_back();
     slots_.pop_back();
     slot_of_[fd] = -1;
+    POLLSET_ASSERT(fds_.size() == slots_.size(), "every pollfd has its slot");
+    POLLSET_ASSERT(size_t(slot) == fds_.size() || slot_of_[slots_[slot].fd] == slot, "the moved slot is found");
     return 0;
   }
 

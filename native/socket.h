@@ -15,7 +15,8 @@ constexpr int kSendFlags = MSG_NOSIGNAL | MSG_DONTWAIT;
 constexpr int kSendFlags = MSG_DONTWAIT;
 #endif
 
-// The socket options the low-level API exposes; numbered as lib/native.ts numbers them.
+// The socket options the low-level API exposes, numbered in this order from 0. This list is the one
+// source of their names and numbers: the addon exports it as `socketOptions`, which lib/native.ts reads.
 // RxqOverflow is Linux's SO_RXQ_OVFL (ENOPROTOOPT elsewhere): see ReceiveRing::drops().
 // KeepAlive is SO_KEEPALIVE; KeepIdle (seconds before the first probe: TCP_KEEPIDLE, macOS TCP_KEEPALIVE),
 // KeepInterval (seconds between probes: TCP_KEEPINTVL) and KeepCount (unanswered probes before the
@@ -23,23 +24,18 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 // data may stay unacknowledged). Type (SO_TYPE: SOCK_STREAM 1, SOCK_DGRAM 2 as numbered here) and
 // AcceptConn (SO_ACCEPTCONN: listening or not; other types are 0) are read-only: they tell what an inherited fd is.
 // Each is ENOPROTOOPT where the system lacks it.
+#define POLLSET_SOCKET_OPTIONS(X)                                                                         \
+  X(ReuseAddr) X(ReusePort) X(RecvBuffer) X(SendBuffer) X(NoDelay) X(Error) X(RxqOverflow) X(KeepAlive) \
+  X(KeepIdle) X(KeepInterval) X(KeepCount) X(UserTimeout) X(Type) X(AcceptConn)
+
 enum class Option {
-  ReuseAddr = 0,
-  ReusePort = 1,
-  RecvBuffer = 2,
-  SendBuffer = 3,
-  NoDelay = 4,
-  Error = 5,
-  RxqOverflow = 6,
-  KeepAlive = 7,
-  KeepIdle = 8,
-  KeepInterval = 9,
-  KeepCount = 10,
-  UserTimeout = 11,
-  Type = 12,
-  AcceptConn = 13,
+#define POLLSET_OPTION_MEMBER(name) name,
+  POLLSET_SOCKET_OPTIONS(POLLSET_OPTION_MEMBER)
+#undef POLLSET_OPTION_MEMBER
 };
-constexpr int kOptionMax = int(Option::AcceptConn);
+#define POLLSET_OPTION_ONE(name) +1
+constexpr int kOptionMax = 0 POLLSET_SOCKET_OPTIONS(POLLSET_OPTION_ONE) - 1;
+#undef POLLSET_OPTION_ONE
 
 // A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
 int OpenSocket(int domain, int type);

@@ -1,8 +1,9 @@
 // Portable creation of non-blocking, close-on-exec fds: atomic where the kernel allows (pipe2,
-// SOCK_NONBLOCK), fcntl right after creation elsewhere.
+// SOCK_NONBLOCK), fcntl right after creation elsewhere. And the plain calls on any fd.
 #include "sys.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +57,23 @@ int MakeSocketPair(int domain, int type, int fds[2]) {
   if (socketpair(domain, type, 0, fds) != 0) return errno;
   return FinishPair(fds);
 #endif
+}
+
+ssize_t ReadFd(int fd, void* data, size_t length) {
+  ssize_t n = RetryOnEintr([&] { return read(fd, data, length); });
+  return n < 0 ? -errno : n;
+}
+
+ssize_t WriteFd(int fd, const void* data, size_t length) {
+  ssize_t n = RetryOnEintr([&] { return write(fd, data, length); });
+  return n < 0 ? -errno : n;
+}
+
+int CloseFd(int fd) { return close(fd) < 0 && errno != EINTR ? -errno : 0; }
+
+int LockExclusive(int fd) {
+  int rc = RetryOnEintr([&] { return flock(fd, LOCK_EX | LOCK_NB); });
+  return rc < 0 ? -errno : 0;
 }
 
 }  // namespace pollset

@@ -17,7 +17,9 @@ int AcceptBatch(int fd, int max, int32_t* out, sockaddr_storage* addrs);
 // After a pending connect's fd turned writable: 0 when connected, -errno of the failure, or
 // -EINPROGRESS when it is still under way.
 int ConnectResult(int fd);
-// writev with kSendFlags: bytes written or -errno.
+// Most buffers one gathered write takes: IOV_MAX on Linux and the BSDs (more is EINVAL from the kernel).
+constexpr uint32_t kMaxWriteBuffers = 1024;
+// writev with kSendFlags, at most kMaxWriteBuffers buffers: bytes written or -errno.
 ssize_t WriteVector(int fd, const iovec* iov, int count);
 
 }  // namespace pollset

@@ -41,6 +41,8 @@ std::string TakeOpenSslError();
 bool FailWith(std::string* error, const char* what);
 // The bytes written into a memory BIO.
 std::string MemBioText(BIO* bio);
+// The OpenSSL this process runs ("OpenSSL 3.0.15+quic 3 Sep 2024"): Node's own.
+std::string OpenSslVersion();
 
 // unique_ptr deleter calling an OpenSSL free function: OwnedBy<X509, X509_free>.
 template <auto Free>
@@ -70,10 +72,35 @@ struct ContextSpec {
   // still connects, with no protocol negotiated. Empty: no ALPN.
   std::vector<std::string> alpn;
 };
-// A ready SSL_CTX (caller owns one reference), or nullptr with *error set.
-SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error);
+// One reference to an SSL_CTX; sessions take their own, so dropping this never breaks a live session.
+using ContextRef = OwnedBy<SSL_CTX, SSL_CTX_free>;
+// A ready context, or null with *error set.
+ContextRef BuildContext(const ContextSpec& spec, std::string* error);
+// The leaf certificate the peer presented, kept by the verify callback even when verification
+// refused it, so a rejection can say who knocked; null when it sent none. The caller owns the reference.
+X509* PresentedCertificate(SSL* ssl);
+
+// ---- certificates (x509_info.cc) ----
+struct CertInfo {
+  std::string subject;         // RFC 2253, as `openssl x509 -nameopt RFC2253` prints it
+  std::string issuer;
+  std::string fingerprint256;  // "AB:CD:…", like Node's X509Certificate.fingerprint256
+  std::string valid_from;      // ISO 8601 UTC, "2025-01-31T12:00:00Z"
+  std::string valid_to;
+  std::string pem;
+};
+CertInfo DescribeCertificate(X509* cert);
 
 // ---- sessions (tls_session.cc) ----
+struct Description {
+  std::string protocol;                   // "TLSv1.3"
+  std::string cipher;
+  long verify_code = 0;                   // X509_V_OK (0) when the peer's chain verified
+  std::string verify_text;
+  std::optional<std::string> servername;  // the SNI name the client sent, if any
+  std::string alpn;                       // the protocol negotiated; empty when none was
+};
+
 class TlsSession {
  public:
   // An SSL bound to fd in server or client mode. For a client, servername (if not empty) is sent
@@ -89,10 +116,13 @@ class TlsSession {
   int Shutdown();                            // 1 both close_notify seen, 0 ours sent
   void Free();                               // idempotent; never closes the fd
   bool freed() const { return ssl_ == nullptr; }
-  SSL* ssl() const { return ssl_; }
   const std::string& error() const { return error_; }
-  // The ALPN protocol the handshake settled on; empty when none was.
-  std::string Alpn() const;
+  // What the handshake settled on, and the peer's certificate if it sent one (nullopt otherwise).
+  // Meaningful once the handshake is done; the session must not be freed.
+  Description Describe() const;
+  std::optional<CertInfo> PeerCertificate() const;
+  // The certificate the peer presented, verified or not (after a failed handshake too).
+  std::optional<CertInfo> PresentedCertificate() const;
 
  private:
   explicit TlsSession(SSL* ssl) : ssl_(ssl) {}
@@ -102,22 +132,6 @@ class TlsSession {
   SSL* ssl_;
   std::string error_;
 };
-
-// ---- certificates (x509_info.cc) ----
-struct CertInfo {
-  std::string subject;         // RFC 2253, as `openssl x509 -nameopt RFC2253` prints it
-  std::string issuer;
-  std::string fingerprint256;  // "AB:CD:…", like Node's X509Certificate.fingerprint256
-  std::string valid_from;      // ISO 8601 UTC, "2025-01-31T12:00:00Z"
-  std::string valid_to;
-  std::string pem;
-};
-CertInfo DescribeCertificate(X509* cert);
-
-// The leaf certificate the peer presented, kept by the verify callback (tls_context.cc) even when
-// verification refused it, so a rejection can say who knocked; null when it sent none. The caller
-// owns the reference.
-X509* PresentedCertificate(SSL* ssl);
 
 // ---- development certificates (devcert.cc) ----
 enum class CertRole { kCa, kServer, kClient };

@@ -1,7 +1,8 @@
 // N-API glue for TLS: TlsContext and TlsSession objects, certificate info, dev certificates.
 // Both wrappers free their OpenSSL object on explicit free() and, failing that, when collected.
 // Failures to build are reported through an `error` string property so lib/ shapes the error.
-#include "binding.h"
+#include "addon.h"
+#include "args.h"
 #include "tls.h"
 
 namespace pollset {
@@ -80,20 +81,17 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
     info.This().As<Napi::Object>().TypeTag(&kContextTag);
   }
 
-  ~TlsContextWrap() override { SSL_CTX_free(ctx_); }
-
-  SSL_CTX* ctx() const { return ctx_; }
+  SSL_CTX* ctx() const { return ctx_.get(); }
   bool server() const { return server_; }
 
  private:
   // Sessions hold their own reference, so freeing the context never breaks a live session.
   Napi::Value Free(const Napi::CallbackInfo& info) {
-    SSL_CTX_free(ctx_);
-    ctx_ = nullptr;
+    ctx_.reset();
     return info.Env().Undefined();
   }
 
-  SSL_CTX* ctx_ = nullptr;
+  ContextRef ctx_;
   bool server_ = false;
 };
 
@@ -177,34 +175,28 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   // {protocol, cipher, verifyCode, verifyText, servername, alpn}: meaningful once the handshake is done.
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    TlsSession* session = Open(env);
-    SSL* ssl = session->ssl();
-    std::string alpn = session->Alpn();
-    long verify = SSL_get_verify_result(ssl);
-    const char* servername = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    Description d = Open(env)->Describe();
     Napi::Object out = Napi::Object::New(env);
-    out.Set("protocol", SSL_get_version(ssl));
-    out.Set("cipher", SSL_get_cipher_name(ssl));
-    out.Set("verifyCode", Napi::Number::New(env, double(verify)));
-    out.Set("verifyText", X509_verify_cert_error_string(verify));
-    out.Set("servername", servername ? Napi::Value(Napi::String::New(env, servername)) : env.Null());
-    out.Set("alpn", alpn.empty() ? env.Null() : Napi::Value(Napi::String::New(env, alpn)));
+    out.Set("protocol", d.protocol);
+    out.Set("cipher", d.cipher);
+    out.Set("verifyCode", Napi::Number::New(env, double(d.verify_code)));
+    out.Set("verifyText", d.verify_text);
+    out.Set("servername", d.servername ? Napi::Value(Napi::String::New(env, *d.servername)) : env.Null());
+    out.Set("alpn", d.alpn.empty() ? env.Null() : Napi::Value(Napi::String::New(env, d.alpn)));
     return out;
   }
 
   Napi::Value PeerCertificate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    OwnedBy<X509, X509_free> cert(SSL_get1_peer_certificate(Open(env)->ssl()));
-    if (!cert) return env.Null();
-    return CertObject(env, DescribeCertificate(cert.get()));
+    std::optional<CertInfo> cert = Open(env)->PeerCertificate();
+    return cert ? Napi::Value(CertObject(env, *cert)) : env.Null();
   }
 
   // What the peer presented, verified or not (after a failed handshake too).
   Napi::Value PresentedCertificateJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    OwnedBy<X509, X509_free> cert(PresentedCertificate(Open(env)->ssl()));
-    if (!cert) return env.Null();
-    return CertObject(env, DescribeCertificate(cert.get()));
+    std::optional<CertInfo> cert = Open(env)->PresentedCertificate();
+    return cert ? Napi::Value(CertObject(env, *cert)) : env.Null();
   }
 
   std::unique_ptr<TlsSession> session_;
@@ -250,7 +242,7 @@ void InitTls(Napi::Env env, Napi::Object exports) {
   codes.Set("wantWrite", Napi::Number::New(env, kTlsWantWrite));
   codes.Set("failed", Napi::Number::New(env, kTlsFailed));
   exports.Set("tlsResult", codes);
-  exports.Set("opensslVersion", OpenSSL_version(OPENSSL_VERSION));
+  exports.Set("opensslVersion", OpenSslVersion());
 }
 
 }  // namespace pollset

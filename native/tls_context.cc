@@ -13,7 +13,6 @@ namespace pollset {
 namespace {
 
 using BioPtr = OwnedBy<BIO, BIO_free>;
-using CtxPtr = OwnedBy<SSL_CTX, SSL_CTX_free>;
 
 BioPtr MemBio(const std::string& pem) { return BioPtr(BIO_new_mem_buf(pem.data(), int(pem.size()))); }
 
@@ -233,9 +232,9 @@ X509* PresentedCertificate(SSL* ssl) {
   return kept && X509_up_ref(kept) == 1 ? kept : nullptr;
 }
 
-SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
+ContextRef BuildContext(const ContextSpec& spec, std::string* error) {
   ERR_clear_error();
-  CtxPtr ctx(SSL_CTX_new(spec.server ? TLS_server_method() : TLS_client_method()));
+  ContextRef ctx(SSL_CTX_new(spec.server ? TLS_server_method() : TLS_client_method()));
   if (!ctx) {
     FailWith(error, "SSL_CTX_new failed");
     return nullptr;
@@ -265,7 +264,7 @@ SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
   SetVerify(ctx.get(), spec.verify, spec.server);
   if (!SetPins(ctx.get(), spec, error)) return nullptr;
   if (!SetAlpn(ctx.get(), spec, error)) return nullptr;
-  return ctx.release();
+  return ctx;
 }
 
 }  // namespace pollset

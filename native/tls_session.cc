@@ -99,11 +99,32 @@ int TlsSession::Write(const uint8_t* data, size_t length) {
   return Run([&](SSL* ssl) { return SSL_write(ssl, data, Clamp(length)); }, 1);
 }
 
-std::string TlsSession::Alpn() const {
-  const unsigned char* name = nullptr;
+Description TlsSession::Describe() const {
+  Description d;
+  d.protocol = SSL_get_version(ssl_);
+  d.cipher = SSL_get_cipher_name(ssl_);
+  d.verify_code = SSL_get_verify_result(ssl_);
+  d.verify_text = X509_verify_cert_error_string(d.verify_code);
+  if (const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name)) d.servername = name;
+  const unsigned char* alpn = nullptr;
   unsigned int length = 0;
-  if (ssl_) SSL_get0_alpn_selected(ssl_, &name, &length);
-  return name ? std::string(reinterpret_cast<const char*>(name), length) : std::string();
+  SSL_get0_alpn_selected(ssl_, &alpn, &length);
+  if (alpn) d.alpn.assign(reinterpret_cast<const char*>(alpn), length);
+  return d;
+}
+
+namespace {
+std::optional<CertInfo> Described(X509* owned) {
+  OwnedBy<X509, X509_free> cert(owned);
+  if (!cert) return std::nullopt;
+  return DescribeCertificate(cert.get());
+}
+}  // namespace
+
+std::optional<CertInfo> TlsSession::PeerCertificate() const { return Described(SSL_get1_peer_certificate(ssl_)); }
+
+std::optional<CertInfo> TlsSession::PresentedCertificate() const {
+  return Described(pollset::PresentedCertificate(ssl_));
 }
 
 // SSL_shutdown's 0 means "ours sent, theirs not yet seen": progress, not a failure.

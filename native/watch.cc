@@ -1,118 +1,106 @@
 // The two ways a Pollset is driven from inside a libuv loop; see watch.h.
 #include "watch.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "sys.h"
 
 namespace pollset {
+
+void Watcher::adopt(uv_handle_t* handle) {
+  handle->data = this;
+  handle_ = handle;
+}
+
+void Watcher::set_ref(bool ref) {
+  if (!handle_) return;
+  if (ref) uv_ref(handle_);
+  else uv_unref(handle_);
+}
+
+void Watcher::destroy(Callback closed) {
+  closed_ = std::move(closed);
+  stop();
+  if (!handle_) {
+    Finish();
+    return;
+  }
+  uv_close(handle_, [](uv_handle_t* h) { From<Watcher>(h)->Finish(); });
+}
+
+void Watcher::Finish() {
+  Callback closed = std::move(closed_);
+  delete this;
+  if (closed) closed();
+}
+
 namespace {
 
 // epoll/kqueue: their fd is itself pollable, so libuv's own loop watches it; no thread.
 class FdWatcher final : public Watcher {
  public:
-  FdWatcher(Callback on_pending) : on_pending_(std::move(on_pending)) { handle_.data = this; }
+  explicit FdWatcher(Callback on_pending) : Watcher(std::move(on_pending)) {}
 
   int start(uv_loop_t* loop, int fd) {
     // libuv reports -errno; we speak positive errno.
     if (int e = uv_poll_init(loop, &handle_, fd)) return -e;
-    initialized_ = true;
+    adopt(reinterpret_cast<uv_handle_t*>(&handle_));
     if (int e = uv_poll_start(&handle_, UV_READABLE, OnReadable)) return -e;
     return 0;
   }
 
-  void set_ref(bool ref) override {
-    if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(&handle_));
-    else uv_unref(reinterpret_cast<uv_handle_t*>(&handle_));
-  }
-
   void rearm() override {}  // level-triggered: libuv reports the fd again while events remain
 
-  void destroy(Callback closed) override {
-    closed_ = std::move(closed);
-    if (!initialized_) {
-      Finish();
-      return;
-    }
-    uv_poll_stop(&handle_);
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) {
-      static_cast<FdWatcher*>(h->data)->Finish();
-    });
-  }
-
  private:
-  static void OnReadable(uv_poll_t* h, int, int) { static_cast<FdWatcher*>(h->data)->on_pending_(); }
-  void Finish() {
-    Callback closed = std::move(closed_);
-    delete this;
-    if (closed) closed();
+  void stop() override {
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&handle_))) uv_poll_stop(&handle_);
   }
+  static void OnReadable(uv_poll_t* h, int, int) { From<FdWatcher>(reinterpret_cast<uv_handle_t*>(h))->pending(); }
 
   uv_poll_t handle_;
-  bool initialized_ = false;
-  Callback on_pending_;
-  Callback closed_;
 };
 
-// poll: nothing to hand to libuv, so a helper thread blocks in poll(2) on a copy of the interest
-// set (plus a wake pipe for changes) and wakes the loop; the loop thread collects with wait(0).
+// poll: nothing to hand to libuv, so a helper thread blocks in a poll backend of its own that mirrors the
+// pollset's interest set, plus a wake pipe for changes, and wakes the loop; the loop thread collects with
+// wait(0). The mirror belongs to the thread alone: the loop thread only queues changes for it.
 class ThreadWatcher final : public Watcher {
  public:
-  ThreadWatcher(Callback on_pending) : on_pending_(std::move(on_pending)) { async_.data = this; }
+  explicit ThreadWatcher(Callback on_pending) : Watcher(std::move(on_pending)) {}
 
   int start(uv_loop_t* loop) {
+    int err = 0;
+    mirror_ = CreatePollBackend(&err);
+    if (!mirror_) return err;
     if (int e = MakePipe(wake_)) return e;
+    if (int e = mirror_->add(wake_[0], kRead, 0)) return e;
     if (int e = uv_async_init(loop, &async_, OnAsync)) return -e;
-    async_initialized_ = true;
+    adopt(reinterpret_cast<uv_handle_t*>(&async_));
     thread_ = std::thread([this] { Run(); });
     return 0;
   }
 
+  // What the pollset asks the kernel to watch changed (interest 0: no longer watched).
   void changed(int fd, uint32_t interest) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (interest == 0) interest_.erase(fd);
-    else interest_[fd] = interest;
+    // Level-triggered always: a one-shot registration is disarmed by the pollset's own wait, which
+    // then reports it unwatched; the mirror disarming on its own could miss the next readiness.
+    changes_.emplace_back(fd, interest & kReadiness);
     Wake();
-  }
-
-  void set_ref(bool ref) override {
-    if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
-    else uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+    cv_.notify_one();
   }
 
   void rearm() override {
     std::lock_guard<std::mutex> lock(mu_);
     armed_ = true;
     cv_.notify_one();
-  }
-
-  void destroy(Callback closed) override {
-    closed_ = std::move(closed);
-    if (thread_.joinable()) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        quit_ = true;
-        Wake();
-        cv_.notify_one();
-      }
-      thread_.join();
-    }
-    if (!async_initialized_) {
-      Finish();
-      return;
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), [](uv_handle_t* h) {
-      static_cast<ThreadWatcher*>(h->data)->Finish();
-    });
   }
 
  private:
@@ -122,12 +110,15 @@ class ThreadWatcher final : public Watcher {
     }
   }
 
-  static short ToPoll(uint32_t interest) {
-    short ev = 0;
-    if (interest & kRead) ev |= POLLIN;
-    if (interest & kWrite) ev |= POLLOUT;
-    if (interest & kPriority) ev |= POLLPRI;
-    return ev;
+  void stop() override {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+      Wake();
+      cv_.notify_one();
+    }
+    thread_.join();
   }
 
   void Wake() {
@@ -146,24 +137,34 @@ class ThreadWatcher final : public Watcher {
     }
   }
 
+  // Called with mu_ held, on the thread.
+  void ApplyChanges() {
+    for (const auto& [fd, interest] : changes_) {
+      // The mirror can only disagree with the pollset by missing an fd (EEXIST: modify instead) or,
+      // for a removal, by not holding it (ENOENT): both are settled here.
+      if (interest == 0) mirror_->del(fd, 0);
+      else if (mirror_->add(fd, interest, 0) == EEXIST) mirror_->modify(fd, 0, interest, 0);
+    }
+    changes_.clear();
+  }
+
   void Run() {
-    std::vector<pollfd> fds;
+    Raw events[16];
     std::unique_lock<std::mutex> lock(mu_);
     while (!quit_) {
+      ApplyChanges();
       if (!armed_) {
         cv_.wait(lock);
         continue;
       }
-      fds.clear();
-      fds.push_back(pollfd{wake_[0], POLLIN, 0});
-      for (const auto& [fd, interest] : interest_) fds.push_back(pollfd{fd, ToPoll(interest), 0});
       lock.unlock();
-      int n = ::poll(fds.data(), nfds_t(fds.size()), -1);
-      int err = n < 0 ? errno : 0;
+      int n = mirror_->wait(-1, events, int(sizeof events / sizeof events[0]));
       lock.lock();
-      if (fds[0].revents) Drain();
-      bool ready = err != 0 && err != EINTR;  // let the loop thread's wait() report the failure
-      for (size_t i = 1; i < fds.size() && !ready; i++) ready = fds[i].revents != 0;
+      bool ready = n < 0;  // let the loop thread's wait() report the failure
+      for (int i = 0; i < n; i++) {
+        if (events[i].fd == wake_[0]) Drain();
+        else ready = true;
+      }
       if (ready && !quit_) {
         armed_ = false;
         uv_async_send(&async_);
@@ -171,25 +172,17 @@ class ThreadWatcher final : public Watcher {
     }
   }
 
-  static void OnAsync(uv_async_t* h) { static_cast<ThreadWatcher*>(h->data)->on_pending_(); }
-
-  void Finish() {
-    Callback closed = std::move(closed_);
-    delete this;
-    if (closed) closed();
-  }
+  static void OnAsync(uv_async_t* h) { From<ThreadWatcher>(reinterpret_cast<uv_handle_t*>(h))->pending(); }
 
   uv_async_t async_;
-  bool async_initialized_ = false;
+  std::unique_ptr<Backend> mirror_;  // touched by the thread only (and by start() before it runs)
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_map<int, uint32_t> interest_;  // guarded by mu_
-  bool armed_ = true;                           // guarded by mu_
-  bool quit_ = false;                           // guarded by mu_
+  std::vector<std::pair<int, uint32_t>> changes_;  // guarded by mu_
+  bool armed_ = true;                               // guarded by mu_
+  bool quit_ = false;                               // guarded by mu_
   int wake_[2] = {-1, -1};
-  Callback on_pending_;
-  Callback closed_;
 };
 
 }  // namespace

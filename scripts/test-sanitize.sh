@@ -42,6 +42,10 @@ for hook in __asan_report_ __ubsan_handle_; do
     { echo "test:sanitize: $addon is not instrumented (no $hook* calls)" >&2; exit 1; }
 done
 
+# The Debug configuration turns on the addon's invariant checks (native/invariant.h): make sure they are in.
+grep -q "pollset invariant failed" "$addon" ||
+  { echo "test:sanitize: $addon has no invariant checks (POLLSET_DEBUG_CHECKS not defined)" >&2; exit 1; }
+
 # Children that the suites start through bin/ load dist/, which must honour POLLSET_ADDON too.
 npm run build:ts --silent
 

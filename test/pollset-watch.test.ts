@@ -3,7 +3,7 @@ import { execFile } from 'child_process';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { Worker } from 'worker_threads';
-import { Pollset, pipe, read, write, close, WOULD_BLOCK } from '../lib';
+import { Pollset, pipe, read, write, close, socketpair, tcp, WOULD_BLOCK } from '../lib';
 
 const fixture = (name: string) => path.join(__dirname, 'fixtures', name);
 
@@ -148,4 +148,27 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
     close(r);
     close(w);
   });
+});
+
+// The poll backend's watch runs poll(2) on a helper thread: it must wake for exactly what the backend itself
+// reports. A peer's half-close is a hang-up (POLLRDHUP) even for an fd watched for priority data only.
+test('poll backend under watch: a peer hang-up wakes the loop even when only priority data is asked for', async () => {
+  const ps = new Pollset<string>({ backend: 'poll' });
+  const [a, b] = socketpair();
+  try {
+    ps.insert(a, 'p', 'a');
+    const seen = new Promise<boolean>((resolve) => {
+      ps.watch(() => {
+        for (const ev of ps.events()) if (ev.obj === 'a' && ev.hangup) resolve(true);
+      });
+      // Generous: only a watcher that never wakes gets here.
+      setTimeout(() => resolve(false), 5000).unref();
+    });
+    tcp.shutdown(b, 'write');
+    expect(await seen).toBe(true);
+  } finally {
+    ps.close();
+    close(a);
+    close(b);
+  }
 });

@@ -1,4 +1,4 @@
-// binding.h — what every N-API glue file shares: argument checks and the errno convention.
+// args.h — what every N-API binding file shares: argument checks and the errno convention.
 // Convention: a native call returns a number >= 0 on success and -errno on failure; lib/ turns
 // that into a Node-style error. A bad argument is a programming error and throws at once, naming
 // the argument, with Node's codes:
@@ -54,12 +54,11 @@ struct Bytes {
 // info[i] as a Uint8Array/Buffer, narrowed by the optional offset/length arguments at i+1, i+2.
 Bytes BytesArg(const Napi::CallbackInfo& info, size_t i, const char* name = "buffer");
 
-// Most buffers one gathered call takes: IOV_MAX on Linux and the BSDs.
-constexpr uint32_t kMaxBuffers = 1024;
-// info[i] as an array of at most kMaxBuffers Uint8Arrays. The array is read once — its length,
-// then every element — before any pointer is taken: an element getter may run JS that grows the
-// array or detaches an earlier element's buffer, and neither may reach the iovecs.
-std::vector<iovec> BufferList(const Napi::CallbackInfo& info, size_t i, const char* name);
+// info[i] as an array of at most `max` Uint8Arrays (the system call's own limit, which its header
+// states). The array is read once — its length, then every element — before any pointer is taken:
+// an element getter may run JS that grows the array or detaches an earlier element's buffer, and
+// neither may reach the iovecs.
+std::vector<iovec> BufferList(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t max);
 
 // A typed array whose memory native code keeps using after the call that handed it over (the
 // kernel writes into it on later calls). The reference keeps the array and its ArrayBuffer alive;
@@ -85,10 +84,5 @@ class PinnedArray {
 };
 
 Napi::Value Result(Napi::Env env, int64_t value);
-
-void InitFd(Napi::Env env, Napi::Object exports);
-void InitPollset(Napi::Env env, Napi::Object exports);
-void InitNet(Napi::Env env, Napi::Object exports);
-void InitTls(Napi::Env env, Napi::Object exports);
 
 }  // namespace pollset

@@ -1,5 +1,5 @@
-// Argument checks shared by the N-API glue files (see binding.h for the error contract).
-#include "binding.h"
+// Argument checks shared by the N-API glue files (see args.h for the error contract).
+#include "args.h"
 
 #include <cmath>
 
@@ -152,7 +152,7 @@ Bytes BytesArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return Bytes{view.data ? static_cast<uint8_t*>(view.data) + offset : nullptr, count};
 }
 
-std::vector<iovec> BufferList(const Napi::CallbackInfo& info, size_t i, const char* name) {
+std::vector<iovec> BufferList(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t max) {
   Napi::Env env = info.Env();
   napi_value list = info[i];
   bool is_array = false;
@@ -161,9 +161,9 @@ std::vector<iovec> BufferList(const Napi::CallbackInfo& info, size_t i, const ch
   }
   uint32_t count = 0;
   Check(env, napi_get_array_length(env, list, &count));
-  if (count > kMaxBuffers) {
+  if (count > max) {
     ThrowRangeError(env, "The value of " + Quoted(name) + " is out of range. It must hold <= " +
-                             std::to_string(kMaxBuffers) + " buffers. Received " + std::to_string(count));
+                             std::to_string(max) + " buffers. Received " + std::to_string(count));
   }
   std::vector<napi_value> items(count);
   for (uint32_t k = 0; k < count; k++) Check(env, napi_get_element(env, list, k, &items[k]));

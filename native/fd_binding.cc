@@ -1,12 +1,10 @@
 // N-API glue for the raw fd primitives: pipe, socketpair, read, write, close, setNonBlocking, lockExclusive.
-#include <sys/file.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <string>
 
-#include "binding.h"
+#include "addon.h"
+#include "args.h"
 #include "sys.h"
 
 namespace pollset {
@@ -41,21 +39,17 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
 Napi::Value Read(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
   Bytes buf = BytesArg(info, 1);
-  ssize_t n = RetryOnEintr([&] { return read(fd, buf.data, buf.length); });
-  return Result(info.Env(), n < 0 ? -errno : n);
+  return Result(info.Env(), ReadFd(fd, buf.data, buf.length));
 }
 
 Napi::Value Write(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
   Bytes buf = BytesArg(info, 1);
-  ssize_t n = RetryOnEintr([&] { return write(fd, buf.data, buf.length); });
-  return Result(info.Env(), n < 0 ? -errno : n);
+  return Result(info.Env(), WriteFd(fd, buf.data, buf.length));
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  // On EINTR the fd is already released (Linux, BSD): retrying could close someone else's fd.
-  int rc = close(FdArg(info, 0));
-  return Result(info.Env(), rc < 0 && errno != EINTR ? -errno : 0);
+  return Result(info.Env(), CloseFd(FdArg(info, 0)));
 }
 
 Napi::Value SetNonBlockingJs(const Napi::CallbackInfo& info) {
@@ -64,13 +58,8 @@ Napi::Value SetNonBlockingJs(const Napi::CallbackInfo& info) {
   return Result(info.Env(), -SetNonBlocking(fd, on));
 }
 
-// flock(2), exclusive and non-blocking: the lock belongs to the open file description, so the kernel
-// releases it when the last fd to it closes, which includes the death of the process by any signal.
-// A lock held elsewhere is -EWOULDBLOCK at once, never a wait.
-Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
-  int fd = FdArg(info, 0);
-  int rc = RetryOnEintr([&] { return flock(fd, LOCK_EX | LOCK_NB); });
-  return Result(info.Env(), rc < 0 ? -errno : 0);
+Napi::Value LockExclusiveJs(const Napi::CallbackInfo& info) {
+  return Result(info.Env(), LockExclusive(FdArg(info, 0)));
 }
 
 }  // namespace
@@ -82,7 +71,7 @@ void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("write", Napi::Function::New(env, Write, "write"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlockingJs, "setNonBlocking"));
-  exports.Set("lockExclusive", Napi::Function::New(env, LockExclusive, "lockExclusive"));
+  exports.Set("lockExclusive", Napi::Function::New(env, LockExclusiveJs, "lockExclusive"));
 }
 
 }  // namespace pollset

@@ -10,7 +10,17 @@
  */
 import './dispose';
 import { abortError, checkSignal } from './errors';
-import type { PollEvent } from './pollset';
+
+/** One ready fd from the last wait. */
+export interface PollEvent<T> {
+  fd: number;
+  obj: T;
+  read: boolean;
+  write: boolean;
+  priority: boolean;
+  hangup: boolean;
+  error: boolean;
+}
 
 /** @internal What the batches need from their pollset. */
 export interface BatchSource<T> {

@@ -6,21 +6,12 @@
 import './dispose';
 import { abortError, argTypeError, check, checkSignal, EINVAL, stateError, systemError } from './errors';
 import { Flag, native, NativePollset } from './native';
-import { EventBatches, WatchEventsOptions } from './pollset-batches';
+import { EventBatches, PollEvent, WatchEventsOptions } from './pollset-batches';
 
 /** Backend names. */
 export type Backend = 'epoll' | 'kqueue' | 'poll';
 
-/** One ready fd from the last wait. */
-export interface PollEvent<T> {
-  fd: number;
-  obj: T;
-  read: boolean;
-  write: boolean;
-  priority: boolean;
-  hangup: boolean;
-  error: boolean;
-}
+export type { PollEvent };
 
 /** Options of {@link Pollset.watch}. */
 export interface WatchOptions {

@@ -10,11 +10,8 @@
 import { errnoOf, systemError } from '../errors';
 import { Flag } from '../native';
 import { Pollset } from '../pollset';
-import { fail, Instruction, next, Operation, Resume } from './operation';
-import type { Task, Wait } from './task';
-
-/** Which readiness a task waits for. */
-export type Direction = 'read' | 'write';
+import { fail, Instruction, next, Operation } from './operation';
+import type { Direction, Resume, TaskContext, Wait } from './contracts';
 
 /**
  * One direction of one fd: the tasks blocked on it, and the Wait they all hold (made once, not per
@@ -22,7 +19,7 @@ export type Direction = 'read' | 'write';
  * the storage of an array set to length 0 and the next wait would allocate it again.
  */
 interface Waiters {
-  tasks: (Task<unknown> | undefined)[];
+  tasks: (TaskContext | undefined)[];
   count: number;
   wait: Wait;
 }
@@ -65,7 +62,7 @@ export class FdWaiters {
   }
 
   /** Blocks `task` until `fd` is ready for `dir` (or hangs up / errs). Throws if the pollset refuses the fd. */
-  wait(task: Task<unknown>, fd: number, dir: Direction): void {
+  wait(task: TaskContext, fd: number, dir: Direction): void {
     let s = this.#fds[fd];
     if (!s) {
       s = this.#state(fd);

@@ -21,7 +21,7 @@ export function getDefaultLoop(): Loop {
  */
 export function spawn<T>(op: Operation<T> | (() => Operation<T>)): Task<T> {
   const running = currentTask();
-  if (running) return running.loop.spawn(op);
+  if (running) return new Task(running.loop, typeof op === 'function' ? op() : op);
   const loop = getDefaultLoop();
   const task = loop.spawn(op);
   // The default loop's run() never rejects for a task's sake (task errors go to onError or join).

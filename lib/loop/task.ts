@@ -3,8 +3,8 @@
  * described wait, or done. Only the waker of that wait (or a timeout, or halt) may resume it, which
  * is what turns the seed's mis-resume into a loud error instead of a stalled stream.
  */
-import { fail, Instruction, next, Operation, perform, Resume } from './operation';
-import type { Loop } from './loop';
+import { fail, Instruction, next, Operation, perform } from './operation';
+import type { Resume, Scheduler, TaskContext, Wait } from './contracts';
 
 /** Where a task is: see {@link Task.state}. */
 export type TaskState = 'queued' | 'running' | 'blocked' | 'done';
@@ -16,17 +16,6 @@ export class HaltedError extends Error {
     super(`task ${taskId} was halted`);
     this.name = 'HaltedError';
   }
-}
-
-/**
- * @internal What a blocked task waits on: a description for messages, how to let go of it, and
- * whether `schedule` may resume it. `cancel` gets the task, so one Wait can serve every task
- * blocked on the same thing (the fd waiters keep two per fd instead of making one per wait).
- */
-export interface Wait {
-  readonly what: string;
-  cancel(task: Task<unknown>): void;
-  readonly parked: boolean;
 }
 
 type Result<T> = { kind: 'ok'; value: T } | { kind: 'error'; error: unknown } | { kind: 'halted' };
@@ -46,11 +35,11 @@ export function currentTask(): Task<unknown> | undefined {
  * - `await task` (or `task.toPromise()`) does the same from ordinary Node code.
  * - `task.halt()` stops it: its `finally` blocks run and whatever it waited on is released.
  */
-export class Task<T> implements PromiseLike<T> {
+export class Task<T> implements PromiseLike<T>, TaskContext {
   /** Small integer, unique within the process (thread), for messages. */
   readonly id: number;
   /** @internal The loop that runs this task and interprets its instructions. */
-  readonly loop: Loop;
+  readonly loop: Scheduler;
   /** @internal Run-queue ticket (see RunQueue). */
   ticket = 0;
 
@@ -62,7 +51,7 @@ export class Task<T> implements PromiseLike<T> {
   #haltRequested = false;
   #halting = false;
   #result: Result<T> | undefined;
-  #joiners = new Set<Task<unknown>>();
+  #joiners = new Set<TaskContext>();
   #promise: Promise<T> | undefined;
   // Typed loosely so that Task<T> stays assignable to Task<unknown> (the result is a T by construction).
   #settle: ((r: Result<unknown>) => void) | undefined;
@@ -70,10 +59,11 @@ export class Task<T> implements PromiseLike<T> {
   static #ids = 0;
 
   /** @internal Use `spawn` or `loop.spawn`. */
-  constructor(loop: Loop, gen: Operation<T>) {
+  constructor(loop: Scheduler, gen: Operation<T>) {
     this.id = ++Task.#ids;
     this.loop = loop;
     this.#gen = gen;
+    loop.adopt(this);
   }
 
   /** queued (ready to run), running, blocked (waiting; see {@link blockedOn}) or done. */
@@ -201,7 +191,7 @@ export class Task<T> implements PromiseLike<T> {
 
   /** Lets go of the current wait (its waker will not resume the task); the caller resumes it. */
   #release(): void {
-    this.#wait!.cancel(this as Task<unknown>);
+    this.#wait!.cancel(this);
     this.#wait = undefined;
   }
 
@@ -245,7 +235,7 @@ export class Task<T> implements PromiseLike<T> {
         }
         let outcome: Resume | undefined;
         try {
-          outcome = r.value.perform(this as Task<unknown>);
+          outcome = r.value.perform(this);
         } catch (error) {
           outcome = fail(error);
         }
@@ -265,6 +255,6 @@ export class Task<T> implements PromiseLike<T> {
     for (const joiner of this.#joiners) joiner.wake(this.#outcome());
     this.#joiners.clear();
     this.#settle?.(result);
-    this.loop.finished(this as Task<unknown>, result.kind === 'error' && !observed ? result : undefined);
+    this.loop.finished(this, result.kind === 'error' && !observed ? result : undefined);
   }
 }

@@ -5,12 +5,7 @@
 import { performance } from 'perf_hooks';
 import { abortable, interruptible } from './interrupt';
 import { next, Operation, perform } from './operation';
-
-/** A pending timer; `cancel()` removes it from its heap (idempotent). */
-export interface Timer {
-  readonly deadline: number;
-  cancel(): void;
-}
+import type { Timer } from './contracts';
 
 class HeapTimer implements Timer {
   /** Position in the heap; -1 once fired or cancelled. */

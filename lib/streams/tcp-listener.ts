@@ -14,7 +14,7 @@ import type { Task } from '../loop/task';
 import { sleep } from '../loop/timers';
 import { Address } from '../net/address';
 import * as tcp from '../net/tcp';
-import { closeFdNow } from './closefd';
+import { closeFdNow } from '../loop/closefd';
 import { TcpStream } from './tcp-stream';
 
 /** Handles one connection; the connection is closed when it returns, throws or is halted. */

@@ -4,9 +4,12 @@
  * made per event until `events()` is read.
  */
 import './dispose';
-import { abortError, argTypeError, check, checkSignal, EINVAL, stateError, systemError } from './errors';
+import { abortError, argTypeError, check, checkSignal, EINVAL, errnoOf, stateError, systemError } from './errors';
 import { Flag, native, NativePollset } from './native';
 import { EventBatches, PollEvent, WatchEventsOptions } from './pollset-batches';
+
+const EBADF = errnoOf('EBADF');
+const ENOENT = errnoOf('ENOENT');
 
 /** Backend names. */
 export type Backend = 'epoll' | 'kqueue' | 'poll';
@@ -117,10 +120,19 @@ export class Pollset<T = number> implements Disposable {
     checkFd(fd, 'update');
     const interest = parseEvents(events, fd, 'update');
     const result = handle.update(fd, interest);
-    if (result < 0 && this.#regs[fd] && handle.size < this.#size) this.#forget(fd); // its file was closed
+    // The native pollset drops a registration whose file is gone, and says so: EBADF (the fd is
+    // closed) or ENOENT (the number now names another file, or was never registered). Either way it
+    // no longer holds the fd, so neither does this registry; any other error leaves it registered.
+    if (result === -EBADF || result === -ENOENT) this.#forget(fd);
     check(result, 'update', { fd });
     const reg = this.#regs[fd];
     if (reg && obj !== undefined) reg.obj = obj;
+  }
+
+  /** Whether `fd` is registered (a registration that `update` found closed is not). */
+  has(fd: number): boolean {
+    this.#open();
+    return this.#regs[fd] !== undefined;
   }
 
   /** Unregisters `fd`. Works for an fd already closed; pending events of it are not delivered. */

@@ -162,12 +162,9 @@ export class FdWaiters {
     const target = growOnly ? s.registered | want : want;
     if (target === s.registered) return;
     if (target === 0) {
-      // A fd closed behind our back is already gone from the kernel's set: nothing left to undo.
-      try {
-        this.#pollset.remove(s.fd);
-      } catch {
-        /* see above */
-      }
+      // An update that found the fd closed (EBADF) or its number reused (ENOENT) already dropped the
+      // registration; anything else the pollset refuses here is a real failure and goes up.
+      if (this.#pollset.has(s.fd)) this.#pollset.remove(s.fd);
       if (this.#fds[s.fd] === s) this.#fds[s.fd] = undefined;
       s.dirty = false;
     } else if (s.registered === 0) {

@@ -1,5 +1,5 @@
 /**
- * Per-fd waiters, the course's fd_state: for each fd, the tasks blocked reading it and the tasks
+ * Per-fd waiters (the per-fd reader/writer bookkeeping of event-driven servers): for each fd, the tasks blocked reading it and the tasks
  * blocked writing it. The pollset interest is exactly "r if any reader waits, w if any writer
  * waits", and the registration goes away when nobody waits.
  *

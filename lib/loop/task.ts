@@ -1,7 +1,8 @@
 /**
  * Tasks: a generator stepped by its loop. A task is queued, running, blocked on exactly one
  * described wait, or done. Only the waker of that wait (or a timeout, or halt) may resume it, which
- * is what turns the seed's mis-resume into a loud error instead of a stalled stream.
+ * is what turns a mis-resume (a task suspended inside a write resumed with data, as if the socket
+ * were writable) into a loud error instead of a stalled stream.
  */
 import { fail, Instruction, next, Operation, perform } from './operation';
 import type { Resume, Scheduler, TaskContext, Wait } from './contracts';

@@ -35,6 +35,11 @@ export function currentTask(): Task<unknown> | undefined {
  * - `yield* task.join()` waits for it inside another task: its result, typed, or its error rethrown.
  * - `await task` (or `task.toPromise()`) does the same from ordinary Node code.
  * - `task.halt()` stops it: its `finally` blocks run and whatever it waited on is released.
+ *
+ * A task spawned with `spawn(op)` inside another task is that task's child: when the parent ends
+ * (returns, throws or is halted), its children still running are halted, and the parent's result
+ * reaches its joiners only once every child is done (their `finally` blocks have run, even cleanup
+ * that waits). `loop.spawn(op)` and `spawn(op, { detached: true })` make a top-level task instead.
  */
 export class Task<T> implements PromiseLike<T>, TaskContext {
   /** Small integer, unique within the process (thread), for messages. */
@@ -52,6 +57,11 @@ export class Task<T> implements PromiseLike<T>, TaskContext {
   #haltRequested = false;
   #halting = false;
   #result: Result<T> | undefined;
+  /** The generator is done with this result; the task waits for its children before it is. */
+  #ending: Result<T> | undefined;
+  #reaping = false;
+  readonly #parent: Task<unknown> | undefined;
+  readonly #children = new Set<Task<unknown>>();
   #joiners = new Set<TaskContext>();
   #promise: Promise<T> | undefined;
   // Typed loosely so that Task<T> stays assignable to Task<unknown> (the result is a T by construction).
@@ -59,11 +69,16 @@ export class Task<T> implements PromiseLike<T>, TaskContext {
 
   static #ids = 0;
 
-  /** @internal Use `spawn` or `loop.spawn`. */
-  constructor(loop: Scheduler, gen: Operation<T>) {
+  /** @internal Use `spawn` or `loop.spawn`. A task with a `parent` is halted and awaited when the parent ends. */
+  constructor(loop: Scheduler, gen: Operation<T>, parent?: Task<unknown>) {
     this.id = ++Task.#ids;
     this.loop = loop;
     this.#gen = gen;
+    if (parent) {
+      if (parent.#state === 'done' || parent.#ending) throw new Error(`task ${parent.id} has ended: it cannot spawn a child`);
+      this.#parent = parent;
+      parent.#children.add(this as Task<unknown>);
+    }
     loop.adopt(this);
   }
 
@@ -114,7 +129,7 @@ export class Task<T> implements PromiseLike<T>, TaskContext {
    * Idempotent; a finished task is left alone.
    */
   halt(): void {
-    if (this.#state === 'done' || this.#halting) return;
+    if (this.#state === 'done' || this.#halting || this.#ending) return;
     if (this.#state === 'running') {
       this.#haltRequested = true;
       return;
@@ -170,6 +185,7 @@ export class Task<T> implements PromiseLike<T>, TaskContext {
 
   /** @internal A deadline passed: release the wait and throw `error` into the task (now or at its next yield). */
   interrupt(error: unknown): void {
+    if (this.#ending) return;
     if (this.#state === 'blocked') {
       this.#release();
       this.requeue(fail(error));
@@ -248,14 +264,40 @@ export class Task<T> implements PromiseLike<T>, TaskContext {
     }
   }
 
+  /** The generator is done: halt the children still running, and complete once none is left. */
   #finish(result: Result<T>): void {
+    this.#wait = undefined;
+    if (this.#children.size === 0) {
+      this.#complete(result);
+      return;
+    }
+    this.#ending = result;
+    this.#state = 'blocked';
+    this.#wait = { what: `ending: waiting for ${this.#children.size} child task(s)`, cancel: () => {}, parked: false };
+    this.#reaping = true;
+    try {
+      for (const child of [...this.#children]) child.halt();
+    } finally {
+      this.#reaping = false;
+    }
+    if (this.#children.size === 0) this.#complete(result);
+  }
+
+  #childDone(child: Task<unknown>): void {
+    this.#children.delete(child);
+    if (this.#ending && this.#children.size === 0 && !this.#reaping) this.#complete(this.#ending);
+  }
+
+  #complete(result: Result<T>): void {
     this.#state = 'done';
     this.#result = result;
+    this.#ending = undefined;
     this.#wait = undefined;
     const observed = this.#joiners.size > 0 || this.#settle !== undefined;
     for (const joiner of this.#joiners) joiner.wake(this.#outcome());
     this.#joiners.clear();
     this.#settle?.(result);
     this.loop.finished(this, result.kind === 'error' && !observed ? result : undefined);
+    if (this.#parent) this.#parent.#childDone(this as Task<unknown>);
   }
 }

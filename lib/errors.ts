@@ -4,10 +4,15 @@ import * as util from 'util';
 
 /** An Error carrying Node's system-error fields. */
 export interface SystemError extends Error {
+  /** The errno name, e.g. `'ECONNREFUSED'`. */
   code: string;
+  /** The errno number, negated as Node's own system errors carry it (`-111` for ECONNREFUSED on Linux). */
   errno: number;
+  /** The system call (or pollset operation) that failed, e.g. `'connect'`, `'insert'`. */
   syscall: string;
+  /** The file descriptor it failed on, when there is one. */
   fd?: number;
+  /** The socket address it failed on (`HOST:PORT` or a path), when there is one. */
   address?: string;
 }
 
@@ -77,6 +82,7 @@ export const EINVAL = errnoOf('EINVAL');
 
 /** Returned by non-blocking I/O when the kernel says "not now" (EAGAIN/EWOULDBLOCK). */
 export const WOULD_BLOCK: unique symbol = Symbol('WOULD_BLOCK');
+/** The type of {@link WOULD_BLOCK}: what a non-blocking call returns when it would have had to wait. */
 export type WouldBlock = typeof WOULD_BLOCK;
 
 /**
@@ -87,6 +93,7 @@ export type WouldBlock = typeof WOULD_BLOCK;
 export const WANT_READ: unique symbol = Symbol('WANT_READ');
 /** See {@link WANT_READ}. */
 export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
+/** What a transfer needs before it is retried: the fd readable ({@link WANT_READ}) or writable ({@link WANT_WRITE}). */
 export type Want = typeof WANT_READ | typeof WANT_WRITE;
 
 /** A native result of -EAGAIN becomes WOULD_BLOCK; other failures throw. */
@@ -101,6 +108,7 @@ export function ioResult(result: number, syscall: string, detail?: { fd?: number
  * `name` 'AbortError', `code` 'ABORT_ERR', and the signal's reason as `cause`.
  */
 export class AbortError extends Error {
+  /** Always `'ABORT_ERR'`, as Node's own AbortError. */
   readonly code = 'ABORT_ERR';
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options);

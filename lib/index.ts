@@ -1,6 +1,6 @@
 /** pollset: a readiness event loop over raw file descriptors for Node.js. */
 export { Pollset } from './pollset';
-export type { Backend, PollEvent, PollsetOptions, WatchOptions } from './pollset';
+export type { Backend, InterestOptions, PollEvent, PollsetOptions, WatchOptions } from './pollset';
 export type { EventBatches, WatchEventsOptions } from './pollset-batches';
 export { pipe, socketpair, read, write, close, setNonBlocking } from './fd';
 export { AbortError, WOULD_BLOCK, systemError } from './errors';

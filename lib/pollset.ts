@@ -22,6 +22,19 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
+/** How an fd is registered (`insert`, `update`). */
+export interface InterestOptions {
+  /**
+   * Report the fd from one wait only, then disarm it — in the kernel too, so it wakes nobody — until
+   * `update(fd, …)` re-arms it (even with the same events). The same on every backend: epoll
+   * `EPOLLONESHOT`; kqueue deletes the fd's filters as it reports it and `update` adds them again
+   * (libkqueue loses events when a filter is re-enabled after `EV_DISPATCH`); poll emulated.
+   * `update` keeps the registration's mode unless given one.
+   */
+  oneshot?: boolean;
+}
+
+/** How a {@link Pollset} is made. */
 export interface PollsetOptions {
   /** Defaults to the best compiled-in backend (`Pollset.backends[0]`). */
   backend?: Backend;
@@ -36,6 +49,7 @@ const MAX_EVENTS = 4096;
 
 interface Registration<T> {
   obj: T;
+  oneshot: boolean;
   /** The wait() count when this registration was made: events of earlier waits are not its own. */
   since: number;
 }
@@ -50,6 +64,18 @@ function parseEvents(events: string, fd: number, syscall: string): number {
   }
   if (interest === 0) throw systemError(EINVAL, syscall, { fd });
   return interest;
+}
+
+function parseOptions(options: InterestOptions | undefined, fd: number, syscall: string): boolean | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) {
+    throw argTypeError(`${syscall}(fd ${fd}, events, obj, options): options must be an object`);
+  }
+  const { oneshot } = options;
+  if (oneshot !== undefined && typeof oneshot !== 'boolean') {
+    throw argTypeError(`${syscall}(fd ${fd}, events, obj, options): options.oneshot must be a boolean`);
+  }
+  return oneshot;
 }
 
 function checkFd(fd: number, syscall: string): void {
@@ -101,32 +127,42 @@ export class Pollset<T = number> implements Disposable {
     return this.#size;
   }
 
-  /** Registers `fd` for `events` (letters: r readable, w writable, p priority); `obj` defaults to the fd. */
-  insert(fd: number, events: string, obj?: T): void {
+  /**
+   * Registers `fd` for `events` (letters: r readable, w writable, p priority); `obj` defaults to the fd.
+   * `{ oneshot: true }`: reported by one wait, then disarmed until `update` (see {@link InterestOptions}).
+   * A regular file or a directory is refused with `EPERM` on every backend (it is always ready).
+   */
+  insert(fd: number, events: string, obj?: T, options?: InterestOptions): void {
     const handle = this.#open();
     checkFd(fd, 'insert');
     const interest = parseEvents(events, fd, 'insert');
+    const oneshot = parseOptions(options, fd, 'insert') ?? false;
     const stale = this.#regs[fd];
-    check(handle.insert(fd, interest), 'insert', { fd });
+    check(handle.insert(fd, interest | (oneshot ? Flag.Oneshot : 0)), 'insert', { fd });
     // A registration whose fd was closed and reused without remove() is replaced.
     if (!stale) this.#size++;
     if (this.#size * 2 > this.#events.length && this.#events.length < MAX_EVENTS * 2) this.#grow(handle);
-    this.#regs[fd] = { obj: obj === undefined ? (fd as unknown as T) : obj, since: this.#waits };
+    this.#regs[fd] = { obj: obj === undefined ? (fd as unknown as T) : obj, oneshot, since: this.#waits };
   }
 
-  /** Changes the events of a registered fd; `obj` is kept when omitted. */
-  update(fd: number, events: string, obj?: T): void {
+  /**
+   * Changes the events of a registered fd, and re-arms a one-shot registration; `obj` is kept when
+   * omitted (pass `undefined` to keep it while giving options), and so is the one-shot mode.
+   */
+  update(fd: number, events: string, obj?: T, options?: InterestOptions): void {
     const handle = this.#open();
     checkFd(fd, 'update');
     const interest = parseEvents(events, fd, 'update');
-    const result = handle.update(fd, interest);
+    const reg = this.#regs[fd];
+    const oneshot = parseOptions(options, fd, 'update') ?? reg?.oneshot ?? false;
+    const result = handle.update(fd, interest | (oneshot ? Flag.Oneshot : 0));
     // The native pollset drops a registration whose file is gone, and says so: EBADF (the fd is
     // closed) or ENOENT (the number now names another file, or was never registered). Either way it
     // no longer holds the fd, so neither does this registry; any other error leaves it registered.
     if (result === -EBADF || result === -ENOENT) this.#forget(fd);
     check(result, 'update', { fd });
-    const reg = this.#regs[fd];
     if (reg && obj !== undefined) reg.obj = obj;
+    if (reg) reg.oneshot = oneshot;
   }
 
   /** Whether `fd` is registered (a registration that `update` found closed is not). */

@@ -11,7 +11,9 @@ import { Framing } from '../relay/framing';
 import { DEFAULT_DEMO_DIR, demoFiles } from '../relay/demo';
 import { PROTOCOL } from '../relay/client';
 import { parseSelector, SelectorError } from '../relay/selector';
-import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
+import { FlagSpec, Flags, UsageError } from './flags';
+import { COMMON_SPECS, CommandLine } from './command-line';
+import { resolveAll, ResolveError } from '../net/resolve';
 import { KeepAlive, keepAliveAfter } from '../net/keepalive';
 import { Backoff } from './backoff';
 import { Format } from './tail-format';
@@ -43,8 +45,16 @@ const SPECS: FlagSpec[] = [
   { name: 'filter', kind: 'string', value: 'SELECTOR', help: 'only messages the selector selects, e.g. auth,authpriv.*;*.warning (syslog.conf style; see README)' },
   { name: 'count', kind: 'string', value: 'N', help: 'exit after N messages' },
   { name: 'demo', kind: 'optional-string', value: 'DIR', help: `use the demo certificates of logrelay --demo (default ${DEFAULT_DEMO_DIR})` },
-  { name: 'help', kind: 'boolean', help: 'show this help' },
+  ...COMMON_SPECS,
 ];
+
+const USAGE = [
+  'usage: logtail [--connect HOST:PORT] --cert FILE --key FILE --ca FILE [flags]',
+  '       logtail --demo [DIR]',
+  '',
+  'Subscribes to a logrelay and prints each message on its own line, reconnecting when cut off.',
+  'A HOST may be a name: it is looked up again at each connect, and each of its addresses is tried in turn.',
+].join('\n');
 
 /** First wait ceiling and largest one between reconnects (ms). */
 const BACKOFF = { baseMs: 500, maxMs: 30000 };
@@ -136,17 +146,28 @@ function sameFile(a: number, b: number): boolean {
   }
 }
 
+/**
+ * A name that does not exist is a mistake in the command (exit 2); a resolver that cannot answer
+ * now (EAI_AGAIN: no network yet) is retried with the connects, like a relay that is down.
+ */
+async function checkResolves(connect: string): Promise<void> {
+  try {
+    await resolveAll(connect);
+  } catch (e) {
+    if (e instanceof ResolveError && e.code === 'ENOTFOUND') throw new UsageError(`--connect: ${e.message}`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const cli = new CommandLine('logtail', SPECS, USAGE);
   const report = (line: string) => process.stderr.write(`logtail: ${line}\n`);
   let o: TailOptions;
   let sink: Sink;
   try {
-    const flags = new Flags(parseFlags(argv, SPECS));
-    if (flags.has('help')) {
-      process.stdout.write(helpText('usage: logtail [flags]', SPECS) + '\n');
-      return 0;
-    }
+    const flags = cli.read(argv);
+    if (!flags) return 0;
     o = options(flags);
+    await checkResolves(o.connect);
     const output = new Output(1);
     if (o.state !== undefined && output.regularFile && sameFile(1, 2)) {
       throw new UsageError('with --state, stdout must not also be stderr: the state counts the output file\'s bytes (send stderr elsewhere)');
@@ -159,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      report(e.message);
+      process.stderr.write(cli.message(e) + '\n');
       return 2;
     }
     if ((e as { code?: string }).code === 'ERR_LOGTAIL_STATE') {

@@ -20,6 +20,7 @@ import { MAX_WAIT_MS, now, TimerHeap } from './timers';
 /** Reports a task that failed with nobody joining it or awaiting its promise. */
 export type ErrorHandler = (error: unknown, task: Task<unknown>) => void;
 
+/** How a {@link Loop} is made. */
 export interface LoopOptions {
   /** Pollset backend; defaults to the best compiled in (`Pollset.backends[0]`). */
   backend?: Backend;

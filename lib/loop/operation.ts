@@ -18,7 +18,7 @@ export class Instruction {
   /** @internal */
   readonly perform: (task: TaskContext) => Outcome;
 
-  /** @internal */
+  /** Only this package makes instructions: its operations yield them. */
   constructor(perform: (task: TaskContext) => Outcome) {
     this.perform = perform;
   }

@@ -12,8 +12,13 @@ export type TaskState = 'queued' | 'running' | 'blocked' | 'done';
 
 /** The error `join()` and the task's promise reject with after `halt()`: `code === 'ECANCELED'`. */
 export class HaltedError extends Error {
+  /** Always `'ECANCELED'`. */
   readonly code = 'ECANCELED';
-  constructor(readonly taskId: number) {
+  /** @param taskId the halted task's id. */
+  constructor(
+    /** The halted task's id. */
+    readonly taskId: number,
+  ) {
     super(`task ${taskId} was halted`);
     this.name = 'HaltedError';
   }
@@ -69,7 +74,7 @@ export class Task<T> implements PromiseLike<T>, TaskContext {
 
   static #ids = 0;
 
-  /** @internal Use `spawn` or `loop.spawn`. A task with a `parent` is halted and awaited when the parent ends. */
+  /** Not for direct use: {@link spawn} and `loop.spawn` make tasks, and start them. A task with a `parent` is halted and awaited when the parent ends. */
   constructor(loop: Scheduler, gen: Operation<T>, parent?: Task<unknown>) {
     this.id = ++Task.#ids;
     this.loop = loop;
@@ -151,6 +156,7 @@ export class Task<T> implements PromiseLike<T>, TaskContext {
     return this.#promise;
   }
 
+  /** Makes a task awaitable: `await task` is `await task.toPromise()`. */
   then<A = T, B = never>(
     onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

@@ -157,6 +157,7 @@ export function sleep(ms: number): Operation<void> {
 
 /** The error a `timeout` throws: `code === 'ETIMEDOUT'`. */
 export interface TimeoutError extends Error {
+  /** Always `'ETIMEDOUT'`. */
   code: 'ETIMEDOUT';
 }
 

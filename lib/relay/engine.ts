@@ -7,13 +7,16 @@ import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import { isTimeoutError } from '../loop/timers';
 import type { Task } from '../loop';
+import { takeInherited } from '../net/inherited';
+import type { AcceptPause } from '../streams';
+import { WOULD_BLOCK } from '../errors';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import type { DatagramBatch } from '../net/datagram';
 import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
-import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
+import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
 import type { Journal, JournalRecord } from './journal';
@@ -45,6 +48,15 @@ const inputOptions = (queue: number) => ({ slots: Math.min(64, queue), slotSize:
  * without an error, so asking for more is harmless.
  */
 const INPUT_RECV_BUFFER = 8 * 1024 * 1024;
+
+/**
+ * Most an input reads while it stays busy before it wakes the subscribers: a quarter of a lag limit
+ * (so a subscriber that keeps up is never pushed past it by the wait), and at most 256 messages /
+ * 256 KiB (a few full TLS records per subscriber; a few hundred µs of receiving).
+ */
+function holdLimits(o: ResolvedOptions): { messages: number; bytes: number } {
+  return { messages: Math.min(256, Math.floor(o.queue / 4)), bytes: Math.min(256 * 1024, Math.floor(o.queueBytes / 4)) };
+}
 
 function errorText(e: unknown): string {
   const err = e as { code?: string; reason?: string; message?: string };
@@ -138,6 +150,15 @@ export class RelayEngine {
     this.#history.onEvict = (n) => this.counters.add('evicted', n);
     this.#publishHistory();
     try {
+      const inherited = o.listenFds;
+      for (const fd of inherited.udp ?? []) {
+        const family = takeInherited(fd, 'udp', ['udp']);
+        this.#inputs.push(new UdpSocket(family === 'ipv6' ? 'udp6' : 'udp4', { ...inputOptions(o.queue), fd }));
+      }
+      for (const fd of inherited.unix ?? []) {
+        takeInherited(fd, 'unix', ['unix-dgram']);
+        this.#inputs.push(new UnixDatagramSocket({ ...inputOptions(o.queue), fd }));
+      }
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
         clearSocketFile(path);
@@ -148,12 +169,15 @@ export class RelayEngine {
         input.socket.reportKernelDrops();
       }
       this.#startStreamInputs();
-      this.#listener = TcpListener.listen(o.tls, {
-        onAcceptPause: (e) =>
+      const listenerOptions = {
+        onAcceptPause: (e: AcceptPause) =>
           e.state === 'paused'
             ? this.log('warn', 'accept-paused', { code: e.error.code, reason: e.error.message })
             : this.log('info', 'accept-resumed', { code: e.error.code, failures: e.failures, ms: e.ms }),
-      });
+      };
+      const tlsFd = inherited.tls?.[0];
+      if (tlsFd !== undefined) takeInherited(tlsFd, 'tls', ['tcp-listen']);
+      this.#listener = tlsFd === undefined ? TcpListener.listen(o.tls, listenerOptions) : TcpListener.adopt(tlsFd, listenerOptions);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
@@ -258,7 +282,7 @@ export class RelayEngine {
   /** Binds the TCP and TLS inputs (their accept tasks start with the others). */
   #startStreamInputs(): void {
     const o = this.options;
-    if (o.tlsIn.length > 0) this.#inContext = this.#makeInContext();
+    if (o.tlsIn.length > 0 || (o.listenFds['tls-in']?.length ?? 0) > 0) this.#inContext = this.#makeInContext();
     const config = {
       maxMessage: o.maxMessage,
       maxSenders: o.maxSenders,
@@ -272,9 +296,20 @@ export class RelayEngine {
       verify: o.inVerify,
       context: () => this.#inContext!,
     };
-    const kinds = [...o.tcp.map((a) => ['tcp', a] as const), ...o.tlsIn.map((a) => ['tls', a] as const)];
-    kinds.forEach(([kind, address], index) => {
-      this.#streamInputs.push(new StreamInput({ ...config, kind, address, index }, this.loop, this.#appender, this.counters, this.log));
+    // Sockets passed by socket activation (named tcp and tls-in) come after the configured addresses.
+    const adopted = (name: string) =>
+      (o.listenFds[name] ?? []).map((fd) => {
+        takeInherited(fd, name, ['tcp-listen']);
+        return { fd, address: `fd ${fd}` };
+      });
+    const kinds = [
+      ...o.tcp.map((address) => ({ kind: 'tcp' as const, address })),
+      ...adopted('tcp').map((a) => ({ kind: 'tcp' as const, ...a })),
+      ...o.tlsIn.map((address) => ({ kind: 'tls' as const, address })),
+      ...adopted('tls-in').map((a) => ({ kind: 'tls' as const, ...a })),
+    ];
+    kinds.forEach((input, index) => {
+      this.#streamInputs.push(new StreamInput({ ...config, ...input, index }, this.loop, this.#appender, this.counters, this.log));
     });
   }
 
@@ -325,20 +360,44 @@ export class RelayEngine {
   }
 
   *#receive(input: DatagramEndpoint, index: number): Operation<void> {
+    const { messages: holdMessages, bytes: holdBytes } = holdLimits(this.options);
+    const h = this.history;
     let drops = 0;
+    // What was appended since the subscribers were last woken.
+    let held = 0;
+    let heldFrom = h.startOf(h.next);
     for (;;) {
-      const batch = yield* input.receive();
-      const time = Date.now();
-      for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
+      // While messages are held, the next read must not wait: an empty socket wakes the subscribers.
+      const batch = held > 0 ? input.socket.receive() : yield* input.receive();
+      const count = batch === WOULD_BLOCK ? 0 : batch.count;
+      if (batch !== WOULD_BLOCK) {
+        const time = Date.now();
+        for (let i = 0; i < count; i++) this.#append(batch, i, time);
+        // The journal's records are views of the receive slots: written before the next receive.
+        if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+      }
       // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
       const now = input.socket.kernelDrops();
       if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
       drops = now;
+      // A batch that filled every slot says the input is still busy: reading on before waking the
+      // subscribers lets each write more of the log per TLS record and per wake-up. Only a little:
+      // what is held stays well within a healthy subscriber's lag limit. A batch that left slots
+      // empty emptied the socket, and the subscribers are woken at once (no added delay).
+      const dry = count < input.socket.slots;
+      held += count;
+      if (!dry && held + input.socket.slots <= holdMessages && h.startOf(h.next) - heldFrom < holdBytes) continue;
+      held = 0;
+      heldFrom = h.startOf(h.next);
       this.#flushAppends();
       // Let the subscribers write before the next batch: a burst that keeps the socket readable
       // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
-      // ran, and push healthy subscribers past their lag limit.
-      yield* yieldNow();
+      // ran, and push healthy subscribers past their lag limit. After a dry batch this task waits
+      // for readiness at once: the fd stays registered (no pollset remove and re-insert per batch)
+      // and no recvmmsg is spent only to hear EAGAIN. Either way the subscribers woken above run
+      // first: readiness is collected on a later turn.
+      if (dry) yield* waitReadable(input.fd);
+      else yield* yieldNow();
     }
   }
 
@@ -499,10 +558,14 @@ export class RelayEngine {
     yield* conn.close();
   }
 
-  /** Counts a refused handshake and logs it, within the rate limit. */
-  #rejected(address: string, source: string, reason: string): void {
+  /**
+   * Counts a refused handshake and logs it, within the rate limit, with the certificate the peer
+   * presented when there was one (unverified: it says who knocked, not who it was).
+   */
+  #rejected(address: string, source: string, reason: string, cert?: PeerCertificate): void {
     this.counters.add('rejected');
-    this.#rejections.note(address, source, reason);
+    const presented = cert && { subject: cert.subject, issuer: cert.issuer, fingerprint: cert.fingerprint256 };
+    this.#rejections.note(address, source, reason, presented);
   }
 
   *#session(conn: TcpStream): Operation<void> {
@@ -525,7 +588,7 @@ export class RelayEngine {
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {
         if (e instanceof HaltedError) throw e;
-        this.#rejected(address, source, errorText(e));
+        this.#rejected(address, source, errorText(e), presented(tls));
         return;
       }
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
@@ -628,6 +691,15 @@ function byeFor(reason: string): string {
   if (reason === 'timed out') return 'write-timeout';
   if (reason === 'queue full') return 'lag-limit';
   return 'error';
+}
+
+/** What a refused peer presented, if its session still says (null for none). */
+function presented(tls: TlsStream | undefined): PeerCertificate | undefined {
+  try {
+    return tls?.session.presentedCertificate() ?? undefined;
+  } catch {
+    return undefined; // the session is gone already: nothing to tell
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -5,12 +5,14 @@ import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
+import { Level, LEVELS } from './log';
 
 export type { FsyncPolicy };
 
 /** PEM text or bytes, or `{ file }` to read (and re-read on reload). */
 export type PemSource = string | Buffer | { file: string };
 
+/** What a {@link Relay} is made from; only `tls`, `cert`, `key` and `ca` are required. */
 export interface RelayOptions {
   /** UDP inputs, `HOST:PORT` (`[::1]:5514` for IPv6). */
   udp?: string[];
@@ -40,9 +42,11 @@ export interface RelayOptions {
   senderIdleS?: number;
   /** Where subscribers connect, `HOST:PORT`. */
   tls: string;
-  /** Server certificate chain, its key, and the CA that subscriber certificates must chain to. */
+  /** Server certificate chain (leaf first), PEM. */
   cert: PemSource;
+  /** The private key of `cert`, PEM. */
   key: PemSource;
+  /** The CA that subscriber certificates must chain to, PEM (at least one certificate). */
   ca: PemSource;
   /** Exact RFC 2253 issuer DN a subscriber certificate must have. */
   issuer?: string;
@@ -50,12 +54,14 @@ export interface RelayOptions {
   fingerprints?: string[];
   /** SO_RCVBUF of every input, in bytes (default 8 MiB, which Linux caps at net.core.rmem_max); a bigger one absorbs longer bursts. */
   receiveBuffer?: number;
+  /** How messages are framed on a plain TLS subscriber's stream: `lf` (default) or `octet` (RFC 5425). */
   framing?: Framing;
   /**
    * The log's history: the newest `history` messages and `historyBytes` framed bytes are kept, for
    * subscribers that are behind or resume. Older ones are evicted (counted).
    */
   history?: number;
+  /** See `history`: framed bytes the history keeps at most. */
   historyBytes?: number;
   /** Keep the log in segment files here, so it (and its sequence) survives a restart. */
   historyDir?: string;
@@ -66,7 +72,9 @@ export interface RelayOptions {
    * happens beyond it. A protocol subscriber that asked for history is bounded by the history instead.
    */
   queue?: number;
+  /** See `queue`: the lag limit in framed bytes. */
   queueBytes?: number;
+  /** Beyond the lag limit: `drop-oldest` (default; the cursor skips ahead), `drop-newest`, or `disconnect`. */
   onFull?: FullPolicy;
   /** A subscriber that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
@@ -76,12 +84,14 @@ export interface RelayOptions {
    * address (of the busiest address, for the total) is cut to make room, and counted as rejected.
    */
   maxHandshakes?: number;
+  /** See `maxHandshakes`: the bound per IP address. */
   maxHandshakesPerIp?: number;
   /**
    * Rejected handshakes logged in full per window of `rejectionLogIntervalS` seconds; the rest of
    * the window's rejections are summed up in one `subscriber-rejected-suppressed` line at its end.
    */
   rejectionLogBurst?: number;
+  /** See `rejectionLogBurst`: the window, in seconds. */
   rejectionLogIntervalS?: number;
   /** A subscriber whose pending write (at most 16 KiB, one TLS record) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
@@ -96,11 +106,20 @@ export interface RelayOptions {
   metrics?: string;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;
+  /** Pollset backend of the relay's loop; default: the best compiled in. */
   backend?: Backend;
   /** `integrated`: runs inside this thread's Node loop. `blocking`: runs in a worker thread of its own. */
   mode?: 'integrated' | 'blocking';
   /** Log lines as JSON. */
   json?: boolean;
+  /**
+   * Sockets already open (systemd socket activation), by the name of the option they stand for:
+   * `udp` and `unix` inputs (in addition to the addresses given), `tls` the subscriber listener
+   * (instead of binding `tls`). Each is checked to be of the right kind at start.
+   */
+  listenFds?: Record<string, number[]>;
+  /** The least severe lines logged: error, warn, info (default) or debug (see Level). */
+  logLevel?: Level;
 }
 
 export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>> &
@@ -151,6 +170,8 @@ export const defaults = {
   statsIntervalS: 60,
   mode: 'integrated' as const,
   json: false,
+  logLevel: 'info' as Level,
+  listenFds: {} as Record<string, number[]>,
 };
 
 /**
@@ -213,6 +234,7 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);
   }
   if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
+  if (!LEVELS.includes(o.logLevel)) throw new RangeError(`relay option logLevel must be one of ${LEVELS.join(', ')}`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
   if (o.metrics !== undefined) {
     try {

@@ -51,6 +51,7 @@ export interface RelayStats {
   rejected: number;
   /** Payload bytes received, and framed bytes written to subscribers. */
   bytesIn: number;
+  /** Framed bytes written to subscribers. */
   bytesOut: number;
   /** Most messages any one subscriber has been behind the head (within its lag limit). */
   queueHighWater: number;

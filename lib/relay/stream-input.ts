@@ -21,6 +21,7 @@ import type { Task } from '../loop';
 import { isTimeoutError } from '../loop/timers';
 import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { ByteStream, TcpListener, TcpStream, TlsStream } from '../streams';
+import type { AcceptPause } from '../streams';
 import type { TlsContext, VerifyMode } from '../tls';
 import { PendingHandshakes, sourceOf } from './handshakes';
 import type { Logger } from './log';
@@ -47,8 +48,9 @@ export interface LogAppender {
 
 export interface StreamInputConfig {
   kind: 'tcp' | 'tls';
-  /** Where to listen. */
+  /** Where to listen; or, with `fd`, the socket to adopt (a listening TCP socket passed by socket activation). */
   address: string;
+  fd?: number;
   /** This input's slot in the counters. */
   index: number;
   maxMessage: number;
@@ -100,12 +102,13 @@ export class StreamInput {
   ) {
     this.#handshaking = new PendingHandshakes(config.maxHandshakes, config.maxHandshakesPerIp);
     this.#rejections = new RejectionLog(loop, log, 'sender-rejected', config.rejectionLogBurst, config.rejectionLogIntervalS * 1000);
-    this.#listener = TcpListener.listen(config.address, {
-      onAcceptPause: (e) =>
+    const listenerOptions = {
+      onAcceptPause: (e: AcceptPause) =>
         e.state === 'paused'
           ? log('warn', 'accept-paused', { input: this.name, code: e.error.code, reason: e.error.message })
           : log('info', 'accept-resumed', { input: this.name, code: e.error.code, failures: e.failures, ms: e.ms }),
-    });
+    };
+    this.#listener = config.fd === undefined ? TcpListener.listen(config.address, listenerOptions) : TcpListener.adopt(config.fd, listenerOptions);
   }
 
   /** Where it listens (with the kernel's port when 0 was asked). */

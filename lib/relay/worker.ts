@@ -15,7 +15,7 @@ const { options, counters, inputs, streams, controlFd, logFd } = workerData as {
   controlFd: number;
   logFd: number;
 };
-const log = createLogger({ json: options.json, sink: new LineSink(logFd) });
+const log = createLogger({ json: options.json, level: options.logLevel, sink: new LineSink(logFd) });
 const loop = new Loop({
   backend: options.backend,
   onError: (e, task) => log('error', 'task-crashed', { task: task.id, reason: (e as Error)?.stack ?? String(e) }),
@@ -23,7 +23,8 @@ const loop = new Loop({
 const post = (m: RunnerMessage) => parentPort!.postMessage(m);
 let started = false;
 try {
-  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, streams, counters), log, controlFd) });
+  const onReloaded = (ok: boolean) => post({ reloaded: ok });
+  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, streams, counters), log, controlFd, onReloaded) });
   started = true;
 } catch (e) {
   const err = e as NodeJS.ErrnoException & { reason?: string };

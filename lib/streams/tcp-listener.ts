@@ -52,6 +52,7 @@ export type AcceptPause =
   /** Accepting has caught up (nothing queued) after `failures` failed attempts over `ms` milliseconds. */
   | { state: 'resumed'; error: SystemError; failures: number; ms: number };
 
+/** Options of a {@link TcpListener}: the socket's (backlog, SO_REUSEPORT) and how accepting runs. */
 export interface ListenerOptions extends tcp.ListenOptions {
   /**
    * Told once when an accept episode begins and once when it ends (never once per failure), for
@@ -96,6 +97,14 @@ export class TcpListener {
    */
   static listen(address: string | Address, options: ListenerOptions = {}): TcpListener {
     return new TcpListener(tcp.listen(address, options), options);
+  }
+
+  /**
+   * A listening socket that is already open (inherited, e.g. from systemd): it becomes this
+   * object's. Check its type first (see net/inherited.ts).
+   */
+  static adopt(fd: number, options: ListenerOptions = {}): TcpListener {
+    return new TcpListener(fd, options);
   }
 
   /** The listening fd (for socket options that accepted sockets inherit, such as SO_RCVBUF). */

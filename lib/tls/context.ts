@@ -21,15 +21,19 @@ export type Pem = string | Uint8Array;
  */
 export type VerifyMode = 'none' | 'optional' | 'require';
 
+/** What a {@link TlsContext} is built from: own certificate and key, trusted CAs, and how peers are checked. */
 export interface TlsContextOptions {
-  /** Certificate (leaf first, then chain) and its private key, as PEM. A server needs both. */
+  /** Certificate (leaf first, then chain), as PEM. A server needs one, with its `key`. */
   cert?: Pem;
+  /** The private key of `cert`, as PEM. */
   key?: Pem;
   /** Trusted CA certificates (PEM, one or several) for verifying the peer. */
   ca?: Pem;
-  /** The same, read from files. */
+  /** `cert`, read from this file. */
   certFile?: string;
+  /** `key`, read from this file. */
   keyFile?: string;
+  /** `ca`, read from this file. */
   caFile?: string;
   /** Default: 'none' for servers, 'require' for clients. */
   verify?: VerifyMode;
@@ -85,8 +89,11 @@ function nameFiles(error: string, o: TlsContextOptions): string {
 export class TlsContext {
   /** @internal */
   readonly native: NativeTlsContext;
+  /** Whether sessions of this context accept (`server`) or make (`client`) connections. */
   readonly role: 'server' | 'client';
+  /** How the peer's certificate is checked (see {@link VerifyMode}); the option, or the role's default. */
   readonly verify: VerifyMode;
+  /** Client contexts: the default server name of sessions (SNI and certificate check); else undefined. */
   readonly servername: string | undefined;
 
   /** A context for accepting TLS connections. */

@@ -16,6 +16,7 @@ export type { Want };
 /** The peer's certificate, as seen after the handshake. */
 export type PeerCertificate = NativeCertInfo;
 
+/** Per-session options of a {@link TlsSession}. */
 export interface TlsSessionOptions {
   /** Client only: host name or IP the server certificate must match; a host name is also sent as SNI. Defaults to the context's. */
   servername?: string;
@@ -25,6 +26,7 @@ const { wantRead, wantWrite, failed } = native.tlsResult;
 
 /** A TLS session (server or client, after its context) bound to a non-blocking fd. */
 export class TlsSession {
+  /** The socket the session runs over; never closed by the session. */
   readonly fd: number;
   #native: NativeTlsSession | null;
   #handshaken = false;
@@ -72,6 +74,14 @@ export class TlsSession {
   /** The peer's certificate, or null when it sent none. */
   peerCertificate(): PeerCertificate | null {
     return this.#open().peerCertificate();
+  }
+
+  /**
+   * The certificate the peer presented even when verification refused it (after a failed
+   * handshake), for saying who was turned away; null when it sent none. Never a proof of identity.
+   */
+  presentedCertificate(): PeerCertificate | null {
+    return this.#open().presentedCertificate();
   }
 
   /** The certificate verification verdict in OpenSSL's words ('ok' when it verified). */

@@ -9,7 +9,7 @@
 import '../dispose';
 import { checkSignal } from '../errors';
 import { Backend, Pollset } from '../pollset';
-import type { Scheduler, TaskContext } from './contracts';
+import type { TaskContext } from './contracts';
 import { FdWaiters } from './fdwaiters';
 import { IntegratedDriver } from './integrated';
 import { Operation } from './operation';
@@ -65,7 +65,9 @@ const defaultOnError: ErrorHandler = (error, task) => {
  * loop.close();
  * ```
  */
-export class Loop implements Disposable, AsyncDisposable, Scheduler {
+export class Loop implements Disposable, AsyncDisposable {
+  // A Scheduler (contracts.ts) by shape: its members are @internal, and an `implements` clause would
+  // outlive them in the published types (stripInternal), where they are not declared.
   /** @internal */
   readonly timers = new TimerHeap();
   /** @internal */

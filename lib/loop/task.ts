@@ -46,7 +46,9 @@ export function currentTask(): Task<unknown> | undefined {
  * reaches its joiners only once every child is done (their `finally` blocks have run, even cleanup
  * that waits). `loop.spawn(op)` and `spawn(op, { detached: true })` make a top-level task instead.
  */
-export class Task<T> implements PromiseLike<T>, TaskContext {
+export class Task<T> implements PromiseLike<T> {
+  // A TaskContext (contracts.ts) by shape: its members are @internal, and an `implements` clause would
+  // outlive them in the published types (stripInternal), where they are not declared.
   /** Small integer, unique within the process (thread), for messages. */
   readonly id: number;
   /** @internal The loop that runs this task and interprets its instructions. */

@@ -85,6 +85,17 @@ export const WOULD_BLOCK: unique symbol = Symbol('WOULD_BLOCK');
 /** The type of {@link WOULD_BLOCK}: what a non-blocking call returns when it would have had to wait. */
 export type WouldBlock = typeof WOULD_BLOCK;
 
+/**
+ * Returned by a transfer that must wait for a readiness other than its own direction's (a TLS read
+ * that has to write first, a TLS write that has to read first): retry the same call once the fd is
+ * readable (WANT_READ) or writable (WANT_WRITE).
+ */
+export const WANT_READ: unique symbol = Symbol('WANT_READ');
+/** See {@link WANT_READ}. */
+export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
+/** What a transfer needs before it is retried: the fd readable ({@link WANT_READ}) or writable ({@link WANT_WRITE}). */
+export type Want = typeof WANT_READ | typeof WANT_WRITE;
+
 /** A native result of -EAGAIN becomes WOULD_BLOCK; other failures throw. */
 export function ioResult(result: number, syscall: string, detail?: { fd?: number; address?: string }): number | WouldBlock {
   if (result >= 0) return result;

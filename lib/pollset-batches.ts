@@ -10,7 +10,24 @@
  */
 import './dispose';
 import { abortError, checkSignal } from './errors';
-import type { PollEvent } from './pollset';
+
+/** One ready fd from the last wait. */
+export interface PollEvent<T> {
+  /** The ready file descriptor. */
+  fd: number;
+  /** The object registered with the fd (`insert(fd, interest, obj)`). */
+  obj: T;
+  /** Readable: a read would not block (data, a pending connection, or end of file). */
+  read: boolean;
+  /** Writable: a write would not block. */
+  write: boolean;
+  /** Priority data is readable (POLLPRI / EPOLLPRI: TCP urgent data, some device files). */
+  priority: boolean;
+  /** The peer hung up (POLLHUP / EPOLLHUP / EV_EOF); reads return what is left, then end of file. */
+  hangup: boolean;
+  /** An error is pending on the fd (POLLERR / EPOLLERR); the next operation on it reports it. */
+  error: boolean;
+}
 
 /** @internal What the batches need from their pollset. */
 export interface BatchSource<T> {

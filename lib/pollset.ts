@@ -4,30 +4,17 @@
  * made per event until `events()` is read.
  */
 import './dispose';
-import { abortError, argTypeError, check, checkSignal, EINVAL, stateError, systemError } from './errors';
+import { abortError, argTypeError, check, checkSignal, EINVAL, errnoOf, stateError, systemError } from './errors';
 import { Flag, native, NativePollset } from './native';
-import { EventBatches, WatchEventsOptions } from './pollset-batches';
+import { EventBatches, PollEvent, WatchEventsOptions } from './pollset-batches';
+
+const EBADF = errnoOf('EBADF');
+const ENOENT = errnoOf('ENOENT');
 
 /** Backend names. */
 export type Backend = 'epoll' | 'kqueue' | 'poll';
 
-/** One ready fd from the last wait. */
-export interface PollEvent<T> {
-  /** The ready file descriptor. */
-  fd: number;
-  /** The object registered with the fd (`insert(fd, interest, obj)`). */
-  obj: T;
-  /** Readable: a read would not block (data, a pending connection, or end of file). */
-  read: boolean;
-  /** Writable: a write would not block. */
-  write: boolean;
-  /** Priority data is readable (POLLPRI / EPOLLPRI: TCP urgent data, some device files). */
-  priority: boolean;
-  /** The peer hung up (POLLHUP / EPOLLHUP / EV_EOF); reads return what is left, then end of file. */
-  hangup: boolean;
-  /** An error is pending on the fd (POLLERR / EPOLLERR); the next operation on it reports it. */
-  error: boolean;
-}
+export type { PollEvent };
 
 /** Options of {@link Pollset.watch}. */
 export interface WatchOptions {
@@ -169,10 +156,19 @@ export class Pollset<T = number> implements Disposable {
     const reg = this.#regs[fd];
     const oneshot = parseOptions(options, fd, 'update') ?? reg?.oneshot ?? false;
     const result = handle.update(fd, interest | (oneshot ? Flag.Oneshot : 0));
-    if (result < 0 && reg && handle.size < this.#size) this.#forget(fd); // its file was closed
+    // The native pollset drops a registration whose file is gone, and says so: EBADF (the fd is
+    // closed) or ENOENT (the number now names another file, or was never registered). Either way it
+    // no longer holds the fd, so neither does this registry; any other error leaves it registered.
+    if (result === -EBADF || result === -ENOENT) this.#forget(fd);
     check(result, 'update', { fd });
     if (reg && obj !== undefined) reg.obj = obj;
     if (reg) reg.oneshot = oneshot;
+  }
+
+  /** Whether `fd` is registered (a registration that `update` found closed is not). */
+  has(fd: number): boolean {
+    this.#open();
+    return this.#regs[fd] !== undefined;
   }
 
   /** Unregisters `fd`. Works for an fd already closed; pending events of it are not delivered. */

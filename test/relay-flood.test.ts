@@ -1,5 +1,5 @@
 /**
- * The seed's flood, end to end: 500 syslog messages of ~300 bytes sent back to back over UDP while
+ * The flood that once stalled subscribers, end to end: 500 syslog messages of ~300 bytes sent back to back over UDP while
  * one `logtail` subscriber is stopped (SIGSTOP) and then continued. Every subscriber — the stopped
  * one and the others — receives all 500, in order, intact. Both run modes, both framings. The full
  * 3-s pause runs once per mode (lf); the octet variants pause 0.5 s to bound the suite's runtime.

@@ -116,7 +116,7 @@ describeMatrix((backend, mode) => {
     loop.close();
   });
 
-  test('halting serve halts its connection tasks, waits for their cleanup, then closes the listener', async () => {
+  test('halting serve closes the listener, halts its connection tasks and waits for their cleanup', async () => {
     const { loop, crashes } = newLoop(backend);
     const listener = TcpListener.listen('127.0.0.1:0');
     const addr = listener.localAddress();

@@ -8,7 +8,8 @@
  * can see that moment (the language gives it no hook), so the operation whose cleanup waits says
  * when its cleanup is over: `ensure` does, and puts the halt back in force right there.
  */
-import { next, Operation, perform, Resume } from './operation';
+import type { Resume } from './contracts';
+import { next, Operation, perform } from './operation';
 
 const RETURN: Resume = Object.freeze({ kind: 'return' });
 

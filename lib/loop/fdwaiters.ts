@@ -1,5 +1,5 @@
 /**
- * Per-fd waiters, the course's fd_state: for each fd, the tasks blocked reading it and the tasks
+ * Per-fd waiters (the per-fd reader/writer bookkeeping of event-driven servers): for each fd, the tasks blocked reading it and the tasks
  * blocked writing it. The pollset interest is exactly "r if any reader waits, w if any writer
  * waits", and the registration goes away when nobody waits.
  *
@@ -10,11 +10,8 @@
 import { errnoOf, systemError } from '../errors';
 import { Flag } from '../native';
 import { Pollset } from '../pollset';
-import { fail, Instruction, next, Operation, Resume } from './operation';
-import type { Task, Wait } from './task';
-
-/** Which readiness a task waits for. */
-export type Direction = 'read' | 'write';
+import { fail, Instruction, next, Operation } from './operation';
+import type { Direction, Resume, TaskContext, Wait } from './contracts';
 
 /**
  * One direction of one fd: the tasks blocked on it, and the Wait they all hold (made once, not per
@@ -22,7 +19,7 @@ export type Direction = 'read' | 'write';
  * the storage of an array set to length 0 and the next wait would allocate it again.
  */
 interface Waiters {
-  tasks: (Task<unknown> | undefined)[];
+  tasks: (TaskContext | undefined)[];
   count: number;
   wait: Wait;
 }
@@ -65,7 +62,7 @@ export class FdWaiters {
   }
 
   /** Blocks `task` until `fd` is ready for `dir` (or hangs up / errs). Throws if the pollset refuses the fd. */
-  wait(task: Task<unknown>, fd: number, dir: Direction): void {
+  wait(task: TaskContext, fd: number, dir: Direction): void {
     let s = this.#fds[fd];
     if (!s) {
       s = this.#state(fd);
@@ -165,12 +162,9 @@ export class FdWaiters {
     const target = growOnly ? s.registered | want : want;
     if (target === s.registered) return;
     if (target === 0) {
-      // A fd closed behind our back is already gone from the kernel's set: nothing left to undo.
-      try {
-        this.#pollset.remove(s.fd);
-      } catch {
-        /* see above */
-      }
+      // An update that found the fd closed (EBADF) or its number reused (ENOENT) already dropped the
+      // registration; anything else the pollset refuses here is a real failure and goes up.
+      if (this.#pollset.has(s.fd)) this.#pollset.remove(s.fd);
       if (this.#fds[s.fd] === s) this.#fds[s.fd] = undefined;
       s.dirty = false;
     } else if (s.registered === 0) {

@@ -6,6 +6,7 @@ export type { TaskState } from './task';
 export { Loop } from './loop';
 export type { LoopOptions, LoopStats, ErrorHandler, RunOptions } from './loop';
 export { spawn, getDefaultLoop } from './spawn';
+export type { SpawnOptions } from './spawn';
 export { sleep, timeout } from './timers';
 export { abortable } from './interrupt';
 export { ensure } from './ensure';

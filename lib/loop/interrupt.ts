@@ -5,14 +5,14 @@
  */
 import { abortError, checkSignal } from '../errors';
 import { next, Operation, perform } from './operation';
-import type { Task } from './task';
+import type { TaskContext } from './contracts';
 
 /**
  * Runs `op` in the calling task, cut short when `arm`'s trigger fires. `arm(interrupt, task)` starts
  * watching (a timer, a signal) and returns how to stop. Once `op` finishes the watch stops, and an
  * interrupt that fired while the task was already queued to run never lands later.
  */
-export function* interruptible<T>(arm: (interrupt: (error: unknown) => void, task: Task<unknown>) => () => void, op: Operation<T>): Operation<T> {
+export function* interruptible<T>(arm: (interrupt: (error: unknown) => void, task: TaskContext) => () => void, op: Operation<T>): Operation<T> {
   const disarm = yield* perform<() => void>((task) => {
     let fired: unknown;
     const stop = arm((error) => {

@@ -3,12 +3,15 @@
  *
  * A turn is: collect ready fds and move their waiters to the run queue; fire due timers; run one
  * pass of the run queue; bring fd registrations down to what the waiters still need. Two drivers
- * repeat turns: `run()` inside Node's own loop, and `runBlocking()` which is the seed's eventloop.
+ * repeat turns: `run()` inside Node's own loop (see integrated.ts), and `runBlocking()`, the classic
+ * event loop that sleeps in the pollset's wait.
  */
 import '../dispose';
-import { abortError, checkSignal } from '../errors';
+import { checkSignal } from '../errors';
 import { Backend, Pollset } from '../pollset';
+import type { TaskContext } from './contracts';
 import { FdWaiters } from './fdwaiters';
+import { IntegratedDriver } from './integrated';
 import { Operation } from './operation';
 import { RunQueue } from './runqueue';
 import { Task } from './task';
@@ -63,25 +66,20 @@ const defaultOnError: ErrorHandler = (error, task) => {
  * ```
  */
 export class Loop implements Disposable, AsyncDisposable {
+  // A Scheduler (contracts.ts) by shape: its members are @internal, and an `implements` clause would
+  // outlive them in the published types (stripInternal), where they are not declared.
   /** @internal */
   readonly timers = new TimerHeap();
   /** @internal */
   readonly fds: FdWaiters;
   readonly #pollset: Pollset<number>;
-  readonly #runq = new RunQueue<Task<unknown>>();
-  readonly #tasks = new Set<Task<unknown>>();
+  readonly #runq = new RunQueue<TaskContext>();
+  readonly #tasks = new Set<TaskContext>();
   readonly #onError: ErrorHandler;
-  #mode: 'idle' | 'integrated' | 'blocking' = 'idle';
-  /** An integrated turn is running: it looks at the run queue when it ends, so nobody needs to kick. */
-  #inTurn = false;
-  #immediate: NodeJS.Immediate | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
+  #blocking = false;
+  /** Set while integrated mode runs. */
+  #driver: IntegratedDriver | undefined;
   readonly #dispatch = (fd: number, flags: number): void => this.fds.dispatch(fd, flags);
-  #running: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
-  /** The signal that aborted the current run: when the last task is gone, the run rejects with its AbortError. */
-  #abortedBy: AbortSignal | undefined;
-  readonly #abortListeners: (() => void)[] = [];
 
   constructor(options: LoopOptions = {}) {
     this.#pollset = new Pollset<number>({ backend: options.backend });
@@ -106,12 +104,13 @@ export class Loop implements Disposable, AsyncDisposable {
     };
   }
 
-  /** Starts `op` (a generator function or a generator) as a new task of this loop; it runs on a later turn. */
+  /**
+   * Starts `op` (a generator function or a generator) as a new top-level task of this loop, even when
+   * called inside a task: it lives until it ends or is halted (or the loop closes), whoever spawned it.
+   * It runs on a later turn.
+   */
   spawn<T>(op: Operation<T> | (() => Operation<T>)): Task<T> {
-    const task = new Task<T>(this, typeof op === 'function' ? op() : op);
-    this.#tasks.add(task as Task<unknown>);
-    this.enqueue(task as Task<unknown>);
-    return task;
+    return new Task<T>(this, typeof op === 'function' ? op() : op);
   }
 
   /**
@@ -127,39 +126,48 @@ export class Loop implements Disposable, AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#mode === 'blocking') return Promise.reject(new Error('loop is running in blocking mode'));
-    if (this.#running) {
-      this.#listen(signal);
-      return this.#running.promise;
+    if (this.#blocking) return Promise.reject(new Error('loop is running in blocking mode'));
+    if (this.#driver) {
+      this.#driver.listen(signal);
+      return this.#driver.promise;
     }
-    let resolve!: () => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getters below have their own `this`
+    const loop = this;
+    const driver = new IntegratedDriver({
+      turn: (fromPollset) => {
+        if (fromPollset) this.#pollset.forEachEvent(this.#dispatch);
+        this.#turn();
+      },
+      get idle() {
+        return loop.#tasks.size === 0;
+      },
+      get ready() {
+        return loop.#runq.length > 0;
+      },
+      get nextDeadline() {
+        return loop.timers.next;
+      },
+      watch: (onReadable) => this.#pollset.watch(onReadable),
+      unwatch: () => this.#pollset.unwatch(),
+      haltAll: () => this.#haltAll(),
+      stopped: () => {
+        if (this.#driver === driver) this.#driver = undefined;
+      },
     });
-    this.#running = { promise, resolve, reject };
-    this.#mode = 'integrated';
-    this.#listen(signal);
-    try {
-      this.#pollset.watch(() => this.#integrated(true));
-    } catch (err) {
-      this.#stop(err);
-      return promise;
-    }
-    this.#kick();
-    return promise;
+    this.#driver = driver;
+    driver.start(signal);
+    return driver.promise;
   }
 
   /**
-   * Blocking mode, the seed's eventloop: `wait(next deadline)`, dispatch ready fds, fire timers, run
-   * the run queue, until `done()` returns true or no task is left. Fastest, but nothing else in this
-   * thread (promises, Node timers, Node I/O) runs until it returns: use it in a process or worker
-   * that does nothing else. Throws when the remaining tasks can never be resumed (a deadlock).
+   * Blocking mode, the classic event loop: `wait(next deadline)`, dispatch ready fds, fire timers,
+   * run the run queue, until `done()` returns true or no task is left. Fastest, but nothing else in
+   * this thread (promises, Node timers, Node I/O) runs until it returns: use it in a process or
+   * worker that does nothing else. Throws when the remaining tasks can never be resumed (a deadlock).
    */
   runBlocking(done?: () => boolean): void {
-    if (this.#mode !== 'idle') throw new Error(`loop is already running in ${this.#mode} mode`);
-    this.#mode = 'blocking';
+    if (this.#blocking || this.#driver) throw new Error(`loop is already running in ${this.#blocking ? 'blocking' : 'integrated'} mode`);
+    this.#blocking = true;
     try {
       while (this.#tasks.size > 0 && !done?.()) {
         let timeout = -1;
@@ -172,14 +180,14 @@ export class Loop implements Disposable, AsyncDisposable {
         this.#turn();
       }
     } finally {
-      this.#mode = 'idle';
+      this.#blocking = false;
     }
   }
 
   /** Halts every task, stops running and releases the pollset. */
   close(): void {
     this.#haltAll();
-    this.#stop();
+    this.#driver?.stop();
     this.#pollset.close();
   }
 
@@ -193,7 +201,7 @@ export class Loop implements Disposable, AsyncDisposable {
    * even cleanup that waits (`ensure`), is run to the end in integrated mode; then the loop closes.
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#mode === 'blocking') throw new Error('loop is running in blocking mode');
+    if (this.#blocking) throw new Error('loop is running in blocking mode');
     this.#haltAll();
     try {
       if (this.#tasks.size > 0) await this.run();
@@ -206,33 +214,25 @@ export class Loop implements Disposable, AsyncDisposable {
     for (const task of [...this.#tasks]) task.halt();
   }
 
-  /** Makes `signal` abort the current integrated run. */
-  #listen(signal: AbortSignal | undefined): void {
-    if (!signal) return;
-    const onAbort = (): void => {
-      this.#abortedBy ??= signal;
-      this.#haltAll();
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.#abortListeners.push(() => signal.removeEventListener('abort', onAbort));
+  /** @internal A new task: it is queued to take its first step. */
+  adopt(task: TaskContext): void {
+    this.#tasks.add(task);
+    this.enqueue(task);
   }
 
   /** @internal A task became ready. */
-  enqueue(task: Task<unknown>): void {
+  enqueue(task: TaskContext): void {
     this.#runq.push(task);
     this.#changed();
   }
 
   /** @internal A task finished; `crash` is set when it failed and nobody was watching. */
-  finished(task: Task<unknown>, crash?: { error: unknown }): void {
+  finished(task: TaskContext, crash?: { error: unknown }): void {
     this.#tasks.delete(task);
     if (crash) {
       try {
-        this.#onError(crash.error, task);
+        // Every task of a loop is a Task: only Task's constructor adopts one.
+        this.#onError(crash.error, task as Task<unknown>);
       } catch (err) {
         queueMicrotask(() => {
           throw err; // an onError that throws is the caller's bug: surface it, but keep the loop consistent
@@ -242,89 +242,15 @@ export class Loop implements Disposable, AsyncDisposable {
     this.#changed();
   }
 
-  /**
-   * The loop's work changed (a task queued or finished, a timer added). Inside a turn the check at
-   * its end takes care of it (a setImmediate made here would also make libuv poll once more without
-   * blocking). Outside a turn (a halt, schedule, spawn or mailbox call from plain Node code, whose
-   * cleanup may queue tasks, add timers or finish the last task) one turn is kicked, and its end
-   * re-arms the Node timer for the earliest deadline or stops the loop.
-   */
+  /** The loop's work changed (a task queued or finished, a timer added): see IntegratedDriver.changed. */
   #changed(): void {
-    if (this.#mode === 'integrated' && !this.#inTurn) this.#kick();
+    this.#driver?.changed();
   }
 
   #turn(): void {
     if (this.timers.size > 0) this.timers.fireDue(now());
     this.#runq.pass((task) => task.run());
     this.fds.flush();
-  }
-
-  /** One integrated turn, from a setImmediate, a Node timer or the pollset watcher. */
-  #integrated(fromPollset: boolean): void {
-    if (this.#mode !== 'integrated') return;
-    this.#inTurn = true;
-    try {
-      if (fromPollset) this.#pollset.forEachEvent(this.#dispatch);
-      this.#turn();
-    } catch (err) {
-      this.#stop(err);
-      return;
-    } finally {
-      this.#inTurn = false;
-    }
-    if (this.#tasks.size === 0) {
-      this.#stop();
-      return;
-    }
-    if (this.#runq.length > 0) this.#kick();
-    this.#armTimer();
-  }
-
-  #kick(): void {
-    this.#immediate ??= setImmediate(() => {
-      this.#immediate = undefined;
-      this.#integrated(false);
-    });
-  }
-
-  /** Keeps one Node timer for the earliest deadline; a later or cancelled one at worst wakes us early. */
-  #armTimer(): void {
-    const next = this.timers.next;
-    if (next === undefined) {
-      this.#clearTimer();
-      return;
-    }
-    if (this.#timer && this.#timerAt <= next) return;
-    this.#clearTimer();
-    this.#timerAt = next;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#integrated(false);
-    }, Math.min(MAX_WAIT_MS, Math.max(1, Math.ceil(next - now()))));
-  }
-
-  #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-  }
-
-  #stop(error?: unknown): void {
-    if (this.#mode !== 'integrated') return;
-    this.#mode = 'idle';
-    this.#pollset.unwatch();
-    if (this.#immediate) clearImmediate(this.#immediate);
-    this.#immediate = undefined;
-    this.#clearTimer();
-    const running = this.#running!;
-    this.#running = undefined;
-    for (const unlisten of this.#abortListeners.splice(0)) unlisten();
-    const aborted = this.#abortedBy;
-    this.#abortedBy = undefined;
-    if (error !== undefined) running.reject(error);
-    else if (aborted) running.reject(abortError(aborted));
-    else running.resolve();
   }
 
   #deadlock(): Error {

@@ -5,7 +5,7 @@
  */
 import { errnoOf, systemError } from '../errors';
 import { fail, next, Operation, perform } from './operation';
-import type { Task } from './task';
+import type { TaskContext } from './contracts';
 
 /** What `take()` returns once the mailbox is closed and drained. */
 export const CLOSED: unique symbol = Symbol('CLOSED');
@@ -13,7 +13,7 @@ export const CLOSED: unique symbol = Symbol('CLOSED');
 export type Closed = typeof CLOSED;
 
 interface Putter<T> {
-  task: Task<unknown>;
+  task: TaskContext;
   value: T;
 }
 
@@ -41,13 +41,13 @@ export class Mailbox<T> {
   readonly capacity: number;
   #items: T[] = [];
   #head = 0;
-  #takers = new Set<Task<unknown>>();
+  #takers = new Set<TaskContext>();
   /**
    * Takers woken because a value was put for them, not yet run, and those values in put order. The
    * values stay here until a taker runs: one halted before it runs leaves its value to the next
    * waiting taker, or to the front of the buffer, instead of taking it down with it.
    */
-  #promised = new Set<Task<unknown>>();
+  #promised = new Set<TaskContext>();
   #handed: T[] = [];
   #putters = new Set<Putter<T>>();
   #closed = false;
@@ -96,7 +96,7 @@ export class Mailbox<T> {
   *take(): Operation<T | Closed> {
     if (this.size > 0) return this.#shift();
     if (this.#closed) return CLOSED;
-    let me: Task<unknown> | undefined;
+    let me: TaskContext | undefined;
     let resumed = false;
     try {
       yield* perform<void>((task) => {
@@ -132,7 +132,7 @@ export class Mailbox<T> {
     for (const p of putters) p.task.wake(fail(closedError()));
   }
 
-  #promise(taker: Task<unknown>): void {
+  #promise(taker: TaskContext): void {
     this.#takers.delete(taker);
     this.#promised.add(taker);
     taker.wake(next());

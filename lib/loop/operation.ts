@@ -6,16 +6,7 @@
  * `Instruction` (which only this package can make), a bare `yield op()` where `yield* op()` was
  * meant does not compile, and a task can never receive a value it did not ask its loop for.
  */
-import type { Task } from './task';
-
-/** How the loop resumes a suspended task: with a value, with an error, or by halting it. */
-export type Resume = { kind: 'next'; value: unknown } | { kind: 'throw'; error: unknown } | { kind: 'return' };
-
-/**
- * What an instruction did: resume the task at once (no trip through the run queue), or
- * `undefined` when the task is now suspended and something will wake it later.
- */
-export type Outcome = Resume | undefined;
+import type { Outcome, Resume, TaskContext } from './contracts';
 
 /**
  * A request from a task to the loop running it. Opaque: only this package makes instructions,
@@ -25,10 +16,10 @@ export class Instruction {
   // A private field makes the type nominal: no object literal or foreign class is assignable.
   readonly #brand = true;
   /** @internal */
-  readonly perform: (task: Task<unknown>) => Outcome;
+  readonly perform: (task: TaskContext) => Outcome;
 
   /** Only this package makes instructions: its operations yield them. */
-  constructor(perform: (task: Task<unknown>) => Outcome) {
+  constructor(perform: (task: TaskContext) => Outcome) {
     this.perform = perform;
   }
 
@@ -58,6 +49,6 @@ export function fail(error: unknown): Resume {
  * Yields one instruction and returns what the loop resumed the task with, typed by the caller.
  * This is the single place where the untyped resumption value is narrowed.
  */
-export function* perform<T>(run: (task: Task<unknown>) => Outcome): Operation<T> {
+export function* perform<T>(run: (task: TaskContext) => Outcome): Operation<T> {
   return (yield new Instruction(run)) as T;
 }

@@ -1,6 +1,6 @@
 /**
- * The seed's low-level style: a task parks itself and someone schedules it with a value.
- * Unlike the seed, `schedule` checks that the task really is parked; a task blocked on anything
+ * The low-level style of a classic coroutine scheduler: a task parks itself and someone schedules
+ * it with a value. Unlike a classic RUNQUEUE, `schedule` checks that the task really is parked; a task blocked on anything
  * else (an fd, a timer, a mailbox) cannot be resumed this way, and saying so loudly is the point.
  */
 import { next, Operation, perform } from './operation';

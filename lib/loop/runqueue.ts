@@ -8,7 +8,7 @@
 
 /**
  * A FIFO with stale-entry skipping (an item dequeued by other means is not run twice). An entry is
- * an item and the ticket it had when queued (a newer or cancelled ticket makes the entry stale),
+ * an item and the ticket it had when queued (a newer ticket makes the entry stale: the task was queued again, or halted),
  * kept in slots [head, tail) of two parallel arrays that are reused, never truncated: queueing
  * allocates nothing once they have grown to the working size.
  */
@@ -29,23 +29,14 @@ export class RunQueue<T extends { ticket: number }> {
     this.#tickets[this.#tail++] = ++item.ticket;
   }
 
-  /** Makes a queued item's entry stale (it will not run). */
-  static cancel(item: { ticket: number }): void {
-    item.ticket++;
-  }
-
-  /** Runs `run(item)` for each live entry queued before this call; returns how many ran. */
-  pass(run: (item: T) => void): number {
+  /** Runs `run(item)` for each live entry queued before this call. */
+  pass(run: (item: T) => void): void {
     const end = this.#tail;
-    let ran = 0;
     while (this.#head < end) {
       const item = this.#items[this.#head]!;
       const ticket = this.#tickets[this.#head];
       this.#items[this.#head++] = undefined;
-      if (item.ticket === ticket) {
-        ran++;
-        run(item);
-      }
+      if (item.ticket === ticket) run(item);
     }
     if (this.#head === this.#tail) {
       this.#head = this.#tail = 0; // drained, the usual end of a pass
@@ -57,6 +48,5 @@ export class RunQueue<T extends { ticket: number }> {
       this.#tail -= this.#head;
       this.#head = 0;
     }
-    return ran;
   }
 }

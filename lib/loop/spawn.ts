@@ -15,13 +15,25 @@ export function getDefaultLoop(): Loop {
   return defaultLoop;
 }
 
+/** Options of {@link spawn}. */
+export interface SpawnOptions {
+  /**
+   * Inside a task, make a top-level task that outlives its spawner (as `loop.spawn` does) instead of
+   * a child that is halted and awaited when the spawner ends. Outside any task every spawn is top-level.
+   */
+  detached?: boolean;
+}
+
 /**
- * Starts `op` as a new task: on the calling task's loop when called inside a task, otherwise on
- * the default loop, which is then running (integrated) until no task is left.
+ * Starts `op` as a new task. Inside a task it runs on that task's loop as its child: when the
+ * spawner ends (returns, throws or is halted) the child is halted, and the spawner's result reaches
+ * its joiners once the child's `finally` blocks have run. With `{ detached: true }` it is a top-level
+ * task instead. Outside any task it is a top-level task of the default loop, which is then running
+ * (integrated) until no task is left.
  */
-export function spawn<T>(op: Operation<T> | (() => Operation<T>)): Task<T> {
+export function spawn<T>(op: Operation<T> | (() => Operation<T>), options: SpawnOptions = {}): Task<T> {
   const running = currentTask();
-  if (running) return running.loop.spawn(op);
+  if (running) return new Task(running.loop, typeof op === 'function' ? op() : op, options?.detached ? undefined : running);
   const loop = getDefaultLoop();
   const task = loop.spawn(op);
   // The default loop's run() never rejects for a task's sake (task errors go to onError or join).

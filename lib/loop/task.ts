@@ -1,10 +1,11 @@
 /**
  * Tasks: a generator stepped by its loop. A task is queued, running, blocked on exactly one
  * described wait, or done. Only the waker of that wait (or a timeout, or halt) may resume it, which
- * is what turns the seed's mis-resume into a loud error instead of a stalled stream.
+ * is what turns a mis-resume (a task suspended inside a write resumed with data, as if the socket
+ * were writable) into a loud error instead of a stalled stream.
  */
-import { fail, Instruction, next, Operation, perform, Resume } from './operation';
-import type { Loop } from './loop';
+import { fail, Instruction, next, Operation, perform } from './operation';
+import type { Resume, Scheduler, TaskContext, Wait } from './contracts';
 
 /** Where a task is: see {@link Task.state}. */
 export type TaskState = 'queued' | 'running' | 'blocked' | 'done';
@@ -23,17 +24,6 @@ export class HaltedError extends Error {
   }
 }
 
-/**
- * @internal What a blocked task waits on: a description for messages, how to let go of it, and
- * whether `schedule` may resume it. `cancel` gets the task, so one Wait can serve every task
- * blocked on the same thing (the fd waiters keep two per fd instead of making one per wait).
- */
-export interface Wait {
-  readonly what: string;
-  cancel(task: Task<unknown>): void;
-  readonly parked: boolean;
-}
-
 type Result<T> = { kind: 'ok'; value: T } | { kind: 'error'; error: unknown } | { kind: 'halted' };
 
 /** The task whose generator is executing right now (per thread: each worker has its own module). */
@@ -50,12 +40,19 @@ export function currentTask(): Task<unknown> | undefined {
  * - `yield* task.join()` waits for it inside another task: its result, typed, or its error rethrown.
  * - `await task` (or `task.toPromise()`) does the same from ordinary Node code.
  * - `task.halt()` stops it: its `finally` blocks run and whatever it waited on is released.
+ *
+ * A task spawned with `spawn(op)` inside another task is that task's child: when the parent ends
+ * (returns, throws or is halted), its children still running are halted, and the parent's result
+ * reaches its joiners only once every child is done (their `finally` blocks have run, even cleanup
+ * that waits). `loop.spawn(op)` and `spawn(op, { detached: true })` make a top-level task instead.
  */
 export class Task<T> implements PromiseLike<T> {
+  // A TaskContext (contracts.ts) by shape: its members are @internal, and an `implements` clause would
+  // outlive them in the published types (stripInternal), where they are not declared.
   /** Small integer, unique within the process (thread), for messages. */
   readonly id: number;
   /** @internal The loop that runs this task and interprets its instructions. */
-  readonly loop: Loop;
+  readonly loop: Scheduler;
   /** @internal Run-queue ticket (see RunQueue). */
   ticket = 0;
 
@@ -67,18 +64,29 @@ export class Task<T> implements PromiseLike<T> {
   #haltRequested = false;
   #halting = false;
   #result: Result<T> | undefined;
-  #joiners = new Set<Task<unknown>>();
+  /** The generator is done with this result; the task waits for its children before it is. */
+  #ending: Result<T> | undefined;
+  #reaping = false;
+  readonly #parent: Task<unknown> | undefined;
+  readonly #children = new Set<Task<unknown>>();
+  #joiners = new Set<TaskContext>();
   #promise: Promise<T> | undefined;
   // Typed loosely so that Task<T> stays assignable to Task<unknown> (the result is a T by construction).
   #settle: ((r: Result<unknown>) => void) | undefined;
 
   static #ids = 0;
 
-  /** Not for direct use: {@link spawn} and `loop.spawn` make tasks, and start them. */
-  constructor(loop: Loop, gen: Operation<T>) {
+  /** Not for direct use: {@link spawn} and `loop.spawn` make tasks, and start them. A task with a `parent` is halted and awaited when the parent ends. */
+  constructor(loop: Scheduler, gen: Operation<T>, parent?: Task<unknown>) {
     this.id = ++Task.#ids;
     this.loop = loop;
     this.#gen = gen;
+    if (parent) {
+      if (parent.#state === 'done' || parent.#ending) throw new Error(`task ${parent.id} has ended: it cannot spawn a child`);
+      this.#parent = parent;
+      parent.#children.add(this as Task<unknown>);
+    }
+    loop.adopt(this);
   }
 
   /** queued (ready to run), running, blocked (waiting; see {@link blockedOn}) or done. */
@@ -128,7 +136,7 @@ export class Task<T> implements PromiseLike<T> {
    * Idempotent; a finished task is left alone.
    */
   halt(): void {
-    if (this.#state === 'done' || this.#halting) return;
+    if (this.#state === 'done' || this.#halting || this.#ending) return;
     if (this.#state === 'running') {
       this.#haltRequested = true;
       return;
@@ -185,6 +193,7 @@ export class Task<T> implements PromiseLike<T> {
 
   /** @internal A deadline passed: release the wait and throw `error` into the task (now or at its next yield). */
   interrupt(error: unknown): void {
+    if (this.#ending) return;
     if (this.#state === 'blocked') {
       this.#release();
       this.requeue(fail(error));
@@ -207,7 +216,7 @@ export class Task<T> implements PromiseLike<T> {
 
   /** Lets go of the current wait (its waker will not resume the task); the caller resumes it. */
   #release(): void {
-    this.#wait!.cancel(this as Task<unknown>);
+    this.#wait!.cancel(this);
     this.#wait = undefined;
   }
 
@@ -251,7 +260,7 @@ export class Task<T> implements PromiseLike<T> {
         }
         let outcome: Resume | undefined;
         try {
-          outcome = r.value.perform(this as Task<unknown>);
+          outcome = r.value.perform(this);
         } catch (error) {
           outcome = fail(error);
         }
@@ -263,14 +272,40 @@ export class Task<T> implements PromiseLike<T> {
     }
   }
 
+  /** The generator is done: halt the children still running, and complete once none is left. */
   #finish(result: Result<T>): void {
+    this.#wait = undefined;
+    if (this.#children.size === 0) {
+      this.#complete(result);
+      return;
+    }
+    this.#ending = result;
+    this.#state = 'blocked';
+    this.#wait = { what: `ending: waiting for ${this.#children.size} child task(s)`, cancel: () => {}, parked: false };
+    this.#reaping = true;
+    try {
+      for (const child of [...this.#children]) child.halt();
+    } finally {
+      this.#reaping = false;
+    }
+    if (this.#children.size === 0) this.#complete(result);
+  }
+
+  #childDone(child: Task<unknown>): void {
+    this.#children.delete(child);
+    if (this.#ending && this.#children.size === 0 && !this.#reaping) this.#complete(this.#ending);
+  }
+
+  #complete(result: Result<T>): void {
     this.#state = 'done';
     this.#result = result;
+    this.#ending = undefined;
     this.#wait = undefined;
     const observed = this.#joiners.size > 0 || this.#settle !== undefined;
     for (const joiner of this.#joiners) joiner.wake(this.#outcome());
     this.#joiners.clear();
     this.#settle?.(result);
-    this.loop.finished(this as Task<unknown>, result.kind === 'error' && !observed ? result : undefined);
+    this.loop.finished(this, result.kind === 'error' && !observed ? result : undefined);
+    if (this.#parent) this.#parent.#childDone(this as Task<unknown>);
   }
 }

@@ -5,12 +5,7 @@
 import { performance } from 'perf_hooks';
 import { abortable, interruptible } from './interrupt';
 import { next, Operation, perform } from './operation';
-
-/** A pending timer; `cancel()` removes it from its heap (idempotent). */
-export interface Timer {
-  readonly deadline: number;
-  cancel(): void;
-}
+import type { Timer } from './contracts';
 
 class HeapTimer implements Timer {
   /** Position in the heap; -1 once fired or cancelled. */
@@ -96,17 +91,14 @@ export class TimerHeap {
     }
   }
 
-  /** Fires every timer due at `time`; timers added meanwhile wait for the next call. Returns the count. */
-  fireDue(time: number): number {
-    let fired = 0;
+  /** Fires every timer due at `time`; timers added meanwhile wait for the next call. */
+  fireDue(time: number): void {
     const limit = this.#seq;
     while (this.#heap.length > 0 && this.#heap[0].deadline <= time && this.#heap[0].seq < limit) {
       const t = this.#heap[0];
       this.remove(t);
-      fired++;
       t.fire();
     }
-    return fired;
   }
 
   #less(a: HeapTimer, b: HeapTimer): boolean {

@@ -3,7 +3,7 @@
  * one recvmmsg fills a pooled buffer of slots owned by this object, and the batch is read through
  * a reused view. Nothing is allocated per datagram unless you ask for its bytes or its address.
  */
-import '../dispose';
+import { closeOnThrow } from '../dispose';
 import * as fs from 'fs';
 import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
@@ -279,11 +279,9 @@ export class DatagramSocket {
 
 /** Opens a datagram socket and binds it in one step, closing it if the bind fails. */
 export function bindDatagram(type: DatagramType, address: string | Address, options?: DatagramOptions): DatagramSocket {
-  const sock = new DatagramSocket(type, options);
-  try {
-    return sock.bind(address);
-  } catch (err) {
-    sock.close();
-    throw err;
-  }
+  return closeOnThrow(
+    new DatagramSocket(type, options),
+    (sock) => sock.close(),
+    (sock) => sock.bind(address),
+  );
 }

@@ -3,23 +3,12 @@
  * binding, names, buffer sizes. Failures are Node-style errors naming the address or fd.
  */
 import { check, EINVAL, systemError } from '../errors';
-import { close } from '../fd';
 import { native, SocketOption } from '../native';
 import { Address, AddressFamily } from './address';
 
 /** A new socket of `family`, non-blocking and close-on-exec. */
 export function openSocket(family: AddressFamily, type: 'dgram' | 'stream'): number {
   return check(native.socket(family, type), 'socket');
-}
-
-/** Runs `setup(fd)`; closes the fd and rethrows when it fails, so no half-made socket leaks. */
-export function closeOnThrow<T>(fd: number, setup: (fd: number) => T): T {
-  try {
-    return setup(fd);
-  } catch (err) {
-    close(fd);
-    throw err;
-  }
 }
 
 /** bind(2): the error names the address, `bind EADDRINUSE 127.0.0.1:5514` style. */

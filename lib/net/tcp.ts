@@ -5,10 +5,11 @@
  * Writes never raise SIGPIPE: a peer that went away is an EPIPE or ECONNRESET error.
  */
 import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, systemError, WouldBlock, WOULD_BLOCK } from '../errors';
-import { read as readFd } from '../fd';
+import { closeOnThrow } from '../dispose';
+import { close, read as readFd } from '../fd';
 import { native, SocketOption } from '../native';
 import { Address, toAddress } from './address';
-import { bind, closeOnThrow, getOption, openSocket, setOption } from './socket';
+import { bind, getOption, openSocket, setOption } from './socket';
 
 export { localAddress, remoteAddress } from './socket';
 export { getKeepAlive, getUserTimeout, keepAliveAfter, keepAliveDeadline, setKeepAlive } from './keepalive';
@@ -28,7 +29,7 @@ export interface ListenOptions {
 export function listen(address: string | Address, options: ListenOptions = {}): number {
   const addr = toAddress(address);
   const where = { address: addr.toString() };
-  return closeOnThrow(openSocket(addr.family, 'stream'), (fd) => {
+  return closeOnThrow(openSocket(addr.family, 'stream'), close, (fd) => {
     if (addr.family !== 'unix') setOption(fd, SocketOption.ReuseAddr, 1);
     if (options.reusePort) setOption(fd, SocketOption.ReusePort, 1);
     bind(fd, addr);
@@ -88,7 +89,7 @@ export interface Connection {
  */
 export function connect(address: string | Address): Connection {
   const addr = toAddress(address);
-  return closeOnThrow(openSocket(addr.family, 'stream'), (fd) => {
+  return closeOnThrow(openSocket(addr.family, 'stream'), close, (fd) => {
     const rc = native.connect(fd, addr.raw);
     if (rc < 0 && -rc !== EINPROGRESS) throw systemError(rc, 'connect', { address: addr.toString() });
     return { fd, address: addr, pending: rc < 0 };

@@ -2,7 +2,7 @@
  * How a syslog message travels down a subscriber's TLS stream.
  *
  * - `octet` (RFC 5425 octet counting): `MSG-LEN SP MSG`, the message bytes untouched.
- * - `lf` (the seed's): the message, then LF. So that one line is always one message, an embedded LF is
+ * - `lf` (the classic syslog relay framing): the message, then LF. So that one line is always one message, an embedded LF is
  *   written `\n`, an embedded CR `\r`, and a backslash `\\`; nothing else changes. `unescapeLf` (and
  *   `logtail`) undo it exactly.
  */

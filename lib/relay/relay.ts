@@ -3,7 +3,7 @@
  * history, and streams it to every authenticated TLS subscriber, each a cursor into that log.
  *
  * Integrated mode runs the relay's loop inside this thread's Node event loop. Blocking mode runs it in
- * a worker thread of its own, in the seed's blocking loop (fastest; that thread does nothing else).
+ * a worker thread of its own, in the classic blocking event loop (fastest; that thread does nothing else).
  * Either way this object controls it the same way: commands through a pipe, counters in shared memory.
  */
 import * as path from 'path';

@@ -9,7 +9,7 @@ import { Buffer } from 'buffer';
 import { errnoOf, systemError, WOULD_BLOCK } from '../errors';
 import { fdWait } from '../loop/fdwaiters';
 import { Instruction, Operation } from '../loop/operation';
-import { closeFd, closeFdNow } from './closefd';
+import { closeFd, closeFdNow } from '../loop/closefd';
 import { ByteIo, fdIo, IoResult, WANT_READ } from './io';
 import { pipe, socketpair } from '../fd';
 

@@ -3,13 +3,13 @@
  * {@link DatagramEndpoint} over the batched low-level {@link DatagramSocket}. A task waits for
  * readability only when nothing is queued, and for writability only when the kernel refuses a send.
  */
-import '../dispose';
+import { closeOnThrow } from '../dispose';
 import { WOULD_BLOCK } from '../errors';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import { Operation } from '../loop/operation';
 import { Address, toAddress } from '../net/address';
 import { DatagramBatch, DatagramOptions, DatagramSocket, DatagramType } from '../net/datagram';
-import { closeFdNow } from './closefd';
+import { closeFdNow } from '../loop/closefd';
 
 /** What UdpSocket and UnixDatagramSocket share: receive in batches, send, close. */
 export class DatagramEndpoint {
@@ -82,13 +82,14 @@ export class DatagramEndpoint {
 
   /** Binds, closing the socket if that fails. */
   protected bindOrClose(address: Address): this {
-    try {
-      this.socket.bind(address);
-      return this;
-    } catch (err) {
-      this.socket.close();
-      throw err;
-    }
+    return closeOnThrow(
+      this,
+      (endpoint) => endpoint.socket.close(),
+      (endpoint) => {
+        endpoint.socket.bind(address);
+        return endpoint;
+      },
+    );
   }
 }
 

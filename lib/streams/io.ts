@@ -5,16 +5,13 @@
  * write (TLS), WANT_READ / WANT_WRITE naming the readiness to wait for.
  */
 import { fstatSync } from 'fs';
-import { WOULD_BLOCK, WouldBlock } from '../errors';
+import { Want, WANT_READ, WANT_WRITE, WouldBlock } from '../errors';
 import { close, read, write } from '../fd';
-
-// TLS sessions already answer with these two symbols; sharing them makes a session's results IoResults as they are.
-import { WANT_READ, WANT_WRITE } from '../tls/session';
 
 export { WANT_READ, WANT_WRITE };
 
 /** What a non-blocking transfer did: bytes moved (0 from readSome = end of stream) or what to wait for. */
-export type IoResult = number | WouldBlock | typeof WANT_READ | typeof WANT_WRITE;
+export type IoResult = number | WouldBlock | Want;
 
 /** A non-blocking byte transport over one fd. */
 export interface ByteIo {

@@ -7,14 +7,14 @@ import '../dispose';
 import { errnoOf, SystemError, systemError, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { waitReadable } from '../loop/fdwaiters';
-import { Mailbox } from '../loop/mailbox';
+import { ensure } from '../loop/ensure';
 import { Operation } from '../loop/operation';
 import { spawn } from '../loop/spawn';
-import type { Task } from '../loop/task';
+import { HaltedError } from '../loop/task';
 import { sleep } from '../loop/timers';
 import { Address } from '../net/address';
 import * as tcp from '../net/tcp';
-import { closeFdNow } from './closefd';
+import { closeFdNow } from '../loop/closefd';
 import { TcpStream } from './tcp-stream';
 
 /** Handles one connection; the connection is closed when it returns, throws or is halted. */
@@ -177,34 +177,42 @@ export class TcpListener {
    * and the listener goes on. Transient accept failures (EMFILE…) pause it, as in `accept`. Runs until
    * halted, or until accept fails for good, which is thrown.
    *
-   * Policy when `serve` ends: every connection task still running is halted (its `finally` blocks
-   * run and its connection closes), `serve` waits until cleanup that itself waits (say a TLS
-   * close_notify) has finished, then closes the listener.
+   * Policy when `serve` ends: the listener closes (no new connection), every connection task still
+   * running is halted (its `finally` blocks run and its connection closes), and `serve` returns or
+   * throws only once cleanup that itself waits (say a TLS close_notify) has finished. The connection
+   * tasks are children of an accepting task (see `spawn`), so their lifetime is the task system's.
    */
   *serve(handler: ConnectionHandler): Operation<never> {
-    const children = new Map<Task<unknown>, TcpStream>();
-    let exits: Mailbox<true> | undefined;
+    const accepting = spawn(this.#acceptLoop(handler));
+    return yield* ensure(accepting.join(), function* () {
+      accepting.halt();
+      try {
+        yield* accepting.join();
+      } catch (err) {
+        if (!(err instanceof HaltedError)) throw err;
+      }
+    });
+  }
+
+  *#acceptLoop(handler: ConnectionHandler): Operation<never> {
+    // Accepted connections whose task has not taken its first step: halting such a task runs none of
+    // its code, so its connection is closed here instead.
+    const unstarted = new Set<TcpStream>();
     try {
       for (;;) {
         const conn = yield* this.accept();
-        const child: Task<unknown> = spawn(function* () {
+        unstarted.add(conn);
+        spawn(function* () {
+          unstarted.delete(conn);
           try {
             return yield* handler(conn);
           } finally {
-            children.delete(child);
             yield* conn.close();
-            exits?.tryPut(true);
           }
         });
-        children.set(child, conn);
       }
     } finally {
-      const live = [...children];
-      exits = new Mailbox<true>(live.length + 1);
-      for (const [task] of live) task.halt();
-      // A task halted before its first step never ran its finally: its connection is closed here.
-      for (const [, conn] of live) yield* conn.close();
-      while (live.some(([task]) => task.state !== 'done')) yield* exits.take();
+      for (const conn of unstarted) conn[Symbol.dispose]();
       yield* this.close();
     }
   }

@@ -11,7 +11,7 @@ import { Operation } from '../loop/operation';
 import { Address } from '../net/address';
 import * as tcp from '../net/tcp';
 import { ByteStream } from './bytestream';
-import { closeFd } from './closefd';
+import { closeFd } from '../loop/closefd';
 import { ByteIo } from './io';
 
 /** Options of {@link TcpStream.connect}. */

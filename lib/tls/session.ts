@@ -5,17 +5,13 @@
  * session, then close the fd (the socket layer owns it).
  */
 import '../dispose';
-import { stateError, systemError } from '../errors';
+import { stateError, systemError, Want, WANT_READ, WANT_WRITE } from '../errors';
 import { native, NativeCertInfo, NativeTlsSession } from '../native';
 import { TlsContext } from './context';
 import { tlsError, TlsError } from './error';
 
-/** Retry the same call once the fd is readable. */
-export const WANT_READ: unique symbol = Symbol('WANT_READ');
-/** Retry the same call once the fd is writable. */
-export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
-/** What a TLS call needs before it is retried: the fd readable ({@link WANT_READ}) or writable ({@link WANT_WRITE}). */
-export type Want = typeof WANT_READ | typeof WANT_WRITE;
+export { WANT_READ, WANT_WRITE };
+export type { Want };
 
 /** The peer's certificate, as seen after the handshake. */
 export type PeerCertificate = NativeCertInfo;

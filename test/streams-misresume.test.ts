@@ -1,16 +1,16 @@
 /**
- * The seed's scenario (test/helpers/seed.ts) over real TCP and TLS: each consumer writes to its own
+ * The mis-resume scenario (test/helpers/misresume.ts) over real TCP and TLS: each consumer writes to its own
  * connection whose reader is slow, with a small SO_SNDBUF on the writer and a small SO_RCVBUF on
  * the reader, so writes block early.
  */
 import { describeMatrix, newLoop } from './helpers/loops';
-import { CONSUMERS, expectMailboxDelivery, expectMisResume } from './helpers/seed';
+import { CONSUMERS, expectMailboxDelivery, expectMisResume } from './helpers/misresume';
 import { runOp, tcpPairs, tlsContexts, tlsPairs } from './helpers/tcp';
 
 const SMALL = { clientSendBuffer: 4096, serverRecvBuffer: 4096 };
 
 describeMatrix((backend, mode) => {
-  test("TCP: the seed's first version (resume consumers with data) throws the mis-resume error", async () => {
+  test("TCP: the buggy design (resume consumers with data) throws the mis-resume error", async () => {
     const { loop } = newLoop(backend);
     const pairs = await runOp(loop, mode, tcpPairs(CONSUMERS, SMALL));
     await expectMisResume(loop, mode, pairs);
@@ -22,7 +22,7 @@ describeMatrix((backend, mode) => {
     await expectMailboxDelivery(loop, mode, crashes, pairs);
   });
 
-  test("TLS: the seed's first version (resume consumers with data) throws the mis-resume error", async () => {
+  test("TLS: the buggy design (resume consumers with data) throws the mis-resume error", async () => {
     const { loop } = newLoop(backend);
     const contexts = tlsContexts();
     const pairs = await runOp(loop, mode, tlsPairs(CONSUMERS, contexts, SMALL));

@@ -1,12 +1,12 @@
-/** The seed's scenario (test/helpers/seed.ts) over socketpairs. */
+/** The mis-resume scenario (test/helpers/misresume.ts) over socketpairs. */
 import { FdStream } from '../lib';
 import { describeMatrix, newLoop } from './helpers/loops';
-import { CONSUMERS, expectMailboxDelivery, expectMisResume } from './helpers/seed';
+import { CONSUMERS, expectMailboxDelivery, expectMisResume } from './helpers/misresume';
 
 const socketpairs = () => Array.from({ length: CONSUMERS }, () => FdStream.socketpair());
 
 describeMatrix((backend, mode) => {
-  test("the seed's first version (resume consumers with data) throws the mis-resume error", async () => {
+  test("the buggy design (resume consumers with data) throws the mis-resume error", async () => {
     await expectMisResume(newLoop(backend).loop, mode, socketpairs());
   });
 

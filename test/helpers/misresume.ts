@@ -1,5 +1,5 @@
 /**
- * The seed's scenario, over any kind of stream pair: a producer floods 500 messages of ~300 bytes
+ * The mis-resume scenario, over any kind of stream pair: a producer floods 500 messages of ~300 bytes
  * to several consumers, each writing to its own stream whose reader is slow (it pauses before
  * reading, then reads small chunks with pauses), so consumers block in write with a full buffer.
  * Each pair is [writer (the consumer's end), reader (the slow peer)].
@@ -29,8 +29,8 @@ export function* slowReader(stream: ByteStream, pauseMs: number): Operation<Buff
 }
 
 /**
- * The seed's first version: consumers park, and the producer resumes them with data whatever they
- * are doing. Expects the scheduler's mis-resume error naming a consumer and its writer's fd, and
+ * The buggy design: consumers park, and the producer resumes them with data whatever they are doing
+ * (even while one is suspended inside a write with a full send buffer). Expects the scheduler's mis-resume error naming a consumer and its writer's fd, and
  * everything released afterwards. Closes the pairs and the loop.
  */
 export async function expectMisResume(loop: Loop, mode: Mode, pairs: Pair[]): Promise<void> {
@@ -47,7 +47,7 @@ export async function expectMisResume(loop: Loop, mode: Mode, pairs: Pair[]): Pr
     yield* yieldNow(); // consumers are parked now
     for (let i = 0; i < MESSAGES; i++) {
       for (const c of consumers) schedule(c, message(i));
-      yield* yieldNow(); // the seed's UDP handler returns to the loop between datagrams
+      yield* yieldNow(); // a datagram handler returns to the loop between datagrams
     }
   });
   let failure: Error | undefined;

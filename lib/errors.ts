@@ -4,10 +4,15 @@ import * as util from 'util';
 
 /** An Error carrying Node's system-error fields. */
 export interface SystemError extends Error {
+  /** The errno name, e.g. `'ECONNREFUSED'`. */
   code: string;
+  /** The errno number, negated as Node's own system errors carry it (`-111` for ECONNREFUSED on Linux). */
   errno: number;
+  /** The system call (or pollset operation) that failed, e.g. `'connect'`, `'insert'`. */
   syscall: string;
+  /** The file descriptor it failed on, when there is one. */
   fd?: number;
+  /** The socket address it failed on (`HOST:PORT` or a path), when there is one. */
   address?: string;
 }
 
@@ -77,6 +82,7 @@ export const EINVAL = errnoOf('EINVAL');
 
 /** Returned by non-blocking I/O when the kernel says "not now" (EAGAIN/EWOULDBLOCK). */
 export const WOULD_BLOCK: unique symbol = Symbol('WOULD_BLOCK');
+/** The type of {@link WOULD_BLOCK}: what a non-blocking call returns when it would have had to wait. */
 export type WouldBlock = typeof WOULD_BLOCK;
 
 /** A native result of -EAGAIN becomes WOULD_BLOCK; other failures throw. */
@@ -84,4 +90,28 @@ export function ioResult(result: number, syscall: string, detail?: { fd?: number
   if (result >= 0) return result;
   if (-result === EAGAIN || -result === EWOULDBLOCK) return WOULD_BLOCK;
   throw systemError(result, syscall, detail);
+}
+
+/**
+ * What Node itself throws when an AbortSignal cancels an operation (fs, timers/promises, events.once):
+ * `name` 'AbortError', `code` 'ABORT_ERR', and the signal's reason as `cause`.
+ */
+export class AbortError extends Error {
+  /** Always `'ABORT_ERR'`, as Node's own AbortError. */
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/** The AbortError for `signal`, carrying its reason. */
+export function abortError(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason });
+}
+
+/** Checks an optional `signal` option: undefined or an AbortSignal (`ERR_INVALID_ARG_TYPE` otherwise). */
+export function checkSignal(signal: unknown, name = 'options.signal'): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw argTypeError(`The "${name}" property must be an instance of AbortSignal, not ${signal === null ? 'null' : typeof signal}`);
 }

@@ -1,8 +1,9 @@
 /** pollset: a readiness event loop over raw file descriptors for Node.js. */
 export { Pollset } from './pollset';
-export type { Backend, PollEvent, PollsetOptions } from './pollset';
+export type { Backend, InterestOptions, PollEvent, PollsetOptions, WatchOptions } from './pollset';
+export type { EventBatches, WatchEventsOptions } from './pollset-batches';
 export { pipe, socketpair, read, write, close, setNonBlocking } from './fd';
-export { WOULD_BLOCK, systemError } from './errors';
+export { AbortError, WOULD_BLOCK, systemError } from './errors';
 export type { SystemError, WouldBlock } from './errors';
 export { Address, resolveAddress } from './net/address';
 export type { AddressFamily } from './net/address';

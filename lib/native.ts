@@ -52,6 +52,10 @@ export const enum SocketOption {
   KeepCount = 10,
   /** Linux TCP_USER_TIMEOUT: ms sent data may stay unacknowledged (ENOPROTOOPT elsewhere). */
   UserTimeout = 11,
+  /** SO_TYPE, read-only: 1 for a stream socket, 2 for a datagram socket, 0 for anything else. */
+  Type = 12,
+  /** SO_ACCEPTCONN, read-only: 1 for a listening socket. */
+  AcceptConn = 13,
 }
 
 /** Native TLS context: an SSL_CTX. `error` is empty when it was built. */
@@ -87,6 +91,7 @@ export interface NativeTlsSession {
   free(): void;
   info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null; alpn: string | null };
   peerCertificate(): NativeCertInfo | null;
+  presentedCertificate(): NativeCertInfo | null;
 }
 
 export interface NativeCertSpec {
@@ -182,4 +187,6 @@ export const enum Flag {
   Priority = 4,
   Hangup = 8,
   Error = 16,
+  /** Interest modifier: report once, then disarm until the next update. */
+  Oneshot = 32,
 }

@@ -3,23 +3,51 @@
  * kept here in JS. The kernel writes (fd, flags) pairs into one shared Int32Array; no JS object is
  * made per event until `events()` is read.
  */
-import { argTypeError, check, EINVAL, stateError, systemError } from './errors';
+import './dispose';
+import { abortError, argTypeError, check, checkSignal, EINVAL, stateError, systemError } from './errors';
 import { Flag, native, NativePollset } from './native';
+import { EventBatches, WatchEventsOptions } from './pollset-batches';
 
 /** Backend names. */
 export type Backend = 'epoll' | 'kqueue' | 'poll';
 
 /** One ready fd from the last wait. */
 export interface PollEvent<T> {
+  /** The ready file descriptor. */
   fd: number;
+  /** The object registered with the fd (`insert(fd, interest, obj)`). */
   obj: T;
+  /** Readable: a read would not block (data, a pending connection, or end of file). */
   read: boolean;
+  /** Writable: a write would not block. */
   write: boolean;
+  /** Priority data is readable (POLLPRI / EPOLLPRI: TCP urgent data, some device files). */
   priority: boolean;
+  /** The peer hung up (POLLHUP / EPOLLHUP / EV_EOF); reads return what is left, then end of file. */
   hangup: boolean;
+  /** An error is pending on the fd (POLLERR / EPOLLERR); the next operation on it reports it. */
   error: boolean;
 }
 
+/** Options of {@link Pollset.watch}. */
+export interface WatchOptions {
+  /** Aborting it stops watching, as `unwatch()` does. Already aborted: `watch` throws an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+/** How an fd is registered (`insert`, `update`). */
+export interface InterestOptions {
+  /**
+   * Report the fd from one wait only, then disarm it — in the kernel too, so it wakes nobody — until
+   * `update(fd, …)` re-arms it (even with the same events). The same on every backend: epoll
+   * `EPOLLONESHOT`; kqueue deletes the fd's filters as it reports it and `update` adds them again
+   * (libkqueue loses events when a filter is re-enabled after `EV_DISPATCH`); poll emulated.
+   * `update` keeps the registration's mode unless given one.
+   */
+  oneshot?: boolean;
+}
+
+/** How a {@link Pollset} is made. */
 export interface PollsetOptions {
   /** Defaults to the best compiled-in backend (`Pollset.backends[0]`). */
   backend?: Backend;
@@ -34,6 +62,7 @@ const MAX_EVENTS = 4096;
 
 interface Registration<T> {
   obj: T;
+  oneshot: boolean;
   /** The wait() count when this registration was made: events of earlier waits are not its own. */
   since: number;
 }
@@ -50,6 +79,18 @@ function parseEvents(events: string, fd: number, syscall: string): number {
   return interest;
 }
 
+function parseOptions(options: InterestOptions | undefined, fd: number, syscall: string): boolean | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) {
+    throw argTypeError(`${syscall}(fd ${fd}, events, obj, options): options must be an object`);
+  }
+  const { oneshot } = options;
+  if (oneshot !== undefined && typeof oneshot !== 'boolean') {
+    throw argTypeError(`${syscall}(fd ${fd}, events, obj, options): options.oneshot must be a boolean`);
+  }
+  return oneshot;
+}
+
 function checkFd(fd: number, syscall: string): void {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw systemError(EINVAL, syscall, { fd });
 }
@@ -63,7 +104,7 @@ function checkFd(fd: number, syscall: string): void {
  * if (ps.wait(1000) > 0) for (const ev of ps.events()) console.log(ev.obj, ev.read);
  * ```
  */
-export class Pollset<T = number> {
+export class Pollset<T = number> implements Disposable {
   /** Compiled-in backends, best first, e.g. `['epoll', 'poll']`. */
   static readonly backends: readonly Backend[] = Object.freeze(native.backends() as Backend[]);
 
@@ -76,6 +117,9 @@ export class Pollset<T = number> {
   #size = 0;
   #count = 0;
   #waits = 0;
+  readonly #closeListeners = new Set<() => void>();
+  /** Stops listening to the signal of the current watch, if it has one. */
+  #unlistenAbort: (() => void) | undefined;
 
   constructor(options: PollsetOptions = {}) {
     const backend = options.backend ?? Pollset.backends[0];
@@ -96,29 +140,39 @@ export class Pollset<T = number> {
     return this.#size;
   }
 
-  /** Registers `fd` for `events` (letters: r readable, w writable, p priority); `obj` defaults to the fd. */
-  insert(fd: number, events: string, obj?: T): void {
+  /**
+   * Registers `fd` for `events` (letters: r readable, w writable, p priority); `obj` defaults to the fd.
+   * `{ oneshot: true }`: reported by one wait, then disarmed until `update` (see {@link InterestOptions}).
+   * A regular file or a directory is refused with `EPERM` on every backend (it is always ready).
+   */
+  insert(fd: number, events: string, obj?: T, options?: InterestOptions): void {
     const handle = this.#open();
     checkFd(fd, 'insert');
     const interest = parseEvents(events, fd, 'insert');
+    const oneshot = parseOptions(options, fd, 'insert') ?? false;
     const stale = this.#regs[fd];
-    check(handle.insert(fd, interest), 'insert', { fd });
+    check(handle.insert(fd, interest | (oneshot ? Flag.Oneshot : 0)), 'insert', { fd });
     // A registration whose fd was closed and reused without remove() is replaced.
     if (!stale) this.#size++;
     if (this.#size * 2 > this.#events.length && this.#events.length < MAX_EVENTS * 2) this.#grow(handle);
-    this.#regs[fd] = { obj: obj === undefined ? (fd as unknown as T) : obj, since: this.#waits };
+    this.#regs[fd] = { obj: obj === undefined ? (fd as unknown as T) : obj, oneshot, since: this.#waits };
   }
 
-  /** Changes the events of a registered fd; `obj` is kept when omitted. */
-  update(fd: number, events: string, obj?: T): void {
+  /**
+   * Changes the events of a registered fd, and re-arms a one-shot registration; `obj` is kept when
+   * omitted (pass `undefined` to keep it while giving options), and so is the one-shot mode.
+   */
+  update(fd: number, events: string, obj?: T, options?: InterestOptions): void {
     const handle = this.#open();
     checkFd(fd, 'update');
     const interest = parseEvents(events, fd, 'update');
-    const result = handle.update(fd, interest);
-    if (result < 0 && this.#regs[fd] && handle.size < this.#size) this.#forget(fd); // its file was closed
-    check(result, 'update', { fd });
     const reg = this.#regs[fd];
+    const oneshot = parseOptions(options, fd, 'update') ?? reg?.oneshot ?? false;
+    const result = handle.update(fd, interest | (oneshot ? Flag.Oneshot : 0));
+    if (result < 0 && reg && handle.size < this.#size) this.#forget(fd); // its file was closed
+    check(result, 'update', { fd });
     if (reg && obj !== undefined) reg.obj = obj;
+    if (reg) reg.oneshot = oneshot;
   }
 
   /** Unregisters `fd`. Works for an fd already closed; pending events of it are not delivered. */
@@ -180,11 +234,13 @@ export class Pollset<T = number> {
   /**
    * Delivers events inside Node's event loop without blocking it: `onReady(count)` runs whenever
    * events are pending, already collected (read them with `events()`). The process stays alive
-   * while fds are registered; `unwatch()` or `close()` stops.
+   * while fds are registered; `unwatch()`, `close()` or aborting `options.signal` stops.
    */
-  watch(onReady: (count: number) => void): void {
+  watch(onReady: (count: number) => void, options: WatchOptions = {}): void {
     const handle = this.#open();
     if (typeof onReady !== 'function') throw argTypeError('watch(onReady): onReady must be a function');
+    const signal = checkSignal(options?.signal);
+    if (signal?.aborted) throw abortError(signal);
     check(
       handle.watch((count) => {
         this.#waits++;
@@ -197,11 +253,48 @@ export class Pollset<T = number> {
       }),
       'watch',
     );
+    if (signal) {
+      const onAbort = (): void => {
+        if (this.#native) this.unwatch();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#unlistenAbort = () => signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * The events of each wait as one array, for `for await`, inside Node's loop:
+   *
+   * ```ts
+   * for await (const batch of ps.watchEvents({ signal })) for (const ev of batch) handle(ev);
+   * ```
+   *
+   * The pollset is watched only while the loop body waits for the next batch, so a body that
+   * awaits is never told about readiness older than what it last acted on, and no batch is lost or
+   * repeated. Ends on `break` and on `close()`; throws an `AbortError` when `signal` aborts. Uses the
+   * pollset's watch: one watcher at a time (`watch` meanwhile is EALREADY).
+   */
+  watchEvents(options: WatchEventsOptions = {}): EventBatches<T> {
+    this.#open();
+    return new EventBatches<T>(
+      {
+        watch: (onReady) => this.watch(onReady),
+        unwatch: () => this.unwatch(),
+        events: () => this.events(),
+        onClose: (listener) => {
+          this.#closeListeners.add(listener);
+          return () => this.#closeListeners.delete(listener);
+        },
+      },
+      options,
+    );
   }
 
   /** Stops watching; registrations stay. */
   unwatch(): void {
     this.#open().unwatch();
+    this.#unlistenAbort?.();
+    this.#unlistenAbort = undefined;
   }
 
   /** Releases the kernel object and every registration. Idempotent; any other call afterwards throws. */
@@ -212,6 +305,15 @@ export class Pollset<T = number> {
     this.#regs.length = 0;
     this.#size = 0;
     this.#count = 0;
+    this.#unlistenAbort?.();
+    this.#unlistenAbort = undefined;
+    for (const listener of [...this.#closeListeners]) listener();
+    this.#closeListeners.clear();
+  }
+
+  /** `using ps = new Pollset()` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   #open(): NativePollset {

@@ -34,7 +34,16 @@ const prefix = process.env.POLLSET_KQUEUE || '';
 const layers = [config, config.platforms[process.platform] || {}];
 if (process.platform === 'linux' && prefix) {
   const root = prefix.replace(/\/+$/, '');
-  layers.push({ [field]: (config.libkqueue[field] || []).map((v) => v.split('{prefix}').join(root)) });
+  // CMake's GNUInstallDirs installs into lib64 on Fedora/RHEL/SUSE, lib/<multiarch> under /usr on Debian,
+  // lib elsewhere: {libdir} is the first of those holding libkqueue.
+  const libdirs = ['lib64', `lib/${process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch}-linux-gnu`, 'lib'];
+  const libdir = libdirs.map((d) => path.join(root, d)).find((d) => fs.existsSync(path.join(d, 'libkqueue.so')));
+  if (!libdir) {
+    console.error(`POLLSET_KQUEUE=${prefix}: no libkqueue.so in ${libdirs.map((d) => path.join(root, d)).join(', ')}`);
+    process.exit(1);
+  }
+  const resolve = (v) => v.split('{prefix}').join(root).split('{libdir}').join(libdir);
+  layers.push({ [field]: (config.libkqueue[field] || []).map(resolve) });
 }
 const values = layers.flatMap((layer) => layer[field] || []);
 process.stdout.write(values.join(process.argv.includes('--cmake') ? ';' : ' '));

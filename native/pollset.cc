@@ -2,6 +2,7 @@
 #include "pollset.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -11,18 +12,15 @@ namespace pollset {
 
 namespace {
 
-uint64_t MakeToken(int fd, uint32_t generation) { return (uint64_t{generation} << 32) | uint32_t(fd); }
-int TokenFd(uint64_t token) { return int(uint32_t(token)); }
-uint32_t TokenGeneration(uint64_t token) { return uint32_t(token >> 32); }
-
-bool ValidInterest(uint32_t interest) { return interest != 0 && (interest & ~kInterestMask) == 0; }
+bool ValidInterest(uint32_t interest) { return (interest & kReadiness) != 0 && (interest & ~kInterestMask) == 0; }
 
 // Identity of the open file behind fd; two different files never share (dev, ino) at one time.
-int Identify(int fd, dev_t* dev, ino_t* ino) {
+int Identify(int fd, dev_t* dev, ino_t* ino, mode_t* mode = nullptr) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errno;
   *dev = st.st_dev;
   *ino = st.st_ino;
+  if (mode) *mode = st.st_mode;
   return 0;
 }
 
@@ -62,12 +60,21 @@ std::unique_ptr<Pollset> Pollset::Create(const std::string& backend, int* err) {
   return std::make_unique<Pollset>(std::move(b));
 }
 
-Pollset::Pollset(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
+Pollset::Pollset(std::unique_ptr<Backend> backend) : backend_(std::move(backend)), owner_(getpid()) {}
+
+Pollset::~Pollset() {
+  // A forked child holds a copy of the parent's epoll fd, or, for kqueue, nothing at all: the number
+  // may be one of the child's own files by now, so nothing is closed there.
+  if (forked()) backend_->abandon();
+}
+
+bool Pollset::forked() const { return getpid() != owner_; }
 
 void Pollset::set_observer(Observer observer) {
   observer_ = std::move(observer);
   for (size_t fd = 0; fd < regs_.size(); fd++) {
-    if (regs_[fd].used && !regs_[fd].dead) notify(int(fd), regs_[fd].interest);
+    const Registration& reg = regs_[fd];
+    if (reg.used && !reg.dead && reg.armed) notify(int(fd), reg.interest);
   }
 }
 
@@ -85,10 +92,15 @@ void Pollset::forget_dead(int fd, Registration& reg) {
 }
 
 int Pollset::insert(int fd, uint32_t interest) {
+  if (forked()) return kForkedChild;
   if (fd < 0 || !ValidInterest(interest)) return EINVAL;
   dev_t dev;
   ino_t ino;
-  if (int e = Identify(fd, &dev, &ino)) return e;
+  mode_t mode;
+  if (int e = Identify(fd, &dev, &ino, &mode)) return e;
+  // A regular file or directory is always readable and writable: epoll refuses it, kqueue would report
+  // it at every wait, poll too. One answer everywhere, epoll's.
+  if (S_ISREG(mode) || S_ISDIR(mode)) return EPERM;
   if (Registration* reg = find(fd)) {
     if (!reg->dead && reg->dev == dev && reg->ino == ino) return EEXIST;
     // The number was closed and reused without remove(): the old registration is stale.
@@ -99,14 +111,15 @@ int Pollset::insert(int fd, uint32_t interest) {
   if (size_t(fd) >= regs_.size()) regs_.resize(size_t(fd) + 1);
   uint32_t generation = next_generation_++;
   if (next_generation_ == 0) next_generation_ = 1;
-  if (int e = backend_->add(fd, interest, MakeToken(fd, generation))) return e;
-  regs_[fd] = Registration{true, false, generation, interest, dev, ino};
+  if (int e = backend_->add(fd, interest, generation)) return e;
+  regs_[fd] = Registration{true, false, true, generation, interest, dev, ino};
   size_++;
   notify(fd, interest);
   return 0;
 }
 
 int Pollset::update(int fd, uint32_t interest) {
+  if (forked()) return kForkedChild;
   if (fd < 0 || !ValidInterest(interest)) return EINVAL;
   Registration* reg = find(fd);
   if (!reg) return ENOENT;
@@ -121,14 +134,17 @@ int Pollset::update(int fd, uint32_t interest) {
     return e == EBADF ? EBADF : ENOENT;
   }
   if (e) return e;
-  if (interest == reg->interest) return 0;
-  if ((e = backend_->modify(fd, reg->interest, interest, MakeToken(fd, reg->generation)))) return e;
+  // Same interest: nothing to change, unless a reported one-shot registration is to be re-armed.
+  if (interest == reg->interest && reg->armed && !(interest & kOneshot)) return 0;
+  if ((e = backend_->modify(fd, reg->interest, interest, reg->generation))) return e;
   reg->interest = interest;
+  reg->armed = true;
   notify(fd, interest);
   return 0;
 }
 
 int Pollset::remove(int fd) {
+  if (forked()) return kForkedChild;
   if (fd < 0) return EINVAL;
   Registration* reg = find(fd);
   if (!reg) return ENOENT;
@@ -136,7 +152,7 @@ int Pollset::remove(int fd) {
     int e = backend_->del(fd, reg->interest);
     // A registration whose fd was closed is still ours to clean up.
     if (e && e != EBADF && e != ENOENT) return e;
-    notify(fd, 0);
+    if (reg->armed) notify(fd, 0);
   }
   reg->used = false;
   size_--;
@@ -144,15 +160,19 @@ int Pollset::remove(int fd) {
 }
 
 int Pollset::wait(double timeout_ms, Ready* out, int cap) {
+  if (forked()) return -kForkedChild;
   if (cap <= 0) return -EINVAL;
   if (raw_.size() < size_t(cap)) raw_.resize(size_t(cap));
   int n = backend_->wait(RoundTimeout(timeout_ms), raw_.data(), cap);
   if (n <= 0) return n;
   int count = 0;
   for (int i = 0; i < n; i++) {
-    int fd = TokenFd(raw_[i].token);
+    int fd = raw_[i].fd;
     Registration* reg = find(fd);
-    if (!reg || reg->dead || reg->generation != TokenGeneration(raw_[i].token)) continue;
+    if (!reg || reg->dead || reg->generation != raw_[i].generation) continue;
+    // Reported already: kqueue disarms each filter of a one-shot fd on its own, so a second filter may
+    // still fire once.
+    if (!reg->armed) continue;
     if (!backend_->forgets_closed_files()) {
       // poll(2) watches numbers, not files: make sure the number still names the registered file.
       dev_t dev;
@@ -167,6 +187,10 @@ int Pollset::wait(double timeout_ms, Ready* out, int cap) {
     uint32_t flags = raw_[i].flags;
     if (flags & kHangup) flags |= reg->interest & kRead;
     out[count++] = Ready{fd, flags};
+    if (reg->interest & kOneshot) {
+      reg->armed = false;
+      notify(fd, 0);
+    }
   }
   return count;
 }

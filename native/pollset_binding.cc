@@ -1,6 +1,9 @@
 // N-API glue for Pollset: argument unpacking, the shared event array, watch() lifetime.
 #include <node_api.h>
+#include <unistd.h>
 #include <uv.h>
+
+#include <string>
 
 #include "binding.h"
 #include "pollset.h"
@@ -43,6 +46,11 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
  private:
   bool Open(const Napi::CallbackInfo& info) {
     if (!set_) ThrowStateError(info.Env(), "pollset is closed");
+    if (set_->forked()) {
+      ThrowStateError(info.Env(), "pollset was created by process " + std::to_string(set_->owner()) +
+                                      " and cannot be used in its forked child " + std::to_string(getpid()) +
+                                      ": create a new pollset in the child");
+    }
     return true;
   }
 

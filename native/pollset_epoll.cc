@@ -17,6 +17,7 @@ uint32_t ToEpoll(uint32_t interest) {
   if (interest & kRead) ev |= EPOLLIN;
   if (interest & kWrite) ev |= EPOLLOUT;
   if (interest & kPriority) ev |= EPOLLPRI;
+  if (interest & kOneshot) ev |= EPOLLONESHOT;
   return ev;
 }
 
@@ -33,15 +34,19 @@ uint32_t FromEpoll(uint32_t ev) {
 class EpollBackend final : public Backend {
  public:
   explicit EpollBackend(int epfd) : epfd_(epfd) {}
-  ~EpollBackend() override { close(epfd_); }
+  ~EpollBackend() override {
+    if (epfd_ >= 0) close(epfd_);
+  }
 
   const char* name() const override { return "epoll"; }
   int pollable_fd() const override { return epfd_; }
   bool forgets_closed_files() const override { return true; }
 
-  int add(int fd, uint32_t interest, uint64_t token) override { return control(EPOLL_CTL_ADD, fd, interest, token); }
-  int modify(int fd, uint32_t, uint32_t interest, uint64_t token) override {
-    return control(EPOLL_CTL_MOD, fd, interest, token);
+  int add(int fd, uint32_t interest, uint32_t generation) override {
+    return control(EPOLL_CTL_ADD, fd, interest, generation);
+  }
+  int modify(int fd, uint32_t, uint32_t interest, uint32_t generation) override {
+    return control(EPOLL_CTL_MOD, fd, interest, generation);
   }
   int del(int fd, uint32_t) override { return control(EPOLL_CTL_DEL, fd, 0, 0); }
 
@@ -49,15 +54,21 @@ class EpollBackend final : public Backend {
     if (events_.size() < size_t(cap)) events_.resize(size_t(cap));
     int n = epoll_wait(epfd_, events_.data(), cap, timeout_ms);
     if (n < 0) return errno == EINTR ? 0 : -errno;
-    for (int i = 0; i < n; i++) out[i] = Raw{events_[i].data.u64, FromEpoll(events_[i].events)};
+    for (int i = 0; i < n; i++) {
+      uint64_t data = events_[i].data.u64;
+      out[i] = Raw{int32_t(uint32_t(data)), uint32_t(data >> 32), FromEpoll(events_[i].events)};
+    }
     return n;
   }
 
+  void abandon() override { epfd_ = -1; }
+
  private:
-  int control(int op, int fd, uint32_t interest, uint64_t token) {
+  // epoll_data is 64 bits on every ABI: the fd and its generation both fit.
+  int control(int op, int fd, uint32_t interest, uint32_t generation) {
     struct epoll_event ev = {};
     ev.events = ToEpoll(interest);
-    ev.data.u64 = token;
+    ev.data.u64 = (uint64_t{generation} << 32) | uint32_t(fd);
     return epoll_ctl(epfd_, op, fd, &ev) == 0 ? 0 : errno;
   }
 

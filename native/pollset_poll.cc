@@ -43,20 +43,20 @@ class PollBackend final : public Backend {
   int pollable_fd() const override { return -1; }
   bool forgets_closed_files() const override { return false; }
 
-  int add(int fd, uint32_t interest, uint64_t token) override {
+  int add(int fd, uint32_t interest, uint32_t generation) override {
     if (size_t(fd) >= slot_of_.size()) slot_of_.resize(size_t(fd) + 1, -1);
     if (slot_of_[fd] >= 0) return EEXIST;
     slot_of_[fd] = int(fds_.size());
     fds_.push_back(pollfd{fd, ToPoll(interest), 0});
-    tokens_.push_back(token);
+    slots_.push_back(Slot{fd, generation, interest});
     return 0;
   }
 
-  int modify(int fd, uint32_t, uint32_t interest, uint64_t token) override {
+  int modify(int fd, uint32_t, uint32_t interest, uint32_t generation) override {
     int slot = slot_index(fd);
     if (slot < 0) return ENOENT;
-    fds_[slot].events = ToPoll(interest);
-    tokens_[slot] = token;
+    fds_[slot] = pollfd{fd, ToPoll(interest), 0};  // re-arms a reported one-shot slot too
+    slots_[slot] = Slot{fd, generation, interest};
     return 0;
   }
 
@@ -65,10 +65,10 @@ class PollBackend final : public Backend {
     if (slot < 0) return ENOENT;
     int last = int(fds_.size()) - 1;
     fds_[slot] = fds_[last];
-    tokens_[slot] = tokens_[last];
-    slot_of_[fds_[slot].fd] = slot;
+    slots_[slot] = slots_[last];
+    slot_of_[slots_[slot].fd] = slot;
     fds_.pop_back();
-    tokens_.pop_back();
+    slots_.pop_back();
     slot_of_[fd] = -1;
     return 0;
   }
@@ -82,17 +82,28 @@ class PollBackend final : public Backend {
     for (size_t k = 0; k < total && count < n && count < cap; k++) {
       size_t i = (start_ + k) % total;
       if (fds_[i].revents == 0) continue;
-      out[count++] = Raw{tokens_[i], FromPoll(fds_[i].revents)};
+      const Slot& slot = slots_[i];
+      out[count++] = Raw{slot.fd, slot.generation, FromPoll(fds_[i].revents)};
+      // One-shot, emulated: poll skips a negative fd, hang-ups included, until modify() re-arms it.
+      if (slot.interest & kOneshot) fds_[i].fd = -1;
       if (count == cap) start_ = (i + 1) % total;
     }
     return count;
   }
 
+  void abandon() override {}  // nothing in the kernel to let go of
+
  private:
   int slot_index(int fd) const { return size_t(fd) < slot_of_.size() ? slot_of_[fd] : -1; }
 
+  struct Slot {
+    int fd;  // fds_[i].fd is -1 while a reported one-shot slot is disarmed
+    uint32_t generation;
+    uint32_t interest;
+  };
+
   std::vector<pollfd> fds_;
-  std::vector<uint64_t> tokens_;  // beside fds_, slot for slot
+  std::vector<Slot> slots_;  // beside fds_, slot for slot
   std::vector<int> slot_of_;      // fd -> index in fds_, or -1
   size_t start_ = 0;
 };

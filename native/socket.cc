@@ -94,6 +94,10 @@ bool Level(Option option, int* level, int* name) {
 #ifdef TCP_USER_TIMEOUT
     case Option::UserTimeout: *level = IPPROTO_TCP; *name = TCP_USER_TIMEOUT; return true;
 #endif
+    case Option::Type: *level = SOL_SOCKET; *name = SO_TYPE; return true;
+#ifdef SO_ACCEPTCONN
+    case Option::AcceptConn: *level = SOL_SOCKET; *name = SO_ACCEPTCONN; return true;
+#endif
     default: return false;
   }
 }
@@ -105,12 +109,14 @@ int GetOption(int fd, Option option) {
   int value = 0;
   socklen_t len = sizeof(value);
   if (getsockopt(fd, level, name, &value, &len) < 0) return -errno;
+  if (option == Option::Type) return value == SOCK_STREAM ? 1 : value == SOCK_DGRAM ? 2 : 0;
   return value < 0 ? 0 : value;  // every exposed option is a flag, a size, a time or an errno
 }
 
 int SetOption(int fd, Option option, int value) {
   int level, name;
-  if (!Level(option, &level, &name) || option == Option::Error) return -ENOPROTOOPT;
+  bool read_only = option == Option::Error || option == Option::Type || option == Option::AcceptConn;
+  if (!Level(option, &level, &name) || read_only) return -ENOPROTOOPT;
   return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
 }
 

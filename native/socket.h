@@ -20,7 +20,9 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 // KeepAlive is SO_KEEPALIVE; KeepIdle (seconds before the first probe: TCP_KEEPIDLE, macOS TCP_KEEPALIVE),
 // KeepInterval (seconds between probes: TCP_KEEPINTVL) and KeepCount (unanswered probes before the
 // connection is dropped: TCP_KEEPCNT) tune it; UserTimeout is Linux's TCP_USER_TIMEOUT (ms that sent
-// data may stay unacknowledged). Each is ENOPROTOOPT where the system lacks it.
+// data may stay unacknowledged). Type (SO_TYPE: SOCK_STREAM 1, SOCK_DGRAM 2 as numbered here) and
+// AcceptConn (SO_ACCEPTCONN: listening or not; other types are 0) are read-only: they tell what an inherited fd is.
+// Each is ENOPROTOOPT where the system lacks it.
 enum class Option {
   ReuseAddr = 0,
   ReusePort = 1,
@@ -34,8 +36,10 @@ enum class Option {
   KeepInterval = 9,
   KeepCount = 10,
   UserTimeout = 11,
+  Type = 12,
+  AcceptConn = 13,
 };
-constexpr int kOptionMax = int(Option::UserTimeout);
+constexpr int kOptionMax = int(Option::AcceptConn);
 
 // A socket born non-blocking and close-on-exec (and SIGPIPE-free on macOS); fd or -errno.
 int OpenSocket(int domain, int type);

@@ -114,6 +114,11 @@ struct CertInfo {
 };
 CertInfo DescribeCertificate(X509* cert);
 
+// The leaf certificate the peer presented, kept by the verify callback (tls_context.cc) even when
+// verification refused it, so a rejection can say who knocked; null when it sent none. The caller
+// owns the reference.
+X509* PresentedCertificate(SSL* ssl);
+
 // ---- development certificates (devcert.cc) ----
 enum class CertRole { kCa, kServer, kClient };
 struct CertSpec {

@@ -120,6 +120,7 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
                            InstanceMethod<&TlsSessionWrap::Free>("free"),
                            InstanceMethod<&TlsSessionWrap::Info>("info"),
                            InstanceMethod<&TlsSessionWrap::PeerCertificate>("peerCertificate"),
+                           InstanceMethod<&TlsSessionWrap::PresentedCertificateJs>("presentedCertificate"),
                            InstanceAccessor<&TlsSessionWrap::LastError>("lastError"),
                        });
   }
@@ -194,6 +195,14 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   Napi::Value PeerCertificate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     OwnedBy<X509, X509_free> cert(SSL_get1_peer_certificate(Open(env)->ssl()));
+    if (!cert) return env.Null();
+    return CertObject(env, DescribeCertificate(cert.get()));
+  }
+
+  // What the peer presented, verified or not (after a failed handshake too).
+  Napi::Value PresentedCertificateJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    OwnedBy<X509, X509_free> cert(PresentedCertificate(Open(env)->ssl()));
     if (!cert) return env.Null();
     return CertObject(env, DescribeCertificate(cert.get()));
   }

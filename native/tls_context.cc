@@ -66,9 +66,30 @@ bool TrustCas(SSL_CTX* ctx, const std::string& pem, bool server, std::string* er
   return true;
 }
 
+// The presented leaf lives in the SSL's ex_data, freed with the SSL: OpenSSL itself keeps the peer
+// certificate only once verification succeeded.
+void FreePresented(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { X509_free(static_cast<X509*>(ptr)); }
+
+int PresentedIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, FreePresented);
+  return index;
+}
+
+// Called from every verify callback: the first call (whatever its depth or verdict) keeps the leaf.
+void KeepPresented(X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  X509* leaf = X509_STORE_CTX_get0_cert(store);
+  if (!ssl || !leaf || PresentedIndex() < 0 || SSL_get_ex_data(ssl, PresentedIndex())) return;
+  if (X509_up_ref(leaf) != 1) return;
+  if (SSL_set_ex_data(ssl, PresentedIndex(), leaf) != 1) X509_free(leaf);
+}
+
 // 'optional': ask for a certificate and record the verdict, but let the handshake finish either
 // way; the application reads the verify result and decides.
-int AcceptAnyway(int, X509_STORE_CTX*) { return 1; }
+int AcceptAnyway(int, X509_STORE_CTX* store) {
+  KeepPresented(store);
+  return 1;
+}
 
 // Pins live in the SSL_CTX's ex_data, freed with the context (sessions keep contexts alive).
 struct Pins {
@@ -98,6 +119,7 @@ int RefuseLeaf(X509_STORE_CTX* store, const std::string& reason) {
 //   purpose check does not refuse it when the certificate also allows digitalSignature.
 // - it must match the pins, if any.
 int VerifyLeaf(int ok, X509_STORE_CTX* store) {
+  KeepPresented(store);
   if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   X509* leaf = X509_STORE_CTX_get_current_cert(store);
@@ -203,6 +225,13 @@ bool SetAlpn(SSL_CTX* ctx, const ContextSpec& spec, std::string* error) {
 }
 
 }  // namespace
+
+X509* PresentedCertificate(SSL* ssl) {
+  X509* peer = SSL_get1_peer_certificate(ssl);
+  if (peer || PresentedIndex() < 0) return peer;
+  auto* kept = static_cast<X509*>(SSL_get_ex_data(ssl, PresentedIndex()));
+  return kept && X509_up_ref(kept) == 1 ? kept : nullptr;
+}
 
 SSL_CTX* BuildContext(const ContextSpec& spec, std::string* error) {
   ERR_clear_error();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run prebuild:arm64 — prebuilds/linux-arm64/ cross-compiled with Debian's aarch64 toolchain, then proven
+# npm run build:prebuilds:arm64 — prebuilds/linux-arm64/ cross-compiled with Debian's aarch64 toolchain, then proven
 # by loading it with an arm64 Node (Debian's nodejs:arm64, unpacked into a sysroot) under qemu-user and
 # running scripts/smoke.js. Only Debian packages are fetched (apt-get as root), nothing else.
 #   POLLSET_ARM64_SYSROOT  where the arm64 Node is unpacked (default /tmp/pollset-arm64-sysroot; reused)

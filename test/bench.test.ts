@@ -11,6 +11,7 @@ const stats = require('../bench/lib/stats');
 const { runWorkload } = require('../bench/lib/schedule');
 const { markdown } = require('../bench/lib/table');
 const { svg } = require('../bench/lib/chart');
+const { Progress, duration } = require('../bench/lib/progress');
 const readme = require('../bench/lib/readme');
 const { Child } = require('../bench/lib/child');
 const { compile } = require('../bench/lib/cc');
@@ -81,7 +82,11 @@ describe('bench harness', () => {
     expect(chart.startsWith('<svg')).toBe(true);
     expect(chart.trim().endsWith('</svg>')).toBe(true);
     expect(chart).toContain('3.00× (target ≥ 2)');
-    expect(chart).toContain('not available yet');
+    expect(chart).toContain('not measured');
+    // 2 runs × 3 implementations whose file exists are planned; each line says which it is. The refusing
+    // implementation's second run is not made but counted (run 4), so the count still ends at 6 of 6.
+    const counted = lines.map((l) => /^\[run (\d) of 6, \d+s elapsed, about \d+s left\] /.exec(l)?.[1]).filter(Boolean);
+    expect(counted).toEqual(['1', '2', '3', '5', '6']);
   });
 
   test('implementations limited to some cases, targets against a fixed limit, and across-case minimums', async () => {
@@ -108,6 +113,79 @@ describe('bench harness', () => {
     expect(big.ratios[0].ratio.median).toBe(2);
     expect(r.across[0]).toMatchObject({ target: '≥ 3', met: true });
     expect(r.across[0].ratio.median).toBe(4);
+  });
+
+  test('npm run bench writes into the checkout only when asked (--write)', () => {
+    const { parseArgs } = require('../bench/run');
+    expect(parseArgs([]).write).toBe(false);
+    expect(parseArgs(['--quick']).write).toBe(false);
+    expect(parseArgs(['--write']).write).toBe(true);
+    expect(parseArgs(['--no-write']).write).toBe(false);
+    expect(() => parseArgs(['--wirte'])).toThrow(/unknown option --wirte/);
+  });
+
+  test('progress: run k of N, time elapsed and an estimate of what is left', () => {
+    let now = 0;
+    const p = new Progress(4, () => now);
+    expect(p.status()).toBe('run 0 of 4, 0s elapsed');
+    now = 30000;
+    expect(p.step()).toBe('run 1 of 4, 30s elapsed, about 1m30s left');
+    now = 3700000;
+    expect(p.step()).toBe('run 2 of 4, 1h01m elapsed, about 1h01m left');
+    expect(duration(59.6)).toBe('1m00s');
+  });
+
+  test('the chart: bars diverge from 1×, lower-is-better ratios drawn inverted, wide ratios on a scale of their own, baselines as references', () => {
+    const ratio = (median: number) => ({ ratios: [median], median, min: median * 0.9, max: median * 1.1 });
+    const results = {
+      finishedAt: '2026-01-01T00:00:00Z',
+      runs: 1,
+      workloads: [
+        {
+          name: 'wide',
+          title: 'big ratios',
+          metrics: [{ key: 'eventsPerSec', label: 'events/s' }],
+          cases: [{ label: 'N=10', ratios: [{ label: 'pollset x / other', metric: 'eventsPerSec', target: '≥ 10', ratio: ratio(300), met: true }] }],
+          across: [{ label: 'pollset x: N=10 / N=1', metric: 'eventsPerSec', target: '≤ 1.25', ratio: ratio(1.2), met: true }],
+        },
+        {
+          name: 'small',
+          title: 'small ratios',
+          metrics: [{ key: 'rss', label: 'peak RSS MiB' }, { key: 'rate', label: 'msgs/s' }],
+          cases: [
+            {
+              label: '100 subs',
+              ratios: [
+                { label: 'pollset / node core', metric: 'rss', target: '≤ 1', ratio: ratio(0.5), met: true },
+                { label: 'pollset / node core', metric: 'rate', target: '≥ 2', ratio: ratio(0.8), met: false },
+                { label: 'C / node', metric: 'rate', target: '≥ 1', ratio: ratio(4), met: true },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const chart: string = svg(results);
+    const panels = [...chart.matchAll(/<g class="panel" data-workload="(\w+)" data-scale="(\w+)">([\s\S]*?)<\/g>/g)].map((m) => ({ name: m[1], scale: m[2], body: m[3] }));
+    expect(panels.map((p) => `${p.name}:${p.scale}`)).toEqual(['wide:own', 'wide:shared', 'small:shared']);
+    const bars = (body: string) => [...body.matchAll(/<rect class="bar" data-kind="(\w+)" data-value="([\d.e+-]+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => ({ kind: m[1], value: Number(m[2]), x: Number(m[3]), width: Number(m[4]) }));
+    const small = bars(panels[2].body);
+    // Memory at 0.5× (lower is better) is drawn as 2× better, to the right of 1×; the rate at 0.8× to the left, missed.
+    expect(small.map((b) => b.kind)).toEqual(['met', 'missed', 'reference']);
+    expect(small[0].value).toBeCloseTo(2);
+    expect(small[1].value).toBeCloseTo(0.8);
+    const one = small[1].x + small[1].width; // the 0.8× bar ends at 1×
+    expect(small[0].x).toBeCloseTo(one);
+    expect(small[2].x).toBeCloseTo(one);
+    // Equal distances on the log scale: 2× right of 1× as far as 0.5× would be left of it.
+    expect(small[0].width).toBeCloseTo(small[1].width * Math.log(2) / Math.log(1.25));
+    expect(panels[2].body).toContain('peak RSS MiB (lower is better)');
+    expect(panels[2].body).toContain('>missed<');
+    expect(panels[2].body).toContain('>reference<');
+    expect(bars(panels[0].body)[0].value).toBe(300);
+    expect(bars(panels[1].body)[0].value).toBeCloseTo(1 / 1.2);
+    expect(chart).toContain('whisker: min–max');
+    expect(chart).not.toMatch(/eventsPerSec|cpuBoundPerSec/);
   });
 
   test('the rsyslog peer row says "unavailable" when rsyslogd is absent', async () => {

@@ -50,7 +50,7 @@ test('a relay that is down at start: logtail retries with backoff and connects w
   const relay = await RelayProcess.start(['--tls', `127.0.0.1:${port}`, '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], { defaults: false });
   // The longest wait before the next attempt is below 30 s; a few attempts in, it is a few seconds.
   await until(() => `logtail to connect (stderr: ${tail.stderr})`, () => (relay.connectedCount > 0 ? true : undefined), 35000);
-  expect(tail.stderr).toMatch(new RegExp(`logtail: connected to localhost:${port} \\(127\\.0\\.0\\.1:${port}\\)`));
+  expect(tail.stderr).toMatch(new RegExp(`logtail: connected to localhost:${port} \\(127\\.0\\.0\\.1:${port}; subject CN=relay test server\\)`));
   await sendUntilSeen(relay, tail, 'up');
 }, 60000);
 
@@ -145,7 +145,7 @@ test('a plain relay (openssl s_server, no ALPN): messages arrive in --framing as
     spawnChild(process.execPath, [LOGTAIL, '--connect', `127.0.0.1:${port}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--state', state, '--framing', 'octet', '--count', '3']),
   );
   await until(() => `logtail to connect (stderr: ${tail.stderr})`, () => (/connected to/.test(tail.stderr) ? true : undefined));
-  expect(tail.stderr).toMatch(`logtail: connected to 127.0.0.1:${port} (plain: the relay does not speak logrelay/1; no resume, the state is not updated)\n`);
+  expect(tail.stderr).toMatch(`logtail: connected to 127.0.0.1:${port} (subject CN=relay test server; plain: the relay does not speak logrelay/1; no resume, the state is not updated)\n`);
   server.stdin!.write('4 one\n9 two\nthree9 four four');
   expect(await exitOf(tail.child)).toBe(0);
   expect(tail.output.toString()).toBe('one\n\ntwo\nthree\nfour four\n');

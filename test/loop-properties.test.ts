@@ -6,8 +6,8 @@
  * to where they were, and no mailbox value is lost or duplicated.
  */
 import fc from 'fast-check';
-import { CLOSED, ensure, FdStream, Loop, Mailbox, Operation, sleep, Task, timeout, yieldNow } from '../lib';
-import { expectFdsBackTo, Mode, openFds } from './helpers/loops';
+import { Backend, CLOSED, ensure, FdStream, Loop, Mailbox, Operation, sleep, Task, timeout, yieldNow } from '../lib';
+import { expectFdsBackTo, matrix, Mode, openFds } from './helpers/loops';
 
 const SEED = 20261129;
 const RUNS = 60;
@@ -144,10 +144,10 @@ function* runProgram(
   }
 }
 
-async function check(mode: Mode, p: Program): Promise<void> {
+async function check(backend: Backend, mode: Mode, p: Program): Promise<void> {
   const fdsBefore = openFds();
   const crashes: unknown[] = [];
-  const loop = new Loop({ onError: (e) => crashes.push(e) });
+  const loop = new Loop({ backend, onError: (e) => crashes.push(e) });
   const box = new Mailbox<number>(p.capacity);
   const n = p.tasks.length;
   const ledger: Ledger = { started: new Array(n).fill(0), finallies: new Array(n).fill(0), nestedIn: 0, nestedOut: 0, cleanups: 0, halted: new Array(n).fill(false), ranAfterHalt: 0, confirmed: [], offered: [], taken: [] };
@@ -199,10 +199,10 @@ async function check(mode: Mode, p: Program): Promise<void> {
   await expectFdsBackTo(fdsBefore);
 }
 
-describe.each(['integrated', 'blocking'] as const)('%s mode', (mode) => {
+describe.each(matrix)('%s backend, %s mode', (backend, mode) => {
   test(`random spawn/halt/sleep/timeout/fd/mailbox interleavings: finally once, counters to 0, no value lost (${RUNS} runs)`, async () => {
     await fc.assert(
-      fc.asyncProperty(program, (p) => check(mode, p)),
+      fc.asyncProperty(program, (p) => check(backend, mode, p)),
       { seed: SEED, numRuns: RUNS }, // a failure's message names the seed and the shrunk counterexample
     );
   }, 120_000);

@@ -21,6 +21,7 @@ import * as path from 'path';
 import { DatagramSocket, makeClientCert, makeDevCa, makeServerCert, Pollset, tcp, TlsContext, TlsSession } from '../lib';
 import * as fd from '../lib/fd';
 import { native } from '../lib/native';
+import { openFdList } from './helpers/fds';
 
 const SEED = 20261129;
 const RUNS = 300;
@@ -79,7 +80,7 @@ beforeAll(() => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pollset-fuzz-'));
   const fileFd = fs.openSync(path.join(dir, 'file'), 'w+');
   const dirFd = fs.openSync(dir, 'r');
-  const open = fs.readdirSync('/proc/self/fd').map(Number);
+  const open = openFdList();
   const ca = makeDevCa();
   const server = makeServerCert(ca);
   const client = makeClientCert(ca, { cn: 'fuzz' });

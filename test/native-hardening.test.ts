@@ -10,6 +10,7 @@ import * as path from 'path';
 import { bindDatagram, close, pipe, read, socketpair, tcp, write, WOULD_BLOCK } from '../lib';
 import { native } from '../lib/native';
 import { receiveNow, readySync } from './net-helpers';
+import { isFdOpen } from './helpers/fds';
 
 /** The error `fn` throws (fails the test when it returns). */
 function thrown(fn: () => unknown): Error & { code?: string } {
@@ -185,7 +186,7 @@ describe('memory handed to the kernel stays alive and is never used once transfe
 describe('integer arguments never wrap', () => {
   test('close(NaN) throws a RangeError and leaves fd 0 open', () => {
     // Make sure fd 0 is open (a test worker may run without stdin), so closing it would show.
-    const opened = fs.existsSync('/proc/self/fd/0') ? -1 : fs.openSync('/dev/null', 'r');
+    const opened = isFdOpen(0) ? -1 : fs.openSync('/dev/null', 'r');
     try {
       const before = fs.fstatSync(0).ino;
       const err = thrown(() => close(NaN));

@@ -1,4 +1,5 @@
 import { Address, resolveAddress } from '../lib';
+import { describeOnLinux } from './helpers/platform';
 
 describe('Address', () => {
   test.each([
@@ -20,13 +21,13 @@ describe('Address', () => {
     expect(Address.fromRaw(Address.parse('[0:0:0:0:0:0:0:1]:80').raw).toString()).toBe('[::1]:80');
   });
 
-  if (process.platform === 'linux') {
+  describeOnLinux('abstract unix names', 'abstract unix sockets are a Linux feature', () => {
     test('an abstract unix name round-trips as @name', () => {
       const addr = Address.parse('@pollset-test');
       expect(addr.family).toBe('unix');
       expect(Address.fromRaw(addr.raw).toString()).toBe('@pollset-test');
     });
-  }
+  });
 
   test.each([
     'localhost:5514',

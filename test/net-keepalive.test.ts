@@ -1,4 +1,5 @@
 import { bindDatagram, close, tcp, WOULD_BLOCK } from '../lib';
+import { describeOnLinux } from './helpers/platform';
 import { ready } from './net-helpers';
 
 /** A connected pair over loopback: our client fd and the fd our listener accepted. */
@@ -15,6 +16,28 @@ async function pair(host: string): Promise<{ client: number; server: number; lis
   return { client: conn.fd, server: accepted[0].fd, listener };
 }
 
+describeOnLinux('TCP_USER_TIMEOUT follows keepalive', 'TCP_USER_TIMEOUT is a Linux socket option', () => {
+  test.each(['127.0.0.1', '[::1]'])('on a %s connection: idle + interval × count, 0 when keepalive is off, capped at the int limit', async (host) => {
+    const { client, server, listener } = await pair(host);
+    try {
+      tcp.setKeepAlive(client, { idleSeconds: 30, intervalSeconds: 10, count: 3 });
+      tcp.setKeepAlive(server, { idleSeconds: 7, intervalSeconds: 2, count: 5 });
+      // Unacknowledged data gives up at the same deadline as the probes: idle + interval × count.
+      expect(tcp.getUserTimeout(client)).toBe(60000);
+      expect(tcp.getUserTimeout(server)).toBe(17000);
+      tcp.setKeepAlive(client, null);
+      expect(tcp.getUserTimeout(client)).toBe(0);
+      // The kernel's largest settings (~48 days) do not fit TCP_USER_TIMEOUT's int of ms: capped, not wrapped.
+      tcp.setKeepAlive(client, { idleSeconds: 32767, intervalSeconds: 32767, count: 127 });
+      expect(tcp.getUserTimeout(client)).toBe(0x7fffffff);
+    } finally {
+      close(client);
+      close(server);
+      close(listener);
+    }
+  });
+});
+
 describe('TCP keepalive options', () => {
   test.each(['127.0.0.1', '[::1]'])('set on both ends of a %s connection, read back through getsockopt, and turned off', async (host) => {
     const { client, server, listener } = await pair(host);
@@ -25,19 +48,11 @@ describe('TCP keepalive options', () => {
       tcp.setKeepAlive(server, { idleSeconds: 7, intervalSeconds: 2, count: 5 });
       expect(tcp.getKeepAlive(client)).toEqual({ idleSeconds: 30, intervalSeconds: 10, count: 3 });
       expect(tcp.getKeepAlive(server)).toEqual({ idleSeconds: 7, intervalSeconds: 2, count: 5 });
-      if (process.platform === 'linux') {
-        // Unacknowledged data gives up at the same deadline as the probes: idle + interval × count.
-        expect(tcp.getUserTimeout(client)).toBe(60000);
-        expect(tcp.getUserTimeout(server)).toBe(17000);
-      }
       tcp.setKeepAlive(client, null);
       expect(tcp.getKeepAlive(client)).toBeNull();
-      if (process.platform === 'linux') expect(tcp.getUserTimeout(client)).toBe(0);
       // The kernel's bounds are accepted as they are.
       tcp.setKeepAlive(client, { idleSeconds: 32767, intervalSeconds: 32767, count: 127 });
       expect(tcp.getKeepAlive(client)).toEqual({ idleSeconds: 32767, intervalSeconds: 32767, count: 127 });
-      // Their deadline (~48 days) does not fit TCP_USER_TIMEOUT's int of ms: it is capped, not wrapped.
-      if (process.platform === 'linux') expect(tcp.getUserTimeout(client)).toBe(0x7fffffff);
     } finally {
       close(client);
       close(server);

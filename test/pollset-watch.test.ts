@@ -1,6 +1,7 @@
 /** Pollset.watch inside Node's loop: delivery alongside timers, process lifetime, worker threads. */
 import { execFile } from 'child_process';
 import * as path from 'path';
+import { performance } from 'perf_hooks';
 import { Worker } from 'worker_threads';
 import { Pollset, pipe, read, write, close, WOULD_BLOCK } from '../lib';
 
@@ -44,6 +45,38 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
     ps.close();
     close(r);
     close(w);
+  });
+
+  test('one-shot under watch: one callback per arming, and the loop sleeps while the fd is disarmed', async () => {
+    const ps = new Pollset<string>({ backend });
+    const [r, w] = pipe();
+    write(w, Buffer.from('x')); // stays unread: level-triggered, the fd would be reported forever
+    ps.insert(r, 'r', 'once', { oneshot: true });
+    let reports = 0;
+    let wake = () => {};
+    ps.watch(() => {
+      for (const ev of ps.events()) if (ev.obj === 'once') reports++;
+      wake();
+    });
+    try {
+    await new Promise<void>((resolve) => (wake = resolve));
+    expect(reports).toBe(1);
+    // Disarmed in the kernel (and in libkqueue's doorbell, and the poll helper thread's copy): nothing wakes
+    // the loop, which spends the time idle in its own poll rather than spinning through empty callbacks.
+    const before = performance.eventLoopUtilization();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const idle = performance.eventLoopUtilization(before);
+    expect(reports).toBe(1);
+    expect(idle.utilization).toBeLessThan(0.9); // a spinning loop measures 1.0
+    const again = new Promise<void>((resolve) => (wake = resolve));
+    ps.update(r, 'r');
+    await again;
+    expect(reports).toBe(2);
+    } finally {
+      ps.close();
+      close(r);
+      close(w);
+    }
   });
 
   test('watch twice is EALREADY; unwatch then watch again works', async () => {

@@ -1,6 +1,6 @@
 /**
  * node-gyp-build loads the prebuild (prebuilds/<platform>-<arch>/pollset.uv<N>.<libc>.node, made by
- * `npm run prebuild` in jest's global setup) when no local build exists, and only when its tags match.
+ * `npm run build:prebuilds` in jest's global setup) when no local build exists, and only when its tags match.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -34,7 +34,7 @@ function smoke(dir: string) {
   });
 }
 
-test('npm run prebuild produced a stripped binary tagged with libuv (and libc on Linux)', () => {
+test('npm run build:prebuilds produced a stripped binary tagged with libuv (and libc on Linux)', () => {
   expect(fs.existsSync(path.join(root, expected))).toBe(true);
   const elf = fs.readFileSync(path.join(root, expected));
   if (os.platform() === 'linux') expect(elf.includes('.symtab')).toBe(false);
@@ -65,4 +65,44 @@ test('a prebuild tagged for another libuv major is not loaded', () => {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe("jest's global setup says what it builds before the long, silent compile", () => {
+  /** A copy of the setup's inputs whose build:prebuilds fails at once: what is printed before it is under test. */
+  function stage(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pollset-setup-test-'));
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    pkg.scripts = { 'build:prebuilds': 'node -e "process.exit(3)"' };
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg));
+    fs.cpSync(path.join(root, 'binding.gyp'), path.join(dir, 'binding.gyp'));
+    fs.cpSync(path.join(root, 'native'), path.join(dir, 'native'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'test'));
+    fs.cpSync(path.join(root, 'test/global-setup.js'), path.join(dir, 'test/global-setup.js'));
+    return dir;
+  }
+  const setup = (dir: string) =>
+    spawnSync(process.execPath, ['-e', "require('./test/global-setup.js')()"], { cwd: dir, encoding: 'utf8', timeout: 60000 });
+
+  test('missing, then stale: one line each naming the directory and why; fresh: silent, nothing built', () => {
+    const dir = stage();
+    try {
+      const missing = setup(dir);
+      expect(missing.status).not.toBe(0);
+      expect(missing.stderr.split('\n')[0]).toBe(
+        `pollset: building prebuilds/${tuple}/ for the prebuild and package tests (missing): ` +
+          'a full compile of native/, a minute or more before the first test runs',
+      );
+      const built = path.join(dir, 'prebuilds', tuple, 'pollset.node');
+      fs.mkdirSync(path.dirname(built), { recursive: true });
+      fs.writeFileSync(built, '');
+      fs.utimesSync(built, new Date(0), new Date(0));
+      const stale = setup(dir);
+      expect(stale.status).not.toBe(0);
+      expect(stale.stderr).toContain(`pollset: building prebuilds/${tuple}/ for the prebuild and package tests (older than the native sources)`);
+      fs.utimesSync(built, new Date(), new Date());
+      expect(setup(dir)).toMatchObject({ status: 0, stderr: '' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

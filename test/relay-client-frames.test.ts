@@ -16,7 +16,7 @@ const escapeLine = (text: string) => text.replace(/[\n\r\\]/g, (c) => (c === '\n
 function encode(f: Frame, framing: Framing): Buffer {
   switch (f.type) {
     case 'hello':
-      return Buffer.from(`HELLO 1 log=${f.log} framing=${f.framing} oldest=${f.oldest} next=${f.next}\n`);
+      return Buffer.from(`HELLO 1 log=${f.log} framing=${f.framing} oldest=${f.oldest} next=${f.next}${f.filter ? ' filter=1' : ''}\n`);
     case 'msg': {
       const payload = Buffer.concat(f.messages.map((m) => frame(m, framing)));
       const time = f.meta ? Buffer.from(`TIME ${f.firstSeq} ${f.count}\n${f.meta.map((m) => `${m.time} ${escapeLine(m.source)}\n`).join('')}`) : Buffer.alloc(0);
@@ -24,6 +24,8 @@ function encode(f: Frame, framing: Framing): Buffer {
     }
     case 'gap':
       return Buffer.from(`GAP ${f.firstSeq} ${f.count} ${f.reason}\n`);
+    case 'skip':
+      return Buffer.from(`SKIP ${f.firstSeq} ${f.count}\n`);
     case 'reset':
       return Buffer.from(`RESET ${f.log}\n`);
     case 'bye':
@@ -50,12 +52,13 @@ const msgFrame = fc
   );
 const otherFrame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant('gap' as const), firstSeq: seq, count: fc.integer({ min: 1, max: 1e9 }), reason: fc.oneof(fc.constant('evicted'), fc.constant('dropped'), word) }),
+  fc.record({ type: fc.constant('skip' as const), firstSeq: seq, count: fc.integer({ min: 1, max: 1e9 }) }),
   fc.record({ type: fc.constant('reset' as const), log: logId }),
   fc.record({ type: fc.constant('bye' as const), reason: fc.oneof(fc.constant(''), fc.array(word, { minLength: 1, maxLength: 4 }).map((w) => w.join(' '))) }),
 );
 const hello: fc.Arbitrary<Hello> = fc
-  .tuple(logId, fc.constantFrom<Framing>('lf', 'octet'), seq, fc.nat(1e6))
-  .map(([log, framing, oldest, held]) => ({ type: 'hello', version: 1, log, framing, oldest, next: oldest + held }));
+  .tuple(logId, fc.constantFrom<Framing>('lf', 'octet'), seq, fc.nat(1e6), fc.boolean())
+  .map(([log, framing, oldest, held, filter]) => ({ type: 'hello', version: 1, log, framing, oldest, next: oldest + held, filter }));
 const stream = fc.tuple(hello, fc.array(fc.oneof(msgFrame, otherFrame), { maxLength: 12 }));
 
 /** Cuts `bytes` at the given fractions (any chunking, empty chunks included). */

@@ -6,9 +6,11 @@
 import { ChildProcess, spawn, SpawnOptions } from 'child_process';
 import * as dgram from 'dgram';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { CertAndKey, makeClientCert, makeDevCa, makeServerCert } from '../lib';
+import { currentBootId } from '../lib/relay/journal-state';
 
 export const ROOT = path.join(__dirname, '..');
 export const LOGRELAY = path.join(ROOT, 'bin', 'logrelay.js');
@@ -17,13 +19,20 @@ export const LOGTAIL = path.join(ROOT, 'bin', 'logtail.js');
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-/** Spawns a child that `cleanup()` kills if the test has not waited for it. */
+/**
+ * Spawns a child that `cleanup()` kills if the test has not waited for it. With `detached` the child
+ * leads a process group of its own, and `cleanup()` kills the whole group: for a shell that forks
+ * the command it runs (`sh -c 'node …'`), whose grandchild would otherwise outlive the test.
+ */
 export function spawnChild(cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
   children.add(child);
+  if (options.detached) groups.add(child.pid!);
   child.once('exit', () => children.delete(child));
   return child;
 }
+
+const groups = new Set<number>();
 
 /** Kills every child still running (SIGCONT first: a stopped child would not die of SIGTERM) and removes temp dirs. */
 export async function cleanup(): Promise<void> {
@@ -33,6 +42,14 @@ export async function cleanup(): Promise<void> {
     child.kill('SIGKILL');
     return exited;
   });
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is gone already
+    }
+  }
+  groups.clear();
   await Promise.all(exits);
   for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
@@ -67,6 +84,36 @@ export function exitOf(child: ChildProcess, timeoutMs = 10000): Promise<number |
       resolve(code ?? signal!);
     });
   });
+}
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago (bound to 0, then let go), for a program that
+ * cannot bind port 0 itself (systemd-socket-activate) or for a port that refuses connections.
+ */
+export async function freePort(type: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+  if (type === 'udp') {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const port = s.address().port;
+    await new Promise<void>((resolve) => s.close(resolve));
+    return port;
+  }
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Runs a CLI (a script under node) to its exit: code, stdout, stderr. */
+export async function runToExit(bin: string, args: string[], options: SpawnOptions = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const child = spawnChild(process.execPath, [bin, ...args], options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c));
+  const code = await exitOf(child, 15000);
+  return { code, stdout, stderr };
 }
 
 /** Certificate files for a relay and its subscribers. */
@@ -133,6 +180,8 @@ export interface StatsLine {
   dropped_evicted: number;
   evicted: number;
   gaps: number;
+  filtered: number;
+  lag: number;
   history_messages: number;
   history_bytes: number;
   history_oldest: number;
@@ -277,9 +326,9 @@ export class Tail {
   }
 
   /** Spawns a subscriber command and waits until the relay logs a new subscriber. */
-  static async spawn(relay: RelayProcess, cmd: string, args: string[]): Promise<Tail> {
+  static async spawn(relay: RelayProcess, cmd: string, args: string[], options: SpawnOptions = {}): Promise<Tail> {
     const before = relay.connectedCount;
-    const tail = new Tail(spawnChild(cmd, args));
+    const tail = new Tail(spawnChild(cmd, args, options));
     await until(() => `${path.basename(cmd)} to connect (stderr: ${tail.stderr})`, () => (relay.connectedCount > before ? true : undefined), 10000);
     return tail;
   }
@@ -374,7 +423,7 @@ export function expectMessages(got: Buffer[], expected: Buffer[]): void {
 export function powerCut(dir: string): number {
   const state = fs.readFileSync(path.join(dir, 'state'), 'utf8');
   const other = '00000000-0000-4000-8000-000000000000';
-  expect(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()).not.toBe(other);
+  expect(currentBootId()).not.toBe(other);
   fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, `boot ${other}`));
   const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
   const newest = path.join(dir, segments[segments.length - 1]);

@@ -8,6 +8,7 @@ import { execSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
+import { describeOnLinux } from './helpers/platform';
 import { cpuSeconds, fdCount } from './helpers/proc';
 import { cleanup, exitOf, LogEvent, makeCerts, message, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
 
@@ -19,7 +20,6 @@ afterEach(cleanup);
  */
 const UNCAPPED = ['--max-handshakes', '100000', '--max-handshakes-per-ip', '100000'];
 
-const linuxOnly = process.platform === 'linux' ? describe : describe.skip;
 
 /**
  * Connects to `port`, then closes with SO_LINGER 0 (an RST) at once, `n` times, `parallel` at a
@@ -150,7 +150,7 @@ function rejectionsAccounted(events: LogEvent[]): { full: number; summaries: num
   return { full, summaries: summaries.length, summed: full + summaries.reduce((n, e) => n + Number(e.count), 0) };
 }
 
-linuxOnly('logrelay against hostile peers', () => {
+describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time are read from /proc/<pid>", () => {
   test('a reset flood (connect, then SO_LINGER 0 close) leaks no fd and crashes no task', async () => {
     const certs = makeCerts();
     // Bounds lifted: every reset connection then reaches its session task (none is cut before it runs).

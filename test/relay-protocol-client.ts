@@ -12,6 +12,7 @@ export type Frame =
   | { kind: 'MSG'; first: number; count: number; bytes: Buffer }
   | { kind: 'TIME'; first: number; count: number; lines: { time: number; source: string }[] }
   | { kind: 'GAP'; first: number; count: number; reason: string }
+  | { kind: 'SKIP'; first: number; count: number }
   | { kind: 'RESET'; log: string }
   | { kind: 'BYE'; reason: string };
 
@@ -21,6 +22,8 @@ export interface Hello {
   framing: Framing;
   oldest: number;
   next: number;
+  /** HELLO says `filter=1`. */
+  filter: boolean;
 }
 
 export class ProtocolClient {
@@ -103,7 +106,7 @@ export class ProtocolClient {
 
   summary(): string {
     return this.frames
-      .map((f) => (f.kind === 'MSG' || f.kind === 'TIME' ? `${f.kind} ${f.first}+${f.count}` : f.kind === 'GAP' ? `GAP ${f.first}+${f.count} ${f.reason}` : `${f.kind} ${'log' in f ? f.log : f.reason}`))
+      .map((f) => (f.kind === 'MSG' || f.kind === 'TIME' || f.kind === 'SKIP' ? `${f.kind} ${f.first}+${f.count}` : f.kind === 'GAP' ? `GAP ${f.first}+${f.count} ${f.reason}` : `${f.kind} ${'log' in f ? f.log : f.reason}`))
       .slice(-12)
       .join(' | ');
   }
@@ -144,7 +147,7 @@ export class ProtocolClient {
     const [kind, ...words] = line.split(' ');
     if (kind === 'HELLO') {
       const kv = Object.fromEntries(words.slice(1).map((w) => w.split('=')));
-      this.hello = { version: Number(words[0]), log: kv.log, framing: kv.framing, oldest: Number(kv.oldest), next: Number(kv.next) };
+      this.hello = { version: Number(words[0]), log: kv.log, framing: kv.framing, oldest: Number(kv.oldest), next: Number(kv.next), filter: kv.filter === '1' };
     } else if (kind === 'MSG') {
       const frame = { kind: 'MSG' as const, first: Number(words[0]), count: Number(words[1]), bytes: Buffer.alloc(0) };
       this.frames.push(frame);
@@ -153,6 +156,8 @@ export class ProtocolClient {
       this.#time = { first: Number(words[0]), count: Number(words[1]), lines: [] };
     } else if (kind === 'GAP') {
       this.frames.push({ kind: 'GAP', first: Number(words[0]), count: Number(words[1]), reason: words[2] });
+    } else if (kind === 'SKIP') {
+      this.frames.push({ kind: 'SKIP', first: Number(words[0]), count: Number(words[1]) });
     } else if (kind === 'RESET') {
       this.frames.push({ kind: 'RESET', log: words[0] });
     } else if (kind === 'BYE') {

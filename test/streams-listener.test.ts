@@ -6,16 +6,15 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as net from 'net';
 import * as path from 'path';
-import { Loop, TcpListener } from '../lib';
+import { Loop, Pollset, TcpListener } from '../lib';
+import { describeOnLinux } from './helpers/platform';
 import { cpuSeconds } from './helpers/proc';
 import { runOp } from './helpers/tcp';
 import { until } from './relay-helpers';
 
-const linuxOnly = process.platform === 'linux' ? test : test.skip;
-
-describe('TcpListener', () => {
+describe.each(Pollset.backends)('TcpListener, %s backend', (backend) => {
   test('a connection reset before it was accepted still has the peer address accept returned', async () => {
-    const loop = new Loop();
+    const loop = new Loop({ backend });
     const listener = TcpListener.listen('127.0.0.1:0');
     try {
       const port = listener.localAddress().port;
@@ -75,9 +74,10 @@ function echo(port: number, text: string): Promise<string> {
   });
 }
 
-linuxOnly('serve under a low fd limit: EMFILE pauses accepting, and it serves again once fds are free', async () => {
+describeOnLinux('TcpListener at the fd limit', "the server's CPU time is read from /proc/<pid>/stat", () => {
+  test.each(Pollset.backends)('%s backend: ' + 'serve under a low fd limit: EMFILE pauses accepting, and it serves again once fds are free', async (backend) => {
   const fixture = path.join(__dirname, 'fixtures', 'serve-emfile.js');
-  const child = spawn('bash', ['-c', 'ulimit -n 48 && exec "$@"', 'serve-emfile', process.execPath, fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', ['-c', 'ulimit -n 48 && exec "$@"', 'serve-emfile', process.execPath, fixture, backend], { stdio: ['ignore', 'pipe', 'inherit'] });
   const events = jsonLines(child);
   const held: net.Socket[] = [];
   try {
@@ -108,3 +108,4 @@ linuxOnly('serve under a low fd limit: EMFILE pauses accepting, and it serves ag
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
   }
 }, 30000);
+});

@@ -9,6 +9,7 @@ const path = require('path');
 const { Child } = require('./child');
 const { compile } = require('./cc');
 const { summary, pairRatios } = require('./stats');
+const { Progress } = require('./progress');
 
 const BENCH = path.join(__dirname, '..');
 const CHILD_LIMIT_MS = 120000; // no process of a run outlives this, whatever goes wrong
@@ -38,28 +39,56 @@ function context(workload, options) {
   };
 }
 
-async function runCase(workload, c, options, log) {
+/**
+ * The implementations that apply to case `c` (`when(params)`; elsewhere an implementation is no row at all),
+ * narrowed to `options.impls` when given.
+ */
+function implementationsOf(workload, c, options) {
+  return workload.implementations.filter((impl) => (!impl.when || impl.when(c.params)) && (!options.impls || options.impls.includes(impl.name)));
+}
+
+/** The cases to run: all, or those labelled in `options.cases` (an unknown label is an error). */
+function selectedCases(workload, options) {
+  const all = workload.cases(options.quick);
+  for (const label of options.cases || []) {
+    if (!all.some((c) => c.label === label)) throw new Error(`${workload.name} has no case "${label}" (have: ${all.map((c) => c.label).join(', ')})`);
+  }
+  return all.filter((c) => !options.cases || options.cases.includes(c.label));
+}
+
+const written = (impl) => fs.existsSync(path.join(BENCH, impl.file));
+
+/** How many measurements `runWorkload` will make (implementations not written yet make none). */
+function plannedRuns(workload, options) {
+  return selectedCases(workload, options).reduce((n, c) => n + implementationsOf(workload, c, options).filter(written).length * options.runs, 0);
+}
+
+async function runCase(workload, c, options, log, progress) {
   const ctx = context(workload, options);
-  // An implementation may apply to some cases only (`when(params)`): elsewhere it is no row at all.
-  const impls = workload.implementations.filter((impl) => !impl.when || impl.when(c.params)).map((impl) => ({
+  const impls = implementationsOf(workload, c, options).map((impl) => ({
     ...impl,
-    status: fs.existsSync(path.join(BENCH, impl.file)) ? 'ok' : 'missing',
-    reason: fs.existsSync(path.join(BENCH, impl.file)) ? undefined : `not available yet (${impl.file})`,
+    status: written(impl) ? 'ok' : 'missing',
+    reason: written(impl) ? undefined : `not available yet (${impl.file})`,
     runs: [],
   }));
   for (let run = 0; run < options.runs; run++) {
     const order = run % 2 ? [...impls].reverse() : impls;
     for (const impl of order) {
-      if (impl.status !== 'ok') continue;
+      if (impl.status === 'missing') continue;
+      // A failed implementation's remaining runs are not made, but were planned: count them as passed.
+      if (impl.status !== 'ok') {
+        progress.step();
+        continue;
+      }
       const params = { ...c.params, ...impl.params };
       try {
         const metrics = await workload.measure(ctx, impl, params);
         impl.runs.push(metrics);
-        log(`  ${workload.name} ${c.label} ${impl.name} run ${run + 1}: ${brief(metrics)}`);
+        log(`[${progress.step()}] ${workload.name} ${c.label} ${impl.name} run ${run + 1}: ${brief(metrics)}`);
       } catch (err) {
         impl.status = err.unavailable ? 'unavailable' : 'failed';
         impl.reason = err.unavailable ? `not available: ${err.message}` : `failed: ${err.message.split('\n')[0]}`;
-        log(`  ${workload.name} ${c.label} ${impl.name}: ${impl.reason}\n${err.unavailable ? '' : err.stack}`);
+        log(`[${progress.step()}] ${workload.name} ${c.label} ${impl.name}: ${impl.reason}\n${err.unavailable ? '' : err.stack}`);
       } finally {
         ctx.cleanup();
       }
@@ -123,11 +152,14 @@ function across(workload, cases) {
   });
 }
 
-/** Runs every case of `workload`; returns its section of the results file. */
-async function runWorkload(workload, options, log) {
+/**
+ * Runs every case of `workload`; returns its section of the results file. `progress` (a
+ * lib/progress.js Progress) counts the measurements; by default this workload's alone.
+ */
+async function runWorkload(workload, options, log, progress = new Progress(plannedRuns(workload, options))) {
   const cases = [];
-  for (const c of workload.cases(options.quick)) cases.push(await runCase(workload, c, options, log));
+  for (const c of selectedCases(workload, options)) cases.push(await runCase(workload, c, options, log, progress));
   return { name: workload.name, title: workload.title, metrics: workload.metrics, cases, across: across(workload, cases) };
 }
 
-module.exports = { runWorkload };
+module.exports = { runWorkload, plannedRuns };

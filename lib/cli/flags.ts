@@ -12,17 +12,24 @@ export interface FlagSpec {
   repeatable?: boolean;
   /** Shown by --help. */
   help: string;
-  /** Placeholder shown by --help, e.g. HOST:PORT. */
+  /**
+   * Placeholder shown by --help, e.g. HOST:PORT. `HOST:PORT` also marks a listener's address: a
+   * host name in it is resolved at start (addresses.ts), and a socket passed by systemd socket
+   * activation may carry the flag's name (logrelay.ts).
+   */
   value?: string;
+  /** A one-letter alias (`-h` for --help). */
+  short?: string;
 }
 
 export type Parsed = Map<string, (string | true)[]>;
 
 export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): Parsed {
   const byName = new Map(specs.map((s) => [s.name, s]));
+  const byShort = new Map(specs.filter((s) => s.short).map((s) => [`-${s.short}`, s]));
   const parsed: Parsed = new Map();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    const arg = byShort.has(argv[i]) ? `--${byShort.get(argv[i])!.name}` : argv[i];
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
@@ -52,7 +59,7 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
 export function helpText(usage: string, specs: readonly FlagSpec[]): string {
   const left = specs.map((s) => {
     const v = s.kind === 'boolean' ? '' : s.kind === 'optional-string' ? ` [${s.value ?? 'VALUE'}]` : ` ${s.value ?? 'VALUE'}`;
-    return `  --${s.name}${v}`;
+    return `  ${s.short ? `-${s.short}, ` : '    '}--${s.name}${v}`;
   });
   const width = Math.max(...left.map((l) => l.length)) + 2;
   return [usage, '', ...specs.map((s, i) => left[i].padEnd(width) + s.help + (s.repeatable ? ' (repeatable)' : ''))].join('\n');
@@ -64,6 +71,16 @@ export class Flags {
 
   has(name: string): boolean {
     return this.parsed.has(name);
+  }
+
+  /** Replaces a flag's values (host names by their addresses, …); nothing when it was not given. */
+  replace(name: string, values: string[]): void {
+    if (this.parsed.has(name)) this.parsed.set(name, values);
+  }
+
+  /** Forgets a flag, as if it had not been given. */
+  drop(name: string): void {
+    this.parsed.delete(name);
   }
 
   string(name: string, fallback?: string): string | undefined {

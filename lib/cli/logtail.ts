@@ -10,7 +10,10 @@ import { TlsContext } from '../tls';
 import { Framing } from '../relay/framing';
 import { DEFAULT_DEMO_DIR, demoFiles } from '../relay/demo';
 import { PROTOCOL } from '../relay/client';
-import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
+import { parseSelector, SelectorError } from '../relay/selector';
+import { FlagSpec, Flags, UsageError } from './flags';
+import { COMMON_SPECS, CommandLine } from './command-line';
+import { resolveAll, ResolveError } from '../net/resolve';
 import { KeepAlive, keepAliveAfter } from '../net/keepalive';
 import { Backoff } from './backoff';
 import { Format } from './tail-format';
@@ -39,10 +42,19 @@ const SPECS: FlagSpec[] = [
   { name: 'raw', kind: 'boolean', help: 'write message bytes as they are even to a terminal (default: controls and invalid UTF-8 escaped there)' },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `the framing of a relay that does not speak ${PROTOCOL} (default lf)` },
   { name: 'plain', kind: 'boolean', help: `do not offer ${PROTOCOL}: take the relay's plain live stream, as an older logtail does` },
+  { name: 'filter', kind: 'string', value: 'SELECTOR', help: 'only messages the selector selects, e.g. auth,authpriv.*;*.warning (syslog.conf style; see README)' },
   { name: 'count', kind: 'string', value: 'N', help: 'exit after N messages' },
   { name: 'demo', kind: 'optional-string', value: 'DIR', help: `use the demo certificates of logrelay --demo (default ${DEFAULT_DEMO_DIR})` },
-  { name: 'help', kind: 'boolean', help: 'show this help' },
+  ...COMMON_SPECS,
 ];
+
+const USAGE = [
+  'usage: logtail [--connect HOST:PORT] --cert FILE --key FILE --ca FILE [flags]',
+  '       logtail --demo [DIR]',
+  '',
+  'Subscribes to a logrelay and prints each message on its own line, reconnecting when cut off.',
+  'A HOST may be a name: it is looked up again at each connect, and each of its addresses is tried in turn.',
+].join('\n');
 
 /** First wait ceiling and largest one between reconnects (ms). */
 const BACKOFF = { baseMs: 500, maxMs: 30000 };
@@ -57,6 +69,7 @@ interface TailOptions {
   count: number;
   state: string | undefined;
   from: StartFrom;
+  filter: string | undefined;
   reconnect: boolean;
   keepAlive: KeepAlive | null;
   format: Format;
@@ -82,6 +95,16 @@ function options(flags: Flags): TailOptions {
     return v;
   };
   if (flags.has('plain') && (flags.has('state') || flags.has('from'))) throw new UsageError('--plain has no sequence numbers: it cannot go with --state or --from');
+  if (flags.has('plain') && flags.has('filter')) throw new UsageError(`--plain takes the relay's whole stream: it cannot go with --filter`);
+  const filter = flags.string('filter');
+  if (filter !== undefined) {
+    try {
+      parseSelector(filter);
+    } catch (e) {
+      if (e instanceof SelectorError) throw new UsageError(`--filter ${JSON.stringify(filter)}: ${e.message}`);
+      throw e;
+    }
+  }
   const connect = flags.string('connect', '127.0.0.1:6514')!;
   const colon = connect.lastIndexOf(':');
   if (colon <= 0 || !/^[0-9]{1,5}$/.test(connect.slice(colon + 1)) || Number(connect.slice(colon + 1)) > 65535) {
@@ -104,6 +127,7 @@ function options(flags: Flags): TailOptions {
     count: flags.integer('count', 0, 0),
     state: flags.string('state'),
     from: startFrom(flags.string('from')),
+    filter,
     reconnect: !flags.has('no-reconnect'),
     keepAlive: keepAliveOption(flags.integer('keepalive', KEEPALIVE_S, 0, MAX_KEEPALIVE_S)),
     // On a terminal, bytes chosen by whoever sends a datagram must not act on it (visible.ts); JSON escapes its own.
@@ -122,17 +146,28 @@ function sameFile(a: number, b: number): boolean {
   }
 }
 
+/**
+ * A name that does not exist is a mistake in the command (exit 2); a resolver that cannot answer
+ * now (EAI_AGAIN: no network yet) is retried with the connects, like a relay that is down.
+ */
+async function checkResolves(connect: string): Promise<void> {
+  try {
+    await resolveAll(connect);
+  } catch (e) {
+    if (e instanceof ResolveError && e.code === 'ENOTFOUND') throw new UsageError(`--connect: ${e.message}`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const cli = new CommandLine('logtail', SPECS, USAGE);
   const report = (line: string) => process.stderr.write(`logtail: ${line}\n`);
   let o: TailOptions;
   let sink: Sink;
   try {
-    const flags = new Flags(parseFlags(argv, SPECS));
-    if (flags.has('help')) {
-      process.stdout.write(helpText('usage: logtail [flags]', SPECS) + '\n');
-      return 0;
-    }
+    const flags = cli.read(argv);
+    if (!flags) return 0;
     o = options(flags);
+    await checkResolves(o.connect);
     const output = new Output(1);
     if (o.state !== undefined && output.regularFile && sameFile(1, 2)) {
       throw new UsageError('with --state, stdout must not also be stderr: the state counts the output file\'s bytes (send stderr elsewhere)');
@@ -145,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      report(e.message);
+      process.stderr.write(cli.message(e) + '\n');
       return 2;
     }
     if ((e as { code?: string }).code === 'ERR_LOGTAIL_STATE') {
@@ -169,7 +204,7 @@ export async function main(argv: string[]): Promise<number> {
         keepAlive: o.keepAlive,
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
         backoff: new Backoff(BACKOFF),
-        session: { from: o.from, meta: o.format === 'json', helloTimeoutMs: HELLO_TIMEOUT_MS, report, stop, stateful: o.state !== undefined },
+        session: { from: o.from, filter: o.filter, meta: o.format === 'json', helloTimeoutMs: HELLO_TIMEOUT_MS, report, stop, stateful: o.state !== undefined },
       },
       sink,
     ),

@@ -6,7 +6,8 @@
 import { Mailbox } from '../loop/mailbox';
 import { Operation } from '../loop/operation';
 import { sleep, timeout } from '../loop/timers';
-import { Address, resolveAddress } from '../net/address';
+import type { Address } from '../net/address';
+import { resolveAll } from '../net/resolve';
 import { KeepAlive, setKeepAlive } from '../net/keepalive';
 import { PROTOCOL } from '../relay/client';
 import { Framing } from '../relay/framing';
@@ -46,6 +47,22 @@ function* settled<T>(promise: Promise<T>): Operation<T> {
   return result.value;
 }
 
+/**
+ * Connects to the first of `addresses` that answers (a name may have an IPv6 and an IPv4 address,
+ * and the relay listen on one of them only), trying each in turn; throws the last failure.
+ */
+export function* connectFirst<C>(addresses: readonly Address[], attempt: (address: Address) => Operation<C>): Operation<{ conn: C; address: Address }> {
+  let failure: unknown = new Error('no address to connect to');
+  for (const address of addresses) {
+    try {
+      return { conn: yield* attempt(address), address };
+    } catch (e) {
+      failure = e;
+    }
+  }
+  throw failure;
+}
+
 /** Why a connection ended, in words; `clean` when `--no-reconnect` should exit 0. */
 function describe(ending: Ending): { why: string; clean: boolean } {
   if (ending.kind === 'bye') return { why: `the relay said BYE ${ending.reason}`.trimEnd(), clean: ending.reason === 'shutdown' };
@@ -61,17 +78,25 @@ export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
     let clean = false;
     let connected = false;
     try {
-      const address: Address = yield* stop.wait(settled(resolveAddress(o.connect)));
-      const shown = address.toString() === o.connect ? o.connect : `${o.connect} (${address})`;
-      const tls = yield* stop.wait(timeout(o.connectTimeoutMs, TlsStream.connect(address, o.context, { servername: o.servername })));
+      const addresses: Address[] = yield* stop.wait(settled(resolveAll(o.connect)));
+      const attempt = (a: Address) => timeout(o.connectTimeoutMs, TlsStream.connect(a, o.context, { servername: o.servername }));
+      const { conn: tls, address } = yield* stop.wait(connectFirst(addresses, attempt));
       connected = true;
       let ending: Ending;
       try {
         // logtail sends nothing after its request: without probes a quiet relay behind a dead path is waited for forever.
         if (o.keepAlive) setKeepAlive(tls.fd, o.keepAlive);
         const protocol = tls.session.alpn;
+        if (protocol !== PROTOCOL && o.session.filter !== undefined) {
+          throw new TailError(`${o.connect} does not speak ${PROTOCOL}: --filter needs it (a plain relay sends everything)`);
+        }
         const plainNote = o.session.stateful ? 'no resume, the state is not updated' : 'no resume';
-        report(`connected to ${shown}${protocol === PROTOCOL ? '' : ` (plain: the relay does not speak ${PROTOCOL}; ${plainNote})`}`);
+        const notes = [
+          ...(address.toString() === o.connect ? [] : [address.toString()]),
+          `subject ${tls.peerCertificate()?.subject ?? '(none)'}`,
+          ...(protocol === PROTOCOL ? [] : [`plain: the relay does not speak ${PROTOCOL}; ${plainNote}`]),
+        ];
+        report(`connected to ${o.connect} (${notes.join('; ')})`);
         ending = protocol === PROTOCOL ? yield* protocolSession(tls, sink, o.session) : yield* plainSession(tls, o.framing, sink, o.session);
       } finally {
         yield* tls.close();

@@ -23,6 +23,8 @@ export interface SessionOptions {
   from: StartFrom;
   /** Ask for TIME frames (receive time and source of each message). */
   meta: boolean;
+  /** Ask for only the messages this selector selects (checked already: see selector.ts). */
+  filter?: string;
   /** How long the relay has to send its HELLO. */
   helloTimeoutMs: number;
   /** One line for the operator (stderr). */
@@ -148,9 +150,12 @@ export function* protocolSession(stream: ByteStream, sink: Sink, o: SessionOptio
   const helloChunk = yield* o.stop.wait(timeout(o.helloTimeoutMs, readHello(stream, parser, frames)));
   if (helloChunk === null) return { kind: 'eof' };
   const hello = frames.shift() as Hello;
+  if (o.filter !== undefined && !hello.filter) {
+    throw new TailError(`the relay does not take filters (its HELLO has no filter=1): upgrade it, or drop --filter`);
+  }
   const start = chooseStart(hello, sink.resumePoint, o.from, o.report);
   if (start.skipTo) sink.skipTo(start.skipTo);
-  yield* o.stop.wait(stream.write(requestLine(start.request, { meta: o.meta })));
+  yield* o.stop.wait(stream.write(requestLine(start.request, { meta: o.meta, filter: o.filter })));
   let log = start.request.from === 'after' ? start.request.log : hello.log;
   /** The seq the next frame must start at; undefined while the relay chooses (from its oldest). */
   let expect = start.request.from === 'after' ? start.request.seq + 1 : undefined;
@@ -171,7 +176,11 @@ export function* protocolSession(stream: ByteStream, sink: Sink, o: SessionOptio
         if (f.type === 'hello') throw protocolError('a second HELLO');
         if (expect !== undefined && f.firstSeq !== expect) throw protocolError(`${f.type.toUpperCase()} starts at seq ${f.firstSeq}, expected ${expect}`);
         const lastSeq = f.firstSeq + f.count - 1;
-        if (f.type === 'gap') {
+        if (f.type === 'skip') {
+          // Not selected by the filter: nothing to write, but the position moves past them (a resume
+          // does not ask for them again, and they are never reported as missing).
+          sink.skipTo({ log, seq: lastSeq });
+        } else if (f.type === 'gap') {
           o.report(`gap of ${f.count} message${f.count === 1 ? '' : 's'} (seq ${f.firstSeq}${f.count > 1 ? `–${lastSeq}` : ''}): ${f.reason}${GAP_REASONS[f.reason] ?? ''}`);
           sink.skipTo({ log, seq: lastSeq });
         } else {

@@ -5,6 +5,8 @@
  * pass of the run queue; bring fd registrations down to what the waiters still need. Two drivers
  * repeat turns: `run()` inside Node's own loop, and `runBlocking()` which is the seed's eventloop.
  */
+import '../dispose';
+import { abortError, checkSignal } from '../errors';
 import { Backend, Pollset } from '../pollset';
 import { FdWaiters } from './fdwaiters';
 import { Operation } from './operation';
@@ -15,11 +17,21 @@ import { MAX_WAIT_MS, now, TimerHeap } from './timers';
 /** Reports a task that failed with nobody joining it or awaiting its promise. */
 export type ErrorHandler = (error: unknown, task: Task<unknown>) => void;
 
+/** How a {@link Loop} is made. */
 export interface LoopOptions {
   /** Pollset backend; defaults to the best compiled in (`Pollset.backends[0]`). */
   backend?: Backend;
   /** Called for a task that crashed unobserved; default: `console.error` with the stack. The loop goes on. */
   onError?: ErrorHandler;
+}
+
+/** Options of {@link Loop.run}. */
+export interface RunOptions {
+  /**
+   * Aborting it halts every task (their `finally` blocks run, cleanup that waits is still driven),
+   * and then the promise rejects with an `AbortError` whose `cause` is the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Counters for tests and monitoring. */
@@ -50,7 +62,7 @@ const defaultOnError: ErrorHandler = (error, task) => {
  * loop.close();
  * ```
  */
-export class Loop {
+export class Loop implements Disposable, AsyncDisposable {
   /** @internal */
   readonly timers = new TimerHeap();
   /** @internal */
@@ -67,6 +79,9 @@ export class Loop {
   #timerAt = Infinity;
   readonly #dispatch = (fd: number, flags: number): void => this.fds.dispatch(fd, flags);
   #running: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  /** The signal that aborted the current run: when the last task is gone, the run rejects with its AbortError. */
+  #abortedBy: AbortSignal | undefined;
+  readonly #abortListeners: (() => void)[] = [];
 
   constructor(options: LoopOptions = {}) {
     this.#pollset = new Pollset<number>({ backend: options.backend });
@@ -103,11 +118,20 @@ export class Loop {
    * Integrated mode: runs the tasks inside Node's event loop (the pollset is watched by libuv, the
    * next deadline is a Node timer, run-queue passes are `setImmediate`s), so promises, Node timers
    * and other I/O keep running. Resolves when no task is left. Calling it again while running
-   * returns the same promise.
+   * returns the same promise (a signal given then aborts that same run).
    */
-  run(): Promise<void> {
+  run(options: RunOptions = {}): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkSignal(options?.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.#mode === 'blocking') return Promise.reject(new Error('loop is running in blocking mode'));
-    if (this.#running) return this.#running.promise;
+    if (this.#running) {
+      this.#listen(signal);
+      return this.#running.promise;
+    }
     let resolve!: () => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -116,6 +140,7 @@ export class Loop {
     });
     this.#running = { promise, resolve, reject };
     this.#mode = 'integrated';
+    this.#listen(signal);
     try {
       this.#pollset.watch(() => this.#integrated(true));
     } catch (err) {
@@ -153,9 +178,47 @@ export class Loop {
 
   /** Halts every task, stops running and releases the pollset. */
   close(): void {
-    for (const task of [...this.#tasks]) task.halt();
+    this.#haltAll();
     this.#stop();
     this.#pollset.close();
+  }
+
+  /** `using loop = new Loop()`: {@link close} at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * `await using loop = new Loop()`: at the end of the block every task is halted and its cleanup,
+   * even cleanup that waits (`ensure`), is run to the end in integrated mode; then the loop closes.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#mode === 'blocking') throw new Error('loop is running in blocking mode');
+    this.#haltAll();
+    try {
+      if (this.#tasks.size > 0) await this.run();
+    } finally {
+      this.close();
+    }
+  }
+
+  #haltAll(): void {
+    for (const task of [...this.#tasks]) task.halt();
+  }
+
+  /** Makes `signal` abort the current integrated run. */
+  #listen(signal: AbortSignal | undefined): void {
+    if (!signal) return;
+    const onAbort = (): void => {
+      this.#abortedBy ??= signal;
+      this.#haltAll();
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#abortListeners.push(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** @internal A task became ready. */
@@ -256,8 +319,12 @@ export class Loop {
     this.#clearTimer();
     const running = this.#running!;
     this.#running = undefined;
-    if (error === undefined) running.resolve();
-    else running.reject(error);
+    for (const unlisten of this.#abortListeners.splice(0)) unlisten();
+    const aborted = this.#abortedBy;
+    this.#abortedBy = undefined;
+    if (error !== undefined) running.reject(error);
+    else if (aborted) running.reject(abortError(aborted));
+    else running.resolve();
   }
 
   #deadlock(): Error {

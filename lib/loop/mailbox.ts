@@ -9,6 +9,7 @@ import type { Task } from './task';
 
 /** What `take()` returns once the mailbox is closed and drained. */
 export const CLOSED: unique symbol = Symbol('CLOSED');
+/** The type of {@link CLOSED}: what `take` returns from a mailbox that is closed and empty. */
 export type Closed = typeof CLOSED;
 
 interface Putter<T> {

@@ -27,7 +27,7 @@ export class Instruction {
   /** @internal */
   readonly perform: (task: Task<unknown>) => Outcome;
 
-  /** @internal */
+  /** Only this package makes instructions: its operations yield them. */
   constructor(perform: (task: Task<unknown>) => Outcome) {
     this.perform = perform;
   }

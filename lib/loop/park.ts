@@ -8,7 +8,9 @@ import type { Task } from './task';
 
 /** The error `schedule` throws for a task that is not parked: `code === 'ERR_TASK_NOT_PARKED'`. */
 export interface NotParkedError extends Error {
+  /** Always `'ERR_TASK_NOT_PARKED'`. */
   code: 'ERR_TASK_NOT_PARKED';
+  /** The id of the task that was not parked. */
   taskId: number;
 }
 

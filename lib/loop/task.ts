@@ -11,8 +11,13 @@ export type TaskState = 'queued' | 'running' | 'blocked' | 'done';
 
 /** The error `join()` and the task's promise reject with after `halt()`: `code === 'ECANCELED'`. */
 export class HaltedError extends Error {
+  /** Always `'ECANCELED'`. */
   readonly code = 'ECANCELED';
-  constructor(readonly taskId: number) {
+  /** @param taskId the halted task's id. */
+  constructor(
+    /** The halted task's id. */
+    readonly taskId: number,
+  ) {
     super(`task ${taskId} was halted`);
     this.name = 'HaltedError';
   }
@@ -69,7 +74,7 @@ export class Task<T> implements PromiseLike<T> {
 
   static #ids = 0;
 
-  /** @internal Use `spawn` or `loop.spawn`. */
+  /** Not for direct use: {@link spawn} and `loop.spawn` make tasks, and start them. */
   constructor(loop: Loop, gen: Operation<T>) {
     this.id = ++Task.#ids;
     this.loop = loop;
@@ -145,6 +150,7 @@ export class Task<T> implements PromiseLike<T> {
     return this.#promise;
   }
 
+  /** Makes a task awaitable: `await task` is `await task.toPromise()`. */
   then<A = T, B = never>(
     onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

@@ -3,6 +3,7 @@
  * operations built on it. Deadlines are in `performance.now()` milliseconds.
  */
 import { performance } from 'perf_hooks';
+import { abortable, interruptible } from './interrupt';
 import { next, Operation, perform } from './operation';
 
 /** A pending timer; `cancel()` removes it from its heap (idempotent). */
@@ -164,6 +165,7 @@ export function sleep(ms: number): Operation<void> {
 
 /** The error a `timeout` throws: `code === 'ETIMEDOUT'`. */
 export interface TimeoutError extends Error {
+  /** Always `'ETIMEDOUT'`. */
   code: 'ETIMEDOUT';
 }
 
@@ -186,31 +188,21 @@ export function isTimeoutError(err: unknown): err is TimeoutError {
  * Runs `op` in the calling task with a deadline. When `ms` passes first, whatever `op` waits on is
  * released (fd interest, timers, mailbox places), `op`'s `finally` blocks run, and a
  * {@link TimeoutError} is thrown. When `op` finishes first the deadline is cancelled and never fires.
- * A negative `ms` counts as 0; `Infinity` sets no deadline.
+ * A negative `ms` counts as 0; `Infinity` sets no deadline. With `options.signal`, an abort
+ * before the deadline ends `op` the same way with an `AbortError` (see {@link abortable}).
  *
- * @throws TypeError (`code` `ERR_INVALID_ARG_TYPE`) when `ms` is not a number.
+ * @throws TypeError (`code` `ERR_INVALID_ARG_TYPE`) when `ms` is not a number or the signal not an AbortSignal.
  * @throws RangeError (`code` `ERR_OUT_OF_RANGE`) when `ms` is NaN.
  */
-export function timeout<T>(ms: number, op: Operation<T>): Operation<T> {
+export function timeout<T>(ms: number, op: Operation<T>, options: { signal?: AbortSignal } = {}): Operation<T> {
   const delay = checkDelay(ms);
-  return delay === Infinity ? op : withDeadline(delay, ms, op);
+  return abortable(options?.signal, delay === Infinity ? op : withDeadline(delay, ms, op));
 }
 
-function* withDeadline<T>(delay: number, ms: number, op: Operation<T>): Operation<T> {
-  const deadline = yield* perform<Timer>((task) => {
+function withDeadline<T>(delay: number, ms: number, op: Operation<T>): Operation<T> {
+  return interruptible((interrupt, task) => {
     const error = timeoutError(ms);
-    const timer = task.loop.timers.add(now() + delay, () => task.interrupt(error));
-    return next({
-      deadline: timer.deadline,
-      cancel() {
-        timer.cancel();
-        task.clearInterrupt(error); // it fired while the task was already queued: it must not land later
-      },
-    });
-  });
-  try {
-    return yield* op;
-  } finally {
-    deadline.cancel();
-  }
+    const timer = task.loop.timers.add(now() + delay, () => interrupt(error));
+    return () => timer.cancel();
+  }, op);
 }

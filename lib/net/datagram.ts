@@ -3,6 +3,7 @@
  * one recvmmsg fills a pooled buffer of slots owned by this object, and the batch is read through
  * a reused view. Nothing is allocated per datagram unless you ask for its bytes or its address.
  */
+import '../dispose';
 import * as fs from 'fs';
 import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
@@ -13,11 +14,18 @@ import { bind, getOption, localAddress, openSocket, setOption } from './socket';
 /** `'udp4'`, `'udp6'` (like Node's dgram) or `'unix'` (datagrams over a socket file). */
 export type DatagramType = 'udp4' | 'udp6' | 'unix';
 
+/** Receive batching of a {@link DatagramSocket}: how many datagrams one receive() returns, and how large. */
 export interface DatagramOptions {
   /** Datagrams one receive() can return (default 32). */
   slots?: number;
   /** Bytes kept per datagram (default 65536, so any UDP or 64 KiB unix datagram fits); longer ones are truncated. */
   slotSize?: number;
+  /**
+   * A socket of this type that is already open (inherited, e.g. from systemd), to use instead of a
+   * new one: it becomes this object's (closed by close(); a socket file it is bound to is left).
+   * Check its type first (see net/inherited.ts).
+   */
+  fd?: number;
 }
 
 const FAMILY: Record<DatagramType, AddressFamily> = { udp4: 'ipv4', udp6: 'ipv6', unix: 'unix' };
@@ -37,6 +45,7 @@ export class DatagramBatch {
    * to the new owner for good: the socket never writes into it again and receives into a new batch.
    */
   readonly buffer: Buffer;
+  /** Bytes per datagram slot in {@link buffer}; a longer datagram was truncated to it. */
   readonly slotSize: number;
   /** @internal */ readonly meta: Int32Array;
   /** @internal */ readonly addresses: Uint8Array;
@@ -99,6 +108,7 @@ export class DatagramBatch {
  * ```
  */
 export class DatagramSocket {
+  /** The socket's kind: `udp4`, `udp6` or `unix` (datagram). */
   readonly type: DatagramType;
   readonly #slots: number;
   readonly #slotSize: number;
@@ -120,7 +130,12 @@ export class DatagramSocket {
     this.type = type;
     this.#slots = slots;
     this.#slotSize = slotSize;
-    this.#fd = openSocket(FAMILY[type], 'dgram');
+    this.#fd = options.fd ?? openSocket(FAMILY[type], 'dgram');
+  }
+
+  /** Most datagrams one `receive()` takes: a batch with fewer emptied the socket's queue. */
+  get slots(): number {
+    return this.#slots;
   }
 
   /** The socket's fd, for a Pollset. */
@@ -207,6 +222,7 @@ export class DatagramSocket {
     setOption(this.fd, SocketOption.RecvBuffer, bytes);
   }
 
+  /** SO_RCVBUF as the kernel holds it (Linux reports twice what was set, for its bookkeeping). */
   recvBufferSize(): number {
     return getOption(this.fd, SocketOption.RecvBuffer);
   }
@@ -216,6 +232,7 @@ export class DatagramSocket {
     setOption(this.fd, SocketOption.SendBuffer, bytes);
   }
 
+  /** SO_SNDBUF as the kernel holds it. */
   sendBufferSize(): number {
     return getOption(this.fd, SocketOption.SendBuffer);
   }
@@ -223,6 +240,11 @@ export class DatagramSocket {
   /** The bound address (with the kernel's port when bound to port 0). */
   localAddress(): Address {
     return localAddress(this.fd);
+  }
+
+  /** `using sock = …`: {@link close} at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Closes the fd and removes the socket file this socket bound. Idempotent. */

@@ -14,6 +14,7 @@ import { argRangeError, argTypeError, check, errnoOf } from '../errors';
 import { native, SocketOption } from '../native';
 import { getOption, setOption } from './socket';
 
+/** TCP keepalive settings of a socket: when an idle connection is probed, and when it is given up. */
 export interface KeepAlive {
   /** Seconds a connection is idle before the first probe (1–32767). */
   idleSeconds: number;

@@ -16,6 +16,7 @@ export type { KeepAlive } from './keepalive';
 
 const EINPROGRESS = errnoOf('EINPROGRESS');
 
+/** Options of {@link listen}. */
 export interface ListenOptions {
   /** Queue of connections not yet accepted; at least 511 (Node's default) is always used. */
   backlog?: number;
@@ -72,6 +73,7 @@ export function accept(fd: number, max = 64): Accepted[] | WouldBlock {
 
 /** A connect in flight or done. */
 export interface Connection {
+  /** The socket's fd (non-blocking, close-on-exec); the caller owns it and closes it. */
   fd: number;
   /** The address connected to (for error messages and connectResult). */
   address: Address;

@@ -1,6 +1,6 @@
 /**
  * The subscriber's side of the `logrelay/1` protocol: the request line it sends and an incremental
- * parser for what the relay sends back (HELLO, then MSG / TIME / GAP / RESET / BYE frames).
+ * parser for what the relay sends back (HELLO, then MSG / TIME / GAP / SKIP / RESET / BYE frames).
  *
  * The parser checks syntax and the pairing of a TIME frame with the MSG frame that follows it; the
  * order of sequence numbers across frames is the caller's to check (it knows where it asked to start).
@@ -32,6 +32,8 @@ export interface Hello {
   oldest: number;
   /** The seq the next message appended will carry. */
   next: number;
+  /** The relay takes `filter=` in the request (HELLO `filter=1`). */
+  filter: boolean;
 }
 
 /** Relay receive time (ms since the epoch) and source address of one message (TIME frames, `meta=1`). */
@@ -59,6 +61,13 @@ export interface GapFrame {
   reason: string;
 }
 
+/** Messages `firstSeq … firstSeq + count − 1` exist but the request's filter did not select them. */
+export interface SkipFrame {
+  type: 'skip';
+  firstSeq: number;
+  count: number;
+}
+
 /** The requested log id is not the relay's log `log`: the relay streams from its oldest message next. */
 export interface ResetFrame {
   type: 'reset';
@@ -71,7 +80,7 @@ export interface ByeFrame {
   reason: string;
 }
 
-export type Frame = Hello | MsgFrame | GapFrame | ResetFrame | ByeFrame;
+export type Frame = Hello | MsgFrame | GapFrame | SkipFrame | ResetFrame | ByeFrame;
 
 /** Where to start, as the request line says it. */
 export type From = { from: 'oldest' } | { from: 'live' } | { from: 'after'; seq: number; log: string };
@@ -91,8 +100,11 @@ function protocolError(why: string, line?: Buffer): ProtocolError {
 const LOG_ID = /^[0-9a-f]{16}$/;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
-/** The request line for `from` (LF included). `meta` asks for TIME frames. */
-export function requestLine(from: From, options: { meta?: boolean } = {}): Buffer {
+/**
+ * The request line for `from` (LF included). `meta` asks for TIME frames; `filter` (a selector, see
+ * selector.ts; checked by the relay) for only the messages it selects.
+ */
+export function requestLine(from: From, options: { meta?: boolean; filter?: string } = {}): Buffer {
   let line: string;
   if (from.from === 'after') {
     if (!Number.isSafeInteger(from.seq) || from.seq < 0) throw new RangeError(`seq must be a safe integer ≥ 0, not ${from.seq}`);
@@ -102,6 +114,10 @@ export function requestLine(from: From, options: { meta?: boolean } = {}): Buffe
     line = `FROM ${from.from}`;
   }
   if (options.meta) line += ' meta=1';
+  if (options.filter !== undefined) {
+    if (!/^[\x21-\x7e]+$/.test(options.filter)) throw new RangeError(`a filter is printable ASCII without spaces, not ${JSON.stringify(options.filter)}`);
+    line += ` filter=${options.filter}`;
+  }
   return Buffer.from(`${line}\n`, 'latin1');
 }
 
@@ -211,7 +227,7 @@ export class FrameParser {
     const next = decimal(fields.get('next'), line, 1);
     if (oldest > next) throw protocolError('oldest is after next in HELLO', line);
     this.#framing = framing;
-    return { type: 'hello', version: 1, log, framing, oldest, next };
+    return { type: 'hello', version: 1, log, framing, oldest, next, filter: fields.get('filter') === '1' };
   }
 
   #frameLine(line: Buffer, s: Extract<State, { at: 'frame' }>): Frame | undefined {
@@ -239,6 +255,10 @@ export class FrameParser {
       case 'GAP': {
         if (args.length < 3) throw protocolError('GAP needs firstSeq, count and a reason', line);
         return { type: 'gap', ...run(args, line), reason: args.slice(2).join(' ') };
+      }
+      case 'SKIP': {
+        if (args.length !== 2) throw protocolError('SKIP needs firstSeq and count', line);
+        return { type: 'skip', ...run(args, line) };
       }
       case 'RESET': {
         if (args.length !== 1 || !LOG_ID.test(args[0])) throw protocolError('RESET needs a log id', line);
@@ -274,7 +294,7 @@ function decimal(text: string | undefined, line: Buffer, min: number): number {
   return Number(text);
 }
 
-/** `firstSeq count` of a MSG, TIME or GAP line: a non-empty run of safe seqs. */
+/** `firstSeq count` of a MSG, TIME, GAP or SKIP line: a non-empty run of safe seqs. */
 function run(args: string[], line: Buffer): { firstSeq: number; count: number } {
   const firstSeq = decimal(args[0], line, 1);
   const count = decimal(args[1], line, 1);

@@ -32,6 +32,15 @@ export class ControlPipe {
   close(): void {
     close(this.#writeFd);
   }
+
+  /**
+   * Closes both ends: for a start that failed before the engine's command task took the read end
+   * (that task closes it when it ends; a task that never ran closes nothing).
+   */
+  discard(): void {
+    close(this.readFd);
+    this.close();
+  }
 }
 
 /** The engine's side: runs each command as it arrives; returns after `stop`, or when the sender closes. */

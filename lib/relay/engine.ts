@@ -7,23 +7,27 @@ import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
 import { isTimeoutError } from '../loop/timers';
 import type { Task } from '../loop';
+import { takeInherited } from '../net/inherited';
+import type { AcceptPause } from '../streams';
+import { WOULD_BLOCK } from '../errors';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
 import type { DatagramBatch } from '../net/datagram';
 import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
-import { Want, WANT_READ, WANT_WRITE } from '../tls/session';
+import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
 import type { Journal, JournalRecord } from './journal';
 import { logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { negotiate } from './protocol';
-import { RateLimitedLog } from './ratelog';
+import { RejectionLog } from './ratelog';
 import { openLog } from './recover';
 import type { Counters } from './stats';
 import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
+import { LogAppender, Sender, StreamInput } from './stream-input';
 
 /** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
 function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
@@ -44,6 +48,15 @@ const inputOptions = (queue: number) => ({ slots: Math.min(64, queue), slotSize:
  * without an error, so asking for more is harmless.
  */
 const INPUT_RECV_BUFFER = 8 * 1024 * 1024;
+
+/**
+ * Most an input reads while it stays busy before it wakes the subscribers: a quarter of a lag limit
+ * (so a subscriber that keeps up is never pushed past it by the wait), and at most 256 messages /
+ * 256 KiB (a few full TLS records per subscriber; a few hundred µs of receiving).
+ */
+function holdLimits(o: ResolvedOptions): { messages: number; bytes: number } {
+  return { messages: Math.min(256, Math.floor(o.queue / 4)), bytes: Math.min(256 * 1024, Math.floor(o.queueBytes / 4)) };
+}
 
 function errorText(e: unknown): string {
   const err = e as { code?: string; reason?: string; message?: string };
@@ -81,6 +94,9 @@ function subscriberStream(tls: TlsStream): SubscriberStream {
 export class RelayEngine {
   readonly #subscribers = new Set<Subscriber>();
   readonly #inputs: DatagramEndpoint[] = [];
+  readonly #streamInputs: StreamInput[] = [];
+  /** The TLS inputs' context: the relay's certificate, the senders' CA and pins. */
+  #inContext: TlsContext | undefined;
   #history: History | undefined;
   #journal: Journal | undefined;
   /** The records of the batch being received, for the journal. */
@@ -101,9 +117,7 @@ export class RelayEngine {
   readonly #handshaking: PendingHandshakes<TcpStream>;
   readonly #handshakeTasks = new Map<TcpStream, Task<void>>();
   /** Anyone can make the relay reject a handshake: those lines are rate limited, the counter is not. */
-  readonly #rejections: RateLimitedLog;
-  /** The task that writes the summary of suppressed rejections when it is due. */
-  #rejectionFlush: Task<void> | undefined;
+  readonly #rejections: RejectionLog;
   #listener: TcpListener | undefined;
   #context: TlsContext;
   #nextId = 1;
@@ -117,7 +131,7 @@ export class RelayEngine {
   ) {
     this.#context = this.#makeContext();
     this.#handshaking = new PendingHandshakes(options.maxHandshakes, options.maxHandshakesPerIp);
-    this.#rejections = new RateLimitedLog(log, 'warn', 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
+    this.#rejections = new RejectionLog(loop, log, 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
   }
 
   /** The log (after start). */
@@ -136,6 +150,15 @@ export class RelayEngine {
     this.#history.onEvict = (n) => this.counters.add('evicted', n);
     this.#publishHistory();
     try {
+      const inherited = o.listenFds;
+      for (const fd of inherited.udp ?? []) {
+        const family = takeInherited(fd, 'udp', ['udp']);
+        this.#inputs.push(new UdpSocket(family === 'ipv6' ? 'udp6' : 'udp4', { ...inputOptions(o.queue), fd }));
+      }
+      for (const fd of inherited.unix ?? []) {
+        takeInherited(fd, 'unix', ['unix-dgram']);
+        this.#inputs.push(new UnixDatagramSocket({ ...inputOptions(o.queue), fd }));
+      }
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
       for (const path of o.unix) {
         clearSocketFile(path);
@@ -145,23 +168,32 @@ export class RelayEngine {
         input.socket.setRecvBufferSize(o.receiveBuffer ?? INPUT_RECV_BUFFER);
         input.socket.reportKernelDrops();
       }
-      this.#listener = TcpListener.listen(o.tls, {
-        onAcceptPause: (e) =>
+      this.#startStreamInputs();
+      const listenerOptions = {
+        onAcceptPause: (e: AcceptPause) =>
           e.state === 'paused'
             ? this.log('warn', 'accept-paused', { code: e.error.code, reason: e.error.message })
             : this.log('info', 'accept-resumed', { code: e.error.code, failures: e.failures, ms: e.ms }),
-      });
+      };
+      const tlsFd = inherited.tls?.[0];
+      if (tlsFd !== undefined) takeInherited(tlsFd, 'tls', ['tcp-listen']);
+      this.#listener = tlsFd === undefined ? TcpListener.listen(o.tls, listenerOptions) : TcpListener.adopt(tlsFd, listenerOptions);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
+      for (const input of this.#streamInputs.splice(0)) input.discard();
       this.#journal?.close();
       throw e;
     }
     if (this.#journal && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(this.#syncEverySecond()));
     this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
+    for (const input of this.#streamInputs) this.#tasks.push(this.loop.spawn(input.run()));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
+    this.#tasks.push(this.loop.spawn(this.#publishLag()));
     this.log('info', 'listening', {
       inputs: this.inputAddresses.join(','),
+      tcp: this.#streamInputs.filter((s) => s.config.kind === 'tcp').map((s) => s.address).join(',') || undefined,
+      tlsIn: this.#streamInputs.filter((s) => s.config.kind === 'tls').map((s) => s.address).join(',') || undefined,
       tls: this.tlsAddress,
       framing: o.framing,
       log: this.history.logId,
@@ -181,12 +213,27 @@ export class RelayEngine {
     return this.#inputs.map((s) => s.localAddress().toString());
   }
 
-  /** New certificate, key and CA for connections accepted from now on. */
+  /** Where TCP and TLS senders connect, in the order configured (--tcp ones, then --tls-in ones). */
+  get streamAddresses(): string[] {
+    return this.#streamInputs.map((s) => s.address);
+  }
+
+  /** New certificate, key and CAs for connections accepted from now on (subscribers and TLS senders). */
   reload(): void {
     const next = this.#makeContext();
+    let nextIn: TlsContext | undefined;
+    try {
+      nextIn = this.options.tlsIn.length > 0 ? this.#makeInContext() : undefined;
+    } catch (e) {
+      next.free?.();
+      throw e;
+    }
     const old = this.#context;
+    const oldIn = this.#inContext;
     this.#context = next;
+    this.#inContext = nextIn;
     old.free?.();
+    oldIn?.free?.();
     this.log('info', 'reloaded', {});
   }
 
@@ -201,10 +248,10 @@ export class RelayEngine {
     this.#stopping = true;
     for (const t of this.#tasks) t.halt();
     for (const input of this.#inputs.splice(0)) yield* input.close();
+    for (const input of this.#streamInputs.splice(0)) yield* input.close();
     if (this.#listener) yield* this.#listener.close();
     for (const conn of this.#handshaking.clear()) yield* this.#cut(conn);
-    this.#rejectionFlush?.halt();
-    this.#rejections.flush();
+    this.#rejections.close();
     const subscribers = [...this.#subscribers];
     for (const s of subscribers) s.drain();
     const deadline = Date.now() + drainMs;
@@ -232,26 +279,125 @@ export class RelayEngine {
     });
   }
 
+  /** Binds the TCP and TLS inputs (their accept tasks start with the others). */
+  #startStreamInputs(): void {
+    const o = this.options;
+    if (o.tlsIn.length > 0 || (o.listenFds['tls-in']?.length ?? 0) > 0) this.#inContext = this.#makeInContext();
+    const config = {
+      maxMessage: o.maxMessage,
+      maxSenders: o.maxSenders,
+      idleMs: o.senderIdleS * 1000,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      maxHandshakes: o.maxHandshakes,
+      maxHandshakesPerIp: o.maxHandshakesPerIp,
+      keepAliveS: o.keepAliveS,
+      rejectionLogBurst: o.rejectionLogBurst,
+      rejectionLogIntervalS: o.rejectionLogIntervalS,
+      verify: o.inVerify,
+      context: () => this.#inContext!,
+    };
+    // Sockets passed by socket activation (named tcp and tls-in) come after the configured addresses.
+    const adopted = (name: string) =>
+      (o.listenFds[name] ?? []).map((fd) => {
+        takeInherited(fd, name, ['tcp-listen']);
+        return { fd, address: `fd ${fd}` };
+      });
+    const kinds = [
+      ...o.tcp.map((address) => ({ kind: 'tcp' as const, address })),
+      ...adopted('tcp').map((a) => ({ kind: 'tcp' as const, ...a })),
+      ...o.tlsIn.map((address) => ({ kind: 'tls' as const, address })),
+      ...adopted('tls-in').map((a) => ({ kind: 'tls' as const, ...a })),
+    ];
+    kinds.forEach((input, index) => {
+      this.#streamInputs.push(new StreamInput({ ...config, ...input, index }, this.loop, this.#appender, this.counters, this.log));
+    });
+  }
+
+  #makeInContext(): TlsContext {
+    const o = this.options;
+    return TlsContext.server({
+      ...pem('cert', o.cert),
+      ...pem('key', o.key),
+      ...(o.inCa ? pem('ca', o.inCa) : {}),
+      verify: o.inVerify,
+      issuer: o.inIssuer,
+      fingerprints: o.inFingerprints.length ? o.inFingerprints : undefined,
+    });
+  }
+
+  /** Where TCP and TLS inputs append: the same log and accounting as datagrams. */
+  readonly #appender: LogAppender = {
+    append: (message, time, sender) => {
+      const c = this.counters;
+      c.add('received');
+      c.add('bytesIn', message.length);
+      const seq = this.history.append(message, time, this.#senderSource(sender));
+      if (this.#journal) this.#journalBatch.push({ seq, time, source: this.history.sourceOf(seq), message });
+    },
+    empty: () => {
+      this.counters.add('received');
+      this.counters.add('droppedEmpty');
+    },
+    flush: () => this.#flushAppends(),
+  };
+
+  /** A stream sender's source id: looked up once per connection, again only if its id was reused meanwhile. */
+  #senderSource(sender: Sender): number {
+    const h = this.history;
+    if (sender.id >= 0 && h.sourceKey(sender.id) === sender.key) return h.holdSource(sender.id);
+    sender.id = h.source(sender.key, () => sender.address);
+    return sender.id;
+  }
+
+  /** After a run of appends: the journal's write, the stats, and the subscribers told. */
+  #flushAppends(): void {
+    if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+    this.#publishHistory();
+    for (const s of this.#subscribers) {
+      const lost = s.notify();
+      if (lost > 0) this.#disconnect(s, 'queue full', lost);
+    }
+  }
+
   *#receive(input: DatagramEndpoint, index: number): Operation<void> {
+    const { messages: holdMessages, bytes: holdBytes } = holdLimits(this.options);
+    const h = this.history;
     let drops = 0;
+    // What was appended since the subscribers were last woken.
+    let held = 0;
+    let heldFrom = h.startOf(h.next);
     for (;;) {
-      const batch = yield* input.receive();
-      const time = Date.now();
-      for (let i = 0; i < batch.count; i++) this.#append(batch, i, time);
-      if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+      // While messages are held, the next read must not wait: an empty socket wakes the subscribers.
+      const batch = held > 0 ? input.socket.receive() : yield* input.receive();
+      const count = batch === WOULD_BLOCK ? 0 : batch.count;
+      if (batch !== WOULD_BLOCK) {
+        const time = Date.now();
+        for (let i = 0; i < count; i++) this.#append(batch, i, time);
+        // The journal's records are views of the receive slots: written before the next receive.
+        if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+      }
       // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
       const now = input.socket.kernelDrops();
       if (now !== drops) this.counters.addKernelDrops(index, (now - drops + 2 ** 32) % 2 ** 32);
       drops = now;
-      this.#publishHistory();
-      for (const s of this.#subscribers) {
-        const lost = s.notify();
-        if (lost > 0) this.#disconnect(s, 'queue full', lost);
-      }
+      // A batch that filled every slot says the input is still busy: reading on before waking the
+      // subscribers lets each write more of the log per TLS record and per wake-up. Only a little:
+      // what is held stays well within a healthy subscriber's lag limit. A batch that left slots
+      // empty emptied the socket, and the subscribers are woken at once (no added delay).
+      const dry = count < input.socket.slots;
+      held += count;
+      if (!dry && held + input.socket.slots <= holdMessages && h.startOf(h.next) - heldFrom < holdBytes) continue;
+      held = 0;
+      heldFrom = h.startOf(h.next);
+      this.#flushAppends();
       // Let the subscribers write before the next batch: a burst that keeps the socket readable
       // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
-      // ran, and push healthy subscribers past their lag limit.
-      yield* yieldNow();
+      // ran, and push healthy subscribers past their lag limit. After a dry batch this task waits
+      // for readiness at once: the fd stays registered (no pollset remove and re-insert per batch)
+      // and no recvmmsg is spent only to hear EAGAIN. Either way the subscribers woken above run
+      // first: readiness is collected on a later turn.
+      if (dry) yield* waitReadable(input.fd);
+      else yield* yieldNow();
     }
   }
 
@@ -342,6 +488,16 @@ export class RelayEngine {
     c.set('historyLost', hole ? hole.to - hole.from + 1 : 0);
   }
 
+  /** The furthest-behind subscriber's lag, for stats and metrics: once a second, off the inputs' path. */
+  *#publishLag(): Operation<void> {
+    for (;;) {
+      let lag = 0;
+      for (const s of this.#subscribers) lag = Math.max(lag, s.pending);
+      this.counters.set('lag', lag);
+      yield* sleep(1000);
+    }
+  }
+
   /** Takes a subscriber off the list now (no more notifies) and halts its task; `lost` are counted here. */
   #disconnect(s: Subscriber, reason: string, lost = 0): void {
     if (s.disconnectReason) return;
@@ -402,27 +558,14 @@ export class RelayEngine {
     yield* conn.close();
   }
 
-  /** Counts a refused handshake and logs it, within the rate limit. */
-  #rejected(address: string, source: string, reason: string): void {
+  /**
+   * Counts a refused handshake and logs it, within the rate limit, with the certificate the peer
+   * presented when there was one (unverified: it says who knocked, not who it was).
+   */
+  #rejected(address: string, source: string, reason: string, cert?: PeerCertificate): void {
     this.counters.add('rejected');
-    // Summaries group by reason: without the fd number that system errors name, one cause is one entry.
-    this.#rejections.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { address, reason } });
-    if (this.#rejections.flushAt !== undefined && !this.#rejectionFlush && !this.#stopping) {
-      this.#rejectionFlush = this.loop.spawn(this.#flushRejections());
-    }
-  }
-
-  /** Writes the summary of suppressed rejections when its window ends (even if no rejection follows). */
-  *#flushRejections(): Operation<void> {
-    try {
-      for (let at = this.#rejections.flushAt; at !== undefined; at = this.#rejections.flushAt) {
-        const now = this.#rejections.now();
-        if (now >= at) this.#rejections.flush();
-        else yield* sleep(at - now);
-      }
-    } finally {
-      this.#rejectionFlush = undefined;
-    }
+    const presented = cert && { subject: cert.subject, issuer: cert.issuer, fingerprint: cert.fingerprint256 };
+    this.#rejections.note(address, source, reason, presented);
   }
 
   *#session(conn: TcpStream): Operation<void> {
@@ -445,7 +588,7 @@ export class RelayEngine {
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {
         if (e instanceof HaltedError) throw e;
-        this.#rejected(address, source, errorText(e));
+        this.#rejected(address, source, errorText(e), presented(tls));
         return;
       }
       // The chain, the issuer pin and the fingerprint allowlist were all checked inside the handshake.
@@ -480,6 +623,7 @@ export class RelayEngine {
         subject: cert!.subject,
         protocol: start.protocol ? PROTOCOL : 'plain',
         from: start.protocol ? start.cursor : undefined,
+        filter: start.filter?.text,
       });
       watcher = this.loop.spawn(this.#watchPeer(tls, subscriber));
       yield* subscriber.pump(subscriberStream(tls), o.writeTimeoutMs);
@@ -513,6 +657,7 @@ export class RelayEngine {
           delivered: subscriber.delivered,
           lost: subscriber.lost,
           dropped: subscriber.dropped,
+          filtered: subscriber.filter ? subscriber.filtered : undefined,
           behind: subscriber.protocol ? missed : undefined,
         });
       }
@@ -546,6 +691,15 @@ function byeFor(reason: string): string {
   if (reason === 'timed out') return 'write-timeout';
   if (reason === 'queue full') return 'lag-limit';
   return 'error';
+}
+
+/** What a refused peer presented, if its session still says (null for none). */
+function presented(tls: TlsStream | undefined): PeerCertificate | undefined {
+  try {
+    return tls?.session.presentedCertificate() ?? undefined;
+  } catch {
+    return undefined; // the session is gone already: nothing to tell
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -125,7 +125,10 @@ export function unescapeLf(line: Uint8Array): Buffer {
 export class Deframer {
   #pending: Buffer = Buffer.alloc(0);
 
-  constructor(readonly framing: Framing) {}
+  constructor(
+    /** The framing the stream carries. */
+    readonly framing: Framing,
+  ) {}
 
   /** Messages completed by `chunk`. Throws on a malformed octet-counted frame. */
   push(chunk: Uint8Array): Buffer[] {

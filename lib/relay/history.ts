@@ -12,7 +12,7 @@
  * Bounds: the newest `messages` messages and `bytes` framed bytes; the oldest go first, counted as
  * evicted. A chunk is refilled (or released) once its last message is evicted and no subscriber is
  * writing from it; memory is therefore the byte bound plus one partly used chunk and two spare ones,
- * plus the per-message arrays (40 bytes a message).
+ * plus the per-message arrays (41 bytes a message: the PRI is read once, here, for filters).
  *
  * Hole: a log recovered after a power cut may have lost seqs it had handed out (the journal's
  * `Recovery.lost`). They are one range below the head that no message will ever fill; the history
@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'crypto';
 import { Framing, framedLength, frameInto } from './framing';
+import { priOf } from './pri';
 
 /**
  * Bytes per chunk. It must hold the largest framed message (a 64 KiB datagram in LF framing with
@@ -123,6 +124,7 @@ export class History {
   #length = new Uint32Array(0); // framed length
   #time = new Float64Array(0); // ms since the epoch, when the relay received it
   #source = new Uint32Array(0);
+  #pri = new Uint8Array(0); // the message's PRI (see pri.ts), for subscriber filters
   // Chunks in order; #chunks[0] has serial #firstChunk. The last one is being filled up to #fill.
   #chunks: Buffer[] = [];
   #firstChunk = 0;
@@ -241,6 +243,7 @@ export class History {
     this.#length[i] = length;
     this.#time[i] = time;
     this.#source[i] = source;
+    this.#pri[i] = priOf(message);
     this.#fill += length;
     this.#headOffset += length;
     this.#bytes += length;
@@ -270,6 +273,35 @@ export class History {
   /** Who sent `seq` ('' for an unnamed unix sender). */
   sourceOf(seq: number): string {
     return this.#sources.text(this.#source[this.#index(seq)]);
+  }
+
+  /** The PRI of `seq` (0…191; user.notice for a message without a valid one). */
+  priOf(seq: number): number {
+    return this.#pri[this.#index(seq)];
+  }
+
+  /**
+   * The first seq from `seq` (retained) up to `end` (≤ next) whose PRI is selected (`want` 1) or not
+   * (`want` 0) by `selects`; `end` when there is none. Stops at the hole, like `run`.
+   */
+  scan(seq: number, end: number, selects: Uint8Array, want: 0 | 1): number {
+    if (seq < this.#holeFrom && end > this.#holeFrom) end = this.#holeFrom;
+    if (seq >= end) return end;
+    const mask = this.#capacity - 1;
+    const pri = this.#pri;
+    let i = this.#index(seq);
+    for (let s = seq; s < end; s++, i = (i + 1) & mask) if (selects[pri[i]] === want) return s;
+    return end;
+  }
+
+  /** How many of the messages from…to-1 (retained; the hole holds none) `selects` selects. */
+  countSelected(from: number, to: number, selects: Uint8Array): number {
+    let n = 0;
+    for (let s = from; s < to; s++) {
+      if (s >= this.#holeFrom && s <= this.#holeTo) s = this.#holeTo;
+      else n += selects[this.#pri[this.#index(s)]];
+    }
+    return n;
   }
 
   /**
@@ -384,7 +416,7 @@ export class History {
     const mask = this.#capacity - 1;
     const head = this.#head;
     // Oldest first, from index 0: the ring unrolled into the larger arrays.
-    const moved = <A extends Float64Array | Uint32Array>(from: A, to: A): A => {
+    const moved = <A extends Float64Array | Uint32Array | Uint8Array>(from: A, to: A): A => {
       for (let n = 0; n < count; n++) to[n] = from[(head + n) & mask];
       return to;
     };
@@ -394,6 +426,7 @@ export class History {
     this.#length = moved(this.#length, new Uint32Array(capacity));
     this.#time = moved(this.#time, new Float64Array(capacity));
     this.#source = moved(this.#source, new Uint32Array(capacity));
+    this.#pri = moved(this.#pri, new Uint8Array(capacity));
     this.#head = 0;
     this.#capacity = capacity;
   }

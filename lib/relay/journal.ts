@@ -86,6 +86,11 @@ import { currentBootId, journalError, readState, RunState, STATE_FILE, syncDir, 
 export type { JournalRecord } from './journal-format';
 export type { JournalError } from './journal-state';
 
+/**
+ * When appended messages reach the disk (what a power cut can lose): `never` (the kernel writes back when it
+ * will), `interval` (fdatasync about every second), `always` (each received batch is fdatasync'ed before the
+ * relay goes on).
+ */
 export type FsyncPolicy = 'never' | 'interval' | 'always';
 
 export interface JournalOptions {

@@ -7,8 +7,23 @@
  */
 import { LineSink } from './logsink';
 
-export type Level = 'info' | 'warn' | 'error';
+/**
+ * How much is logged, each level including those before it:
+ * - `error`: the relay itself failing (a socket, the history directory, a reload, a crashed task);
+ * - `warn`: what an operator should look at (rejected and refused subscribers, paused accepting,
+ *   log lines lost to a full stderr);
+ * - `info` (default): the relay's life (listening, reloaded, stats, stopped) and each subscriber's
+ *   coming and going;
+ * - `debug`: details for finding a fault (host names resolved, systemd notifications sent).
+ */
+export type Level = 'error' | 'warn' | 'info' | 'debug';
+export const LEVELS: readonly Level[] = ['error', 'warn', 'info', 'debug'];
+/** The key=value pairs of a log line (undefined values are left out). */
 export type Fields = Record<string, string | number | boolean | undefined>;
+/**
+ * The relay's log: called as `log(level, event, fields?)` once per event (`event` a short kebab-case name such
+ * as `subscriber-connected`). Any function of that shape will do; {@link createLogger} makes the default one.
+ */
 export type Logger = ((level: Level, event: string, fields?: Fields) => void) & {
   /** Where a logger made by createLogger without `write` puts its lines; the relay's loop drains it. */
   readonly sink?: LineSink;
@@ -33,7 +48,14 @@ export function logLast(log: Logger, level: Level, event: string, fields?: Field
   else log(level, event, fields);
 }
 
-export function createLogger(opts: { json?: boolean; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
+/**
+ * A Logger writing one line per event: text (`time level event key=value…`) or, with `json`, a JSON object per
+ * line. By default lines go to stderr with non-blocking writes through a bounded queue; `write` sends each
+ * line (without LF) to a function instead. Lines below `level` (default `info`) are left out.
+ */
+export function createLogger(opts: { json?: boolean; level?: Level; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
+  const most = LEVELS.indexOf(opts.level ?? 'info');
+  const shown = (level: Level) => LEVELS.indexOf(level) <= most;
   const sink = opts.write ? undefined : (opts.sink ?? new LineSink());
   const write: (line: string, last?: boolean) => void = opts.write ?? ((line: string, last?: boolean) => sink!.write(Buffer.from(line + '\n'), last));
   let ended = false;
@@ -44,7 +66,7 @@ export function createLogger(opts: { json?: boolean; write?: (line: string) => v
     return [time, level, event, ...defined.map(([k, v]) => `${k}=${quote(v)}`)].join(' ');
   };
   const logger = (level: Level, event: string, fields: Fields = {}) => {
-    if (!ended) write(format(level, event, fields));
+    if (!ended && shown(level)) write(format(level, event, fields));
   };
   // Once stderr has taken everything that waited, the lines dropped meanwhile get a line of their own.
   let reported = 0;
@@ -58,12 +80,14 @@ export function createLogger(opts: { json?: boolean; write?: (line: string) => v
   }
   const end = (level?: Level, event?: string, fields: Fields = {}) => {
     if (ended) return;
-    if (event) {
+    if (event && shown(level ?? 'info')) {
       // What stderr takes now goes first (and may report drops in a line of its own); the rest is counted here.
       sink?.flush();
       const unreported = sink ? sink.dropped - reported : 0;
       reported += unreported;
       write(format(level ?? 'info', event, { ...fields, log_lines_dropped: unreported || undefined }), true);
+    } else {
+      sink?.flush();
     }
     ended = true;
   };

@@ -1,24 +1,52 @@
 /** What a Relay is configured with, the defaults, and the checks that catch mistakes early. */
+import { Address } from '../net/address';
 import type { Backend } from '../pollset';
+import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
+import { Level, LEVELS } from './log';
 
 export type { FsyncPolicy };
 
 /** PEM text or bytes, or `{ file }` to read (and re-read on reload). */
 export type PemSource = string | Buffer | { file: string };
 
+/** What a {@link Relay} is made from; only `tls`, `cert`, `key` and `ca` are required. */
 export interface RelayOptions {
   /** UDP inputs, `HOST:PORT` (`[::1]:5514` for IPv6). */
   udp?: string[];
   /** Unix datagram inputs (socket paths; an old socket file there is replaced). */
   unix?: string[];
+  /** Syslog over TCP inputs (RFC 6587: octet-counted or LF-terminated, detected per connection), `HOST:PORT`. */
+  tcp?: string[];
+  /** Syslog over TLS inputs (RFC 5425), `HOST:PORT`; they present `cert` and check senders as `in*` say. */
+  tlsIn?: string[];
+  /** The CA that TLS senders' certificates must chain to (needed unless inVerify is `none`). */
+  inCa?: PemSource;
+  /**
+   * TLS senders' certificates: `require` (default) a certificate chaining to inCa, end-entity, and
+   * matching the in-pins; `optional` admits a sender without one, but one that presents a
+   * certificate must chain to inCa; `none` asks for none.
+   */
+  inVerify?: VerifyMode;
+  /** Exact RFC 2253 issuer DN a sender certificate must have (with inVerify `require`). */
+  inIssuer?: string;
+  /** SHA-256 fingerprints of the sender certificates allowed (with inVerify `require`). */
+  inFingerprints?: string[];
+  /** Longest message taken from a TCP/TLS sender, in bytes; a longer one is appended cut to it (counted). */
+  maxMessage?: number;
+  /** Senders connected at once per TCP/TLS input, at most; a connection beyond it is closed at once (counted). */
+  maxSenders?: number;
+  /** A TCP/TLS sender that completes no message for this many seconds is disconnected; 0 turns it off. */
+  senderIdleS?: number;
   /** Where subscribers connect, `HOST:PORT`. */
   tls: string;
-  /** Server certificate chain, its key, and the CA that subscriber certificates must chain to. */
+  /** Server certificate chain (leaf first), PEM. */
   cert: PemSource;
+  /** The private key of `cert`, PEM. */
   key: PemSource;
+  /** The CA that subscriber certificates must chain to, PEM (at least one certificate). */
   ca: PemSource;
   /** Exact RFC 2253 issuer DN a subscriber certificate must have. */
   issuer?: string;
@@ -26,12 +54,14 @@ export interface RelayOptions {
   fingerprints?: string[];
   /** SO_RCVBUF of every input, in bytes (default 8 MiB, which Linux caps at net.core.rmem_max); a bigger one absorbs longer bursts. */
   receiveBuffer?: number;
+  /** How messages are framed on a plain TLS subscriber's stream: `lf` (default) or `octet` (RFC 5425). */
   framing?: Framing;
   /**
    * The log's history: the newest `history` messages and `historyBytes` framed bytes are kept, for
    * subscribers that are behind or resume. Older ones are evicted (counted).
    */
   history?: number;
+  /** See `history`: framed bytes the history keeps at most. */
   historyBytes?: number;
   /** Keep the log in segment files here, so it (and its sequence) survives a restart. */
   historyDir?: string;
@@ -42,7 +72,9 @@ export interface RelayOptions {
    * happens beyond it. A protocol subscriber that asked for history is bounded by the history instead.
    */
   queue?: number;
+  /** See `queue`: the lag limit in framed bytes. */
   queueBytes?: number;
+  /** Beyond the lag limit: `drop-oldest` (default; the cursor skips ahead), `drop-newest`, or `disconnect`. */
   onFull?: FullPolicy;
   /** A subscriber that has not finished its handshake by then is dropped. */
   handshakeTimeoutMs?: number;
@@ -52,12 +84,14 @@ export interface RelayOptions {
    * address (of the busiest address, for the total) is cut to make room, and counted as rejected.
    */
   maxHandshakes?: number;
+  /** See `maxHandshakes`: the bound per IP address. */
   maxHandshakesPerIp?: number;
   /**
    * Rejected handshakes logged in full per window of `rejectionLogIntervalS` seconds; the rest of
    * the window's rejections are summed up in one `subscriber-rejected-suppressed` line at its end.
    */
   rejectionLogBurst?: number;
+  /** See `rejectionLogBurst`: the window, in seconds. */
   rejectionLogIntervalS?: number;
   /** A subscriber whose pending write (at most 16 KiB, one TLS record) does not complete within this is disconnected. */
   writeTimeoutMs?: number;
@@ -68,28 +102,56 @@ export interface RelayOptions {
    * same. 0 turns it off.
    */
   keepAliveS?: number;
+  /** Serve the counters in Prometheus text format at `http://HOST:PORT/metrics` (an IP literal; port 0 picks one). */
+  metrics?: string;
   /** Seconds between stats lines; 0 turns them off. */
   statsIntervalS?: number;
+  /** Pollset backend of the relay's loop; default: the best compiled in. */
   backend?: Backend;
   /** `integrated`: runs inside this thread's Node loop. `blocking`: runs in a worker thread of its own. */
   mode?: 'integrated' | 'blocking';
   /** Log lines as JSON. */
   json?: boolean;
+  /**
+   * Sockets already open (systemd socket activation), by the name of the option they stand for:
+   * `udp` and `unix` inputs (in addition to the addresses given), `tls` the subscriber listener
+   * (instead of binding `tls`). Each is checked to be of the right kind at start.
+   */
+  listenFds?: Record<string, number[]>;
+  /** The least severe lines logged: error, warn, info (default) or debug (see Level). */
+  logLevel?: Level;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>> &
-  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir'>;
+export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>> &
+  Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>;
 
 export const defaults = {
   udp: [] as string[],
   unix: [] as string[],
+  tcp: [] as string[],
+  tlsIn: [] as string[],
+  inVerify: 'require' as VerifyMode,
+  inFingerprints: [] as string[],
+  /**
+   * 64 KiB, the largest datagram the UDP input takes: a message is cut at the same size whichever
+   * way it came. RFC 5425 asks receivers for at least 2,048 bytes and recommends 8,192.
+   */
+  maxMessage: 65536,
+  /** A sending daemon keeps one connection (or a few); 256 leaves room for a fleet behind one input. */
+  maxSenders: 256,
+  /**
+   * Ten minutes without a complete message. Long enough that a quiet server's daemon is rarely cut
+   * (it reconnects by itself when it is), short enough that a sender that trickles a frame that
+   * never ends, or died without a FIN, gives its fd back.
+   */
+  senderIdleS: 600,
   fingerprints: [] as string[],
   framing: 'lf' as Framing,
   /**
    * Sized for a small server (a 1 GiB VPS): 32 MiB of framed lines — at a typical 200–300 bytes,
    * some 100,000 messages, which covers hours of a quiet server's logs or a long link outage at a
    * busy one's 1,000 lines a second — costs about 37 MiB of memory (the bytes, three 256 KiB
-   * chunks at most beyond them, 40 bytes of records per message), a small share of such a machine.
+   * chunks at most beyond them, 41 bytes of records per message), a small share of such a machine.
    */
   history: 100_000,
   historyBytes: 32 * 1024 * 1024,
@@ -108,6 +170,8 @@ export const defaults = {
   statsIntervalS: 60,
   mode: 'integrated' as const,
   json: false,
+  logLevel: 'info' as Level,
+  listenFds: {} as Record<string, number[]>,
 };
 
 /**
@@ -123,9 +187,13 @@ export const limits = {
   /** TCP_KEEPIDLE's bound on Linux (about 9 hours). */
   maxKeepAliveS: 32_767,
   maxHandshakes: 1_000_000,
-  /** The history's records take 40 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
+  /** The history's records take 41 bytes a message (allocated as it fills): 100 million is 4 GB of them. */
   maxHistory: 100_000_000,
   maxHistoryBytes: 64 * 1024 ** 3,
+  /** 1 MiB: syslog messages are lines; bigger ones are someone's mistake and cost the history's memory. */
+  maxMessage: 1024 * 1024,
+  maxSenders: 1_000_000,
+  maxSenderIdleS: Math.floor((2 ** 31 - 1) / 1000),
 };
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
@@ -152,12 +220,29 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('maxHandshakesPerIp', o.maxHandshakesPerIp, 1, limits.maxHandshakes);
   positive('rejectionLogBurst', o.rejectionLogBurst, 0, limits.maxHandshakes);
   positive('rejectionLogIntervalS', o.rejectionLogIntervalS, 1, limits.maxRejectionLogIntervalS);
+  positive('maxMessage', o.maxMessage, 1, limits.maxMessage);
+  positive('maxSenders', o.maxSenders, 1, limits.maxSenders);
+  positive('senderIdleS', o.senderIdleS, 0, limits.maxSenderIdleS);
+  if (!['none', 'optional', 'require'].includes(o.inVerify)) throw new RangeError('relay option inVerify must be none, optional or require');
+  if (o.tlsIn.length > 0 && o.inVerify !== 'none' && !o.inCa) throw new RangeError('relay option inCa is required for tlsIn inputs unless inVerify is none');
+  if ((o.inIssuer !== undefined || o.inFingerprints.length > 0) && o.inVerify !== 'require') {
+    throw new RangeError('relay options inIssuer and inFingerprints need inVerify require');
+  }
+  o.inFingerprints = o.inFingerprints.map(normalizeFingerprint);
   if (!['lf', 'octet'].includes(o.framing)) throw new RangeError(`relay option framing must be lf or octet`);
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);
   }
   if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
+  if (!LEVELS.includes(o.logLevel)) throw new RangeError(`relay option logLevel must be one of ${LEVELS.join(', ')}`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
+  if (o.metrics !== undefined) {
+    try {
+      if (Address.parse(o.metrics).family === 'unix') throw new Error('not an IP address');
+    } catch {
+      throw new RangeError(`relay option metrics must be IP:PORT or [IPv6]:PORT, not ${JSON.stringify(o.metrics)}`);
+    }
+  }
   for (const k of ['cert', 'key', 'ca'] as const) if (!o[k]) throw new RangeError(`relay option ${k} is required`);
   o.fingerprints = o.fingerprints.map(normalizeFingerprint);
   return o;

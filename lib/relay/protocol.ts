@@ -5,7 +5,10 @@
  * Wire format (README "Subscriber protocol"): after a handshake that negotiated ALPN `logrelay/1`,
  *   server: `HELLO 1 log=<logId> framing=<lf|octet> oldest=<seq> next=<seq>\n`
  *   client: `FROM oldest\n` | `FROM live\n` | `FROM <seq> log=<logId>\n`, optionally followed by
- *           ` key=value` parameters (`meta=1`: TIME frames), ≤ 1024 bytes with its LF.
+ *           ` key=value` parameters (`meta=1`: TIME frames; `filter=SELECTOR`: only the messages the
+ *           selector selects, the rest told as `SKIP <first> <count>\n`), ≤ 1024 bytes with its LF.
+ *           HELLO says `filter=1` when the relay takes `filter=` (a relay without it refuses the
+ *           request: `BYE bad-request filter is not supported by this version`).
  *   server, before the stream: `RESET <logId>\n` when the request's log is another one, or
  *           `GAP <first> <count> evicted\n` when the wanted messages are older than the history
  *           (`lost` for the part in the log's hole: seqs lost in a power cut before this run);
@@ -15,6 +18,7 @@
 import { HaltedError, Operation, timeout } from '../loop';
 import type { TlsStream } from '../streams';
 import type { History } from './history';
+import { parseSelector, Selector, SelectorError } from './selector';
 import type { ResolvedOptions } from './options';
 import type { SubscriberStart } from './subscriber';
 
@@ -25,7 +29,7 @@ export const MAX_REQUEST = 1023;
 export type Negotiated = { start: SubscriberStart; gap?: { first: number; count: number } } | { bye: string };
 
 /** What a request line asks for, before it is held against the log. */
-export type Request = { from: 'oldest' | 'live'; meta: boolean } | { from: number; log: string; meta: boolean };
+export type Request = ({ from: 'oldest' | 'live' } | { from: number; log: string }) & { meta: boolean; filter?: Selector };
 
 class BadRequest extends Error {}
 
@@ -42,12 +46,18 @@ export function parseRequest(line: string): Request {
     params.set(key, word.slice(eq + 1));
   }
   let meta = false;
+  let filter: Selector | undefined;
   for (const [key, value] of params) {
     if (key === 'meta') {
       if (value !== '0' && value !== '1') throw new BadRequest('meta must be 0 or 1');
       meta = value === '1';
     } else if (key === 'filter') {
-      throw new BadRequest('filter is not supported by this version');
+      try {
+        filter = parseSelector(value);
+      } catch (e) {
+        if (e instanceof SelectorError) throw new BadRequest(`filter: ${e.message}`);
+        throw e;
+      }
     } else if (key !== 'log') {
       throw new BadRequest(`unknown parameter ${key.slice(0, 64)}`);
     }
@@ -55,18 +65,18 @@ export function parseRequest(line: string): Request {
   const arg = words[1];
   if (arg === 'oldest' || arg === 'live') {
     if (params.has('log')) throw new BadRequest(`log= goes with FROM SEQ only`);
-    return { from: arg, meta };
+    return { from: arg, meta, filter };
   }
   if (!/^(0|[1-9][0-9]{0,15})$/.test(arg) || !Number.isSafeInteger(Number(arg))) throw new BadRequest('SEQ must be a decimal integer');
   const log = params.get('log');
   if (log === undefined) throw new BadRequest('FROM SEQ needs log=');
   if (!/^[0-9a-f]{16}$/.test(log)) throw new BadRequest('log= must be 16 lowercase hex digits');
-  return { from: Number(arg), log, meta };
+  return { from: Number(arg), log, meta, filter };
 }
 
 /** The HELLO line for this log as it is now. */
 export function hello(history: History): string {
-  return `HELLO 1 log=${history.logId} framing=${history.framing} oldest=${history.oldest} next=${history.next}\n`;
+  return `HELLO 1 log=${history.logId} framing=${history.framing} oldest=${history.oldest} next=${history.next} filter=1\n`;
 }
 
 /**
@@ -99,17 +109,18 @@ export function* negotiate(tls: TlsStream, history: History, o: ResolvedOptions)
     throw e;
   }
   const limits = { messages: o.queue, bytes: o.queueBytes, policy: o.onFull };
+  const asked = { protocol: true, meta: request.meta, filter: request.filter };
   if (!('log' in request)) {
-    if (request.from === 'live') return { start: { cursor: history.next, limits, protocol: true, meta: request.meta } };
-    return { start: { cursor: history.oldest, protocol: true, meta: request.meta } };
+    if (request.from === 'live') return { start: { cursor: history.next, limits, ...asked } };
+    return { start: { cursor: history.oldest, ...asked } };
   }
   if (request.log !== history.logId) {
     yield* timeout(o.writeTimeoutMs, tls.write(Buffer.from(`RESET ${history.logId}\n`, 'latin1')));
-    return { start: { cursor: history.oldest, protocol: true, meta: request.meta } };
+    return { start: { cursor: history.oldest, ...asked } };
   }
   const wanted = request.from + 1;
   if (wanted > history.next) return { bye: 'bad-request seq ahead of log' };
   const oldest = history.oldest;
-  if (wanted >= oldest) return { start: { cursor: wanted, protocol: true, meta: request.meta } };
-  return { start: { cursor: oldest, protocol: true, meta: request.meta }, gap: { first: wanted, count: oldest - wanted } };
+  if (wanted >= oldest) return { start: { cursor: wanted, ...asked } };
+  return { start: { cursor: oldest, ...asked }, gap: { first: wanted, count: oldest - wanted } };
 }

@@ -9,6 +9,9 @@
  * is quiet). The summary is written by `flush()`: the owner calls it when `flushAt` has passed
  * (and once more before it stops, so that nothing counted goes unreported).
  */
+import { sleep } from '../loop/timers';
+import type { Operation } from '../loop/operation';
+import type { Loop, Task } from '../loop';
 import type { Fields, Level, Logger } from './log';
 
 /** Distinct reasons or sources tallied per window; beyond that they count as `others`. */
@@ -102,5 +105,51 @@ export class RateLimitedLog {
     this.#suppressed = 0;
     this.#reasons = new Tally();
     this.#sources = new Tally();
+  }
+}
+
+/**
+ * Rejections of peers, logged within a RateLimitedLog's bounds, whose summary a task of `loop`
+ * writes when its window ends (even if no rejection follows). Summaries group by reason: without
+ * the fd number that system errors name, one cause is one entry.
+ */
+export class RejectionLog {
+  readonly limited: RateLimitedLog;
+  #flusher: Task<void> | undefined;
+  #closed = false;
+
+  constructor(
+    readonly loop: Loop,
+    log: Logger,
+    event: string,
+    burst: number,
+    intervalMs: number,
+  ) {
+    this.limited = new RateLimitedLog(log, 'warn', event, burst, intervalMs);
+  }
+
+  /** One rejection: `fields` are logged as they are (with `address` and `reason`) when it is logged in full. */
+  note(address: string, source: string, reason: string, fields: Fields = {}): void {
+    this.limited.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { ...fields, address, reason } });
+    if (this.limited.flushAt !== undefined && !this.#flusher && !this.#closed) this.#flusher = this.loop.spawn(this.#flushWhenDue());
+  }
+
+  /** Writes the pending summary now; nothing is scheduled after this. */
+  close(): void {
+    this.#closed = true;
+    this.#flusher?.halt();
+    this.limited.flush();
+  }
+
+  *#flushWhenDue(): Operation<void> {
+    try {
+      for (let at = this.limited.flushAt; at !== undefined; at = this.limited.flushAt) {
+        const now = this.limited.now();
+        if (now >= at) this.limited.flush();
+        else yield* sleep(at - now);
+      }
+    } finally {
+      this.#flusher = undefined;
+    }
   }
 }

@@ -13,23 +13,38 @@ import { RelayEngine } from './engine';
 import { createLogger, Logger } from './log';
 import { drainLog } from './logsink';
 import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options';
+import { MetricsServer } from './metrics';
 import { Counters, RelayStats, statsFields } from './stats';
 
+/** Where a started relay listens: the actual addresses (a port 0 asked for is the port the kernel chose). */
 export interface Listening {
   /** Where subscribers connect. */
   tls: string;
   /** Where datagrams are received (UDP `HOST:PORT`s and unix paths). */
   inputs: string[];
+  /** Where TCP and TLS senders connect (`HOST:PORT`s, as configured in `tcp` and `tlsIn`). */
+  tcp: string[];
+  /** Where TLS senders connect (syslog over TLS, RFC 5425). */
+  tlsIn: string[];
+  /** Where `/metrics` is served (with the `metrics` option). */
+  metrics?: string;
 }
 
 /** What the engine runner reports back, in either mode. */
-export type RunnerMessage = { listening: Listening } | { error: RunnerError };
+export type RunnerMessage = { listening: Listening } | { error: RunnerError } | { reloaded: boolean };
 
 /** A start failure as it crosses from the worker: an Error's own fields (and a TLS error's `reason`). */
 export type RunnerError = { message: string; code?: string; errno?: number; syscall?: string; reason?: string };
 
 /** Builds and starts an engine on `loop` with its command task; what the worker does too. */
-export function startEngine(options: ResolvedOptions, loop: Loop, counters: Counters, log: Logger, controlFd: number): Listening {
+export function startEngine(
+  options: ResolvedOptions,
+  loop: Loop,
+  counters: Counters,
+  log: Logger,
+  controlFd: number,
+  onReloaded: (ok: boolean) => void,
+): Listening {
   const engine = new RelayEngine(options, loop, counters, log);
   engine.start();
   // Log lines that stderr did not take are written when it is writable again, for as long as the relay runs.
@@ -40,8 +55,10 @@ export function startEngine(options: ResolvedOptions, loop: Loop, counters: Coun
         ? (function* () {
             try {
               engine.reload();
+              onReloaded(true);
             } catch (e) {
               log('error', 'reload-failed', { reason: (e as { reason?: string }).reason ?? (e as Error).message, kept: 'previous certificate, key and CA' });
+              onReloaded(false);
             }
           })()
         : (function* () {
@@ -50,14 +67,29 @@ export function startEngine(options: ResolvedOptions, loop: Loop, counters: Coun
           })(),
     ),
   );
-  return { tls: engine.tlsAddress, inputs: engine.inputAddresses };
+  const streams = engine.streamAddresses;
+  return { tls: engine.tlsAddress, inputs: engine.inputAddresses, tcp: streams.slice(0, options.tcp.length), tlsIn: streams.slice(options.tcp.length) };
 }
 
 function revive(e: RunnerError): Error {
   return Object.assign(new Error(e.message), e);
 }
 
+/**
+ * A syslog-to-TLS relay: `new Relay(options, log?)`, then `await relay.start()` binds every input and the
+ * TLS listener; `stats()` reads the counters; `stop()` drains subscribers and closes everything.
+ * Options are checked and given their defaults in the constructor (a bad one throws there); `log` receives
+ * one call per event (default: lines on stderr, see {@link createLogger}).
+ *
+ * ```ts
+ * const relay = new Relay({ udp: ['127.0.0.1:5514'], tls: '127.0.0.1:6514', cert, key, ca });
+ * const { tls, inputs } = await relay.start();
+ * // … later
+ * await relay.stop();
+ * ```
+ */
 export class Relay {
+  /** The options in force: those given, with every default filled in. */
   readonly options: ResolvedOptions;
   readonly #counters: Counters;
   readonly #log: Logger;
@@ -65,12 +97,21 @@ export class Relay {
   #done: Promise<void> | undefined;
   #ticker: NodeJS.Timeout | undefined;
   #listening: Listening | undefined;
+  #metrics: MetricsServer | undefined;
   #stopping = false;
+  /** Reloads asked for and not yet done, oldest first (the engine does them in order). */
+  readonly #reloads: ((ok: boolean) => void)[] = [];
+  /** Called with every stats line logged (periodic, or asked for). */
+  onStats: ((stats: RelayStats) => void) | undefined;
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
-    this.#counters = new Counters(this.options.udp.length + this.options.unix.length);
-    this.#log = log ?? createLogger({ json: this.options.json });
+    const inherited = (name: string) => this.options.listenFds[name]?.length ?? 0;
+    this.#counters = new Counters(
+      this.options.udp.length + this.options.unix.length + inherited('udp') + inherited('unix'),
+      this.options.tcp.length + this.options.tlsIn.length + inherited('tcp') + inherited('tls-in'),
+    );
+    this.#log = log ?? createLogger({ json: this.options.json, level: this.options.logLevel });
   }
 
   /** Binds and starts; resolves once every socket listens (rejects with EADDRINUSE and the like). */
@@ -81,9 +122,20 @@ export class Relay {
     try {
       this.#listening = this.options.mode === 'blocking' ? await this.#startWorker(control) : this.#startHere(control);
     } catch (e) {
-      control.close();
+      control.discard();
       this.#control = undefined;
       throw e;
+    }
+    if (this.options.metrics !== undefined) {
+      try {
+        this.#metrics = await MetricsServer.listen(this.options.metrics, () => this.stats());
+      } catch (e) {
+        // The relay is up: it goes down again without a drain (nothing was announced yet).
+        await this.stop({ drainMs: 0 });
+        throw e;
+      }
+      this.#listening = { ...this.#listening, metrics: this.#metrics.address };
+      this.#log('info', 'metrics-listening', { address: this.#metrics.address, path: '/metrics' });
     }
     if (this.options.statsIntervalS > 0) {
       this.#ticker = setInterval(() => this.logStats(), this.options.statsIntervalS * 1000);
@@ -99,18 +151,32 @@ export class Relay {
 
   /** The counters now. */
   stats(): RelayStats {
-    return this.#counters.snapshot(this.#listening?.inputs);
+    const l = this.#listening;
+    return this.#counters.snapshot(l?.inputs, l && [...l.tcp, ...l.tlsIn]);
   }
 
   /** Writes a stats line to the log (none once stopping: `stopped` is the last line). */
   logStats(): void {
-    if (!this.#stopping) this.#log('info', 'stats', statsFields(this.stats()));
+    if (this.#stopping) return;
+    const stats = this.stats();
+    this.#log('info', 'stats', statsFields(stats));
+    this.onStats?.(stats);
   }
 
-  /** Re-reads certificate, key and CA (given as files) for new connections. */
-  reload(): void {
-    this.#control?.send({ kind: 'reload' });
+  /**
+   * Re-reads certificate, key and CA (given as files) for new connections. Resolves once done:
+   * true, or false when they could not be used (logged; the previous ones stay).
+   */
+  reload(): Promise<boolean> {
+    if (!this.#control) return Promise.resolve(false);
+    const done = new Promise<boolean>((resolve) => this.#reloads.push(resolve));
+    this.#control.send({ kind: 'reload' });
+    return done;
   }
+
+  #reloaded = (ok: boolean): void => {
+    this.#reloads.shift()?.(ok);
+  };
 
   /**
    * Stops accepting, lets subscribers catch up with the head for up to `drainMs` (an integer from 0
@@ -128,7 +194,10 @@ export class Relay {
       this.#log.sink?.flushWithin(1000);
     }
     this.#control.send({ kind: 'stop', drainMs });
-    await this.#done;
+    const metrics = this.#metrics;
+    this.#metrics = undefined;
+    await Promise.all([this.#done, metrics?.close()]);
+    for (const pending of this.#reloads.splice(0)) pending(false);
     clearInterval(this.#ticker);
     this.#control.close();
     this.#control = undefined;
@@ -146,7 +215,7 @@ export class Relay {
     });
     let listening: Listening;
     try {
-      listening = startEngine(this.options, loop, this.#counters, this.#log, control.readFd);
+      listening = startEngine(this.options, loop, this.#counters, this.#log, control.readFd, this.#reloaded);
     } catch (e) {
       loop.close();
       throw e;
@@ -160,14 +229,18 @@ export class Relay {
     const { Worker } = await import('worker_threads');
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
       // The worker logs to the same stderr fd as this thread (fds are per process), never a second copy.
-      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
+      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, streams: this.#counters.streams, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
     });
     this.#done = new Promise((resolve, reject) => {
       worker.on('error', reject);
       worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`relay worker exited with code ${code}`))));
     });
     return new Promise((resolve, reject) => {
-      worker.once('message', (m: RunnerMessage) => ('listening' in m ? resolve(m.listening) : reject(revive(m.error))));
+      worker.on('message', (m: RunnerMessage) => {
+        if ('reloaded' in m) this.#reloaded(m.reloaded);
+        else if ('listening' in m) resolve(m.listening);
+        else reject(revive(m.error));
+      });
       this.#done!.catch(reject);
     });
   }

@@ -4,7 +4,7 @@
  * thread without messages: one writer (the relay's loop), any number of readers.
  */
 export interface RelayStats {
-  /** Datagrams received on every input. */
+  /** Messages received on every input (datagrams, and messages framed out of TCP/TLS streams). */
   received: number;
   /** Messages written to subscribers (one per subscriber per message). */
   delivered: number;
@@ -16,7 +16,7 @@ export interface RelayStats {
     newest: number;
     /** Messages lost with a subscriber that was disconnected (full queue, stalled write, error, stop). */
     disconnect: number;
-    /** Datagrams of 0 bytes: nothing to forward (RFC 5425 cannot frame an empty message). */
+    /** Datagrams of 0 bytes and empty LF-framed lines: nothing to forward (RFC 5425 cannot frame an empty message). */
     empty: number;
     /** Messages that left the history before a connected subscriber was sent them (one per subscriber per message). */
     evicted: number;
@@ -25,6 +25,11 @@ export interface RelayStats {
   evicted: number;
   /** GAP frames sent to protocol subscribers. */
   gaps: number;
+  /**
+   * Messages that subscribers' filters did not select (one per subscriber per message): passed over
+   * and told as SKIP, not sent and not a loss (so not in `dropped`).
+   */
+  filtered: number;
   /**
    * What the history holds now; `lost`: how many seqs recovery found lost at start (handed out
    * before a power cut or a failed disk write, gone from disk; subscribers get `GAP … lost` for them).
@@ -38,16 +43,45 @@ export interface RelayStats {
   kernelDrops: Record<string, number>;
   /** Datagrams longer than the 64 KiB receive slot, forwarded cut to 64 KiB. */
   truncated: number;
+  /** Per TCP/TLS input (by its address), what its senders did. */
+  streamInputs: Record<string, StreamInputStats>;
   /** Subscribers connected now. */
   subscribers: number;
   /** Handshakes refused (auth, garbage, timeout). */
   rejected: number;
   /** Payload bytes received, and framed bytes written to subscribers. */
   bytesIn: number;
+  /** Framed bytes written to subscribers. */
   bytesOut: number;
   /** Most messages any one subscriber has been behind the head (within its lag limit). */
   queueHighWater: number;
+  /** Messages the furthest-behind connected subscriber is behind the head now (updated every second). */
+  lag: number;
 }
+
+/** One TCP or TLS input's counters. */
+export interface StreamInputStats {
+  /** Messages framed out of its connections and appended to the log. */
+  received: number;
+  /** Messages longer than --max-message, appended cut to it. */
+  cut: number;
+  /** Connections accepted (TLS: handshakes completed and admitted), ever. */
+  accepted: number;
+  /** Senders connected now. */
+  connections: number;
+  /** Connections closed by the relay: framing broken, idle too long, over --max-senders, handshake refused. */
+  closedFraming: number;
+  closedIdle: number;
+  refused: number;
+  rejected: number;
+  /** Connections that ended inside a frame (reset or EOF mid-message): that message is lost. */
+  partial: number;
+}
+
+/** The per-input counters, in their slot order after the kernel drops. */
+export const STREAM_FIELDS = ['received', 'cut', 'accepted', 'connections', 'closedFraming', 'closedIdle', 'refused', 'rejected', 'partial'] as const;
+export type StreamCounter = (typeof STREAM_FIELDS)[number];
+const STREAM_INDEX = Object.fromEntries(STREAM_FIELDS.map((f, i) => [f, i])) as Record<StreamCounter, number>;
 
 const FIELDS = [
   'received',
@@ -59,6 +93,7 @@ const FIELDS = [
   'droppedEvicted',
   'evicted',
   'gaps',
+  'filtered',
   'historyMessages',
   'historyBytes',
   'historyOldest',
@@ -70,19 +105,29 @@ const FIELDS = [
   'bytesIn',
   'bytesOut',
   'queueHighWater',
+  'lag',
 ] as const;
 export type Counter = (typeof FIELDS)[number];
 const INDEX = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Counter, number>;
 
-/** Counter storage shared between threads: the fields above, then one kernel-drop count per input. */
+/**
+ * Counter storage shared between threads: the fields above, then one kernel-drop count per datagram
+ * input, then STREAM_FIELDS for each TCP/TLS input.
+ */
 export class Counters {
   readonly values: Float64Array;
 
   constructor(
     readonly inputs = 0,
-    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer((FIELDS.length + inputs) * 8),
+    readonly streams = 0,
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer((FIELDS.length + inputs + streams * STREAM_FIELDS.length) * 8),
   ) {
     this.values = new Float64Array(buffer);
+  }
+
+  /** Adds to TCP/TLS input `i`'s counter (inputs in the order configured: --tcp ones, then --tls-in ones). */
+  addStream(i: number, counter: StreamCounter, n = 1): void {
+    this.values[FIELDS.length + this.inputs + i * STREAM_FIELDS.length + STREAM_INDEX[counter]] += n;
   }
 
   set(counter: Counter, n: number): void {
@@ -108,10 +153,15 @@ export class Counters {
   }
 
   /** The counters now; `inputs` names the inputs (their addresses) for the kernel drops. */
-  snapshot(inputs: string[] = []): RelayStats {
+  snapshot(inputs: string[] = [], streams: string[] = []): RelayStats {
     const v = (c: Counter) => this.get(c);
     const kernelDrops: Record<string, number> = {};
     for (let i = 0; i < this.inputs; i++) kernelDrops[inputs[i] ?? `input${i}`] = this.values[FIELDS.length + i];
+    const streamInputs: Record<string, StreamInputStats> = {};
+    for (let i = 0; i < this.streams; i++) {
+      const base = FIELDS.length + this.inputs + i * STREAM_FIELDS.length;
+      streamInputs[streams[i] ?? `stream${i}`] = Object.fromEntries(STREAM_FIELDS.map((f, k) => [f, this.values[base + k]])) as unknown as StreamInputStats;
+    }
     return {
       received: v('received'),
       delivered: v('delivered'),
@@ -124,14 +174,17 @@ export class Counters {
       },
       evicted: v('evicted'),
       gaps: v('gaps'),
+      filtered: v('filtered'),
       history: { messages: v('historyMessages'), bytes: v('historyBytes'), oldest: v('historyOldest'), next: v('historyNext'), lost: v('historyLost') },
       kernelDrops,
       truncated: v('truncated'),
+      streamInputs,
       subscribers: v('subscribers'),
       rejected: v('rejected'),
       bytesIn: v('bytesIn'),
       bytesOut: v('bytesOut'),
       queueHighWater: v('queueHighWater'),
+      lag: v('lag'),
     };
   }
 }
@@ -149,6 +202,7 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     dropped_evicted: s.dropped.evicted,
     evicted: s.evicted,
     gaps: s.gaps,
+    filtered: s.filtered,
     history_messages: s.history.messages,
     history_bytes: s.history.bytes,
     history_oldest: s.history.oldest,
@@ -158,10 +212,15 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     // Per input, `ADDRESS=N` joined by commas (addresses contain no comma or `=`).
     kernel_drops_by_input: drops.map(([input, n]) => `${input}=${n}`).join(','),
     truncated: s.truncated,
+    // Per TCP/TLS input, `ADDRESS=received/cut/connections/closed` (closed: framing, idle, refused and rejected together).
+    stream_inputs: Object.entries(s.streamInputs)
+      .map(([input, t]) => `${input}=${t.received}/${t.cut}/${t.connections}/${t.closedFraming + t.closedIdle + t.refused + t.rejected}`)
+      .join(','),
     subscribers: s.subscribers,
     rejected: s.rejected,
     bytes_in: s.bytesIn,
     bytes_out: s.bytesOut,
     queue_high_water: s.queueHighWater,
+    lag: s.lag,
   };
 }

@@ -12,6 +12,7 @@ import { CLOSED, Mailbox, Operation, timeout } from '../loop';
 import type { Task } from '../loop';
 import { Framing, wholeMessages } from './framing';
 import type { History } from './history';
+import type { Selector } from './selector';
 import type { Counter, Counters } from './stats';
 
 /** What happens to a subscriber that falls further behind the head than its lag limit. */
@@ -62,19 +63,26 @@ export interface SubscriberStart {
   protocol: boolean;
   /** Protocol only: send TIME frames. */
   meta?: boolean;
+  /** Protocol only: send only the messages this selects (see selector.ts); the others are told as SKIP. */
+  filter?: Selector;
 }
 
 interface Gap {
   first: number;
   count: number;
-  /** `lost`: seqs the log lost in a power cut before this run (the history's hole). */
-  reason: 'evicted' | 'dropped' | 'lost';
+  /**
+   * `lost`: seqs the log lost in a power cut before this run (the history's hole); `filtered`: not
+   * selected by the subscriber's filter, sent as a SKIP frame rather than a GAP.
+   */
+  reason: 'evicted' | 'dropped' | 'lost' | 'filtered';
 }
 
 export class Subscriber {
   readonly protocol: boolean;
   readonly limits: LagLimits | undefined;
   readonly meta: boolean;
+  /** `selects[pri]` is 1 for a PRI this subscriber wants; undefined: it wants everything. */
+  readonly filter: Uint8Array | undefined;
   /** The next seq to write (messages before it were written, are in flight, or were skipped). */
   cursor: number;
   // drop-newest: messages skipFrom…skipTo-1 are skipped (counted when skipped, passed when reached).
@@ -91,6 +99,8 @@ export class Subscriber {
   #run: Buffer | undefined;
   #pin: number | undefined;
   #sent = 0;
+  /** A filtered subscriber's write (frames and messages in one buffer): where each message in it ends. */
+  #ends: number[] | undefined;
   /** Why it was told to go, if it was. */
   disconnectReason: string | undefined;
   /** A control or frame write is under way (so no BYE can be slipped in). */
@@ -103,6 +113,8 @@ export class Subscriber {
   lost = 0;
   /** Messages it skipped by its policy, or that left the history before it got them. */
   dropped = 0;
+  /** Messages its filter did not select (passed over, told as SKIP: not a loss). */
+  filtered = 0;
   task: Task<void> | undefined;
 
   constructor(
@@ -116,6 +128,7 @@ export class Subscriber {
     this.limits = start.limits;
     this.protocol = start.protocol;
     this.meta = start.meta ?? false;
+    this.filter = start.filter?.selects;
   }
 
   get #skipping(): boolean {
@@ -172,20 +185,36 @@ export class Subscriber {
     const h = this.history;
     for (;;) {
       this.#settle();
-      if (this.#gaps.length > 0) {
-        const g = this.#gaps.shift()!;
-        yield* this.#write(stream, Buffer.from(`GAP ${g.first} ${g.count} ${g.reason}\n`, 'latin1'), writeTimeoutMs);
-        this.counters.add('gaps');
+      const end = this.#skipping ? this.#skipFrom : h.next;
+      if (this.filter && this.cursor < end) {
+        // Passes over what the filter does not select (told as SKIP), up to the next message it does.
+        const selected = h.scan(this.cursor, end, this.filter, 1);
+        if (selected > this.cursor) {
+          this.#filterOut(this.cursor, selected - this.cursor);
+          this.cursor = selected;
+          continue;
+        }
+      }
+      const idle = this.cursor >= end;
+      // SKIPs wait to go out with the next MSG frame (#writeSelected), or before the subscriber
+      // parks; a GAP goes out at once.
+      if (this.#gaps.length > 0 && (idle || this.#gaps.some((g) => g.reason !== 'filtered'))) {
+        const gaps = this.#gaps.splice(0);
+        yield* this.#write(stream, Buffer.from(gaps.map(gapLine).join(''), 'latin1'), writeTimeoutMs);
+        this.counters.add('gaps', gaps.filter((g) => g.reason !== 'filtered').length);
         // The write may have waited, and the history moved on meanwhile: settle again.
         continue;
       }
-      const end = this.#skipping ? this.#skipFrom : h.next;
-      if (this.cursor >= end) {
+      if (idle) {
         if (this.#draining) return;
         this.#parked = true;
         const rang = yield* this.#bell.take();
         this.#parked = false;
         if (rang === CLOSED) return;
+        continue;
+      }
+      if (this.filter) {
+        yield* this.#writeSelected(stream, end, writeTimeoutMs);
         continue;
       }
       const first = this.cursor;
@@ -195,7 +224,7 @@ export class Subscriber {
       this.cursor += run.count;
       this.inFlight = run.count;
       if (this.protocol) {
-        if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count), writeTimeoutMs);
+        if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count, ''), writeTimeoutMs);
         yield* this.#write(stream, Buffer.from(`MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'), writeTimeoutMs);
       }
       this.#run = run.bytes;
@@ -210,13 +239,66 @@ export class Subscriber {
   }
 
   /**
+   * A filtered subscriber's write: the selected runs from the cursor up to `limit` (and the SKIPs
+   * between them) as MSG frames copied into one buffer of about FRAME_BYTES, so that selected
+   * messages scattered among others still go out in few, full TLS records rather than a frame each.
+   */
+  *#writeSelected(stream: SubscriberStream, limit: number, writeTimeoutMs: number): Operation<void> {
+    const h = this.history;
+    const filter = this.filter!;
+    const hole = h.hole;
+    // Runs never cross the hole: stop before it (#settle tells the subscriber about it next).
+    if (hole && this.cursor < hole.from) limit = Math.min(limit, hole.from);
+    const parts: Buffer[] = [];
+    const ends: number[] = [];
+    let size = 0;
+    let payload = 0;
+    let count = 0;
+    let seq = this.cursor;
+    while (seq < limit && size < FRAME_BYTES) {
+      const selected = h.scan(seq, limit, filter, 1);
+      if (selected > seq) {
+        this.#filterOut(seq, selected - seq);
+        seq = selected;
+        continue;
+      }
+      const run = h.run(seq, Math.max(1, FRAME_BYTES - size), h.scan(seq, limit, filter, 0));
+      const skips = this.#gaps.length > 0 ? this.#gaps.splice(0).map(gapLine).join('') : '';
+      const msg = `MSG ${seq} ${run.count} ${run.bytes.length}\n`;
+      const head = this.meta ? Buffer.concat([this.#timeFrame(seq, run.count, skips), Buffer.from(msg, 'latin1')]) : Buffer.from(skips + msg, 'latin1');
+      parts.push(head, run.bytes);
+      size += head.length;
+      const base = h.startOf(seq);
+      for (let s = seq + 1; s <= seq + run.count; s++) ends.push(size + h.startOf(s) - base);
+      size += run.bytes.length;
+      payload += run.bytes.length;
+      count += run.count;
+      seq += run.count;
+    }
+    this.cursor = seq;
+    if (count === 0) return;
+    // Copied (the runs may lie in several chunks): nothing of the history is held while it is written.
+    this.#run = Buffer.concat(parts, size);
+    this.#ends = ends;
+    this.#sent = 0;
+    this.inFlight = count;
+    yield* this.#write(stream, this.#run, writeTimeoutMs);
+    this.#release();
+    this.inFlight = 0;
+    this.delivered += count;
+    this.counters.add('delivered', count);
+    this.counters.add('bytesOut', payload);
+  }
+
+  /**
    * Accounts for a subscriber cut off now: the messages of its run that reached the kernel whole
    * are delivered, the rest of the run and everything it was behind are not. Returns how many it
    * did not get (for a plain subscriber, lost for good; a protocol one can resume).
    */
   cutOff(framing: Framing): number {
     if (this.#run && this.#sent > 0) {
-      const whole = wholeMessages(this.#run.subarray(0, this.#sent), framing);
+      const ends = this.#ends;
+      const whole = ends ? countUpTo(ends, this.#sent) : wholeMessages(this.#run.subarray(0, this.#sent), framing);
       this.delivered += whole;
       this.counters.add('delivered', whole);
       this.counters.add('bytesOut', this.#sent);
@@ -231,6 +313,7 @@ export class Subscriber {
 
   #release(): void {
     this.#run = undefined;
+    this.#ends = undefined;
     if (this.#pin !== undefined) this.history.unpin(this.#pin);
     this.#pin = undefined;
   }
@@ -253,10 +336,10 @@ export class Subscriber {
     this.writing = false;
   }
 
-  /** `TIME first count` and one `timeMs source` line per message (source escaped like LF framing). */
-  #timeFrame(first: number, count: number): Buffer {
+  /** `TIME first count` and one `timeMs source` line per message (source escaped like LF framing), after `before`. */
+  #timeFrame(first: number, count: number, before: string): Buffer {
     const h = this.history;
-    const lines = [`TIME ${first} ${count}\n`];
+    const lines = [before, `TIME ${first} ${count}\n`];
     for (let seq = first; seq < first + count; seq++) lines.push(`${h.timeOf(seq)} ${escapeLine(h.sourceOf(seq))}\n`);
     return Buffer.from(lines.join(''), 'utf8');
   }
@@ -324,9 +407,30 @@ export class Subscriber {
     return count - (to - from);
   }
 
-  #drop(counter: Counter, count: number): void {
+  /**
+   * Counts `count` messages skipped by the lag policy or the history; for a filtered subscriber,
+   * those of first…first+count-1 that its filter would have passed over count as filtered, not
+   * dropped (when `first` is given: the messages are still in the history to be looked at).
+   */
+  #drop(counter: Counter, count: number, first?: number): void {
+    if (this.filter && first !== undefined && count > 0) {
+      const selected = this.history.countSelected(first, first + count, this.filter);
+      this.#countFiltered(count - selected);
+      count = selected;
+    }
     this.dropped += count;
     this.counters.add(counter, count);
+  }
+
+  #countFiltered(count: number): void {
+    this.filtered += count;
+    this.counters.add('filtered', count);
+  }
+
+  /** Messages first…first+count-1, which the filter does not select: counted, and told as SKIP. */
+  #filterOut(first: number, count: number): void {
+    this.#countFiltered(count);
+    this.#gap(first, count, 'filtered');
   }
 
   #gap(first: number, count: number, reason: Gap['reason']): void {
@@ -354,12 +458,12 @@ export class Subscriber {
       }
       if (l.policy === 'drop-oldest') {
         const to = h.firstWithin(Math.max(this.cursor, next - l.messages), next, l.bytes);
-        this.#drop('droppedOldest', to - this.cursor);
+        this.#drop('droppedOldest', to - this.cursor, this.cursor);
         this.#gap(this.cursor, to - this.cursor, 'dropped');
         this.cursor = to;
       } else if (l.policy === 'drop-newest') {
         const keep = h.endWithin(this.cursor, Math.min(this.cursor + l.messages, next), l.bytes);
-        this.#drop('droppedNewest', next - keep);
+        this.#drop('droppedNewest', next - keep, keep);
         this.#skipFrom = keep;
         this.#skipTo = next;
       } else {
@@ -374,12 +478,29 @@ export class Subscriber {
     const backlogBytes = h.bytesBetween(this.cursor, this.#skipFrom);
     if (backlog + next - this.#skipTo > l.messages || backlogBytes + h.bytesBetween(this.#skipTo, next) > l.bytes) {
       const to = h.firstWithin(Math.max(this.#skipTo, next - (l.messages - backlog)), next, l.bytes - backlogBytes);
-      this.#drop('droppedNewest', to - this.#skipTo);
+      this.#drop('droppedNewest', to - this.#skipTo, this.#skipTo);
       this.#skipTo = to;
     }
     this.counters.max('queueHighWater', this.pending);
     return 0;
   }
+}
+
+/** How many of the ascending `ends` are at most `n` (binary search). */
+function countUpTo(ends: number[], n: number): number {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid] <= n) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A GAP frame, or for the filter's passes a SKIP frame (which says the seqs exist but were not selected). */
+function gapLine(g: Gap): string {
+  return g.reason === 'filtered' ? `SKIP ${g.first} ${g.count}\n` : `GAP ${g.first} ${g.count} ${g.reason}\n`;
 }
 
 /** A source as one line: LF, CR and backslash escaped as LF framing does. */

@@ -7,14 +7,15 @@ import type { ResolvedOptions } from './options';
 import { RunnerMessage, startEngine } from './relay';
 import { Counters } from './stats';
 
-const { options, counters, inputs, controlFd, logFd } = workerData as {
+const { options, counters, inputs, streams, controlFd, logFd } = workerData as {
   options: ResolvedOptions;
   counters: SharedArrayBuffer;
   inputs: number;
+  streams: number;
   controlFd: number;
   logFd: number;
 };
-const log = createLogger({ json: options.json, sink: new LineSink(logFd) });
+const log = createLogger({ json: options.json, level: options.logLevel, sink: new LineSink(logFd) });
 const loop = new Loop({
   backend: options.backend,
   onError: (e, task) => log('error', 'task-crashed', { task: task.id, reason: (e as Error)?.stack ?? String(e) }),
@@ -22,7 +23,8 @@ const loop = new Loop({
 const post = (m: RunnerMessage) => parentPort!.postMessage(m);
 let started = false;
 try {
-  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, counters), log, controlFd) });
+  const onReloaded = (ok: boolean) => post({ reloaded: ok });
+  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, streams, counters), log, controlFd, onReloaded) });
   started = true;
 } catch (e) {
   const err = e as NodeJS.ErrnoException & { reason?: string };

@@ -4,11 +4,12 @@
  * the transport asked for; nothing else can resume it while it waits.
  */
 // Imported, not the global: Node's global Buffer is a getter, paid on every read.
+import '../dispose';
 import { Buffer } from 'buffer';
 import { errnoOf, systemError, WOULD_BLOCK } from '../errors';
 import { fdWait } from '../loop/fdwaiters';
 import { Instruction, Operation } from '../loop/operation';
-import { closeFd } from './closefd';
+import { closeFd, closeFdNow } from './closefd';
 import { ByteIo, fdIo, IoResult, WANT_READ } from './io';
 import { pipe, socketpair } from '../fd';
 
@@ -148,6 +149,18 @@ export class ByteStream {
     this.#closed = true;
     this.#pending = EMPTY;
     yield* closeFd(this.fd, () => this.#io.close());
+  }
+
+  /**
+   * `using conn = …` in a task (or in plain code) closes the stream at the end of the block, as
+   * `close()` does but without waiting for anything (a TLS stream sends its close_notify only if it
+   * leaves at once).
+   */
+  [Symbol.dispose](): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending = EMPTY;
+    closeFdNow(this.fd, () => this.#io.close());
   }
 
   /** Appends one read's worth to the pending bytes; false at end of stream. */

@@ -13,6 +13,11 @@ import { currentTask } from '../loop/task';
  */
 // eslint-disable-next-line require-yield
 export function* closeFd(fd: number, close: () => void): Operation<void> {
+  closeFdNow(fd, close);
+}
+
+/** {@link closeFd} outside an operation: what `Symbol.dispose` (a `using` block) runs. */
+export function closeFdNow(fd: number, close: () => void): void {
   currentTask()?.loop.fds.forget(fd);
   close();
 }

@@ -3,12 +3,13 @@
  * {@link DatagramEndpoint} over the batched low-level {@link DatagramSocket}. A task waits for
  * readability only when nothing is queued, and for writability only when the kernel refuses a send.
  */
+import '../dispose';
 import { WOULD_BLOCK } from '../errors';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import { Operation } from '../loop/operation';
 import { Address, toAddress } from '../net/address';
 import { DatagramBatch, DatagramOptions, DatagramSocket, DatagramType } from '../net/datagram';
-import { closeFd } from './closefd';
+import { closeFdNow } from './closefd';
 
 /** What UdpSocket and UnixDatagramSocket share: receive in batches, send, close. */
 export class DatagramEndpoint {
@@ -67,10 +68,16 @@ export class DatagramEndpoint {
   }
 
   /** Closes the socket (tasks still waiting on it get EBADF; a bound socket file is removed). Idempotent. */
+  // eslint-disable-next-line require-yield
   *close(): Operation<void> {
+    this[Symbol.dispose]();
+  }
+
+  /** `using udp = …`: {@link close} at the end of the block (it never waits). */
+  [Symbol.dispose](): void {
     if (this.#closed) return;
     this.#closed = true;
-    yield* closeFd(this.fd, () => this.socket.close());
+    closeFdNow(this.fd, () => this.socket.close());
   }
 
   /** Binds, closing the socket if that fails. */

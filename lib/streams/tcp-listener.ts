@@ -3,6 +3,7 @@
  * time from batches taken with accept-until-EAGAIN (one readiness event often stands for many
  * connections); `serve(handler)` is the accept loop with a task per connection.
  */
+import '../dispose';
 import { errnoOf, SystemError, systemError, WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { waitReadable } from '../loop/fdwaiters';
@@ -13,7 +14,7 @@ import type { Task } from '../loop/task';
 import { sleep } from '../loop/timers';
 import { Address } from '../net/address';
 import * as tcp from '../net/tcp';
-import { closeFd } from './closefd';
+import { closeFdNow } from './closefd';
 import { TcpStream } from './tcp-stream';
 
 /** Handles one connection; the connection is closed when it returns, throws or is halted. */
@@ -51,6 +52,7 @@ export type AcceptPause =
   /** Accepting has caught up (nothing queued) after `failures` failed attempts over `ms` milliseconds. */
   | { state: 'resumed'; error: SystemError; failures: number; ms: number };
 
+/** Options of a {@link TcpListener}: the socket's (backlog, SO_REUSEPORT) and how accepting runs. */
 export interface ListenerOptions extends tcp.ListenOptions {
   /**
    * Told once when an accept episode begins and once when it ends (never once per failure), for
@@ -95,6 +97,14 @@ export class TcpListener {
    */
   static listen(address: string | Address, options: ListenerOptions = {}): TcpListener {
     return new TcpListener(tcp.listen(address, options), options);
+  }
+
+  /**
+   * A listening socket that is already open (inherited, e.g. from systemd): it becomes this
+   * object's. Check its type first (see net/inherited.ts).
+   */
+  static adopt(fd: number, options: ListenerOptions = {}): TcpListener {
+    return new TcpListener(fd, options);
   }
 
   /** The listening fd (for socket options that accepted sockets inherit, such as SO_RCVBUF). */
@@ -200,10 +210,16 @@ export class TcpListener {
   }
 
   /** Closes the listener and the accepted connections not handed out yet. Idempotent. */
+  // eslint-disable-next-line require-yield
   *close(): Operation<void> {
+    this[Symbol.dispose]();
+  }
+
+  /** `using listener = …`: {@link close} at the end of the block (it never waits). */
+  [Symbol.dispose](): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const { fd } of this.#queue.splice(0)) close(fd);
-    yield* closeFd(this.#fd, () => close(this.#fd));
+    closeFdNow(this.#fd, () => close(this.#fd));
   }
 }

@@ -6,12 +6,19 @@
 import { WOULD_BLOCK } from '../errors';
 import { close } from '../fd';
 import { waitWritable } from '../loop/fdwaiters';
+import { abortable } from '../loop/interrupt';
 import { Operation } from '../loop/operation';
 import { Address } from '../net/address';
 import * as tcp from '../net/tcp';
 import { ByteStream } from './bytestream';
 import { closeFd } from './closefd';
 import { ByteIo } from './io';
+
+/** Options of {@link TcpStream.connect}. */
+export interface ConnectOptions {
+  /** Aborting it gives up: the socket is closed and an `AbortError` thrown (its `cause`: the signal's reason). */
+  signal?: AbortSignal;
+}
 
 /** The socket transport: recv/send on a non-blocking stream socket the stream owns. */
 function socketIo(fd: number): ByteIo {
@@ -53,9 +60,14 @@ export class TcpStream extends ByteStream {
    * Connects to `address` (`'127.0.0.1:80'`, `'[::1]:443'`, `'/run/x.sock'`). The connect runs
    * non-blocking: the task waits for writability, then reads the outcome from SO_ERROR. A failure
    * is a Node-style error (`ECONNREFUSED: connection refused, connect 127.0.0.1:9`, with `code`,
-   * `errno`, `syscall`, `address`). Halting or timing out the task closes the half-made socket.
+   * `errno`, `syscall`, `address`). Halting or timing out the task, or aborting `options.signal`
+   * (an `AbortError`), closes the half-made socket.
    */
-  static *connect(address: string | Address): Operation<TcpStream> {
+  static connect(address: string | Address, options: ConnectOptions = {}): Operation<TcpStream> {
+    return abortable(options?.signal, TcpStream.#connect(address));
+  }
+
+  static *#connect(address: string | Address): Operation<TcpStream> {
     const conn = tcp.connect(address);
     let done = false;
     try {

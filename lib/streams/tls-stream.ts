@@ -6,6 +6,7 @@
 import { close as closeFd } from '../fd';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import { ensure } from '../loop/ensure';
+import { abortable } from '../loop/interrupt';
 import { Operation } from '../loop/operation';
 import { timeout } from '../loop/timers';
 import { Address } from '../net/address';
@@ -13,7 +14,7 @@ import { TlsContext } from '../tls/context';
 import { PeerCertificate, TlsSession, TlsSessionOptions, Want, WANT_READ } from '../tls/session';
 import { ByteStream } from './bytestream';
 import { ByteIo } from './io';
-import { TcpStream } from './tcp-stream';
+import { ConnectOptions, TcpStream } from './tcp-stream';
 
 /** How long `close()` waits by default for its close_notify to leave. */
 const CLOSE_NOTIFY_MS = 1000;
@@ -70,9 +71,15 @@ export class TlsStream extends ByteStream {
   /**
    * Connects over TCP and completes the handshake. `servername` (default: the context's) is sent
    * as SNI and checked against the server's certificate. On failure, timeout or halt the socket is
-   * closed. Bound it with `timeout(ms, TlsStream.connect(…))`.
+   * closed. Bound it with `timeout(ms, TlsStream.connect(…))`; aborting `options.signal` gives up the
+   * same way with an `AbortError`.
    */
-  static *connect(address: string | Address, context: TlsContext, options: TlsSessionOptions = {}): Operation<TlsStream> {
+  static connect(address: string | Address, context: TlsContext, options: TlsSessionOptions & ConnectOptions = {}): Operation<TlsStream> {
+    const { signal, ...session } = options ?? {};
+    return abortable(signal, TlsStream.#connect(address, context, session));
+  }
+
+  static *#connect(address: string | Address, context: TlsContext, options: TlsSessionOptions): Operation<TlsStream> {
     const tcp = yield* TcpStream.connect(address);
     let tls: TlsStream | undefined;
     // Closing a handshaking session may wait: `ensure` keeps a halt in force past it.
@@ -131,6 +138,17 @@ export class TlsStream extends ByteStream {
     } finally {
       yield* super.close();
     }
+  }
+
+  /** At the end of a `using` block: close_notify if it can leave at once (no waiting), then the fd closes. */
+  override [Symbol.dispose](): void {
+    if (this.closed) return;
+    try {
+      if (this.#handshaken) this.session.shutdown();
+    } catch {
+      // The peer is gone: closing the socket is all that is left to do.
+    }
+    super[Symbol.dispose]();
   }
 
   /**

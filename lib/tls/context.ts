@@ -2,6 +2,7 @@
  * TlsContext: the policy shared by every session made from it — identity (cert/key), trusted CAs,
  * verify mode. TLS 1.2 is the minimum, renegotiation is refused, sessions are not resumed.
  */
+import '../dispose';
 import * as fs from 'fs';
 import { argTypeError, hasOwn } from '../errors';
 import { native, NativeTlsContext } from '../native';
@@ -20,15 +21,19 @@ export type Pem = string | Uint8Array;
  */
 export type VerifyMode = 'none' | 'optional' | 'require';
 
+/** What a {@link TlsContext} is built from: own certificate and key, trusted CAs, and how peers are checked. */
 export interface TlsContextOptions {
-  /** Certificate (leaf first, then chain) and its private key, as PEM. A server needs both. */
+  /** Certificate (leaf first, then chain), as PEM. A server needs one, with its `key`. */
   cert?: Pem;
+  /** The private key of `cert`, as PEM. */
   key?: Pem;
   /** Trusted CA certificates (PEM, one or several) for verifying the peer. */
   ca?: Pem;
-  /** The same, read from files. */
+  /** `cert`, read from this file. */
   certFile?: string;
+  /** `key`, read from this file. */
   keyFile?: string;
+  /** `ca`, read from this file. */
   caFile?: string;
   /** Default: 'none' for servers, 'require' for clients. */
   verify?: VerifyMode;
@@ -84,8 +89,11 @@ function nameFiles(error: string, o: TlsContextOptions): string {
 export class TlsContext {
   /** @internal */
   readonly native: NativeTlsContext;
+  /** Whether sessions of this context accept (`server`) or make (`client`) connections. */
   readonly role: 'server' | 'client';
+  /** How the peer's certificate is checked (see {@link VerifyMode}); the option, or the role's default. */
   readonly verify: VerifyMode;
+  /** Client contexts: the default server name of sessions (SNI and certificate check); else undefined. */
   readonly servername: string | undefined;
 
   /** A context for accepting TLS connections. */
@@ -119,5 +127,10 @@ export class TlsContext {
   /** Releases the context now. Sessions made from it keep working (they hold their own reference). */
   free(): void {
     this.native.free();
+  }
+
+  /** `using ctx = TlsContext.server(…)`: {@link free} at the end of the block. */
+  [Symbol.dispose](): void {
+    this.free();
   }
 }

@@ -7,10 +7,13 @@ import { tlsError } from './error';
 
 /** A certificate and its private key, both PEM. */
 export interface CertAndKey {
+  /** The certificate, PEM. */
   cert: string;
+  /** Its private key (ECDSA P-256), PEM. */
   key: string;
 }
 
+/** Subject and validity of a development certificate. */
 export interface CertOptions {
   /** Subject common name. */
   cn?: string;
@@ -22,6 +25,7 @@ export interface CertOptions {
   notAfter?: Date;
 }
 
+/** A development server certificate: {@link CertOptions} and the names it is valid for. */
 export interface ServerCertOptions extends CertOptions {
   /** Names and IPs for the subjectAltName. Default: localhost, 127.0.0.1, ::1. */
   hosts?: string[];

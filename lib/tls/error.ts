@@ -8,6 +8,7 @@ export interface TlsError extends Error {
   reason: string;
   /** The OpenSSL call that failed, e.g. 'SSL_do_handshake'. */
   syscall: string;
+  /** The session's fd, when the failure belongs to one. */
   fd?: number;
 }
 

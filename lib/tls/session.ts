@@ -4,6 +4,7 @@
  * call the same method again with the same arguments. The session never closes the fd: free the
  * session, then close the fd (the socket layer owns it).
  */
+import '../dispose';
 import { stateError, systemError } from '../errors';
 import { native, NativeCertInfo, NativeTlsSession } from '../native';
 import { TlsContext } from './context';
@@ -13,11 +14,13 @@ import { tlsError, TlsError } from './error';
 export const WANT_READ: unique symbol = Symbol('WANT_READ');
 /** Retry the same call once the fd is writable. */
 export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
+/** What a TLS call needs before it is retried: the fd readable ({@link WANT_READ}) or writable ({@link WANT_WRITE}). */
 export type Want = typeof WANT_READ | typeof WANT_WRITE;
 
 /** The peer's certificate, as seen after the handshake. */
 export type PeerCertificate = NativeCertInfo;
 
+/** Per-session options of a {@link TlsSession}. */
 export interface TlsSessionOptions {
   /** Client only: host name or IP the server certificate must match; a host name is also sent as SNI. Defaults to the context's. */
   servername?: string;
@@ -27,6 +30,7 @@ const { wantRead, wantWrite, failed } = native.tlsResult;
 
 /** A TLS session (server or client, after its context) bound to a non-blocking fd. */
 export class TlsSession {
+  /** The socket the session runs over; never closed by the session. */
   readonly fd: number;
   #native: NativeTlsSession | null;
   #handshaken = false;
@@ -76,6 +80,14 @@ export class TlsSession {
     return this.#open().peerCertificate();
   }
 
+  /**
+   * The certificate the peer presented even when verification refused it (after a failed
+   * handshake), for saying who was turned away; null when it sent none. Never a proof of identity.
+   */
+  presentedCertificate(): PeerCertificate | null {
+    return this.#open().presentedCertificate();
+  }
+
   /** The certificate verification verdict in OpenSSL's words ('ok' when it verified). */
   get verifyResult(): string {
     return this.#open().info().verifyText;
@@ -110,6 +122,11 @@ export class TlsSession {
   free(): void {
     this.#native?.free();
     this.#native = null;
+  }
+
+  /** `using session = new TlsSession(…)`: {@link free} at the end of the block (the fd stays open). */
+  [Symbol.dispose](): void {
+    this.free();
   }
 
   #open(): NativeTlsSession {

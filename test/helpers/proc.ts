@@ -1,4 +1,4 @@
-/** What Linux /proc says about another process: its open fds and the CPU time it has used. */
+/** What Linux /proc says about another process: its open fds and the CPU time it has used. Only for tests inside `describeOnLinux`. */
 import * as fs from 'fs';
 
 /** Open fds of a process, or undefined once it is gone. */

@@ -48,8 +48,9 @@ let udpPort = p.udpPort;
 let filling = !!p.catchup; // the catch-up case's live phase, before "ready"
 let count = p.catchup || p.count;
 
-function send(text) {
-  udp.send(text, udpPort, '127.0.0.1');
+/** With `pri`, messages alternate user.notice and auth.info (probes are auth.info: every subscriber sees them). */
+function send(text, n = 0) {
+  udp.send(p.pri ? `<${n % 2 ? 38 : 13}>${text}` : text, udpPort, '127.0.0.1');
 }
 
 function minDelivered() {
@@ -62,7 +63,7 @@ function pump() {
   if (probing || (start === 0n && !filling)) return;
   while (!p.rate && sent < count && sent - minDelivered() < p.window) {
     sent++;
-    send(`${sent} ${process.hrtime.bigint()} ${PAD}`);
+    send(`${sent} ${process.hrtime.bigint()} ${PAD}`, sent);
   }
   if (minDelivered() >= count) (filling ? filled : finish)();
 }
@@ -72,7 +73,7 @@ function paced() {
   const due = Math.min(count, Math.floor((Number(process.hrtime.bigint() - start) / 1e9) * p.rate));
   while (sent < due) {
     sent++;
-    send(`${sent} ${process.hrtime.bigint()} ${PAD}`);
+    send(`${sent} ${process.hrtime.bigint()} ${PAD}`, sent);
   }
   if (sent >= count) return;
   setTimeout(paced, 1);
@@ -85,6 +86,7 @@ function paced() {
 function sample(sub, line, now) {
   let head = line.toString('latin1', 0, Math.min(line.length, 64));
   if (p.listen) head = head.slice(head.indexOf(' ') + 1);
+  if (p.pri) head = head.slice(head.indexOf('>') + 1);
   if (head.startsWith('probe')) {
     sub.probed = true;
     if (probing && subs.length === p.subs && subs.every((s) => s.probed)) {
@@ -160,15 +162,63 @@ function connectAll(n) {
   const next = () => {
     if (started >= n) return;
     started++;
+    // With `filter`, the last subscriber asks for it over logrelay/1.
+    if (p.filter && started === n) return filteredSubscriber(creds, next);
     const socket = tls.connect({ ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost' }, next);
     subscriber(socket);
   };
   for (let i = 0; i < Math.min(50, n); i++) next();
 }
 
+/**
+ * A `logrelay/1` subscriber with `FROM live filter=…`: MSG payloads go through the same line
+ * counting as a plain subscriber's; SKIP frames move its progress past what it was not sent (relay
+ * seqs map to message numbers by a constant offset: one UDP source, nothing lost, in order).
+ */
+function filteredSubscriber(creds, then) {
+  const socket = tls.connect({ ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost', ALPNProtocols: ['logrelay/1'] }, then);
+  const sub = { seen: 0, probed: false, rest: Buffer.alloc(0), socket };
+  let pending = Buffer.alloc(0);
+  let payload = 0;
+  let lastSeq = 0;
+  let offset; // relay seq − message number
+  socket.on('error', fail);
+  socket.on('data', (chunk) => {
+    let at = 0;
+    while (at < chunk.length) {
+      if (payload > 0) {
+        const take = Math.min(payload, chunk.length - at);
+        payload -= take;
+        const before = sub.seen;
+        onData(sub, chunk.subarray(at, at + take));
+        if (sub.seen > before && payload === 0) offset = lastSeq - sub.seen;
+        at += take;
+        continue;
+      }
+      const lf = chunk.indexOf(LF, at);
+      if (lf < 0) {
+        pending = Buffer.concat([pending, chunk.subarray(at)]);
+        return;
+      }
+      const words = Buffer.concat([pending, chunk.subarray(at, lf)]).toString('latin1').split(' ');
+      pending = Buffer.alloc(0);
+      at = lf + 1;
+      if (words[0] === 'HELLO') socket.write(`FROM live filter=${p.filter}\n`);
+      else if (words[0] === 'MSG') {
+        lastSeq = Number(words[1]) + Number(words[2]) - 1;
+        payload = Number(words[3]);
+      } else if (words[0] === 'SKIP') {
+        if (offset !== undefined) sub.seen = Math.max(sub.seen, Number(words[1]) + Number(words[2]) - 1 - offset);
+        pump();
+      } else fail(new Error(`unexpected frame: ${words.join(' ')}`));
+    }
+  });
+  subs.push(sub);
+}
+
 /** Probes until every subscriber is known to the relay (its handshake done on both sides). */
 function startProbing() {
-  const probe = setInterval(() => (probing ? send('probe') : clearInterval(probe)), 20);
+  const probe = setInterval(() => (probing ? send('probe', 1) : clearInterval(probe)), 20);
 }
 
 /** The catch-up case's live phase is over: the plain subscriber leaves; the history holds it all. */
@@ -242,7 +292,8 @@ function finish() {
   if (finished) return;
   finished = true;
   const seconds = Number(lastDelivery - start) / 1e9;
-  const expected = p.catchup ? count : sent * p.subs;
+  // A filtered subscriber (auth.* of alternating user.notice / auth.info) is sent half of them.
+  const expected = p.catchup ? count : sent * (p.subs - (p.filter ? 0.5 : 0));
   result({
     sent,
     deliveredLines,

@@ -8,7 +8,11 @@
  * `CPU-bound msgs/s` = 1e6 / that: the rate the relay would sustain on a core of its own (for the
  * rsyslog row: its delivered messages per CPU-second).
  * `relay busy` (its CPU seconds per wall second) near 1 says the relay, not the driver, bounded the run.
- * Cases: 1, 100 and 1,000 subscribers (closed loop); catch-up (one `logrelay/1` client resuming
+ * Cases: 1, 100 and 1,000 subscribers (closed loop); two subscribers, both plain, beside two of
+ * which one is a `logrelay/1` client with a filter (`auth.*`, which selects half the messages: they
+ * alternate user.notice and auth.info) — what a filtered subscriber costs, and that the unfiltered
+ * one beside it is not slowed (`relay CPU µs/datagram` compares the relay's work per message in);
+ * catch-up (one `logrelay/1` client resuming
  * 1,000,000 messages behind, our relay only); 10,000 msgs/s to 100 subscribers (open loop, latency).
  * Lag limits are the same for both relays: 10,000 messages, drop-oldest (the Node-core relay's
  * queue; ours also gets a byte limit that never binds first). Our relay keeps its default history
@@ -31,6 +35,7 @@ module.exports = {
     { key: 'p99us', label: 'p99 µs', digits: 0 },
     { key: 'cpuUsPerMsg', label: 'relay CPU µs/msg', digits: 2 },
     { key: 'cpuBoundPerSec', label: 'CPU-bound msgs/s', digits: 0 },
+    { key: 'cpuUsPerIn', label: 'relay CPU µs/datagram', digits: 2 },
     { key: 'relayBusy', label: 'relay busy', digits: 2 },
     { key: 'peakRssMiB', label: 'relay peak RSS MiB', digits: 1 },
     { key: 'historyMiB', label: 'history MiB', digits: 1 },
@@ -56,6 +61,12 @@ module.exports = {
         stallMs: 300,
       },
     })),
+    // Filtering: the same datagrams (PRI user.notice / auth.info alternating) to two plain
+    // subscribers, and to one plain and one asking for `auth.*`.
+    ...[undefined, 'auth.*'].map((filter) => ({
+      label: filter ? '2 subs, 1 filtered' : '2 subs',
+      params: { subs: 2, pri: 1, ...(filter ? { filter } : {}), count: quick ? 100000 : 750000, window: 1000, size: 300, seconds: quick ? 20 : 60, stallMs: 300 },
+    })),
     {
       // One subscriber takes 1M messages live (the history, sized for them, fills), leaves, and
       // resumes from where it was: its delivered rate is the catch-up rate.
@@ -70,7 +81,7 @@ module.exports = {
     })),
   ],
   implementations: [
-    { name: 'node core', file: 'workloads/relay/node-core.js', when: (p) => !p.catchup },
+    { name: 'node core', file: 'workloads/relay/node-core.js', when: (p) => !p.catchup && !p.pri },
     { name: 'pollset', file: 'workloads/relay/pollset.js' },
     // The relay's loop alone in a worker thread: a second V8 isolate's RSS (compared at 100 subscribers only).
     { name: 'pollset blocking', file: 'workloads/relay/pollset.js', params: { mode: 'blocking' }, when: (p) => closedLoop(p) && p.subs === 100 },
@@ -128,6 +139,7 @@ module.exports = {
         p99us: r.p99us,
         cpuUsPerMsg: (relayCpuSeconds * 1e6) / r.deliveredLines,
         cpuBoundPerSec: r.deliveredLines / relayCpuSeconds,
+        cpuUsPerIn: (relayCpuSeconds * 1e6) / r.sent,
         relayBusy: relayCpuSeconds / r.seconds,
         relayCpuSeconds,
         peakRssMiB,

@@ -9,8 +9,8 @@ const layers = [
   ['relay', '^lib/relay/'],
   ['streams', '^lib/streams/'],
   ['loop, net, tls', '^lib/(loop|net|tls)/'],
-  ['pollset, fd', '^lib/(pollset|fd)\\.ts$'],
-  ['native, errors', '^lib/(native|errors)\\.ts$'],
+  ['pollset, fd', '^lib/(pollset|pollset-batches|fd)\\.ts$'],
+  ['native, errors', '^lib/(native|errors|dispose|poll-event)\\.ts$'],
 ];
 
 const upward = layers.flatMap(([name, path], i) =>

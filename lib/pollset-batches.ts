@@ -10,7 +10,7 @@
  */
 import './dispose';
 import { abortError, checkSignal } from './errors';
-import type { PollEvent } from './pollset';
+import type { PollEvent } from './poll-event';
 
 /** @internal What the batches need from their pollset. */
 export interface BatchSource<T> {

@@ -6,28 +6,13 @@
 import './dispose';
 import { abortError, argTypeError, check, checkSignal, EINVAL, stateError, systemError } from './errors';
 import { Flag, native, NativePollset } from './native';
+import type { PollEvent } from './poll-event';
 import { EventBatches, WatchEventsOptions } from './pollset-batches';
+
+export type { PollEvent } from './poll-event';
 
 /** Backend names. */
 export type Backend = 'epoll' | 'kqueue' | 'poll';
-
-/** One ready fd from the last wait. */
-export interface PollEvent<T> {
-  /** The ready file descriptor. */
-  fd: number;
-  /** The object registered with the fd (`insert(fd, interest, obj)`). */
-  obj: T;
-  /** Readable: a read would not block (data, a pending connection, or end of file). */
-  read: boolean;
-  /** Writable: a write would not block. */
-  write: boolean;
-  /** Priority data is readable (POLLPRI / EPOLLPRI: TCP urgent data, some device files). */
-  priority: boolean;
-  /** The peer hung up (POLLHUP / EPOLLHUP / EV_EOF); reads return what is left, then end of file. */
-  hangup: boolean;
-  /** An error is pending on the fd (POLLERR / EPOLLERR); the next operation on it reports it. */
-  error: boolean;
-}
 
 /** Options of {@link Pollset.watch}. */
 export interface WatchOptions {

@@ -109,8 +109,8 @@ export class Loop implements Disposable, AsyncDisposable {
   /** Starts `op` (a generator function or a generator) as a new task of this loop; it runs on a later turn. */
   spawn<T>(op: Operation<T> | (() => Operation<T>)): Task<T> {
     const task = new Task<T>(this, typeof op === 'function' ? op() : op);
-    this.#tasks.add(task as Task<unknown>);
-    this.enqueue(task as Task<unknown>);
+    this.#tasks.add(task);
+    this.enqueue(task);
     return task;
   }
 

@@ -207,7 +207,7 @@ export class Task<T> implements PromiseLike<T> {
 
   /** Lets go of the current wait (its waker will not resume the task); the caller resumes it. */
   #release(): void {
-    this.#wait!.cancel(this as Task<unknown>);
+    this.#wait!.cancel(this);
     this.#wait = undefined;
   }
 
@@ -218,7 +218,9 @@ export class Task<T> implements PromiseLike<T> {
 
   #step(input: Resume): void {
     const outer = current;
-    current = this as Task<unknown>;
+    // Not an alias: `current` is the module's record of which task is executing (see currentTask).
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    current = this;
     this.#state = 'running';
     try {
       for (;;) {
@@ -251,7 +253,7 @@ export class Task<T> implements PromiseLike<T> {
         }
         let outcome: Resume | undefined;
         try {
-          outcome = r.value.perform(this as Task<unknown>);
+          outcome = r.value.perform(this);
         } catch (error) {
           outcome = fail(error);
         }
@@ -271,6 +273,6 @@ export class Task<T> implements PromiseLike<T> {
     for (const joiner of this.#joiners) joiner.wake(this.#outcome());
     this.#joiners.clear();
     this.#settle?.(result);
-    this.loop.finished(this as Task<unknown>, result.kind === 'error' && !observed ? result : undefined);
+    this.loop.finished(this, result.kind === 'error' && !observed ? result : undefined);
   }
 }

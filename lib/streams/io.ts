@@ -5,7 +5,7 @@
  * write (TLS), WANT_READ / WANT_WRITE naming the readiness to wait for.
  */
 import { fstatSync } from 'fs';
-import { WOULD_BLOCK, WouldBlock } from '../errors';
+import type { WouldBlock } from '../errors';
 import { close, read, write } from '../fd';
 
 // TLS sessions already answer with these two symbols; sharing them makes a session's results IoResults as they are.

@@ -163,8 +163,8 @@ export interface NativeAddon {
   Receiver: new (slots: Uint8Array, slotSize: number, meta: Int32Array, addresses: Uint8Array) => NativeReceiver;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const load: (dir: string) => unknown = require('node-gyp-build');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- node-gyp-build ships no types
+const load = require('node-gyp-build') as (dir: string) => unknown;
 
 /**
  * The addon file node-gyp-build picks (a local build, else a matching prebuild), unless the environment

@@ -33,7 +33,7 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
       ps.insert(r, 'r');
       kept = ps;
     }
-    expect(() => kept!.size).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => kept.size).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
     close(r);
     close(w);
     expect(openFds()).toBe(before);
@@ -77,7 +77,7 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
       await new Promise((resolve) => setTimeout(resolve, 5)); // the task is in its sleep
     }
     expect(finished).toEqual(['cleanup after waiting']);
-    expect(() => kept!.stats).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => kept.stats).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
     await expectFdsBackTo(before);
   });
 
@@ -93,8 +93,8 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
       context = ctx;
       expect(s.handshake()).not.toBe('done');
     }
-    expect(() => session!.handshake()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
-    expect(() => new TlsSession(context!, b.fd)).toThrow();
+    expect(() => session.handshake()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => new TlsSession(context, b.fd)).toThrow();
     a[Symbol.dispose]();
     b[Symbol.dispose]();
     contexts.free();
@@ -108,7 +108,7 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
       kept = sock;
       expect(sock.localAddress().port).toBeGreaterThan(0);
     }
-    expect(() => kept!.localAddress()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => kept.localAddress()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
     expect(openFds()).toBe(before);
   });
 });

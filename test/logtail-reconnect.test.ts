@@ -7,7 +7,7 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { cleanup, exitOf, expectMessages, LOGTAIL, makeCerts, message, RelayProcess, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
+import { cleanup, exitOf, LOGTAIL, makeCerts, message, RelayProcess, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
 
 afterEach(cleanup);
 

@@ -27,7 +27,7 @@ export class NetNamespace {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
-    holder.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    holder.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     return new Promise((resolve) => {
       const fail = (why: string) => {
         clearTimeout(timer);
@@ -37,7 +37,7 @@ export class NetNamespace {
       const timer = setTimeout(() => fail(`unshare did not bring loopback up within ${timeoutMs} ms: ${stderr.trim()}`), timeoutMs);
       holder.once('error', (err) => fail(`cannot run unshare: ${err.message}`));
       holder.once('exit', (code, signal) => fail(`unshare --net exited (${code ?? signal}): ${stderr.trim()}`));
-      holder.stdout!.once('data', () => {
+      holder.stdout.once('data', () => {
         clearTimeout(timer);
         holder.removeAllListeners('exit');
         const enter = ['nsenter', `--target=${holder.pid}`, ...(root ? [] : ['--user', '--preserve-credentials']), '--net', '--'];

@@ -190,8 +190,6 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
   });
 
   test(`random interleavings of writes and consumption: no readiness lost, none reported after it was used up (${RUNS} runs)`, async () => {
-    type Write = { pipe: number; bytes: number; delayMs: number };
-    type Consume = { readMax: number; pause: 'none' | 'microtask' | 'immediate' | 'timer' };
     const program = fc.record({
       pipes: fc.integer({ min: 1, max: 4 }),
       writes: fc.array(fc.record({ pipe: fc.nat(3), bytes: fc.integer({ min: 1, max: 300 }), delayMs: fc.integer({ min: 0, max: 6 }) }), { minLength: 1, maxLength: 25 }),

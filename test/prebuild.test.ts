@@ -9,7 +9,7 @@ import * as path from 'path';
 
 const root = path.join(__dirname, '..');
 const tuple = `${os.platform()}-${os.arch()}`;
-const uvMajor = process.versions.uv!.split('.')[0];
+const uvMajor = process.versions.uv.split('.')[0];
 // Linux prebuilds also carry the libc (glibc, or musl on Alpine); other systems have one libc.
 const libcTag = os.platform() !== 'linux' ? '' : fs.existsSync('/etc/alpine-release') ? '.musl' : '.glibc';
 const expected = `prebuilds/${tuple}/pollset.uv${uvMajor}${libcTag}.node`;

@@ -159,8 +159,8 @@ function run(argv: string[], cwd: string, block: Block): Promise<Outcome> {
         killGroup();
       }
     };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     child.once('error', (err) => {
       clearTimeout(timer);
       resolve({ code: String(err), output, matched });

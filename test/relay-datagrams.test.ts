@@ -81,7 +81,7 @@ test('octet framing: openssl s_client sees LEN SP MSG with the message bytes unt
   ];
   // One at a time (inputs are read by separate tasks), each checked once it has arrived.
   for (let i = 0; i < sends.length; i++) {
-    await sends[i]();
+    await Promise.resolve(sends[i]());
     const expected = Buffer.concat(messages.slice(0, i + 1).flatMap((m) => [Buffer.from(`${m.length} `), m]));
     const output = await sub.waitBytes(expected.length);
     expect(output.equals(expected)).toBe(true);

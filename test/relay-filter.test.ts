@@ -124,7 +124,7 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
   const unselected = Array.from({ length: 20 }, (_, k) => Buffer.from(`<30>Jan  1 00:00:00 host cron[3]: daemon.info tail ${k}`));
   expect(sample(56).wanted).toBe(true);
   await send(relay, [...samples(0, 57), ...unselected]);
-  const run = async () => {
+  const run = () => {
     const fd = fs.openSync(out, 'a');
     const child = spawnChild(process.execPath, tailArgs(relay, certs, ['--filter', SELECTOR, '--state', state, '--from', 'oldest']), { stdio: ['ignore', fd, 'pipe'] });
     fs.closeSync(fd);
@@ -140,7 +140,7 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
       .join('');
   const lastSeq = () => (fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')).seq as number) : 0);
 
-  const first = await run();
+  const first = run();
   // The SKIP of 58…77 moved the recorded position to 77, though nothing was written for them.
   await until(() => `state at seq 77 (${first.stderr()})`, () => (lastSeq() === 77 ? true : undefined));
   first.child.kill('SIGTERM');
@@ -149,7 +149,7 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
 
   // 100 more (seqs 78…177): the history (100 messages) evicts 1…77, none of which the resume needs.
   await send(relay, samples(57, 100));
-  const second = await run();
+  const second = run();
   await until(() => `state at seq 177 (${second.stderr()})`, () => (lastSeq() === 177 ? true : undefined));
   second.child.kill('SIGTERM');
   expect(await exitOf(second.child)).toBe(0);

@@ -155,7 +155,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
     const certs = makeCerts();
     // Bounds lifted: every reset connection then reaches its session task (none is cut before it runs).
     const relay = await RelayProcess.start(['--ca', certs.ca, '--cert', certs.serverCert, '--key', certs.serverKey, ...UNCAPPED]);
-    const baseline = await warmBaseline(relay, certs);
+    await warmBaseline(relay, certs);
 
     // Resets that reach the relay before it accepts are what hurts (the peer address is gone by
     // then): stopping the relay makes every one of them such a reset, queued in its backlog.

@@ -213,12 +213,12 @@ function writer(args: string[], onLine: (line: string, child: ChildProcess) => v
   children.add(child);
   let partial = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop()!;
     for (const line of lines) onLine(line, child);
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
@@ -469,7 +469,7 @@ describe('lock', () => {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     children.add(holder);
-    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     expect(() => Journal.open(dir, { fsync: 'never', ...ALL })).toThrow(
       expect.objectContaining({ code: 'ERR_JOURNAL_LOCKED', message: expect.stringContaining(`process ${holder.pid}`) }),
     );

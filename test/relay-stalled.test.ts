@@ -21,7 +21,7 @@
  */
 import * as crypto from 'crypto';
 import * as path from 'path';
-import { ChildProcess, execFileSync } from 'child_process';
+import { execFileSync } from 'child_process';
 import { cleanup, exitOf, LogEvent, makeCerts, message, numberOf, RelayProcess, runs, sendUdp, spawnChild, StatsLine, until } from './relay-helpers';
 import * as fs from 'fs';
 
@@ -84,7 +84,7 @@ async function subscribers(relay: RelayProcess, certs: ReturnType<typeof makeCer
     expect(await exitOf(child)).toBe(0);
     return (JSON.parse(line) as { subscribers: Report[] }).subscribers;
   };
-  return { child: child as ChildProcess, ports: ready.ports!, report };
+  return { child: child, ports: ready.ports!, report };
 }
 
 /** The python peer with small socket buffers (see the fixture for why): its port, then what it read. */
@@ -104,7 +104,7 @@ async function stalledPeer(relay: RelayProcess, certs: ReturnType<typeof makeCer
     const out = Buffer.concat(chunks);
     return { code, stderr, data: out.subarray(out.indexOf(10) + 1) };
   };
-  return { child: child as ChildProcess, ports: [port], report };
+  return { child: child, ports: [port], report };
 }
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');

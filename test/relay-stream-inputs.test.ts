@@ -26,7 +26,7 @@ async function start(args: string[], options: { fdLimit?: number } = {}): Promis
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...args], options);
   const listening = relay.all('listening')[0];
-  const port = (field: string) => Number(String(listening[field] ?? ':0').split(',')[0].split(':').pop());
+  const port = (field: string) => Number(String((listening[field] as string | undefined) ?? ':0').split(',')[0].split(':').pop());
   return { certs, relay, tcp: port('tcp'), tlsIn: port('tlsIn') };
 }
 
@@ -55,7 +55,7 @@ async function send(port: number, data: Buffer): Promise<void> {
 }
 
 /** A TLS sender with `cert`/`key` (or none); resolves once the relay's verdict is known. */
-function tlsSend(port: number, ca: string, id: { cert?: string; key?: string }, data: Buffer): Promise<'sent' | string> {
+function tlsSend(port: number, ca: string, id: { cert?: string; key?: string }, data: Buffer): Promise<string> {
   return new Promise((resolve) => {
     const s = tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost', ...id }, () => {
       s.resume();

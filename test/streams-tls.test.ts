@@ -19,7 +19,7 @@ function peer(args: string[], certs: { cert: string; key: string }): { child: Ch
     env: { ...process.env, PEER_TLS: JSON.stringify({ ca: ca.cert, ...certs }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return { child, lines: readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]() };
+  return { child, lines: readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
 }
 
 async function nextJson(lines: AsyncIterator<string>): Promise<Record<string, unknown>> {

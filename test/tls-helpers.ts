@@ -98,6 +98,7 @@ export function drive<T>(fd: number, step: () => T | Want, timeoutMs = 10000): P
       finished = true;
       clearTimeout(timer);
       ps.close();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the step threw, as it was
       if (err) reject(err);
       else resolve(value as T);
     };
@@ -186,7 +187,7 @@ export async function listenBridge(): Promise<{ port: number; accepted: Promise<
   const accepted = new Promise<number>((resolve) => {
     server.once('connection', (tcp) => {
       server.close();
-      bridged(() => Promise.resolve(tcp)).then(({ fd }) => resolve(fd));
+      void bridged(() => Promise.resolve(tcp)).then(({ fd }) => resolve(fd));
     });
   });
   return { port: (server.address() as net.AddressInfo).port, accepted, close: () => server.close() };

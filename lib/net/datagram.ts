@@ -170,7 +170,7 @@ export class DatagramSocket {
       this.#receiver = new native.Receiver(batch.buffer, this.#slotSize, batch.meta, batch.addresses);
       this.#batch = batch;
     }
-    const batch = this.#batch as DatagramBatch;
+    const batch = this.#batch;
     const n = ioResult(this.#receiver.receive(fd), 'recvmmsg', { fd });
     if (n === WOULD_BLOCK) {
       batch.count = 0;

@@ -31,7 +31,7 @@ import { LogAppender, Sender, StreamInput } from './stream-input';
 
 /** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
 function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
-  return (typeof source === 'object' && !Buffer.isBuffer(source) ? { [`${name}File`]: source.file } : { [name]: source }) as TlsContextOptions;
+  return (typeof source === 'object' && !Buffer.isBuffer(source) ? { [`${name}File`]: source.file } : { [name]: source });
 }
 
 /**

@@ -579,7 +579,7 @@ export class Journal {
    */
   close(): void {
     if (this.closed) return;
-    let error: unknown = null;
+    let error: { thrown: unknown } | null = null;
     try {
       if (this.failure === null) {
         this.sync();
@@ -595,12 +595,12 @@ export class Journal {
         writeState(this.dir, this.state(true));
       }
     } catch (err) {
-      error = err;
+      error = { thrown: err };
     }
     this.closed = true;
     for (const fd of [...this.unsynced, ...(this.active ? [this.active.fd] : []), this.lockFd]) fs.closeSync(fd);
     this.unsynced = [];
     this.active = null;
-    if (error !== null) throw error;
+    if (error !== null) throw error.thrown;
   }
 }

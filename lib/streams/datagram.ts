@@ -68,7 +68,7 @@ export class DatagramEndpoint {
   }
 
   /** Closes the socket (tasks still waiting on it get EBADF; a bound socket file is removed). Idempotent. */
-  // eslint-disable-next-line require-yield
+   
   *close(): Operation<void> {
     this[Symbol.dispose]();
   }

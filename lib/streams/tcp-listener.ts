@@ -218,7 +218,7 @@ export class TcpListener {
   }
 
   /** Closes the listener and the accepted connections not handed out yet. Idempotent. */
-  // eslint-disable-next-line require-yield
+   
   *close(): Operation<void> {
     this[Symbol.dispose]();
   }

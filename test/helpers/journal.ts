@@ -1,7 +1,7 @@
 /** What journal tests share: the records the writer fixture appends, and a fast exactness check. */
 import { JournalRecord, Recovery } from '../../lib/relay/journal';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 export const { journalRecord } = require('../fixtures/journal-writer.js') as { journalRecord: (seq: number) => JournalRecord };
 
 /**

@@ -83,7 +83,7 @@ export async function expectMailboxDelivery(loop: Loop, mode: Mode, crashes: unk
   const boxes = pairs.map(() => new Mailbox<Buffer>(32));
   let blockedWrites = 0;
   pairs.forEach(([w], k) =>
-    loop.spawn(function* () {
+    void loop.spawn(function* () {
       for (;;) {
         const msg = yield* boxes[k].take();
         if (msg === CLOSED) break;

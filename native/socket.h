@@ -24,9 +24,23 @@ constexpr int kSendFlags = MSG_DONTWAIT;
 // data may stay unacknowledged). Type (SO_TYPE: SOCK_STREAM 1, SOCK_DGRAM 2 as numbered here) and
 // AcceptConn (SO_ACCEPTCONN: listening or not; other types are 0) are read-only: they tell what an inherited fd is.
 // Each is ENOPROTOOPT where the system lacks it.
-#define POLLSET_SOCKET_OPTIONS(X)                                                                         \
-  X(ReuseAddr) X(ReusePort) X(RecvBuffer) X(SendBuffer) X(NoDelay) X(Error) X(RxqOverflow) X(KeepAlive) \
-  X(KeepIdle) X(KeepInterval) X(KeepCount) X(UserTimeout) X(Type) X(AcceptConn)
+// clang-format off (clang-format 14 reflows this list differently on each pass; one option a line reads best)
+#define POLLSET_SOCKET_OPTIONS(X) \
+  X(ReuseAddr)                    \
+  X(ReusePort)                    \
+  X(RecvBuffer)                   \
+  X(SendBuffer)                   \
+  X(NoDelay)                      \
+  X(Error)                        \
+  X(RxqOverflow)                  \
+  X(KeepAlive)                    \
+  X(KeepIdle)                     \
+  X(KeepInterval)                 \
+  X(KeepCount)                    \
+  X(UserTimeout)                  \
+  X(Type)                         \
+  X(AcceptConn)
+// clang-format on
 
 enum class Option {
 #define POLLSET_OPTION_MEMBER(name) name,

@@ -22,7 +22,10 @@ export default tseslint.config(
         {
           allowNumber: true,
           allowBoolean: true,
-          allow: [{ name: ['Error', 'Address'], from: 'file' }, { name: 'Error', from: 'lib' }],
+          allow: [
+            { name: ['Error', 'Address'], from: 'file' },
+            { name: 'Error', from: 'lib' },
+          ],
         },
       ],
     },

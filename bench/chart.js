@@ -24,7 +24,11 @@ function main(argv) {
     else file = arg;
   }
   if (file === null) {
-    const newest = fs.readdirSync(RESULTS).filter((f) => f.endsWith('.json')).sort().pop();
+    const newest = fs
+      .readdirSync(RESULTS)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .pop();
     if (!newest) throw new Error(`no results file in ${RESULTS}`);
     file = path.join(RESULTS, newest);
   }

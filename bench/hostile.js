@@ -49,12 +49,32 @@ async function until(what, check, timeoutMs = 30000) {
  * them long before the fd limit or the shutdown path is reached: they are lifted (and every rejection
  * logged in full) to measure what these runs are about. `caps` keeps the relay's defaults instead.
  */
-const UNCAPPED = process.argv.includes('caps') ? [] : ['--max-handshakes', '1000000', '--max-handshakes-per-ip', '1000000', '--rejection-log', '1000000/60'];
+const UNCAPPED = process.argv.includes('caps')
+  ? []
+  : ['--max-handshakes', '1000000', '--max-handshakes-per-ip', '1000000', '--rejection-log', '1000000/60'];
 
 /** Starts `logrelay --json` (under `ulimit -n` when `fdLimit`), resolves once it listens. */
 async function startRelay(extra, fdLimit) {
-  const argv = [process.execPath, LOGRELAY, '--json', '--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--ca', files.ca, '--cert', files.cert, '--key', files.key, ...UNCAPPED, ...extra];
-  const child = fdLimit ? spawn('bash', ['-c', 'ulimit -n "$0" && exec "$@"', String(fdLimit), ...argv]) : spawn(argv[0], argv.slice(1));
+  const argv = [
+    process.execPath,
+    LOGRELAY,
+    '--json',
+    '--udp',
+    '127.0.0.1:0',
+    '--tls',
+    '127.0.0.1:0',
+    '--ca',
+    files.ca,
+    '--cert',
+    files.cert,
+    '--key',
+    files.key,
+    ...UNCAPPED,
+    ...extra,
+  ];
+  const child = fdLimit
+    ? spawn('bash', ['-c', 'ulimit -n "$0" && exec "$@"', String(fdLimit), ...argv])
+    : spawn(argv[0], argv.slice(1));
   children.add(child);
   child.once('exit', () => children.delete(child));
   const events = [];
@@ -84,25 +104,29 @@ async function resetFlood(port, n, parallel = 64) {
       s.once('connect', () => (s.resetAndDestroy(), resolve()));
       s.once('error', () => resolve());
     });
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (started++ < n) await one();
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (started++ < n) await one();
+    }),
+  );
 }
 
 async function silent(port, n, parallel = 100) {
   const sockets = [];
   let started = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (started++ < n) {
-      await new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
-        sockets.push(s);
-        s.on('error', () => undefined);
-        s.once('connect', resolve);
-        s.once('close', resolve);
-      });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (started++ < n) {
+        await new Promise((resolve) => {
+          const s = net.connect(port, '127.0.0.1');
+          sockets.push(s);
+          s.on('error', () => undefined);
+          s.once('connect', resolve);
+          s.once('close', resolve);
+        });
+      }
+    }),
+  );
   return sockets;
 }
 
@@ -131,7 +155,14 @@ async function emfile() {
   await until('accept-paused', () => relay.events.find((e) => e.event === 'accept-paused'));
   // A subscriber arrives during the episode: its connection waits in the backlog.
   let handshakeAt;
-  const sub = tls.connect({ port: relay.port, host: '127.0.0.1', ca: ca.cert, cert: client.cert, key: client.key, servername: 'localhost' });
+  const sub = tls.connect({
+    port: relay.port,
+    host: '127.0.0.1',
+    ca: ca.cert,
+    cert: client.cert,
+    key: client.key,
+    servername: 'localhost',
+  });
   sub.on('error', (e) => console.error('subscriber:', e.message));
   sub.once('secureConnect', () => (handshakeAt = Date.now()));
   await sleep(1000);
@@ -140,7 +171,9 @@ async function emfile() {
   for (const s of flood) s.destroy();
   const resumed = await until('accept-resumed', () => relay.events.find((e) => e.event === 'accept-resumed'));
   await until('the subscriber handshake', () => handshakeAt);
-  const connected = await until('subscriber-connected', () => relay.events.find((e) => e.event === 'subscriber-connected'));
+  const connected = await until('subscriber-connected', () =>
+    relay.events.find((e) => e.event === 'subscriber-connected'),
+  );
   sub.destroy();
   const paused = relay.events.filter((e) => e.event === 'accept-paused').length;
   await stopRelay(relay);

@@ -19,7 +19,9 @@ const dir = args.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'journal-bench-'))
 
 const { journal } = Journal.open(dir, { fsync, maxMessages: 1e6, maxBytes: Infinity });
 // The relay hands the journal records whose messages live in its receive slots: distinct buffers per record.
-const messages = Array.from({ length: batchSize }, (_, i) => Buffer.from(`<13>Jan  1 00:00:00 host app[42]: message ${i} `.padEnd(size, '.')));
+const messages = Array.from({ length: batchSize }, (_, i) =>
+  Buffer.from(`<13>Jan  1 00:00:00 host app[42]: message ${i} `.padEnd(size, '.')),
+);
 const batch = messages.map((message) => ({ seq: 0, time: 0, source: '127.0.0.1:40000', message }));
 let seq = 1;
 const start = process.hrtime.bigint();
@@ -47,9 +49,16 @@ journal.close();
 const cpu = process.cpuUsage(cpu0);
 const records = seq - 1;
 const mb = (records * size) / 1e6;
-console.log(JSON.stringify({
-  fsync, size, batch: batchSize, records, seconds: +elapsed.toFixed(2),
-  recordsPerSec: Math.round(records / elapsed), messageMBPerSec: +(mb / elapsed).toFixed(1),
-  cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
-}));
+console.log(
+  JSON.stringify({
+    fsync,
+    size,
+    batch: batchSize,
+    records,
+    seconds: +elapsed.toFixed(2),
+    recordsPerSec: Math.round(records / elapsed),
+    messageMBPerSec: +(mb / elapsed).toFixed(1),
+    cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+  }),
+);
 if (!args.dir) fs.rmSync(dir, { recursive: true, force: true });

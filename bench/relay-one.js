@@ -22,7 +22,9 @@ const { makeCerts } = require('./lib/certs');
 const { usage } = require('./lib/child');
 
 const SYSCALLS = ['recvmmsg', 'epoll_ctl', 'epoll_wait', 'epoll_pwait', 'write'];
-const a = Object.fromEntries(process.argv.slice(2).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+const a = Object.fromEntries(
+  process.argv.slice(2).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]),
+);
 const impl = a.impl || 'pollset';
 const subs = Number(a.subs || 100);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-one-'));
@@ -67,15 +69,25 @@ async function main() {
   const ports = await relay.expect('ready');
   const params = { subs, size: 300, seconds: 60, stallMs: 300, certs, ...ports };
   if (a.rate) Object.assign(params, { rate: Number(a.rate), count: Number(a.count || Number(a.rate) * 3) });
-  else Object.assign(params, { count: Number(a.count || 2000), window: Number(a.window || Math.min(1000, Math.ceil(20000 / subs))) });
-  const driver = start([path.join(__dirname, 'workloads/relay/driver.js'), ...Object.entries(params).map(([k, v]) => `${k}=${v}`)], 'driver');
+  else
+    Object.assign(params, {
+      count: Number(a.count || 2000),
+      window: Number(a.window || Math.min(1000, Math.ceil(20000 / subs))),
+    });
+  const driver = start(
+    [path.join(__dirname, 'workloads/relay/driver.js'), ...Object.entries(params).map(([k, v]) => `${k}=${v}`)],
+    'driver',
+  );
   await driver.expect('ready');
   let perf;
   const statFile = path.join(work, 'perf-stat.csv');
-  if (a.perf) perf = spawn('perf', ['record', '-F', '999', '-g', '-o', a.perf, '-p', String(relay.pid)], { stdio: 'ignore' });
+  if (a.perf)
+    perf = spawn('perf', ['record', '-F', '999', '-g', '-o', a.perf, '-p', String(relay.pid)], { stdio: 'ignore' });
   else if (a.syscalls) {
     const events = ['raw_syscalls:sys_enter', ...SYSCALLS.map((s) => `syscalls:sys_enter_${s}`)].join(',');
-    perf = spawn('perf', ['stat', '-e', events, '-x', ',', '-o', statFile, '-p', String(relay.pid)], { stdio: 'ignore' });
+    perf = spawn('perf', ['stat', '-e', events, '-x', ',', '-o', statFile, '-p', String(relay.pid)], {
+      stdio: 'ignore',
+    });
   }
   if (perf) await new Promise((resolve) => setTimeout(resolve, 500)); // perf attaches
   const before = usage(relay.pid);

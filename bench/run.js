@@ -33,7 +33,8 @@ function parseArgs(argv) {
   for (const arg of argv) {
     if (arg === '--quick') opts.quick = true;
     else if (arg === '--write') opts.write = true;
-    else if (arg === '--no-write') opts.write = false; // the default; still accepted
+    else if (arg === '--no-write')
+      opts.write = false; // the default; still accepted
     else if (arg.startsWith('--only=')) opts.only = arg.slice(7).split(',');
     else if (arg.startsWith('--case=')) opts.cases = [...(opts.cases || []), arg.slice(7)];
     else if (arg.startsWith('--impl=')) opts.impls = arg.slice(7).split(',');
@@ -57,7 +58,8 @@ function loadWorkloads(only) {
 async function main() {
   const argv = process.argv.slice(2);
   const opts = parseArgs(argv);
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
   const workDir = path.join(__dirname, '.work');
   fs.mkdirSync(workDir, { recursive: true });
   const started = Date.now();
@@ -72,7 +74,9 @@ async function main() {
   const log = (line) => process.stderr.write(line + '\n');
   const workloads = loadWorkloads(opts.only);
   const progress = new Progress(workloads.reduce((n, w) => n + plannedRuns(w, opts), 0));
-  log(`${progress.total} runs planned (${workloads.map((w) => w.name).join(', ')}; ${opts.runs} per implementation and case)`);
+  log(
+    `${progress.total} runs planned (${workloads.map((w) => w.name).join(', ')}; ${opts.runs} per implementation and case)`,
+  );
   for (const workload of workloads) {
     log(`${workload.name}:`);
     results.workloads.push(await runWorkload(workload, { ...opts, workDir }, log, progress));

@@ -40,6 +40,10 @@ async function measure(drive) {
   const int = await measure((loop) => loop.run());
   const blk = await measure((loop) => loop.runBlocking());
   console.log(`idle baseline: ${idle.toFixed(1)} ms CPU per ${WINDOW_MS} ms`);
-  console.log(`integrated, ${TASKS} sleepers: ${int.toFixed(1)} ms CPU (${(int / Math.max(idle, 0.1)).toFixed(1)}x idle)`);
-  console.log(`blocking,   ${TASKS} sleepers: ${blk.toFixed(1)} ms CPU (${(blk / Math.max(idle, 0.1)).toFixed(1)}x idle)`);
+  console.log(
+    `integrated, ${TASKS} sleepers: ${int.toFixed(1)} ms CPU (${(int / Math.max(idle, 0.1)).toFixed(1)}x idle)`,
+  );
+  console.log(
+    `blocking,   ${TASKS} sleepers: ${blk.toFixed(1)} ms CPU (${(blk / Math.max(idle, 0.1)).toFixed(1)}x idle)`,
+  );
 })();

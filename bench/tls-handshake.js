@@ -66,8 +66,12 @@ async function main() {
       for (const s of sessions) s.free();
       for (const p of pairs) close(p[1]);
     } else {
-      const sockets = pairs.map((p) => new tls.TLSSocket(new net.Socket({ fd: p[1] }), { isServer: true, secureContext: theirs }));
-      await Promise.all(sockets.map((s) => new Promise((resolve, reject) => s.once('secure', resolve).once('error', reject))));
+      const sockets = pairs.map(
+        (p) => new tls.TLSSocket(new net.Socket({ fd: p[1] }), { isServer: true, secureContext: theirs }),
+      );
+      await Promise.all(
+        sockets.map((s) => new Promise((resolve, reject) => s.once('secure', resolve).once('error', reject))),
+      );
       await done;
       for (const s of sockets) s.destroy();
     }
@@ -86,16 +90,21 @@ async function main() {
     const a = await run('ours');
     const b = await run('node');
     ratios.push(a / b);
-    console.log(`run ${i + 1}: ours ${a.toFixed(0)} handshakes/s, node ${b.toFixed(0)} handshakes/s, ratio ${(a / b).toFixed(2)}`);
+    console.log(
+      `run ${i + 1}: ours ${a.toFixed(0)} handshakes/s, node ${b.toFixed(0)} handshakes/s, ratio ${(a / b).toFixed(2)}`,
+    );
   }
   ratios.sort((x, y) => x - y);
-  console.log(`median ratio ours/node: ${ratios[ratios.length >> 1].toFixed(2)} (${perRun} handshakes per run, concurrency ${concurrency}, TLS 1.3, ECDSA P-256)`);
+  console.log(
+    `median ratio ours/node: ${ratios[ratios.length >> 1].toFixed(2)} (${perRun} handshakes per run, concurrency ${concurrency}, TLS 1.3, ECDSA P-256)`,
+  );
   ps.close();
   await worker.terminate();
 }
 
-if (isMainThread) main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (isMainThread)
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 else clientWorker();

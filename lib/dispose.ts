@@ -9,7 +9,6 @@ const symbols = Symbol as { dispose?: symbol; asyncDispose?: symbol };
 symbols.dispose ??= Symbol.for('nodejs.dispose');
 symbols.asyncDispose ??= Symbol.for('nodejs.asyncDispose');
 
-
 /**
  * Runs `setup(resource)` on something just acquired (an fd, a socket) and returns what it returns;
  * when `setup` throws, `release(resource)` runs before the error goes on, so a failed setup (bind,

@@ -32,7 +32,8 @@ export function systemError(errno: number, syscall: string, detail?: { fd?: numb
   const positive = Math.abs(errno);
   const [code, description] = descriptions.get(-positive) ?? [`E${positive}`, 'unknown error'];
   // String(): a caller's bad fd may be any value, a Symbol included, and the error about it must still be made.
-  const where = detail?.fd !== undefined ? ` (fd ${String(detail.fd)})` : detail?.address ? ` ${String(detail.address)}` : '';
+  const where =
+    detail?.fd !== undefined ? ` (fd ${String(detail.fd)})` : detail?.address ? ` ${String(detail.address)}` : '';
   const err = new Error(`${code}: ${description}, ${syscall}${where}`) as SystemError;
   err.code = code;
   err.errno = -positive;
@@ -97,7 +98,11 @@ export const WANT_WRITE: unique symbol = Symbol('WANT_WRITE');
 export type Want = typeof WANT_READ | typeof WANT_WRITE;
 
 /** A native result of -EAGAIN becomes WOULD_BLOCK; other failures throw. */
-export function ioResult(result: number, syscall: string, detail?: { fd?: number; address?: string }): number | WouldBlock {
+export function ioResult(
+  result: number,
+  syscall: string,
+  detail?: { fd?: number; address?: string },
+): number | WouldBlock {
   if (result >= 0) return result;
   if (-result === EAGAIN || -result === EWOULDBLOCK) return WOULD_BLOCK;
   throw systemError(result, syscall, detail);
@@ -124,5 +129,7 @@ export function abortError(signal: AbortSignal): AbortError {
 /** Checks an optional `signal` option: undefined or an AbortSignal (`ERR_INVALID_ARG_TYPE` otherwise). */
 export function checkSignal(signal: unknown, name = 'options.signal'): AbortSignal | undefined {
   if (signal === undefined || signal instanceof AbortSignal) return signal;
-  throw argTypeError(`The "${name}" property must be an instance of AbortSignal, not ${signal === null ? 'null' : typeof signal}`);
+  throw argTypeError(
+    `The "${name}" property must be an instance of AbortSignal, not ${signal === null ? 'null' : typeof signal}`,
+  );
 }

@@ -30,7 +30,8 @@ export function read(fd: number, buf: Uint8Array, offset?: number, length?: numb
 
 /** Writes from `buf` (optionally a window of it): bytes written, or WOULD_BLOCK. */
 export function write(fd: number, buf: Uint8Array, offset?: number, length?: number): number | WouldBlock {
-  const n = offset === undefined && length === undefined ? native.write(fd, buf) : native.write(fd, buf, offset, length);
+  const n =
+    offset === undefined && length === undefined ? native.write(fd, buf) : native.write(fd, buf, offset, length);
   return n >= 0 ? n : ioResult(n, 'write', { fd });
 }
 

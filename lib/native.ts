@@ -96,7 +96,14 @@ export interface NativeTlsSession {
   write(buf: Uint8Array, offset?: number, length?: number): number;
   shutdown(): number;
   free(): void;
-  info(): { protocol: string; cipher: string; verifyCode: number; verifyText: string; servername: string | null; alpn: string | null };
+  info(): {
+    protocol: string;
+    cipher: string;
+    verifyCode: number;
+    verifyText: string;
+    servername: string | null;
+    alpn: string | null;
+  };
   peerCertificate(): NativeCertInfo | null;
   presentedCertificate(): NativeCertInfo | null;
 }

@@ -82,7 +82,8 @@ export class EventBatches<T> implements AsyncIterableIterator<PollEvent<T>[], un
     if (this.#end) return this.#ended();
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve({ done: false, value: queued });
-    if (this.#pending) return Promise.reject(new Error('watchEvents: next() called again before the previous one settled'));
+    if (this.#pending)
+      return Promise.reject(new Error('watchEvents: next() called again before the previous one settled'));
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
       if (this.#watching) return;

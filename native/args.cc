@@ -77,8 +77,8 @@ void Check(Napi::Env env, napi_status status) {
 }  // namespace
 
 void ThrowTypeError(Napi::Env env, const std::string& name, const char* expected, napi_value got) {
-  ThrowWithCode(Napi::TypeError::New(env, "The " + Quoted(name) + " argument must be " + expected + ". Received " +
-                                              Received(env, got)),
+  ThrowWithCode(Napi::TypeError::New(
+                    env, "The " + Quoted(name) + " argument must be " + expected + ". Received " + Received(env, got)),
                 "ERR_INVALID_ARG_TYPE");
 }
 
@@ -136,8 +136,9 @@ View TypedArray(Napi::Env env, napi_value value, const std::string& name, napi_t
   // A detached buffer reads as empty: refuse it rather than treat it as a zero-length request (a
   // read of 0 bytes would look like end of file).
   if (length == 0 && Detached(env, arraybuffer)) {
-    ThrowWithCode(Napi::TypeError::New(env, "The " + Quoted(name) + " argument's ArrayBuffer is detached (transferred)"),
-                  "ERR_INVALID_ARG_VALUE");
+    ThrowWithCode(
+        Napi::TypeError::New(env, "The " + Quoted(name) + " argument's ArrayBuffer is detached (transferred)"),
+        "ERR_INVALID_ARG_VALUE");
   }
   return View{data, length, length * ElementSize(type)};
 }
@@ -162,8 +163,8 @@ std::vector<iovec> BufferList(const Napi::CallbackInfo& info, size_t i, const ch
   uint32_t count = 0;
   Check(env, napi_get_array_length(env, list, &count));
   if (count > max) {
-    ThrowRangeError(env, "The value of " + Quoted(name) + " is out of range. It must hold <= " +
-                             std::to_string(max) + " buffers. Received " + std::to_string(count));
+    ThrowRangeError(env, "The value of " + Quoted(name) + " is out of range. It must hold <= " + std::to_string(max) +
+                             " buffers. Received " + std::to_string(count));
   }
   std::vector<napi_value> items(count);
   for (uint32_t k = 0; k < count; k++) Check(env, napi_get_element(env, list, k, &items[k]));
@@ -199,8 +200,9 @@ bool PinnedArray::TryUse(Napi::Env env, size_t min_length, View* out, std::strin
   }
   if (length < min_length) {
     *error = Detached(env, arraybuffer)
-                 ? "The " + Quoted(name_) + " array's ArrayBuffer was detached (transferred) after it was handed over: "
-                                            "its memory is no longer this object's to write; give it a new array"
+                 ? "The " + Quoted(name_) +
+                       " array's ArrayBuffer was detached (transferred) after it was handed over: "
+                       "its memory is no longer this object's to write; give it a new array"
                  : "The " + Quoted(name_) + " array shrank to " + std::to_string(length) +
                        " elements after it was handed over; it must hold >= " + std::to_string(min_length);
     return false;
@@ -221,7 +223,7 @@ Napi::Value Result(Napi::Env env, int64_t value) {
   // double round trip (every read and write returns through here).
   napi_value out = nullptr;
   napi_status status = value >= INT32_MIN && value <= INT32_MAX ? napi_create_int32(env, int32_t(value), &out)
-                                                                 : napi_create_double(env, double(value), &out);
+                                                                : napi_create_double(env, double(value), &out);
   NAPI_THROW_IF_FAILED(env, status, Napi::Value());
   return Napi::Value(env, out);
 }

@@ -31,8 +31,8 @@ bool SetSubject(X509* cert, const CertSpec& spec) {
   X509_NAME* name = X509_get_subject_name(cert);
   auto add = [name](const char* field, const std::string& value) {
     return value.empty() ||
-           X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
-                                      reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) == 1;
+           X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()),
+                                      -1, -1, 0) == 1;
   };
   return add("O", spec.organization) && add("CN", spec.common_name);
 }
@@ -50,7 +50,9 @@ bool AddRoleExtensions(X509* cert, X509* issuer, const CertSpec& spec) {
   X509V3_set_ctx(&v3, issuer, cert, nullptr, nullptr, 0);
   bool ca = spec.role == CertRole::kCa;
   const char* usage = ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature";
-  const char* purpose = spec.role == CertRole::kServer ? "serverAuth" : spec.role == CertRole::kClient ? "clientAuth" : "";
+  const char* purpose = spec.role == CertRole::kServer   ? "serverAuth"
+                        : spec.role == CertRole::kClient ? "clientAuth"
+                                                         : "";
   return AddExtension(cert, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
          AddExtension(cert, &v3, NID_key_usage, usage) && AddExtension(cert, &v3, NID_ext_key_usage, purpose) &&
          AddExtension(cert, &v3, NID_subject_alt_name, spec.alt_names) &&

@@ -48,9 +48,7 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   return Result(info.Env(), WriteFd(fd, buf.data, buf.length));
 }
 
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  return Result(info.Env(), CloseFd(FdArg(info, 0)));
-}
+Napi::Value Close(const Napi::CallbackInfo& info) { return Result(info.Env(), CloseFd(FdArg(info, 0))); }
 
 Napi::Value SetNonBlockingJs(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);

@@ -2,15 +2,15 @@
 // Addresses cross the boundary as sockaddr bytes in a Uint8Array (parsed once, reused per send).
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "address.h"
 #include "addon.h"
+#include "address.h"
 #include "args.h"
 #include "datagram.h"
 #include "socket.h"
@@ -106,7 +106,9 @@ Napi::Value ConnectJs(const Napi::CallbackInfo& info) {
   return Result(info.Env(), ConnectSocket(fd, a.storage, a.length));
 }
 
-Napi::Value ConnectResultJs(const Napi::CallbackInfo& info) { return Result(info.Env(), ConnectResult(FdArg(info, 0))); }
+Napi::Value ConnectResultJs(const Napi::CallbackInfo& info) {
+  return Result(info.Env(), ConnectResult(FdArg(info, 0)));
+}
 
 Napi::Value ListenJs(const Napi::CallbackInfo& info) {
   int fd = FdArg(info, 0);
@@ -119,8 +121,8 @@ Napi::Value AcceptJs(const Napi::CallbackInfo& info) {
   size_t length = 0;
   auto* out = AlignedArg<int32_t>(info, 1, "out", napi_int32_array, 2 * sizeof(int32_t), &length);
   size_t max = length / 2 < size_t(INT32_MAX) ? length / 2 : size_t(INT32_MAX);
-  auto* addrs = AlignedArg<sockaddr_storage>(info, 2, "addresses", napi_uint8_array, max * sizeof(sockaddr_storage),
-                                             nullptr);
+  auto* addrs =
+      AlignedArg<sockaddr_storage>(info, 2, "addresses", napi_uint8_array, max * sizeof(sockaddr_storage), nullptr);
   return Result(info.Env(), AcceptBatch(fd, int(max), out, addrs));
 }
 

@@ -184,8 +184,7 @@ int Pollset::wait(double timeout_ms, Ready* out, int cap) {
                    "an event never carries a generation newer than its fd's registration");
     // poll(2) watches what the registry put in its array and nothing else, updated in the same call:
     // everything it reports is a current, live registration.
-    POLLSET_ASSERT(backend_->forgets_closed_files() ||
-                       (reg && !reg->dead && reg->generation == raw_[i].generation),
+    POLLSET_ASSERT(backend_->forgets_closed_files() || (reg && !reg->dead && reg->generation == raw_[i].generation),
                    "the poll backend's array and the registry agree");
     if (!reg || reg->dead || reg->generation != raw_[i].generation) continue;
     // Reported already: kqueue disarms each filter of a one-shot fd on its own, so a second filter may

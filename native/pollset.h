@@ -60,9 +60,9 @@ class Backend {
   virtual bool forgets_closed_files() const = 0;
   // A failed add/modify leaves the kernel as it was. A kOneshot interest is disarmed by the kernel (or,
   // for poll, by the backend) once reported; modify re-arms it, even with the same interest.
-  virtual int add(int fd, uint32_t interest, uint32_t generation) = 0;                          // 0 or errno
+  virtual int add(int fd, uint32_t interest, uint32_t generation) = 0;                            // 0 or errno
   virtual int modify(int fd, uint32_t old_interest, uint32_t interest, uint32_t generation) = 0;  // 0 or errno
-  virtual int del(int fd, uint32_t old_interest) = 0;                                           // 0 or errno
+  virtual int del(int fd, uint32_t old_interest) = 0;                                             // 0 or errno
   virtual int wait(int timeout_ms, Raw* out, int cap) = 0;  // count, or -errno; EINTR -> 0
   // In a forked child: let go of the kernel objects without closing their numbers.
   virtual void abandon() = 0;
@@ -102,8 +102,8 @@ class Pollset {
  private:
   struct Registration {
     bool used = false;
-    bool dead = false;   // its file was found closed; only remove() is left to do
-    bool armed = true;   // false once a kOneshot registration is reported, until update()
+    bool dead = false;  // its file was found closed; only remove() is left to do
+    bool armed = true;  // false once a kOneshot registration is reported, until update()
     uint32_t generation = 0;
     uint32_t interest = 0;
     dev_t dev = 0;

@@ -131,7 +131,8 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
     int err = 0;
-    Watcher* w = Watcher::Start(loop, set_.get(), [this] { OnPending(); }, &err);
+    Watcher* w = Watcher::Start(
+        loop, set_.get(), [this] { OnPending(); }, &err);
     if (!w) return Result(env, -err);
     watcher_ = w;
     callback_ = Napi::Persistent(info[0].As<Napi::Function>());

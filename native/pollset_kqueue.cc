@@ -16,10 +16,10 @@
 #include "pollset.h"
 
 #ifdef POLLSET_HAVE_KQUEUE
-#include <sys/types.h>
+#include <fcntl.h>
 #include <sys/event.h>
 #include <sys/time.h>
-#include <fcntl.h>
+#include <sys/types.h>
 #include <unistd.h>
 #ifdef POLLSET_LIBKQUEUE
 #include <sys/epoll.h>
@@ -320,15 +320,19 @@ class KqueueBackend final : public Backend {
     for (int i = 0; i < got && i < n; i++) {
       if (!(results[i].flags & EV_ERROR) || results[i].filter != list[i].filter) continue;
       int e = int(results[i].data);
-      if (e == 0) applied[i] = true;
-      else if (!(e == ENOENT && changes[i].gone_ok) && !first_error) first_error = e;
+      if (e == 0)
+        applied[i] = true;
+      else if (!(e == ENOENT && changes[i].gone_ok) && !first_error)
+        first_error = e;
     }
     return first_error;
 #else
     // No EV_RECEIPT (NetBSD before 10): one change per call, stopping at the first refusal.
     for (int i = 0; i < n; i++) {
-      if (kevent(kq_, &changes[i].ev, 1, nullptr, 0, nullptr) == 0) applied[i] = true;
-      else if (!(errno == ENOENT && changes[i].gone_ok)) return errno;
+      if (kevent(kq_, &changes[i].ev, 1, nullptr, 0, nullptr) == 0)
+        applied[i] = true;
+      else if (!(errno == ENOENT && changes[i].gone_ok))
+        return errno;
     }
     return 0;
 #endif

@@ -106,8 +106,8 @@ class PollBackend final : public Backend {
   };
 
   std::vector<pollfd> fds_;
-  std::vector<Slot> slots_;  // beside fds_, slot for slot
-  std::vector<int> slot_of_;      // fd -> index in fds_, or -1
+  std::vector<Slot> slots_;   // beside fds_, slot for slot
+  std::vector<int> slot_of_;  // fd -> index in fds_, or -1
   size_t start_ = 0;
 };
 

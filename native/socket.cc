@@ -68,35 +68,80 @@ int SocketName(int fd, bool peer, sockaddr_storage* addr, socklen_t* len) {
 namespace {
 bool Level(Option option, int* level, int* name) {
   switch (option) {
-    case Option::ReuseAddr: *level = SOL_SOCKET; *name = SO_REUSEADDR; return true;
+    case Option::ReuseAddr:
+      *level = SOL_SOCKET;
+      *name = SO_REUSEADDR;
+      return true;
 #ifdef SO_REUSEPORT
-    case Option::ReusePort: *level = SOL_SOCKET; *name = SO_REUSEPORT; return true;
+    case Option::ReusePort:
+      *level = SOL_SOCKET;
+      *name = SO_REUSEPORT;
+      return true;
 #endif
-    case Option::RecvBuffer: *level = SOL_SOCKET; *name = SO_RCVBUF; return true;
-    case Option::SendBuffer: *level = SOL_SOCKET; *name = SO_SNDBUF; return true;
-    case Option::NoDelay: *level = IPPROTO_TCP; *name = TCP_NODELAY; return true;
-    case Option::Error: *level = SOL_SOCKET; *name = SO_ERROR; return true;
+    case Option::RecvBuffer:
+      *level = SOL_SOCKET;
+      *name = SO_RCVBUF;
+      return true;
+    case Option::SendBuffer:
+      *level = SOL_SOCKET;
+      *name = SO_SNDBUF;
+      return true;
+    case Option::NoDelay:
+      *level = IPPROTO_TCP;
+      *name = TCP_NODELAY;
+      return true;
+    case Option::Error:
+      *level = SOL_SOCKET;
+      *name = SO_ERROR;
+      return true;
 #ifdef SO_RXQ_OVFL
-    case Option::RxqOverflow: *level = SOL_SOCKET; *name = SO_RXQ_OVFL; return true;
+    case Option::RxqOverflow:
+      *level = SOL_SOCKET;
+      *name = SO_RXQ_OVFL;
+      return true;
 #endif
-    case Option::KeepAlive: *level = SOL_SOCKET; *name = SO_KEEPALIVE; return true;
+    case Option::KeepAlive:
+      *level = SOL_SOCKET;
+      *name = SO_KEEPALIVE;
+      return true;
 #if defined(TCP_KEEPIDLE)
-    case Option::KeepIdle: *level = IPPROTO_TCP; *name = TCP_KEEPIDLE; return true;
+    case Option::KeepIdle:
+      *level = IPPROTO_TCP;
+      *name = TCP_KEEPIDLE;
+      return true;
 #elif defined(TCP_KEEPALIVE)  // macOS names the idle time TCP_KEEPALIVE
-    case Option::KeepIdle: *level = IPPROTO_TCP; *name = TCP_KEEPALIVE; return true;
+    case Option::KeepIdle:
+      *level = IPPROTO_TCP;
+      *name = TCP_KEEPALIVE;
+      return true;
 #endif
 #ifdef TCP_KEEPINTVL
-    case Option::KeepInterval: *level = IPPROTO_TCP; *name = TCP_KEEPINTVL; return true;
+    case Option::KeepInterval:
+      *level = IPPROTO_TCP;
+      *name = TCP_KEEPINTVL;
+      return true;
 #endif
 #ifdef TCP_KEEPCNT
-    case Option::KeepCount: *level = IPPROTO_TCP; *name = TCP_KEEPCNT; return true;
+    case Option::KeepCount:
+      *level = IPPROTO_TCP;
+      *name = TCP_KEEPCNT;
+      return true;
 #endif
 #ifdef TCP_USER_TIMEOUT
-    case Option::UserTimeout: *level = IPPROTO_TCP; *name = TCP_USER_TIMEOUT; return true;
+    case Option::UserTimeout:
+      *level = IPPROTO_TCP;
+      *name = TCP_USER_TIMEOUT;
+      return true;
 #endif
-    case Option::Type: *level = SOL_SOCKET; *name = SO_TYPE; return true;
+    case Option::Type:
+      *level = SOL_SOCKET;
+      *name = SO_TYPE;
+      return true;
 #ifdef SO_ACCEPTCONN
-    case Option::AcceptConn: *level = SOL_SOCKET; *name = SO_ACCEPTCONN; return true;
+    case Option::AcceptConn:
+      *level = SOL_SOCKET;
+      *name = SO_ACCEPTCONN;
+      return true;
 #endif
     default: return false;
   }

@@ -12,9 +12,7 @@
 
 namespace pollset {
 
-int ListenSocket(int fd, int backlog) {
-  return listen(fd, backlog < 511 ? 511 : backlog) < 0 ? -errno : 0;
-}
+int ListenSocket(int fd, int backlog) { return listen(fd, backlog < 511 ? 511 : backlog) < 0 ? -errno : 0; }
 
 namespace {
 // One accept4 (or accept + flags): fd or -errno.

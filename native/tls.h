@@ -48,7 +48,9 @@ std::string OpenSslVersion();
 template <auto Free>
 struct OpenSslFree {
   template <typename T>
-  void operator()(T* p) const { Free(p); }
+  void operator()(T* p) const {
+    Free(p);
+  }
 };
 template <typename T, auto Free>
 using OwnedBy = std::unique_ptr<T, OpenSslFree<Free>>;
@@ -82,7 +84,7 @@ X509* PresentedCertificate(SSL* ssl);
 
 // ---- certificates (x509_info.cc) ----
 struct CertInfo {
-  std::string subject;         // RFC 2253, as `openssl x509 -nameopt RFC2253` prints it
+  std::string subject;  // RFC 2253, as `openssl x509 -nameopt RFC2253` prints it
   std::string issuer;
   std::string fingerprint256;  // "AB:CD:…", like Node's X509Certificate.fingerprint256
   std::string valid_from;      // ISO 8601 UTC, "2025-01-31T12:00:00Z"
@@ -93,9 +95,9 @@ CertInfo DescribeCertificate(X509* cert);
 
 // ---- sessions (tls_session.cc) ----
 struct Description {
-  std::string protocol;                   // "TLSv1.3"
+  std::string protocol;  // "TLSv1.3"
   std::string cipher;
-  long verify_code = 0;                   // X509_V_OK (0) when the peer's chain verified
+  long verify_code = 0;  // X509_V_OK (0) when the peer's chain verified
   std::string verify_text;
   std::optional<std::string> servername;  // the SNI name the client sent, if any
   std::string alpn;                       // the protocol negotiated; empty when none was
@@ -110,11 +112,11 @@ class TlsSession {
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
 
-  int Handshake();                           // 1 when done
-  int Read(uint8_t* data, size_t length);    // bytes; 0 on the peer's close_notify
+  int Handshake();                                // 1 when done
+  int Read(uint8_t* data, size_t length);         // bytes; 0 on the peer's close_notify
   int Write(const uint8_t* data, size_t length);  // bytes (a partial write is possible)
-  int Shutdown();                            // 1 both close_notify seen, 0 ours sent
-  void Free();                               // idempotent; never closes the fd
+  int Shutdown();                                 // 1 both close_notify seen, 0 ours sent
+  void Free();                                    // idempotent; never closes the fd
   bool freed() const { return ssl_ == nullptr; }
   const std::string& error() const { return error_; }
   // What the handshake settled on, and the peer's certificate if it sent one (nullopt otherwise).
@@ -142,7 +144,7 @@ struct CertSpec {
   std::string alt_names;     // server: "DNS:localhost,IP:127.0.0.1,IP:::1"
   int64_t not_before = 0;    // seconds since the epoch
   int64_t not_after = 0;
-  std::string issuer_cert;   // PEM of the signing CA; empty → self-signed
+  std::string issuer_cert;  // PEM of the signing CA; empty → self-signed
   std::string issuer_key;
 };
 // A fresh ECDSA P-256 key and its certificate, both as PEM; false with *error set on failure.

@@ -59,7 +59,8 @@ class TlsContextWrap : public Napi::ObjectWrap<TlsContextWrap> {
       auto list = fingerprints.As<Napi::Array>();
       for (uint32_t i = 0, n = list.Length(); i < n; i++) {
         Napi::Value item = list.Get(i);
-        if (!item.IsString()) ThrowTypeError(info.Env(), "fingerprints[" + std::to_string(i) + "]", "of type string", item);
+        if (!item.IsString())
+          ThrowTypeError(info.Env(), "fingerprints[" + std::to_string(i) + "]", "of type string", item);
         spec.fingerprints.push_back(item.As<Napi::String>().Utf8Value());
       }
     }
@@ -134,8 +135,10 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     if (Given(info, 2) && !info[2].IsString()) ThrowTypeError(env, "servername", "of type string", info[2]);
     std::string servername = Given(info, 2) ? info[2].As<Napi::String>().Utf8Value() : "";
     std::string error;
-    if (!context->ctx()) error = "context is freed";
-    else session_.reset(TlsSession::Create(context->ctx(), fd, context->server(), servername, &error));
+    if (!context->ctx())
+      error = "context is freed";
+    else
+      session_.reset(TlsSession::Create(context->ctx(), fd, context->server(), servername, &error));
     info.This().As<Napi::Object>().Set("error", error);
   }
 
@@ -151,7 +154,8 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
     TlsSession* s = Open(info.Env());
     Bytes buf = BytesArg(info, 0);
     // SSL_read into nothing returns 0, which means close_notify here: refuse it instead.
-    if (buf.length == 0) ThrowRangeError(info.Env(), "The \"buffer\" window is empty: a TLS read needs room for at least one byte");
+    if (buf.length == 0)
+      ThrowRangeError(info.Env(), "The \"buffer\" window is empty: a TLS read needs room for at least one byte");
     return Result(info.Env(), s->Read(buf.data, buf.length));
   }
 
@@ -209,10 +213,14 @@ Napi::Value MakeCertificateJs(const Napi::CallbackInfo& info) {
   Napi::Object opts = OptionsArg(info, 0);
   CertSpec spec;
   std::string role = StringField(opts, "role");
-  if (role == "ca") spec.role = CertRole::kCa;
-  else if (role == "server") spec.role = CertRole::kServer;
-  else if (role == "client") spec.role = CertRole::kClient;
-  else ThrowTypeError(env, "role", "'ca', 'server' or 'client'", opts.Get("role"));
+  if (role == "ca")
+    spec.role = CertRole::kCa;
+  else if (role == "server")
+    spec.role = CertRole::kServer;
+  else if (role == "client")
+    spec.role = CertRole::kClient;
+  else
+    ThrowTypeError(env, "role", "'ca', 'server' or 'client'", opts.Get("role"));
   spec.common_name = StringField(opts, "cn");
   spec.organization = StringField(opts, "o");
   spec.alt_names = StringField(opts, "altNames");

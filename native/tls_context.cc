@@ -134,8 +134,8 @@ int VerifyLeaf(int ok, X509_STORE_CTX* store) {
   if (!pins->issuer.empty() && info.issuer != pins->issuer) {
     return RefuseLeaf(store, "issuer \"" + info.issuer + "\" is not \"" + pins->issuer + "\"");
   }
-  if (!pins->fingerprints.empty() &&
-      std::find(pins->fingerprints.begin(), pins->fingerprints.end(), info.fingerprint256) == pins->fingerprints.end()) {
+  if (!pins->fingerprints.empty() && std::find(pins->fingerprints.begin(), pins->fingerprints.end(),
+                                               info.fingerprint256) == pins->fingerprints.end()) {
     return RefuseLeaf(store, "fingerprint " + info.fingerprint256 + " is not allowed");
   }
   return 1;
@@ -157,12 +157,8 @@ bool SetPins(SSL_CTX* ctx, const ContextSpec& spec, std::string* error) {
 
 void SetVerify(SSL_CTX* ctx, Verify verify, bool server) {
   switch (verify) {
-    case Verify::kNone:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-      break;
-    case Verify::kOptional:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyway);
-      break;
+    case Verify::kNone: SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr); break;
+    case Verify::kOptional: SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyway); break;
     case Verify::kRequire:
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), VerifyLeaf);
       break;
@@ -192,7 +188,8 @@ int AlpnIndex() {
 
 // Only called when the client offered ALPN. No common protocol is not a failure: the handshake goes
 // on without one (NOACK), so a client offering something else is served like one offering nothing.
-int SelectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen, void*) {
+int SelectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+               void*) {
   auto* ours = static_cast<std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), AlpnIndex()));
   if (!ours) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* selected = nullptr;
@@ -243,8 +240,8 @@ ContextRef BuildContext(const ContextSpec& spec, std::string* error) {
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // write() behaves like write(2): partial progress is reported, and a retry after want-write may
   // pass a different buffer object holding the same bytes (JS callers do that).
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                  SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(ctx.get(),
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
   if (spec.server) {
     // Sessions do not offer resumption: no server-side cache to grow, no tickets to send.
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);

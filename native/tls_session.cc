@@ -38,8 +38,10 @@ TlsSession* TlsSession::Create(SSL_CTX* ctx, int fd, bool server, const std::str
     SSL_free(ssl);
     return nullptr;
   }
-  if (server) SSL_set_accept_state(ssl);
-  else SSL_set_connect_state(ssl);
+  if (server)
+    SSL_set_accept_state(ssl);
+  else
+    SSL_set_connect_state(ssl);
   return new TlsSession(ssl);
 }
 
@@ -53,17 +55,13 @@ void TlsSession::Free() {
 // The one place an OpenSSL result becomes ours. errno must be read before anything else runs.
 int TlsSession::Classify(int rc, int saved_errno) {
   switch (SSL_get_error(ssl_, rc)) {
-    case SSL_ERROR_WANT_READ:
-      return kTlsWantRead;
-    case SSL_ERROR_WANT_WRITE:
-      return kTlsWantWrite;
-    case SSL_ERROR_ZERO_RETURN:
-      return 0;  // close_notify: a clean end of stream
+    case SSL_ERROR_WANT_READ: return kTlsWantRead;
+    case SSL_ERROR_WANT_WRITE: return kTlsWantWrite;
+    case SSL_ERROR_ZERO_RETURN: return 0;  // close_notify: a clean end of stream
     case SSL_ERROR_SYSCALL:
       if (ERR_peek_error() == 0 && saved_errno != 0) return -saved_errno;
       break;
-    default:
-      break;
+    default: break;
   }
   error_ = TakeOpenSslError();
   if (error_.empty()) error_ = "unexpected eof while reading";

@@ -22,8 +22,10 @@ void Watcher::adopt(uv_handle_t* handle) {
 
 void Watcher::set_ref(bool ref) {
   if (!handle_) return;
-  if (ref) uv_ref(handle_);
-  else uv_unref(handle_);
+  if (ref)
+    uv_ref(handle_);
+  else
+    uv_unref(handle_);
 }
 
 void Watcher::destroy(Callback closed) {
@@ -142,8 +144,10 @@ class ThreadWatcher final : public Watcher {
     for (const auto& [fd, interest] : changes_) {
       // The mirror can only disagree with the pollset by missing an fd (EEXIST: modify instead) or,
       // for a removal, by not holding it (ENOENT): both are settled here.
-      if (interest == 0) mirror_->del(fd, 0);
-      else if (mirror_->add(fd, interest, 0) == EEXIST) mirror_->modify(fd, 0, interest, 0);
+      if (interest == 0)
+        mirror_->del(fd, 0);
+      else if (mirror_->add(fd, interest, 0) == EEXIST)
+        mirror_->modify(fd, 0, interest, 0);
     }
     changes_.clear();
   }
@@ -162,8 +166,10 @@ class ThreadWatcher final : public Watcher {
       lock.lock();
       bool ready = n < 0;  // let the loop thread's wait() report the failure
       for (int i = 0; i < n; i++) {
-        if (events[i].fd == wake_[0]) Drain();
-        else ready = true;
+        if (events[i].fd == wake_[0])
+          Drain();
+        else
+          ready = true;
       }
       if (ready && !quit_) {
         armed_ = false;
@@ -180,8 +186,8 @@ class ThreadWatcher final : public Watcher {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::pair<int, uint32_t>> changes_;  // guarded by mu_
-  bool armed_ = true;                               // guarded by mu_
-  bool quit_ = false;                               // guarded by mu_
+  bool armed_ = true;                              // guarded by mu_
+  bool quit_ = false;                              // guarded by mu_
   int wake_[2] = {-1, -1};
 };
 

@@ -21,7 +21,7 @@ if (missing.length > 0 && process.env.POLLSET_PACK_WITHOUT_PREBUILDS !== '1') {
   console.error(
     `pollset: refusing to pack without prebuilds for ${missing.join(' and ')} (no prebuilds/<tuple>/*.node): ` +
       'installing such a tarball needs a compiler. Make them with `npm run build:prebuilds` (this machine) and ' +
-      '`npm run build:prebuilds:arm64`, or download the release workflow\'s, or set ' +
+      "`npm run build:prebuilds:arm64`, or download the release workflow's, or set " +
       'POLLSET_PACK_WITHOUT_PREBUILDS=1 to pack anyway.',
   );
   process.exit(1);

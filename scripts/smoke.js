@@ -93,7 +93,13 @@ async function main() {
   }
   const tls = tlsRoundTrip();
   clearTimeout(deadline);
-  const result = { node: process.version, arch: process.arch, uv: process.versions.uv, backends: Pollset.backends, tls };
+  const result = {
+    node: process.version,
+    arch: process.arch,
+    uv: process.versions.uv,
+    backends: Pollset.backends,
+    tls,
+  };
   console.log(JSON.stringify({ ...result, addon: path.relative(root, addon), ok: true }));
 }
 

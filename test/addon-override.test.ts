@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 const root = path.join(__dirname, '..');
- 
+
 const ordinary: string = require('node-gyp-build').resolve(root);
 
 /** Loads the package (dist/) in a child with POLLSET_ADDON set; prints the addon files it loaded and a pipe. */

@@ -57,7 +57,9 @@ describe('bench harness', () => {
 
   test('each run is its own process; missing and refusing implementations become visible rows', async () => {
     const lines: string[] = [];
-    const w = await runWorkload(fakeWorkload(), { quick: true, runs: 2, workDir: os.tmpdir() }, (l: string) => lines.push(l));
+    const w = await runWorkload(fakeWorkload(), { quick: true, runs: 2, workDir: os.tmpdir() }, (l: string) =>
+      lines.push(l),
+    );
     const [c] = w.cases;
     expect(c.implementations.a.runs.map((r: any) => r.value)).toEqual([6, 6]);
     expect(c.implementations.b.runs.map((r: any) => r.value)).toEqual([2, 2]);
@@ -73,7 +75,14 @@ describe('bench harness', () => {
     expect(c.ratios[0].ratio.median).toBe(3);
     expect(c.ratios[1]).toMatchObject({ ratio: null, met: null });
 
-    const results = { command: 'test', runs: 2, finishedAt: new Date().toISOString(), durationSeconds: 1, machine: { cpuModel: 'x', cores: 2, kernel: 'k', node: 'v' }, workloads: [w] };
+    const results = {
+      command: 'test',
+      runs: 2,
+      finishedAt: new Date().toISOString(),
+      durationSeconds: 1,
+      machine: { cpuModel: 'x', cores: 2, kernel: 'k', node: 'v' },
+      workloads: [w],
+    };
     const table = markdown(results);
     expect(table).toContain('| one | a | 6.0 (6.0–6.0) |');
     expect(table).toContain('*not available yet (workloads/fake/not-written-yet.js)*');
@@ -145,13 +154,25 @@ describe('bench harness', () => {
           name: 'wide',
           title: 'big ratios',
           metrics: [{ key: 'eventsPerSec', label: 'events/s' }],
-          cases: [{ label: 'N=10', ratios: [{ label: 'pollset x / other', metric: 'eventsPerSec', target: '≥ 10', ratio: ratio(300), met: true }] }],
-          across: [{ label: 'pollset x: N=10 / N=1', metric: 'eventsPerSec', target: '≤ 1.25', ratio: ratio(1.2), met: true }],
+          cases: [
+            {
+              label: 'N=10',
+              ratios: [
+                { label: 'pollset x / other', metric: 'eventsPerSec', target: '≥ 10', ratio: ratio(300), met: true },
+              ],
+            },
+          ],
+          across: [
+            { label: 'pollset x: N=10 / N=1', metric: 'eventsPerSec', target: '≤ 1.25', ratio: ratio(1.2), met: true },
+          ],
         },
         {
           name: 'small',
           title: 'small ratios',
-          metrics: [{ key: 'rss', label: 'peak RSS MiB' }, { key: 'rate', label: 'msgs/s' }],
+          metrics: [
+            { key: 'rss', label: 'peak RSS MiB' },
+            { key: 'rate', label: 'msgs/s' },
+          ],
           cases: [
             {
               label: '100 subs',
@@ -166,9 +187,16 @@ describe('bench harness', () => {
       ],
     };
     const chart: string = svg(results);
-    const panels = [...chart.matchAll(/<g class="panel" data-workload="(\w+)" data-scale="(\w+)">([\s\S]*?)<\/g>/g)].map((m) => ({ name: m[1], scale: m[2], body: m[3] }));
+    const panels = [
+      ...chart.matchAll(/<g class="panel" data-workload="(\w+)" data-scale="(\w+)">([\s\S]*?)<\/g>/g),
+    ].map((m) => ({ name: m[1], scale: m[2], body: m[3] }));
     expect(panels.map((p) => `${p.name}:${p.scale}`)).toEqual(['wide:own', 'wide:shared', 'small:shared']);
-    const bars = (body: string) => [...body.matchAll(/<rect class="bar" data-kind="(\w+)" data-value="([\d.e+-]+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => ({ kind: m[1], value: Number(m[2]), x: Number(m[3]), width: Number(m[4]) }));
+    const bars = (body: string) =>
+      [
+        ...body.matchAll(
+          /<rect class="bar" data-kind="(\w+)" data-value="([\d.e+-]+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g,
+        ),
+      ].map((m) => ({ kind: m[1], value: Number(m[2]), x: Number(m[3]), width: Number(m[4]) }));
     const small = bars(panels[2].body);
     // Memory at 0.5× (lower is better) is drawn as 2× better, to the right of 1×; the rate at 0.8× to the left, missed.
     expect(small.map((b) => b.kind)).toEqual(['met', 'missed', 'reference']);
@@ -178,7 +206,7 @@ describe('bench harness', () => {
     expect(small[0].x).toBeCloseTo(one);
     expect(small[2].x).toBeCloseTo(one);
     // Equal distances on the log scale: 2× right of 1× as far as 0.5× would be left of it.
-    expect(small[0].width).toBeCloseTo(small[1].width * Math.log(2) / Math.log(1.25));
+    expect(small[0].width).toBeCloseTo((small[1].width * Math.log(2)) / Math.log(1.25));
     expect(panels[2].body).toContain('peak RSS MiB (lower is better)');
     expect(panels[2].body).toContain('>missed<');
     expect(panels[2].body).toContain('>reference<');
@@ -191,8 +219,16 @@ describe('bench harness', () => {
   test('the rsyslog peer row says "unavailable" when rsyslogd is absent', async () => {
     const env = { ...process.env, BENCH_RSYSLOGD: path.join(os.tmpdir(), 'no-such-rsyslogd') };
     const file = path.join(__dirname, '..', 'bench', 'workloads', 'relay', 'rsyslog.js');
-    const child = new Child([process.execPath, file], { subs: 1, tlsPort: 1, certs: os.tmpdir(), rcvbuf: 1 << 20 }, 20000, env);
-    await expect(child.expect('ready')).rejects.toMatchObject({ unavailable: true, message: expect.stringMatching(/rsyslogd is not installed/) });
+    const child = new Child(
+      [process.execPath, file],
+      { subs: 1, tlsPort: 1, certs: os.tmpdir(), rcvbuf: 1 << 20 },
+      20000,
+      env,
+    );
+    await expect(child.expect('ready')).rejects.toMatchObject({
+      unavailable: true,
+      message: expect.stringMatching(/rsyslogd is not installed/),
+    });
     expect(await child.done()).toEqual({ code: 0, signal: null });
   });
 
@@ -206,9 +242,17 @@ describe('bench harness', () => {
   });
 
   test('the C sender and receiver compile and count every datagram of a small loopback burst', async () => {
-    const recv = new Child([compile(path.join(__dirname, '..', 'bench', 'c', 'udp_recv.c'))], { rcvbuf: 1 << 20 }, 20000);
+    const recv = new Child(
+      [compile(path.join(__dirname, '..', 'bench', 'c', 'udp_recv.c'))],
+      { rcvbuf: 1 << 20 },
+      20000,
+    );
     const { port } = await recv.expect('ready');
-    const send = new Child([compile(path.join(__dirname, '..', 'bench', 'c', 'udp_send.c'))], { port, size: 256, count: 500, seconds: 5 }, 20000);
+    const send = new Child(
+      [compile(path.join(__dirname, '..', 'bench', 'c', 'udp_send.c'))],
+      { port, size: 256, count: 500, seconds: 5 },
+      20000,
+    );
     expect(await send.expect('result')).toMatchObject({ sent: 500 });
     // Loopback delivery is synchronous with the send: by now all 500 sit in the receiver's buffer.
     recv.stop();

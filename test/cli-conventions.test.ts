@@ -7,10 +7,19 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { makeServerCert, makeDevCa } from '../lib';
-import { cleanup, LOGRELAY, LOGTAIL, makeCerts, RelayProcess, ROOT, runToExit, tempDir, writePem } from './relay-helpers';
+import {
+  cleanup,
+  LOGRELAY,
+  LOGTAIL,
+  makeCerts,
+  RelayProcess,
+  ROOT,
+  runToExit,
+  tempDir,
+  writePem,
+} from './relay-helpers';
 
 afterEach(cleanup);
-
 
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 
@@ -19,11 +28,13 @@ test('-V and --version print the name and the package version; -h and --help pri
     [LOGRELAY, 'logrelay'],
     [LOGTAIL, 'logtail'],
   ]) {
-    for (const flag of ['-V', '--version']) expect(await runToExit(bin, [flag])).toEqual({ code: 0, stdout: `${name} ${VERSION}\n`, stderr: '' });
+    for (const flag of ['-V', '--version'])
+      expect(await runToExit(bin, [flag])).toEqual({ code: 0, stdout: `${name} ${VERSION}\n`, stderr: '' });
     const short = await runToExit(bin, ['-h']);
     expect(short).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`^usage: ${name} `)), stderr: '' });
     expect(await runToExit(bin, ['--help'])).toEqual(short);
-    for (const flag of ['--config FILE', '-V, --version', '-h, --help', '--cert FILE']) expect(short.stdout).toContain(flag);
+    for (const flag of ['--config FILE', '-V, --version', '-h, --help', '--cert FILE'])
+      expect(short.stdout).toContain(flag);
   }
   expect((await runToExit(LOGRELAY, ['-x'])).stderr).toBe('logrelay: unexpected argument "-x"\n');
 });
@@ -36,22 +47,25 @@ test('--config: any flag by its name, the command line overrides it, and every m
   fs.writeFileSync(
     conf,
     '\uFEFF' +
-    [
-      '# logrelay test configuration',
-      'udp = 127.0.0.1:0',
-      'tls = 127.0.0.1:0',
-      `cert = ${certs.serverCert}`,
-      `key = ${certs.serverKey}`,
-      `ca = "${certs.ca}"`,
-      'framing = octet',
-      '',
-      'json',
-      'history = 500',
-    ].join('\r\n'),
+      [
+        '# logrelay test configuration',
+        'udp = 127.0.0.1:0',
+        'tls = 127.0.0.1:0',
+        `cert = ${certs.serverCert}`,
+        `key = ${certs.serverKey}`,
+        `ca = "${certs.ca}"`,
+        'framing = octet',
+        '',
+        'json',
+        'history = 500',
+      ].join('\r\n'),
   );
   // --framing on the command line wins over the file's; everything else comes from the file.
   const relay = await RelayProcess.start(['--config', conf, '--framing', 'lf'], { defaults: false });
-  expect(relay.all('listening')[0]).toMatchObject({ framing: 'lf', inputs: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+  expect(relay.all('listening')[0]).toMatchObject({
+    framing: 'lf',
+    inputs: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+  });
   await relay.stop();
   const octet = await RelayProcess.start(['--config', conf], { defaults: false });
   expect(octet.all('listening')[0]).toMatchObject({ framing: 'octet' });
@@ -59,7 +73,18 @@ test('--config: any flag by its name, the command line overrides it, and every m
 
   const bad = async (lines: string[], expected: string) => {
     fs.writeFileSync(conf, lines.join('\n'));
-    expect(await runToExit(LOGRELAY, ['--config', conf, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca])).toEqual({ code: 2, stdout: '', stderr: `logrelay: ${expected}\n` });
+    expect(
+      await runToExit(LOGRELAY, [
+        '--config',
+        conf,
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--ca',
+        certs.ca,
+      ]),
+    ).toEqual({ code: 2, stdout: '', stderr: `logrelay: ${expected}\n` });
   };
   await bad(['udp = 127.0.0.1:0', 'nope = 1'], `${conf}:2: unknown key "nope"`);
   await bad(['# c', '', 'history = lots'], `${conf}:3: --history must be an integer from 1 to 100000000, not "lots"`);
@@ -68,10 +93,28 @@ test('--config: any flag by its name, the command line overrides it, and every m
   await bad(['cert'], `${conf}:1: key cert needs a value (FILE)`);
   await bad(['= 3'], `${conf}:1: expected NAME = VALUE or NAME, not "= 3"`);
   await bad(['config = other.conf'], `${conf}:1: unknown key "config" (command line only)`);
-  expect(await runToExit(LOGRELAY, ['--config', path.join(dir, 'missing.conf')])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^logrelay: --config: cannot read .*missing\.conf: ENOENT/) });
+  expect(await runToExit(LOGRELAY, ['--config', path.join(dir, 'missing.conf')])).toMatchObject({
+    code: 2,
+    stderr: expect.stringMatching(/^logrelay: --config: cannot read .*missing\.conf: ENOENT/),
+  });
   // logtail reads the same format.
   fs.writeFileSync(conf, 'count = many\n');
-  expect(await runToExit(LOGTAIL, ['--config', conf, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey])).toEqual({ code: 2, stdout: '', stderr: `logtail: ${conf}:1: --count must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, not "many"\n` });
+  expect(
+    await runToExit(LOGTAIL, [
+      '--config',
+      conf,
+      '--ca',
+      certs.ca,
+      '--cert',
+      certs.clientCert,
+      '--key',
+      certs.clientKey,
+    ]),
+  ).toEqual({
+    code: 2,
+    stdout: '',
+    stderr: `logtail: ${conf}:1: --count must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, not "many"\n`,
+  });
 });
 
 /** A UDP port and a TCP port held by this process for the test's length, so binding them fails. */
@@ -96,14 +139,28 @@ test('--check on a good configuration: exit 0, and nothing bound or created (the
   const held = await heldPorts();
   try {
     const args = [
-      '--udp', `127.0.0.1:${held.udp}`,
-      '--udp', 'localhost:0',
-      '--unix', path.join(dir, 'log.sock'),
-      '--tls', `127.0.0.1:${held.tcp}`,
-      '--history-dir', path.join(dir, 'history'),
-      '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca,
+      '--udp',
+      `127.0.0.1:${held.udp}`,
+      '--udp',
+      'localhost:0',
+      '--unix',
+      path.join(dir, 'log.sock'),
+      '--tls',
+      `127.0.0.1:${held.tcp}`,
+      '--history-dir',
+      path.join(dir, 'history'),
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
     ];
-    expect(await runToExit(LOGRELAY, ['--check', ...args])).toEqual({ code: 0, stdout: 'logrelay: configuration OK\n', stderr: '' });
+    expect(await runToExit(LOGRELAY, ['--check', ...args])).toEqual({
+      code: 0,
+      stdout: 'logrelay: configuration OK\n',
+      stderr: '',
+    });
     expect(fs.readdirSync(dir)).toEqual([]);
     // The same flags without --check do bind, and fail on the held ports: --check really did not bind them.
     expect(await runToExit(LOGRELAY, args)).toMatchObject({ code: 1, stderr: expect.stringMatching(/EADDRINUSE/) });
@@ -116,7 +173,21 @@ test('--check reports one line per problem: flags, host names, files, a key that
   const certs = makeCerts();
   const dir = tempDir();
   const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
-  const many = await runToExit(LOGRELAY, ['--check', '--udp', 'nonexistent.invalid:514', '--history', '0', '--framing', 'xml', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', path.join(dir, 'no-ca.pem')]);
+  const many = await runToExit(LOGRELAY, [
+    '--check',
+    '--udp',
+    'nonexistent.invalid:514',
+    '--history',
+    '0',
+    '--framing',
+    'xml',
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    path.join(dir, 'no-ca.pem'),
+  ]);
   expect(many.code).toBe(2);
   expect(many.stdout).toBe('');
   expect(many.stderr.split('\n').filter(Boolean)).toEqual([
@@ -128,14 +199,18 @@ test('--check reports one line per problem: flags, host names, files, a key that
   // A key of another certificate.
   const other = makeServerCert(makeDevCa({ cn: 'other' }), { cn: 'other server' });
   const otherKey = writePem(dir, 'other-key.pem', other.key);
-  expect(await runToExit(LOGRELAY, ['--check', '--cert', certs.serverCert, '--key', otherKey, '--ca', certs.ca])).toEqual({
+  expect(
+    await runToExit(LOGRELAY, ['--check', '--cert', certs.serverCert, '--key', otherKey, '--ca', certs.ca]),
+  ).toEqual({
     code: 2,
     stdout: '',
     stderr: `logrelay: --cert ${certs.serverCert} with --key ${otherKey}: cannot use private key: key values mismatch\n`,
   });
   // A CA file without a certificate in it.
   const empty = writePem(dir, 'empty-ca.pem', '');
-  expect(await runToExit(LOGRELAY, ['--check', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', empty])).toEqual({
+  expect(
+    await runToExit(LOGRELAY, ['--check', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', empty]),
+  ).toEqual({
     code: 2,
     stdout: '',
     stderr: `logrelay: --ca ${empty}: no certificate in CA PEM (${empty})\n`,

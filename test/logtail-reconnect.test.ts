@@ -7,7 +7,19 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { cleanup, exitOf, LOGTAIL, makeCerts, message, RelayProcess, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  LOGTAIL,
+  makeCerts,
+  message,
+  RelayProcess,
+  sendUdp,
+  spawnChild,
+  Tail,
+  tempDir,
+  until,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -44,13 +56,53 @@ async function sendUntilSeen(relay: RelayProcess, tail: Tail, tag: string): Prom
 test('a relay that is down at start: logtail retries with backoff and connects when it comes up', async () => {
   const certs = makeCerts();
   const port = await freePort();
-  const tail = new Tail(spawnChild(process.execPath, [LOGTAIL, '--connect', `localhost:${port}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey]));
-  await until(() => `two failed attempts (stderr: ${tail.stderr})`, () => ((tail.stderr.match(/reconnecting in/g) ?? []).length >= 2 ? true : undefined), 15000);
-  expect(tail.stderr).toMatch(new RegExp(`^logtail: cannot connect to localhost:${port}: ECONNREFUSED.*\\nlogtail: reconnecting in \\d+\\.\\d s\\n`));
-  const relay = await RelayProcess.start(['--tls', `127.0.0.1:${port}`, '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], { defaults: false });
+  const tail = new Tail(
+    spawnChild(process.execPath, [
+      LOGTAIL,
+      '--connect',
+      `localhost:${port}`,
+      '--ca',
+      certs.ca,
+      '--cert',
+      certs.clientCert,
+      '--key',
+      certs.clientKey,
+    ]),
+  );
+  await until(
+    () => `two failed attempts (stderr: ${tail.stderr})`,
+    () => ((tail.stderr.match(/reconnecting in/g) ?? []).length >= 2 ? true : undefined),
+    15000,
+  );
+  expect(tail.stderr).toMatch(
+    new RegExp(
+      `^logtail: cannot connect to localhost:${port}: ECONNREFUSED.*\\nlogtail: reconnecting in \\d+\\.\\d s\\n`,
+    ),
+  );
+  const relay = await RelayProcess.start(
+    [
+      '--tls',
+      `127.0.0.1:${port}`,
+      '--udp',
+      '127.0.0.1:0',
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ],
+    { defaults: false },
+  );
   // The longest wait before the next attempt is below 30 s; a few attempts in, it is a few seconds.
-  await until(() => `logtail to connect (stderr: ${tail.stderr})`, () => (relay.connectedCount > 0 ? true : undefined), 35000);
-  expect(tail.stderr).toMatch(new RegExp(`logtail: connected to localhost:${port} \\(127\\.0\\.0\\.1:${port}; subject CN=relay test server\\)`));
+  await until(
+    () => `logtail to connect (stderr: ${tail.stderr})`,
+    () => (relay.connectedCount > 0 ? true : undefined),
+    35000,
+  );
+  expect(tail.stderr).toMatch(
+    new RegExp(`logtail: connected to localhost:${port} \\(127\\.0\\.0\\.1:${port}; subject CN=relay test server\\)`),
+  );
   await sendUntilSeen(relay, tail, 'up');
 }, 60000);
 
@@ -72,28 +124,68 @@ test('without --no-reconnect, logtail outlives a relay restart and prints what t
   const tail = await Tail.start(first, certs);
   await sendUntilSeen(first, tail, 'first');
   await first.stop('SIGTERM');
-  await until(() => `a reconnect attempt (stderr: ${tail.stderr})`, () => (/cut off: the relay said BYE shutdown\nlogtail: reconnecting in/.test(tail.stderr) ? true : undefined));
-  const second = await RelayProcess.start(['--tls', `127.0.0.1:${port}`, '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], { defaults: false });
-  await until(() => `logtail to connect again (stderr: ${tail.stderr})`, () => (second.connectedCount > 0 ? true : undefined), 35000);
+  await until(
+    () => `a reconnect attempt (stderr: ${tail.stderr})`,
+    () => (/cut off: the relay said BYE shutdown\nlogtail: reconnecting in/.test(tail.stderr) ? true : undefined),
+  );
+  const second = await RelayProcess.start(
+    [
+      '--tls',
+      `127.0.0.1:${port}`,
+      '--udp',
+      '127.0.0.1:0',
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ],
+    { defaults: false },
+  );
+  await until(
+    () => `logtail to connect again (stderr: ${tail.stderr})`,
+    () => (second.connectedCount > 0 ? true : undefined),
+    35000,
+  );
   await sendUntilSeen(second, tail, 'second');
   expect(tail.child.exitCode).toBeNull();
   expect((tail.stderr.match(/logtail: connected to/g) ?? []).length).toBe(2);
 }, 60000);
 
-test.each(['SIGTERM', 'SIGINT'] as const)('%s ends logtail with exit 0, connected or waiting to reconnect', async (signal) => {
-  const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  const connected = await Tail.start(relay, certs);
-  await sendUntilSeen(relay, connected, 'sig');
-  connected.child.kill(signal);
-  expect(await exitOf(connected.child)).toBe(0);
+test.each(['SIGTERM', 'SIGINT'] as const)(
+  '%s ends logtail with exit 0, connected or waiting to reconnect',
+  async (signal) => {
+    const certs = makeCerts();
+    const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+    const connected = await Tail.start(relay, certs);
+    await sendUntilSeen(relay, connected, 'sig');
+    connected.child.kill(signal);
+    expect(await exitOf(connected.child)).toBe(0);
 
-  const port = await freePort();
-  const waiting = new Tail(spawnChild(process.execPath, [LOGTAIL, '--connect', `127.0.0.1:${port}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey]));
-  await until(() => `a backoff wait (stderr: ${waiting.stderr})`, () => (/reconnecting in/.test(waiting.stderr) ? true : undefined));
-  waiting.child.kill(signal);
-  expect(await exitOf(waiting.child)).toBe(0);
-}, 30000);
+    const port = await freePort();
+    const waiting = new Tail(
+      spawnChild(process.execPath, [
+        LOGTAIL,
+        '--connect',
+        `127.0.0.1:${port}`,
+        '--ca',
+        certs.ca,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+      ]),
+    );
+    await until(
+      () => `a backoff wait (stderr: ${waiting.stderr})`,
+      () => (/reconnecting in/.test(waiting.stderr) ? true : undefined),
+    );
+    waiting.child.kill(signal);
+    expect(await exitOf(waiting.child)).toBe(0);
+  },
+  30000,
+);
 
 test.each([
   [['--from', 'newest'], /--from must be oldest, live or a sequence number ≥ 1, not "newest"/],
@@ -103,22 +195,39 @@ test.each([
   [['--keepalive', '32768'], /--keepalive must be an integer from 0 to 32767, not "32768"/],
   [['--keepalive', '1.5'], /--keepalive must be an integer from 0 to 32767, not "1.5"/],
   [['--plain', '--state', 'state.json'], /--plain has no sequence numbers: it cannot go with --state or --from/],
-])('bad value %j: one line on stderr, exit code 2', async (args, pattern) => {
-  const certs = makeCerts();
-  const r = await runTail(['--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args]);
-  expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-}, 20000);
+])(
+  'bad value %j: one line on stderr, exit code 2',
+  async (args, pattern) => {
+    const certs = makeCerts();
+    const r = await runTail(['--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  },
+  20000,
+);
 
 test('a state file that cannot be used: one line naming it, exit 1, the output untouched', async () => {
   const certs = makeCerts();
   const dir = tempDir();
   const state = path.join(dir, 'state');
   fs.writeFileSync(state, '{"log":"0123456789abcdef","seq":');
-  const r = await runTail(['--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--state', state, '--connect', '127.0.0.1:1']);
+  const r = await runTail([
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+    '--state',
+    state,
+    '--connect',
+    '127.0.0.1:1',
+  ]);
   expect(r.code).toBe(1);
-  expect(r.stderr).toBe(`logtail: state file ${state}: not JSON: "{\\"log\\":\\"0123456789abcdef\\",\\"seq\\":" (remove it to start afresh with --from)\n`);
+  expect(r.stderr).toBe(
+    `logtail: state file ${state}: not JSON: "{\\"log\\":\\"0123456789abcdef\\",\\"seq\\":" (remove it to start afresh with --from)\n`,
+  );
 }, 20000);
 
 test('--state with stdout and stderr on the same file is refused (stderr lines would corrupt the counted output)', async () => {
@@ -127,7 +236,21 @@ test('--state with stdout and stderr on the same file is refused (stderr lines w
   const out = path.join(dir, 'out.log');
   const fd = fs.openSync(out, 'a');
   try {
-    const child = spawnChild(process.execPath, [LOGTAIL, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--state', path.join(dir, 'state')], { stdio: ['ignore', fd, fd] });
+    const child = spawnChild(
+      process.execPath,
+      [
+        LOGTAIL,
+        '--ca',
+        certs.ca,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+        '--state',
+        path.join(dir, 'state'),
+      ],
+      { stdio: ['ignore', fd, fd] },
+    );
     expect(await exitOf(child)).toBe(2);
   } finally {
     fs.closeSync(fd);
@@ -139,13 +262,49 @@ test('a plain relay (openssl s_server, no ALPN): messages arrive in --framing as
   const certs = makeCerts();
   // logtail retries until s_server listens on the port.
   const port = await freePort();
-  const server = spawnChild('openssl', ['s_server', '-quiet', '-accept', `127.0.0.1:${port}`, '-cert', certs.serverCert, '-key', certs.serverKey, '-CAfile', certs.ca, '-Verify', '1', '-naccept', '1']);
+  const server = spawnChild('openssl', [
+    's_server',
+    '-quiet',
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-cert',
+    certs.serverCert,
+    '-key',
+    certs.serverKey,
+    '-CAfile',
+    certs.ca,
+    '-Verify',
+    '1',
+    '-naccept',
+    '1',
+  ]);
   const state = path.join(tempDir(), 'state');
   const tail = new Tail(
-    spawnChild(process.execPath, [LOGTAIL, '--connect', `127.0.0.1:${port}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--state', state, '--framing', 'octet', '--count', '3']),
+    spawnChild(process.execPath, [
+      LOGTAIL,
+      '--connect',
+      `127.0.0.1:${port}`,
+      '--ca',
+      certs.ca,
+      '--cert',
+      certs.clientCert,
+      '--key',
+      certs.clientKey,
+      '--state',
+      state,
+      '--framing',
+      'octet',
+      '--count',
+      '3',
+    ]),
   );
-  await until(() => `logtail to connect (stderr: ${tail.stderr})`, () => (/connected to/.test(tail.stderr) ? true : undefined));
-  expect(tail.stderr).toMatch(`logtail: connected to 127.0.0.1:${port} (subject CN=relay test server; plain: the relay does not speak logrelay/1; no resume, the state is not updated)\n`);
+  await until(
+    () => `logtail to connect (stderr: ${tail.stderr})`,
+    () => (/connected to/.test(tail.stderr) ? true : undefined),
+  );
+  expect(tail.stderr).toMatch(
+    `logtail: connected to 127.0.0.1:${port} (subject CN=relay test server; plain: the relay does not speak logrelay/1; no resume, the state is not updated)\n`,
+  );
   server.stdin!.write('4 one\n9 two\nthree9 four four');
   expect(await exitOf(tail.child)).toBe(0);
   expect(tail.output.toString()).toBe('one\n\ntwo\nthree\nfour four\n');

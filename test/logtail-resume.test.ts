@@ -7,18 +7,50 @@ import { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BATCH_BYTES } from '../lib/cli/tail-sink';
-import { cleanup, exitOf, expectMessages, LOGTAIL, makeCerts, message, numberOf, powerCut, RelayProcess, runs, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  expectMessages,
+  LOGTAIL,
+  makeCerts,
+  message,
+  numberOf,
+  powerCut,
+  RelayProcess,
+  runs,
+  sendUdp,
+  spawnChild,
+  Tail,
+  tempDir,
+  until,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
 type Certs = ReturnType<typeof makeCerts>;
 
 function tailArgs(relay: RelayProcess, certs: Certs, args: string[]): string[] {
-  return [LOGTAIL, '--connect', relay.tls, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args];
+  return [
+    LOGTAIL,
+    '--connect',
+    relay.tls,
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+    ...args,
+  ];
 }
 
 /** logtail with stdout appended to `out` (as `>> out` does) and stderr collected. */
-function tailToFile(relay: RelayProcess, certs: Certs, out: string, args: string[]): { child: ChildProcess; stderr: () => string } {
+function tailToFile(
+  relay: RelayProcess,
+  certs: Certs,
+  out: string,
+  args: string[],
+): { child: ChildProcess; stderr: () => string } {
   const fd = fs.openSync(out, 'a');
   let stderr = '';
   try {
@@ -49,7 +81,7 @@ function linesOf(file: string): Buffer[] {
  */
 async function receivedWhenQuiet(relay: RelayProcess): Promise<number> {
   let last = -1;
-  for (let still = 0; still < 3; ) {
+  for (let still = 0; still < 3;) {
     const { received } = await relay.stats();
     still = received === last ? still + 1 : 0;
     last = received;
@@ -67,7 +99,18 @@ async function everything(relay: RelayProcess, certs: Certs, count: number): Pro
 
 test('kill -9 three times during a 100,000-message flood: the output file holds every message exactly once, in order', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history', '200000', '--history-bytes', String(64 << 20)]);
+  const relay = await RelayProcess.start([
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--history',
+    '200000',
+    '--history-bytes',
+    String(64 << 20),
+  ]);
   const dir = tempDir();
   const out = path.join(dir, 'out.log');
   const state = path.join(dir, 'state');
@@ -77,13 +120,20 @@ test('kill -9 three times during a 100,000-message flood: the output file holds 
   let sizeAtStart = 0;
   let tail = tailToFile(relay, certs, out, args);
   const stderrs: string[] = [];
-  await until(() => `logtail to connect (${tail.stderr()})`, () => (/connected to/.test(tail.stderr()) ? true : undefined));
+  await until(
+    () => `logtail to connect (${tail.stderr()})`,
+    () => (/connected to/.test(tail.stderr()) ? true : undefined),
+  );
   // The flood goes in four parts; after each of the first three, logtail is killed wherever it is
   // (mid-read, mid-write or mid-state) and started again at once, while the flood goes on.
   for (let part = 0; part < 4; part++) {
     await sendUdp(relay.udpPort, sent.slice((part * TOTAL) / 4, ((part + 1) * TOTAL) / 4));
     if (part === 3) break;
-    await until(() => `output to grow (${tail.stderr()})`, () => (fs.statSync(out).size > sizeAtStart ? true : undefined), 20000);
+    await until(
+      () => `output to grow (${tail.stderr()})`,
+      () => (fs.statSync(out).size > sizeAtStart ? true : undefined),
+      20000,
+    );
     tail.child.kill('SIGKILL');
     expect(await exitOf(tail.child)).toBe('SIGKILL');
     stderrs.push(tail.stderr());
@@ -105,15 +155,37 @@ test('kill -9 three times during a 100,000-message flood: the output file holds 
   // Nothing lost by the kernel on loopback would make the reference the whole flood; say so when it is not.
   if (received < TOTAL) console.log(`flood: ${TOTAL - received} datagrams were lost before the relay read them (UDP)`);
   else expectMessages(got, sent);
-  expect(JSON.parse(fs.readFileSync(state, 'utf8'))).toMatchObject({ seq: received, outputBytes: fs.statSync(out).size });
+  expect(JSON.parse(fs.readFileSync(state, 'utf8'))).toMatchObject({
+    seq: received,
+    outputBytes: fs.statSync(out).size,
+  });
   // Each restart resumed from its state, and one of them at least had to cut an unrecorded tail or resume mid-flood.
   expect(stderrs.slice(1).every((s) => /logtail: resuming after seq \d+\n/.test(s))).toBe(true);
-  console.log(`kill -9 ×3: ${got.length} messages exactly once; restarts said: ${stderrs.slice(1).map((s) => s.split('\n').filter((l) => /cut|resuming/.test(l)).join(' / ')).join(' | ')}`);
+  console.log(
+    `kill -9 ×3: ${got.length} messages exactly once; restarts said: ${stderrs
+      .slice(1)
+      .map((s) =>
+        s
+          .split('\n')
+          .filter((l) => /cut|resuming/.test(l))
+          .join(' / '),
+      )
+      .join(' | ')}`,
+  );
 }, 180000);
 
 test('into a pipe, kill -9 repeats at most one batch: every message at least once, in order', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history', '100000']);
+  const relay = await RelayProcess.start([
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--history',
+    '100000',
+  ]);
   const state = path.join(tempDir(), 'state');
   const sent = Array.from({ length: 20000 }, (_, i) => message(i, 100, 'pipe'));
   await sendUdp(relay.udpPort, sent);
@@ -152,34 +224,70 @@ test('a relay restarted without --history-dir: logtail reports the reset and con
   const tail = tailToFile(first, certs, out, ['--state', state, '--from', 'oldest']);
   // The state is written right after the output: wait for both.
   const recorded = () => (fs.existsSync(state) ? JSON.parse(fs.readFileSync(state, 'utf8')) : undefined);
-  await until(() => `the state at seq 3 (${tail.stderr()})`, () => (recorded()?.seq === 3 ? true : undefined));
+  await until(
+    () => `the state at seq 3 (${tail.stderr()})`,
+    () => (recorded()?.seq === 3 ? true : undefined),
+  );
   const oldLog = recorded().log as string;
   await first.stop('SIGTERM');
-  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], { defaults: false });
+  const second = await RelayProcess.start(
+    [
+      '--tls',
+      first.tls,
+      '--udp',
+      '127.0.0.1:0',
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ],
+    { defaults: false },
+  );
   const after = [0, 1].map((i) => message(i, 100, 'new'));
   await sendUdp(second.udpPort, after);
-  await until(() => `the state of the new log at seq 2 (${tail.stderr()})`, () => (recorded()?.seq === 2 && recorded().log !== oldLog ? true : undefined), 40000);
+  await until(
+    () => `the state of the new log at seq 2 (${tail.stderr()})`,
+    () => (recorded()?.seq === 2 && recorded().log !== oldLog ? true : undefined),
+    40000,
+  );
   expectMessages(linesOf(out), [...before, ...after]);
   const newState = recorded();
   expect(newState.log).not.toBe(oldLog);
   expect(newState).toMatchObject({ seq: 2, outputBytes: fs.statSync(out).size });
   expect(tail.stderr()).toMatch(/logtail: cut off: the relay said BYE shutdown\n/);
-  expect(tail.stderr()).toMatch(new RegExp(`logtail: resuming after seq 3 of log ${oldLog}\\nlogtail: reset: the relay's log is ${newState.log}, not ${oldLog} .*continuing from its oldest message\\n`));
+  expect(tail.stderr()).toMatch(
+    new RegExp(
+      `logtail: resuming after seq 3 of log ${oldLog}\\nlogtail: reset: the relay's log is ${newState.log}, not ${oldLog} .*continuing from its oldest message\\n`,
+    ),
+  );
 }, 60000);
 
 test('--from SEQ older than the history: a gap with the exact count, then the oldest held message', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history', '10']);
+  const relay = await RelayProcess.start([
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--history',
+    '10',
+  ]);
   const sent = Array.from({ length: 30 }, (_, i) => message(i, 80, 'gap'));
   await sendUdp(relay.udpPort, sent);
   await relay.statsUntil('received', (s) => s.received === 30);
   const tail = await Tail.start(relay, certs, ['--from', '5', '--count', '10']);
   expect(await exitOf(tail.child)).toBe(0);
   expectMessages(tail.messages, sent.slice(20));
-  expect(tail.stderr).toMatch(/logtail: starting at seq 5\nlogtail: gap of 16 messages \(seq 5–20\): evicted \(the relay no longer held them\)\n/);
+  expect(tail.stderr).toMatch(
+    /logtail: starting at seq 5\nlogtail: gap of 16 messages \(seq 5–20\): evicted \(the relay no longer held them\)\n/,
+  );
 }, 30000);
 
-test('--from SEQ beyond the relay\'s log is an error, exit 1', async () => {
+test("--from SEQ beyond the relay's log is an error, exit 1", async () => {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
   const tail = new Tail(spawnChild(process.execPath, tailArgs(relay, certs, ['--from', '7'])));
@@ -202,9 +310,20 @@ test('--json: seq, relay receive time, source, and the message as text or base64
   const objects = tail.messages.map((l) => JSON.parse(l.toString()));
   expect(objects).toHaveLength(3);
   expect(objects[2]).toMatchObject({ seq: 3, message: sneaky.toString() });
-  for (const bytes of [[0x7f], [0xc2, 0x9b], [0xe2, 0x80, 0xae], [0x1b], [0x0a, 0x09]]) expect(tail.output.includes(Buffer.from(bytes))).toBe(false);
-  expect(objects[0]).toEqual({ seq: 1, time: expect.any(String), source: expect.stringMatching(/^127\.0\.0\.1:\d+$/), message: text.toString() });
-  expect(objects[1]).toEqual({ seq: 2, time: expect.any(String), source: objects[0].source, message_base64: binary.toString('base64') });
+  for (const bytes of [[0x7f], [0xc2, 0x9b], [0xe2, 0x80, 0xae], [0x1b], [0x0a, 0x09]])
+    expect(tail.output.includes(Buffer.from(bytes))).toBe(false);
+  expect(objects[0]).toEqual({
+    seq: 1,
+    time: expect.any(String),
+    source: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    message: text.toString(),
+  });
+  expect(objects[1]).toEqual({
+    seq: 2,
+    time: expect.any(String),
+    source: objects[0].source,
+    message_base64: binary.toString('base64'),
+  });
   for (const o of objects) expect(Math.abs(Date.parse(o.time) - t0)).toBeLessThan(60000);
   expect(tail.output.toString()).toContain('del\\u007f csi\\u009b rlo\\u202e end');
 }, 30000);
@@ -219,7 +338,11 @@ test('SIGTERM while a batch waits on a full pipe: the batch is finished and reco
   const tail = new Tail(spawnChild(process.execPath, tailArgs(relay, certs, ['--state', state, '--from', 'oldest'])));
   // Stop reading its stdout: the pipe fills and logtail waits in the middle of its first batch.
   tail.child.stdout!.pause();
-  await until(() => `logtail to start (${tail.stderr})`, () => (/starting from the oldest/.test(tail.stderr) ? true : undefined), 20000);
+  await until(
+    () => `logtail to start (${tail.stderr})`,
+    () => (/starting from the oldest/.test(tail.stderr) ? true : undefined),
+    20000,
+  );
   await new Promise((r) => setTimeout(r, 500));
   expect(fs.existsSync(state)).toBe(false);
   tail.child.kill('SIGTERM');
@@ -241,32 +364,66 @@ test('a relay restarted with --history-dir mid-stream: logtail resumes where it 
   const certs = makeCerts();
   const dir = tempDir();
   const historyDir = path.join(dir, 'history');
-  const relayArgs = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', historyDir, '--fsync', 'always'];
+  const relayArgs = [
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--history-dir',
+    historyDir,
+    '--fsync',
+    'always',
+  ];
   const first = await RelayProcess.start(relayArgs);
   const out = path.join(dir, 'out.log');
   const tail = tailToFile(first, certs, out, ['--state', path.join(dir, 'state'), '--from', 'oldest']);
   const sent = Array.from({ length: 4000 }, (_, i) => message(i, 150, 'disk'));
   await sendUdp(first.udpPort, sent.slice(0, 2000));
   const r1 = await receivedWhenQuiet(first);
-  await until(() => `logtail to print from the first relay (${tail.stderr()})`, () => (linesOf(out).length > 0 ? true : undefined), 20000);
+  await until(
+    () => `logtail to print from the first relay (${tail.stderr()})`,
+    () => (linesOf(out).length > 0 ? true : undefined),
+    20000,
+  );
   expect(await first.stop('SIGTERM')).toBe(0);
-  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...relayArgs], { defaults: false });
+  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...relayArgs], {
+    defaults: false,
+  });
   await sendUdp(second.udpPort, sent.slice(2000));
   const held = r1 + (await receivedWhenQuiet(second));
-  await until(() => `${held} lines (have ${linesOf(out).length}; ${tail.stderr()})`, () => (linesOf(out).length >= held ? true : undefined), 40000);
+  await until(
+    () => `${held} lines (have ${linesOf(out).length}; ${tail.stderr()})`,
+    () => (linesOf(out).length >= held ? true : undefined),
+    40000,
+  );
   tail.child.kill('SIGTERM');
   expect(await exitOf(tail.child)).toBe(0);
   expectMessages(linesOf(out), await everything(second, certs, held));
   if (held === sent.length) expectMessages(linesOf(out), sent);
   expect(tail.stderr()).not.toMatch(/reset|gap/);
-  expect(tail.stderr()).toMatch(/logtail: cut off: the relay said BYE shutdown\n(logtail: .*\n)*logtail: connected to .*\nlogtail: resuming after seq \d+\n/);
+  expect(tail.stderr()).toMatch(
+    /logtail: cut off: the relay said BYE shutdown\n(logtail: .*\n)*logtail: connected to .*\nlogtail: resuming after seq \d+\n/,
+  );
 }, 90000);
 
 test('a relay that lost messages it had sent in a power cut: logtail reports the lost gap, keeps going, and writes no seq twice', async () => {
   const certs = makeCerts();
   const dir = tempDir();
   const historyDir = path.join(dir, 'history');
-  const relayArgs = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', historyDir, '--fsync', 'interval'];
+  const relayArgs = [
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--history-dir',
+    historyDir,
+    '--fsync',
+    'interval',
+  ];
   const first = await RelayProcess.start(relayArgs);
   const out = path.join(dir, 'out.log');
   const statePath = path.join(dir, 'state');
@@ -274,16 +431,30 @@ test('a relay that lost messages it had sent in a power cut: logtail reports the
   const sent = Array.from({ length: 350 }, (_, i) => message(i, 150, 'cut'));
   await sendUdp(first.udpPort, sent.slice(0, 300));
   const r1 = await receivedWhenQuiet(first);
-  await until(() => `${r1} lines (have ${linesOf(out).length}; ${tail.stderr()})`, () => (linesOf(out).length >= r1 ? true : undefined), 20000);
+  await until(
+    () => `${r1} lines (have ${linesOf(out).length}; ${tail.stderr()})`,
+    () => (linesOf(out).length >= r1 ? true : undefined),
+    20000,
+  );
   expect(await first.stop('SIGKILL')).toBe('SIGKILL');
   const reserved = powerCut(historyDir);
-  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...relayArgs], { defaults: false });
+  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...relayArgs], {
+    defaults: false,
+  });
   const lost = await second.waitEvent('history-lost');
   expect(lost.from as number).toBeLessThanOrEqual(r1);
-  await until(() => `logtail to resume (${tail.stderr()})`, () => (/gap of/.test(tail.stderr()) ? true : undefined), 30000);
+  await until(
+    () => `logtail to resume (${tail.stderr()})`,
+    () => (/gap of/.test(tail.stderr()) ? true : undefined),
+    30000,
+  );
   await sendUdp(second.udpPort, sent.slice(300));
   const held = r1 + (await receivedWhenQuiet(second));
-  await until(() => `${held} lines (have ${linesOf(out).length}; ${tail.stderr()})`, () => (linesOf(out).length >= held ? true : undefined), 30000);
+  await until(
+    () => `${held} lines (have ${linesOf(out).length}; ${tail.stderr()})`,
+    () => (linesOf(out).length >= held ? true : undefined),
+    30000,
+  );
   tail.child.kill('SIGTERM');
   expect(await exitOf(tail.child)).toBe(0);
   // What it had written stays, once; the relay's new messages follow; nothing in between is invented or repeated.
@@ -291,6 +462,8 @@ test('a relay that lost messages it had sent in a power cut: logtail reports the
   expect(lines.length).toBe(held);
   expect(new Set(lines.map((l) => l.toString())).size).toBe(held);
   if (held === sent.length) expectMessages(lines, sent);
-  expect(tail.stderr()).toContain(`logtail: resuming after seq ${r1}\nlogtail: gap of ${reserved - 1 - r1} messages (seq ${r1 + 1}–${reserved - 1}): lost (`);
+  expect(tail.stderr()).toContain(
+    `logtail: resuming after seq ${r1}\nlogtail: gap of ${reserved - 1 - r1} messages (seq ${r1 + 1}–${reserved - 1}): lost (`,
+  );
   expect(JSON.parse(fs.readFileSync(statePath, 'utf8')).seq).toBe(reserved - 1 + held - r1);
 }, 90000);

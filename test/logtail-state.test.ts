@@ -61,7 +61,9 @@ describe('state file', () => {
 
   test('a state file that is a directory is a clear error', () => {
     const dir = tempDir();
-    expect(() => readState(dir)).toThrow(expect.objectContaining({ code: 'ERR_LOGTAIL_STATE', message: expect.stringMatching(/EISDIR/) }));
+    expect(() => readState(dir)).toThrow(
+      expect.objectContaining({ code: 'ERR_LOGTAIL_STATE', message: expect.stringMatching(/EISDIR/) }),
+    );
   });
 
   test('any bytes in a state file read as a valid state or a clear error', () => {
@@ -69,7 +71,13 @@ describe('state file', () => {
     const json = fc.oneof(
       fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a)),
       fc.json().map((s) => Buffer.from(s)),
-      fc.record({ log: fc.oneof(fc.string(), fc.constant('0123456789abcdef')), seq: fc.oneof(fc.integer(), fc.double(), fc.string()), outputBytes: fc.integer() }).map((o) => Buffer.from(JSON.stringify(o))),
+      fc
+        .record({
+          log: fc.oneof(fc.string(), fc.constant('0123456789abcdef')),
+          seq: fc.oneof(fc.integer(), fc.double(), fc.string()),
+          outputBytes: fc.integer(),
+        })
+        .map((o) => Buffer.from(JSON.stringify(o))),
     );
     fc.assert(
       fc.property(json, (bytes) => {
@@ -100,24 +108,27 @@ describe('output repair', () => {
     }
   }
 
-  test.each(['a', 'r+'] as const)('a file opened with flags %s is cut to the recorded length and written on from there', async (flags) => {
-    const file = path.join(tempDir(), 'out.log');
-    fs.writeFileSync(file, 'recorded\nunrecorded tail');
-    const fd = fs.openSync(file, flags);
-    try {
-      const output = new Output(fd);
-      expect(output.regularFile).toBe(true);
-      expect(output.bytes).toBe(24);
-      expect(output.repair(9)).toEqual({ kind: 'cut', bytes: 15 });
-      expect(output.bytes).toBe(9);
-      await write(output, 'next\n');
-      expect(output.bytes).toBe(14);
-      expect(fs.readFileSync(file, 'utf8')).toBe('recorded\nnext\n');
-      expect(output.repair(14)).toEqual({ kind: 'none' });
-    } finally {
-      fs.closeSync(fd);
-    }
-  });
+  test.each(['a', 'r+'] as const)(
+    'a file opened with flags %s is cut to the recorded length and written on from there',
+    async (flags) => {
+      const file = path.join(tempDir(), 'out.log');
+      fs.writeFileSync(file, 'recorded\nunrecorded tail');
+      const fd = fs.openSync(file, flags);
+      try {
+        const output = new Output(fd);
+        expect(output.regularFile).toBe(true);
+        expect(output.bytes).toBe(24);
+        expect(output.repair(9)).toEqual({ kind: 'cut', bytes: 15 });
+        expect(output.bytes).toBe(9);
+        await write(output, 'next\n');
+        expect(output.bytes).toBe(14);
+        expect(fs.readFileSync(file, 'utf8')).toBe('recorded\nnext\n');
+        expect(output.repair(14)).toEqual({ kind: 'none' });
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+  );
 
   test('a file shorter than recorded is left as it is and reported', () => {
     const file = path.join(tempDir(), 'out.log');
@@ -150,23 +161,27 @@ describe('output repair', () => {
 describe('reconnect backoff', () => {
   test('full jitter below a ceiling that doubles from 0.5 s to 30 s, and starts again after reset', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 80 }), fc.nat(79), (draws, resetAt) => {
-        let i = 0;
-        const backoff = new Backoff({ baseMs: 500, maxMs: 30000, random: () => draws[i % draws.length] });
-        let ceiling = 500;
-        for (; i < 80; i++) {
-          if (i === resetAt) {
-            backoff.reset();
-            ceiling = 500;
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 80 }),
+        fc.nat(79),
+        (draws, resetAt) => {
+          let i = 0;
+          const backoff = new Backoff({ baseMs: 500, maxMs: 30000, random: () => draws[i % draws.length] });
+          let ceiling = 500;
+          for (; i < 80; i++) {
+            if (i === resetAt) {
+              backoff.reset();
+              ceiling = 500;
+            }
+            expect(backoff.ceiling).toBe(ceiling);
+            const wait = backoff.next();
+            expect(wait).toBeGreaterThanOrEqual(0);
+            expect(wait).toBeLessThan(ceiling);
+            expect(wait).toBe(draws[i % draws.length] * ceiling);
+            ceiling = Math.min(30000, ceiling * 2);
           }
-          expect(backoff.ceiling).toBe(ceiling);
-          const wait = backoff.next();
-          expect(wait).toBeGreaterThanOrEqual(0);
-          expect(wait).toBeLessThan(ceiling);
-          expect(wait).toBe(draws[i % draws.length] * ceiling);
-          ceiling = Math.min(30000, ceiling * 2);
-        }
-      }),
+        },
+      ),
       { seed: SEED, numRuns: 30 },
     );
   });

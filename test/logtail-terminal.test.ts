@@ -11,7 +11,19 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** logtail under `script`: its stdout is the slave side of a fresh pty; `script` copies what the terminal shows to its stdout. */
 function onTerminal(relay: RelayProcess, certs: CertFiles, args: string[]): Promise<Tail> {
-  const cmd = [process.execPath, LOGTAIL, '--connect', relay.tls, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args];
+  const cmd = [
+    process.execPath,
+    LOGTAIL,
+    '--connect',
+    relay.tls,
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+    ...args,
+  ];
   // stderr (logtail's progress lines) stays off the terminal: only the messages are compared.
   return Tail.spawn(relay, 'script', ['-qfec', `${cmd.map(quote).join(' ')} 2>/dev/null`, '/dev/null']);
 }

@@ -5,7 +5,20 @@
  * operation waited on is released and its `finally` blocks run. Every backend, both run modes.
  */
 import { getEventListeners } from 'events';
-import { abortable, AbortError, ensure, FdStream, Loop, Operation, Pollset, sleep, TcpListener, TcpStream, timeout, TlsStream } from '../lib';
+import {
+  abortable,
+  AbortError,
+  ensure,
+  FdStream,
+  Loop,
+  Operation,
+  Pollset,
+  sleep,
+  TcpListener,
+  TcpStream,
+  timeout,
+  TlsStream,
+} from '../lib';
 import { describeMatrix, drive, newLoop, openFds } from './helpers/loops';
 import { tlsContexts } from './helpers/tcp';
 
@@ -83,10 +96,13 @@ describeMatrix((backend, mode) => {
     const { loop, crashes } = newLoop(backend);
     const controller = new AbortController();
     const task = loop.spawn(function* () {
-      const v = yield* abortable(controller.signal, (function* () {
-        yield* sleep(1);
-        return 7;
-      })());
+      const v = yield* abortable(
+        controller.signal,
+        (function* () {
+          yield* sleep(1);
+          return 7;
+        })(),
+      );
       expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
       controller.abort();
       yield* sleep(2); // an interrupt that landed now would throw here
@@ -112,7 +128,9 @@ describeMatrix((backend, mode) => {
     expect(await expired).toMatchObject({ code: 'ETIMEDOUT' });
     expect(loop.stats.timers).toBe(0);
     loop.close();
-    expect(() => timeout(1, sleep(1), { signal: 'no' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => timeout(1, sleep(1), { signal: 'no' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
     expect(() => abortable({} as never, sleep(1))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 
@@ -134,7 +152,9 @@ describeMatrix((backend, mode) => {
     // Already aborted: no socket is made (a loopback connect would otherwise complete at once).
     const before = openFds();
     const early = loop.spawn(caught(TcpStream.connect(address, { signal: AbortSignal.abort('early') })));
-    const earlyTls = loop.spawn(caught(TlsStream.connect(address, contexts.client, { signal: AbortSignal.abort('early') })));
+    const earlyTls = loop.spawn(
+      caught(TlsStream.connect(address, contexts.client, { signal: AbortSignal.abort('early') })),
+    );
     await drive(loop, mode);
     expectAbortError(await early, 'early');
     expectAbortError(await earlyTls, 'early');
@@ -196,7 +216,10 @@ describe.each(Pollset.backends)('%s backend, integrated mode', (backend) => {
       started = true;
       yield* sleep(1);
     });
-    await expect(loop.run({ signal: AbortSignal.abort('before') })).rejects.toMatchObject({ name: 'AbortError', cause: 'before' });
+    await expect(loop.run({ signal: AbortSignal.abort('before') })).rejects.toMatchObject({
+      name: 'AbortError',
+      cause: 'before',
+    });
     expect(started).toBe(false);
     const controller = new AbortController();
     loop.spawn(sleep(1));

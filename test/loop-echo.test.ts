@@ -19,7 +19,6 @@ function* echo(conn: FdStream): Operation<number> {
 }
 
 describeMatrix((backend, mode) => {
-
   test(`${STREAMS} concurrent clients get their own lines back`, async () => {
     const { loop, crashes } = newLoop(backend);
     const servers: Task<number>[] = [];

@@ -90,4 +90,3 @@ test('Pollset.has follows insert, remove, and an update that finds the fd closed
     ps.close();
   }
 });
-

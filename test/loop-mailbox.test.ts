@@ -3,7 +3,6 @@ import { CLOSED, Loop, Mailbox, sleep, yieldNow } from '../lib';
 import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 describeMatrix((backend, mode) => {
-
   test('put waits while full, take waits while empty, values arrive in order', async () => {
     const { loop, crashes } = newLoop(backend);
     const box = new Mailbox<number>(2);

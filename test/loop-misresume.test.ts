@@ -6,7 +6,7 @@ import { CONSUMERS, expectMailboxDelivery, expectMisResume } from './helpers/mis
 const socketpairs = () => Array.from({ length: CONSUMERS }, () => FdStream.socketpair());
 
 describeMatrix((backend, mode) => {
-  test("the buggy design (resume consumers with data) throws the mis-resume error", async () => {
+  test('the buggy design (resume consumers with data) throws the mis-resume error', async () => {
     await expectMisResume(newLoop(backend).loop, mode, socketpairs());
   });
 

@@ -25,13 +25,21 @@ type Step =
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 3 }) }),
-  fc.record({ kind: fc.constant('timeout' as const), ms: fc.integer({ min: 0, max: 3 }), inner: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({
+    kind: fc.constant('timeout' as const),
+    ms: fc.integer({ min: 0, max: 3 }),
+    inner: fc.integer({ min: 0, max: 4 }),
+  }),
   fc.record({ kind: fc.constant('fd' as const), ms: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ kind: fc.constant('poke' as const), target: fc.nat(7) }),
   fc.record({ kind: fc.constant('put' as const), ms: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ kind: fc.constant('take' as const), ms: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ kind: fc.constant('yield' as const) }),
-  fc.record({ kind: fc.constant('nested' as const), ms: fc.integer({ min: 0, max: 4 }), cleanupMs: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({
+    kind: fc.constant('nested' as const),
+    ms: fc.integer({ min: 0, max: 4 }),
+    cleanupMs: fc.integer({ min: 0, max: 2 }),
+  }),
   fc.record({ kind: fc.constant('halt' as const), target: fc.nat(7) }),
 );
 
@@ -150,11 +158,23 @@ async function check(backend: Backend, mode: Mode, p: Program): Promise<void> {
   const loop = new Loop({ backend, onError: (e) => crashes.push(e) });
   const box = new Mailbox<number>(p.capacity);
   const n = p.tasks.length;
-  const ledger: Ledger = { started: new Array(n).fill(0), finallies: new Array(n).fill(0), nestedIn: 0, nestedOut: 0, cleanups: 0, halted: new Array(n).fill(false), ranAfterHalt: 0, confirmed: [], offered: [], taken: [] };
+  const ledger: Ledger = {
+    started: new Array(n).fill(0),
+    finallies: new Array(n).fill(0),
+    nestedIn: 0,
+    nestedOut: 0,
+    cleanups: 0,
+    halted: new Array(n).fill(false),
+    ranAfterHalt: 0,
+    confirmed: [],
+    offered: [],
+    taken: [],
+  };
   let counter = 0;
   const pairs = p.tasks.map(() => FdStream.socketpair());
   const tasks: Task<unknown>[] = [];
-  for (let i = 0; i < n; i++) tasks.push(loop.spawn(runProgram(i, p.tasks[i], box, pairs, tasks, ledger, () => ++counter)));
+  for (let i = 0; i < n; i++)
+    tasks.push(loop.spawn(runProgram(i, p.tasks[i], box, pairs, tasks, ledger, () => ++counter)));
   const timers: NodeJS.Timeout[] = [];
   if (mode === 'integrated') {
     const halt = (i: number) => {

@@ -110,12 +110,16 @@ describeMatrix((backend, mode) => {
       watch(loop, topLevel, 'top-level', log);
     });
     await drive(loop, mode);
-    expect(log).toEqual(['parent joined: parent finished', 'detached joined: detached finished', 'top-level joined: top-level finished']);
+    expect(log).toEqual([
+      'parent joined: parent finished',
+      'detached joined: detached finished',
+      'top-level joined: top-level finished',
+    ]);
     expect(crashes).toEqual([]);
     loop.close();
   });
 
-  test('a child spawned in its parent\'s finally is reaped with the parent, before it ever runs', async () => {
+  test("a child spawned in its parent's finally is reaped with the parent, before it ever runs", async () => {
     const { loop, crashes } = newLoop(backend);
     const log: string[] = [];
     let late!: Task<void>;
@@ -166,63 +170,68 @@ const RUNS = 60;
 
 test(`random trees of spawn / halt / finish: every child is done before its parent's join resolves (seed ${SEED}, ${RUNS} runs)`, async () => {
   await fc.assert(
-    fc.asyncProperty(node, fc.array(fc.record({ target: fc.nat(20), ms: fc.integer({ min: 0, max: 5 }) }), { maxLength: 6 }), async (root, halts) => {
-      const loop = new Loop({ onError: () => {} });
-      const tasks: Task<unknown>[] = [];
-      const descendants = new Map<Task<unknown>, Task<unknown>[]>();
-      const violations: string[] = [];
-      let finallyRuns = 0;
-      let started = 0;
+    fc.asyncProperty(
+      node,
+      fc.array(fc.record({ target: fc.nat(20), ms: fc.integer({ min: 0, max: 5 }) }), { maxLength: 6 }),
+      async (root, halts) => {
+        const loop = new Loop({ onError: () => {} });
+        const tasks: Task<unknown>[] = [];
+        const descendants = new Map<Task<unknown>, Task<unknown>[]>();
+        const violations: string[] = [];
+        let finallyRuns = 0;
+        let started = 0;
 
-      function* run(n: Node, ancestors: Task<unknown>[], self: { task?: Task<unknown> }): Operation<string> {
-        {
-          const me = self.task!;
-          started++;
-          try {
-            for (const c of n.children) spawnNode(c, [...ancestors, me]);
-            yield* sleep(n.ending === 'forever' ? Infinity : n.lifeMs);
-            if (n.ending === 'throw') throw new Error('thrown');
-            return 'returned';
-          } finally {
-            finallyRuns++; // counted on entry: a second halt may cut a cleanup wait short (by design)
-            if (n.cleanupMs > 0) yield* sleep(n.cleanupMs);
+        function* run(n: Node, ancestors: Task<unknown>[], self: { task?: Task<unknown> }): Operation<string> {
+          {
+            const me = self.task!;
+            started++;
+            try {
+              for (const c of n.children) spawnNode(c, [...ancestors, me]);
+              yield* sleep(n.ending === 'forever' ? Infinity : n.lifeMs);
+              if (n.ending === 'throw') throw new Error('thrown');
+              return 'returned';
+            } finally {
+              finallyRuns++; // counted on entry: a second halt may cut a cleanup wait short (by design)
+              if (n.cleanupMs > 0) yield* sleep(n.cleanupMs);
+            }
           }
         }
-      }
 
-      function spawnNode(n: Node, ancestors: Task<unknown>[]): void {
-        const self: { task?: Task<unknown> } = {};
-        const body = run(n, ancestors, self);
-        const task = ancestors.length === 0 ? loop.spawn(body) : spawn(body);
-        self.task = task;
-        tasks.push(task);
-        descendants.set(task, []);
-        for (const a of ancestors) descendants.get(a)!.push(task);
+        function spawnNode(n: Node, ancestors: Task<unknown>[]): void {
+          const self: { task?: Task<unknown> } = {};
+          const body = run(n, ancestors, self);
+          const task = ancestors.length === 0 ? loop.spawn(body) : spawn(body);
+          self.task = task;
+          tasks.push(task);
+          descendants.set(task, []);
+          for (const a of ancestors) descendants.get(a)!.push(task);
+          loop.spawn(function* () {
+            try {
+              yield* task.join();
+            } catch {
+              // returned, thrown or halted: all three end the same way for this property
+            }
+            for (const d of descendants.get(task)!)
+              if (d.state !== 'done') violations.push(`task ${d.id} (${d.blockedOn}) outlived ancestor ${task.id}`);
+          });
+        }
+
+        spawnNode(root, []);
         loop.spawn(function* () {
-          try {
-            yield* task.join();
-          } catch {
-            // returned, thrown or halted: all three end the same way for this property
+          for (const h of halts) {
+            yield* sleep(h.ms);
+            tasks[h.target % tasks.length].halt();
           }
-          for (const d of descendants.get(task)!) if (d.state !== 'done') violations.push(`task ${d.id} (${d.blockedOn}) outlived ancestor ${task.id}`);
+          yield* sleep(10);
+          tasks[0].halt();
         });
-      }
-
-      spawnNode(root, []);
-      loop.spawn(function* () {
-        for (const h of halts) {
-          yield* sleep(h.ms);
-          tasks[h.target % tasks.length].halt();
-        }
-        yield* sleep(10);
-        tasks[0].halt();
-      });
-      await loop.run();
-      loop.close();
-      expect(violations).toEqual([]);
-      expect(tasks.every((t) => t.state === 'done')).toBe(true);
-      expect(finallyRuns).toBe(started); // every task that started ran its finally
-    }),
+        await loop.run();
+        loop.close();
+        expect(violations).toEqual([]);
+        expect(tasks.every((t) => t.state === 'done')).toBe(true);
+        expect(finallyRuns).toBe(started); // every task that started ran its finally
+      },
+    ),
     { seed: SEED, numRuns: RUNS },
   );
 }, 120_000);

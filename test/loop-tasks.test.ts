@@ -17,7 +17,6 @@ import {
 import { closeAndFinish, describeMatrix, drive, newLoop } from './helpers/loops';
 
 describeMatrix((backend, mode) => {
-
   test('join returns the typed result and rethrows the error; promises too', async () => {
     const { loop, crashes } = newLoop(backend);
     function* double(n: number): Operation<number> {

@@ -14,7 +14,6 @@ function* elapsed<T>(op: Operation<T>): Operation<{ ms: number; error?: { code?:
 }
 
 describeMatrix((backend, mode) => {
-
   test('sleep and timeout fire not before their deadline and within 1 s after, with other tasks busy', async () => {
     const { loop, crashes } = newLoop(backend);
     // load: 50 tasks rescheduling themselves for a while
@@ -42,10 +41,13 @@ describeMatrix((backend, mode) => {
   test('a timeout whose operation finished first is cancelled and never fires', async () => {
     const { loop, crashes } = newLoop(backend);
     const task = loop.spawn(function* () {
-      const value = yield* timeout(30, (function* () {
-        yield* sleep(5);
-        return 'done';
-      })());
+      const value = yield* timeout(
+        30,
+        (function* () {
+          yield* sleep(5);
+          return 'done';
+        })(),
+      );
       const timersAfter = loop.stats.timers;
       yield* sleep(80); // well past the cancelled deadline: nothing may interrupt this
       for (let i = 0; i < 10; i++) yield* yieldNow();
@@ -62,13 +64,18 @@ describeMatrix((backend, mode) => {
     const [a, b] = FdStream.socketpair();
     let cleaned = false;
     const task = loop.spawn(function* () {
-      const r = yield* elapsed(timeout(20, (function* () {
-        try {
-          return yield* a.read();
-        } finally {
-          cleaned = true;
-        }
-      })()));
+      const r = yield* elapsed(
+        timeout(
+          20,
+          (function* () {
+            try {
+              return yield* a.read();
+            } finally {
+              cleaned = true;
+            }
+          })(),
+        ),
+      );
       return { code: r.error?.code, stats: loop.stats };
     });
     await drive(loop, mode);
@@ -88,11 +95,16 @@ describeMatrix((backend, mode) => {
   test('a deadline passing while the task is queued interrupts it at its next yield', async () => {
     const { loop } = newLoop(backend);
     const task = loop.spawn(() =>
-      elapsed(timeout(5, (function* () {
-        const t0 = performance.now();
-        // never blocks: only ever queued, so the interrupt must wait for a yield
-        for (let n = 0; n < 1_000_000 && performance.now() - t0 < 2000; n++) yield* yieldNow();
-      })())),
+      elapsed(
+        timeout(
+          5,
+          (function* () {
+            const t0 = performance.now();
+            // never blocks: only ever queued, so the interrupt must wait for a yield
+            for (let n = 0; n < 1_000_000 && performance.now() - t0 < 2000; n++) yield* yieldNow();
+          })(),
+        ),
+      ),
     );
     await drive(loop, mode);
     const r = await task;

@@ -22,19 +22,19 @@ function* pingPong(rounds: number): Operation<number> {
 }
 
 describe.each(Pollset.backends)('%s backend', (backend) => {
-test('two loops run side by side in one thread (integrated mode)', async () => {
-  const before = openFds();
-  const loops = [new Loop({ backend }), new Loop({ backend })];
-  const tasks = loops.map((l) => l.spawn(pingPong(20)));
-  await Promise.all(loops.map((l) => l.run()));
-  expect(await Promise.all(tasks)).toEqual([20, 20]);
-  for (const l of loops) l.close();
-  await expectFdsBackTo(before);
-});
+  test('two loops run side by side in one thread (integrated mode)', async () => {
+    const before = openFds();
+    const loops = [new Loop({ backend }), new Loop({ backend })];
+    const tasks = loops.map((l) => l.spawn(pingPong(20)));
+    await Promise.all(loops.map((l) => l.run()));
+    expect(await Promise.all(tasks)).toEqual([20, 20]);
+    for (const l of loops) l.close();
+    await expectFdsBackTo(before);
+  });
 
-test('each worker thread runs its own loop, in both modes', async () => {
-  const dist = path.join(__dirname, '..', 'dist');
-  const source = `
+  test('each worker thread runs its own loop, in both modes', async () => {
+    const dist = path.join(__dirname, '..', 'dist');
+    const source = `
     const { parentPort, workerData } = require('worker_threads');
     const { Loop, FdStream, sleep } = require(${JSON.stringify(dist)});
     const loop = new Loop({ backend: workerData.backend });
@@ -51,19 +51,19 @@ test('each worker thread runs its own loop, in both modes', async () => {
     if (workerData.mode === 'blocking') { loop.runBlocking(); finish(); }
     else loop.run().then(finish);
   `;
-  const results = await Promise.all(
-    ['blocking', 'integrated', 'blocking', 'integrated'].map(
-      (mode) =>
-        new Promise<string>((resolve, reject) => {
-          const w = new Worker(source, { eval: true, workerData: { mode, backend } });
-          w.once('message', (m) => {
-            void w.terminate();
-            resolve(m as string);
-          });
-          w.once('error', reject);
-        }),
-    ),
-  );
-  expect(results).toEqual(['from blocking', 'from integrated', 'from blocking', 'from integrated']);
-});
+    const results = await Promise.all(
+      ['blocking', 'integrated', 'blocking', 'integrated'].map(
+        (mode) =>
+          new Promise<string>((resolve, reject) => {
+            const w = new Worker(source, { eval: true, workerData: { mode, backend } });
+            w.once('message', (m) => {
+              void w.terminate();
+              resolve(m as string);
+            });
+            w.once('error', reject);
+          }),
+      ),
+    );
+    expect(results).toEqual(['from blocking', 'from integrated', 'from blocking', 'from integrated']);
+  });
 });

@@ -12,7 +12,13 @@ import { Pollset } from '../lib';
 
 const root = path.join(__dirname, '..');
 const cxx = process.env.CXX || 'g++';
-const sources = ['test/native/core_test.cc', 'native/pollset.cc', 'native/pollset_epoll.cc', 'native/pollset_poll.cc', 'native/pollset_kqueue.cc'];
+const sources = [
+  'test/native/core_test.cc',
+  'native/pollset.cc',
+  'native/pollset_epoll.cc',
+  'native/pollset_poll.cc',
+  'native/pollset_kqueue.cc',
+];
 let dir: string;
 
 beforeAll(() => {
@@ -64,23 +70,26 @@ test('the pollset core built for this host passes its checks on every backend th
     throw new Error('the addon has the kqueue backend: set POLLSET_KQUEUE=<libkqueue prefix> for the tests too');
   }
   const summary = buildAndRun('core_test', [], process.env.POLLSET_KQUEUE);
-  expect(summary).toBe(`backends ${Pollset.backends.join(',')} pointer-bits ${['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64'].includes(process.arch) ? 64 : 32} failures 0`);
+  expect(summary).toBe(
+    `backends ${Pollset.backends.join(',')} pointer-bits ${['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64'].includes(process.arch) ? 64 : 32} failures 0`,
+  );
 });
 
 // -m32 exists where the host is x86-64 Linux (i386 code on the same kernel); macOS has no 32-bit target and
 // arm64 Linux compilers have no -m32, so the check is defined there only, as the backend suites are per backend.
 if (os.platform() === 'linux' && process.arch === 'x64') {
-test('built with -m32 (udata a 32-bit pointer), every backend delivers its events through the token path', () => {
-  // Debian's gcc-multilib only adds the /usr/include/asm link to the x86 headers (which serve both widths),
-  // and conflicts with the aarch64 cross compiler that npm run prebuild:arm64 installs: the same link is
-  // made here instead, searched last. g++-<major>-multilib (32-bit libc and libstdc++) is what -m32 needs.
-  const inc = path.join(dir, 'include');
-  fs.mkdirSync(inc, { recursive: true });
-  if (fs.existsSync('/usr/include/x86_64-linux-gnu/asm')) fs.symlinkSync('/usr/include/x86_64-linux-gnu/asm', path.join(inc, 'asm'));
-  // POLLSET_KQUEUE_M32: a 32-bit libkqueue install, to run the kqueue backend at 32 bits too.
-  const kqueue32 = process.env.POLLSET_KQUEUE_M32;
-  const summary = buildAndRun('core_test32', ['-m32', '-idirafter', inc], kqueue32);
-  const backends = kqueue32 ? ['epoll', 'kqueue', 'poll'] : ['epoll', 'poll'];
-  expect(summary).toBe(`backends ${backends.join(',')} pointer-bits 32 failures 0`);
-});
+  test('built with -m32 (udata a 32-bit pointer), every backend delivers its events through the token path', () => {
+    // Debian's gcc-multilib only adds the /usr/include/asm link to the x86 headers (which serve both widths),
+    // and conflicts with the aarch64 cross compiler that npm run prebuild:arm64 installs: the same link is
+    // made here instead, searched last. g++-<major>-multilib (32-bit libc and libstdc++) is what -m32 needs.
+    const inc = path.join(dir, 'include');
+    fs.mkdirSync(inc, { recursive: true });
+    if (fs.existsSync('/usr/include/x86_64-linux-gnu/asm'))
+      fs.symlinkSync('/usr/include/x86_64-linux-gnu/asm', path.join(inc, 'asm'));
+    // POLLSET_KQUEUE_M32: a 32-bit libkqueue install, to run the kqueue backend at 32 bits too.
+    const kqueue32 = process.env.POLLSET_KQUEUE_M32;
+    const summary = buildAndRun('core_test32', ['-m32', '-idirafter', inc], kqueue32);
+    const backends = kqueue32 ? ['epoll', 'kqueue', 'poll'] : ['epoll', 'poll'];
+    expect(summary).toBe(`backends ${backends.join(',')} pointer-bits 32 failures 0`);
+  });
 }

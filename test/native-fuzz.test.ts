@@ -18,7 +18,16 @@ import fc from 'fast-check';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DatagramSocket, makeClientCert, makeDevCa, makeServerCert, Pollset, tcp, TlsContext, TlsSession } from '../lib';
+import {
+  DatagramSocket,
+  makeClientCert,
+  makeDevCa,
+  makeServerCert,
+  Pollset,
+  tcp,
+  TlsContext,
+  TlsSession,
+} from '../lib';
 import * as fd from '../lib/fd';
 import { native } from '../lib/native';
 import { openFdList } from './helpers/fds';
@@ -112,13 +121,28 @@ afterAll(() => {
 
 const wrongTypes = fc.constantFrom<unknown>(undefined, null, '3', '', true, {}, [], Symbol('s'), 10n, () => 1);
 const badNumbers = fc.oneof(
-  fc.constantFrom(NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, -1, -(2 ** 31) - 1, 0.5, -0.5, 1e300, Number.MAX_SAFE_INTEGER),
+  fc.constantFrom(
+    NaN,
+    Infinity,
+    -Infinity,
+    2 ** 31,
+    2 ** 32,
+    -1,
+    -(2 ** 31) - 1,
+    0.5,
+    -0.5,
+    1e300,
+    Number.MAX_SAFE_INTEGER,
+  ),
   fc.integer({ min: 0, max: 1000 }).map((k) => 2 ** 32 + k),
   fc.integer({ min: 1, max: 2 ** 31 }).map((k) => -k),
   fc.double({ noDefaultInfinity: false }),
 );
 /** Never a valid descriptor number. */
-const badFd = fc.oneof(badNumbers.filter((n) => !(Number.isInteger(n) && n >= 0 && n <= 0x7fffffff)), wrongTypes);
+const badFd = fc.oneof(
+  badNumbers.filter((n) => !(Number.isInteger(n) && n >= 0 && n <= 0x7fffffff)),
+  wrongTypes,
+);
 /** Small integers and everything bad: offsets, lengths, counts, options. */
 const anyInt = fc.oneof(fc.integer({ min: -3, max: 70 }), badNumbers, wrongTypes);
 
@@ -149,7 +173,10 @@ function detached(bytes: number): Uint8Array {
   return view;
 }
 
-type ResizableCtor = new (length: number, options: { maxByteLength: number }) => ArrayBuffer & {
+type ResizableCtor = new (
+  length: number,
+  options: { maxByteLength: number },
+) => ArrayBuffer & {
   resize(length: number): void;
 };
 
@@ -161,8 +188,7 @@ const bufferKinds: Record<string, Make> = {
   pooled: () => Buffer.from('pooled bytes').subarray(3),
   detached: () => detached(16),
   shared: () => new Uint8Array(new SharedArrayBuffer(32)),
-  growableShared: () =>
-    new Uint8Array(new (SharedArrayBuffer as unknown as ResizableCtor)(8, { maxByteLength: 64 })),
+  growableShared: () => new Uint8Array(new (SharedArrayBuffer as unknown as ResizableCtor)(8, { maxByteLength: 64 })),
   resizable: () => new Uint8Array(new (ArrayBuffer as unknown as ResizableCtor)(16, { maxByteLength: 64 })),
   shrunk: () => {
     const rab = new (ArrayBuffer as unknown as ResizableCtor)(32, { maxByteLength: 64 });
@@ -181,7 +207,9 @@ const someBuffer: fc.Arbitrary<Make> = fc.oneof(
 
 /** Lists of buffers, including hostile ones. */
 const someList: fc.Arbitrary<Make> = fc.oneof(
-  fc.array(fc.constantFrom(...Object.values(bufferKinds)), { maxLength: 6 }).map((makers) => () => makers.map((m) => m())),
+  fc
+    .array(fc.constantFrom(...Object.values(bufferKinds)), { maxLength: 6 })
+    .map((makers) => () => makers.map((m) => m())),
   fc.constantFrom<Make>(
     () => {
       const list: unknown[] = [Buffer.from('a'), Buffer.from('b')];
@@ -247,7 +275,15 @@ const someRawAddress: fc.Arbitrary<Make> = fc.oneof(
 
 /** Address texts and bad values for the public API (loopback only). */
 const someAddress = fc.oneof(
-  fc.constantFrom<unknown>('127.0.0.1:0', '[::1]:0', '127.0.0.1:9', 'not an address', '', '127.0.0.1:99999', '/nonexistent/dir/s.sock'),
+  fc.constantFrom<unknown>(
+    '127.0.0.1:0',
+    '[::1]:0',
+    '127.0.0.1:9',
+    'not an address',
+    '',
+    '127.0.0.1:99999',
+    '/nonexistent/dir/s.sock',
+  ),
   wrongTypes,
 );
 
@@ -257,14 +293,15 @@ type Any = (...args: unknown[]) => unknown;
 const raw = native as unknown as Record<string, Any>;
 
 function closeIfFds(result: unknown): void {
-  if (Array.isArray(result)) for (const n of result) if (typeof n === 'number') native.close(n);
-  else if (typeof result === 'number' && result > 2) native.close(result);
+  if (Array.isArray(result))
+    for (const n of result)
+      if (typeof n === 'number') native.close(n);
+      else if (typeof result === 'number' && result > 2) native.close(result);
 }
 
 /** fc.assert of fc.property with this file's seed and run count (fast-check prints both on failure). */
- 
+
 function property(...args: any[]): void {
-   
   // Synchronous properties: fc.assert returns nothing to wait for.
   void fc.assert((fc.property as any)(...args), { seed: SEED, numRuns: RUNS });
 }
@@ -302,80 +339,133 @@ describe(`native functions (seed ${SEED}, ${RUNS} runs each)`, () => {
       const result = attempt('accept', () => raw.accept(f(), out(), addrs()));
       if (typeof result === 'number' && result > 0) throw new Error('nobody connects to the fuzz listener');
     });
-    property(fc.oneof(wrongTypes, fc.string()), fc.oneof(wrongTypes, fc.constantFrom('ipv4', 'ipv6', 'unix', 'raw')), fc.oneof(wrongTypes, fc.constantFrom('dgram', 'stream', 'raw')), (text: unknown, family: unknown, type: unknown) => {
-      attempt('parseAddress', () => raw.parseAddress(text));
-      closeIfFds(attempt('socket', () => raw.socket(family, type)));
-    });
+    property(
+      fc.oneof(wrongTypes, fc.string()),
+      fc.oneof(wrongTypes, fc.constantFrom('ipv4', 'ipv6', 'unix', 'raw')),
+      fc.oneof(wrongTypes, fc.constantFrom('dgram', 'stream', 'raw')),
+      (text: unknown, family: unknown, type: unknown) => {
+        attempt('parseAddress', () => raw.parseAddress(text));
+        closeIfFds(attempt('socket', () => raw.socket(family, type)));
+      },
+    );
   });
 
   test('datagrams and gathered writes: send, sendMany, writev, Receiver', () => {
-    property(someFd, someBuffer, anyInt, anyInt, someRawAddress, (f: Make, b: Make, off: unknown, len: unknown, a: Make) => {
-      attempt('send', () => raw.send(f(), b(), off, len, a()));
-    });
-    property(someFd, someList, fc.oneof(someRawAddress, fc.constant(() => undefined)), (f: Make, l: Make, a: Make) => {
-      const sent = attempt('sendMany', () => raw.sendMany(f(), l(), a()));
-      if (typeof sent === 'number' && sent > 6) throw new Error(`sendMany sent ${sent} datagrams of a list of at most 6`);
-      const written = attempt('writev', () => raw.writev(f(), l()));
-      if (typeof written === 'number' && written > 6 * 70000) throw new Error(`writev wrote ${written} bytes`);
-    });
+    property(
+      someFd,
+      someBuffer,
+      anyInt,
+      anyInt,
+      someRawAddress,
+      (f: Make, b: Make, off: unknown, len: unknown, a: Make) => {
+        attempt('send', () => raw.send(f(), b(), off, len, a()));
+      },
+    );
+    property(
+      someFd,
+      someList,
+      fc.oneof(
+        someRawAddress,
+        fc.constant(() => undefined),
+      ),
+      (f: Make, l: Make, a: Make) => {
+        const sent = attempt('sendMany', () => raw.sendMany(f(), l(), a()));
+        if (typeof sent === 'number' && sent > 6)
+          throw new Error(`sendMany sent ${sent} datagrams of a list of at most 6`);
+        const written = attempt('writev', () => raw.writev(f(), l()));
+        if (typeof written === 'number' && written > 6 * 70000) throw new Error(`writev wrote ${written} bytes`);
+      },
+    );
     const Receiver = native.Receiver as unknown as new (...args: unknown[]) => { receive(fd: unknown): number };
-    property(someBuffer, anyInt, someBuffer, someBuffer, someFd, fc.boolean(), (s: Make, size: unknown, m: Make, a: Make, f: Make, move: boolean) => {
-      const slots = new Uint8Array(4 * 64);
-      const good = attempt('new Receiver (valid)', () => new Receiver(slots, 64, new Int32Array(12), new Uint8Array(4 * native.addressSize)));
-      if (move) structuredClone(slots.buffer, { transfer: [slots.buffer] });
-      attempt('Receiver.receive', () => good?.receive(f()));
-      const bad = attempt('new Receiver', () => new Receiver(s(), size, m(), a()));
-      attempt('Receiver.receive (fuzzed)', () => bad?.receive(f()));
-    });
+    property(
+      someBuffer,
+      anyInt,
+      someBuffer,
+      someBuffer,
+      someFd,
+      fc.boolean(),
+      (s: Make, size: unknown, m: Make, a: Make, f: Make, move: boolean) => {
+        const slots = new Uint8Array(4 * 64);
+        const good = attempt(
+          'new Receiver (valid)',
+          () => new Receiver(slots, 64, new Int32Array(12), new Uint8Array(4 * native.addressSize)),
+        );
+        if (move) structuredClone(slots.buffer, { transfer: [slots.buffer] });
+        attempt('Receiver.receive', () => good?.receive(f()));
+        const bad = attempt('new Receiver', () => new Receiver(s(), size, m(), a()));
+        attempt('Receiver.receive (fuzzed)', () => bad?.receive(f()));
+      },
+    );
   });
 
   test('Pollset: construction, registration, wait, setEvents, watch, after close', () => {
     const backends = native.backends();
-    property(fc.oneof(fc.constantFrom<unknown>(...backends), wrongTypes, fc.constant('nope')), someBuffer, someFd, anyInt, fc.oneof(badNumbers, wrongTypes, fc.constant(0)), fc.boolean(), (backend: unknown, events: Make, f: Make, interest: unknown, timeout: unknown, move: boolean) => {
-      const Ctor = native.Pollset as unknown as new (...args: unknown[]) => Record<string, Any> & { error: number };
-      const fuzzed = attempt('new Pollset', () => new Ctor(backend, events()));
-      if (fuzzed) (fuzzed.close)();
-      const eventsArray = new Int32Array(8);
-      const set = new Ctor(backends[0], eventsArray);
-      try {
-        expect(set.insert(fx.idle[1], 2)).toBe(0); // always ready: no wait below can block
-        attempt('insert', () => set.insert(f(), interest));
-        attempt('update', () => set.update(f(), interest));
-        attempt('remove', () => set.remove(f()));
-        if (move) structuredClone(eventsArray.buffer, { transfer: [eventsArray.buffer] });
-        attempt('wait', () => set.wait(timeout));
-        attempt('setEvents', () => set.setEvents(events()));
-        attempt('wait after setEvents', () => set.wait(0));
-        attempt('watch', () => set.watch(interest));
-      } finally {
-        set.close();
-      }
-      attempt('insert after close', () => set.insert(fx.idle[1], 2));
-      attempt('wait after close', () => set.wait(0));
-    });
+    property(
+      fc.oneof(fc.constantFrom<unknown>(...backends), wrongTypes, fc.constant('nope')),
+      someBuffer,
+      someFd,
+      anyInt,
+      fc.oneof(badNumbers, wrongTypes, fc.constant(0)),
+      fc.boolean(),
+      (backend: unknown, events: Make, f: Make, interest: unknown, timeout: unknown, move: boolean) => {
+        const Ctor = native.Pollset as unknown as new (...args: unknown[]) => Record<string, Any> & { error: number };
+        const fuzzed = attempt('new Pollset', () => new Ctor(backend, events()));
+        if (fuzzed) fuzzed.close();
+        const eventsArray = new Int32Array(8);
+        const set = new Ctor(backends[0], eventsArray);
+        try {
+          expect(set.insert(fx.idle[1], 2)).toBe(0); // always ready: no wait below can block
+          attempt('insert', () => set.insert(f(), interest));
+          attempt('update', () => set.update(f(), interest));
+          attempt('remove', () => set.remove(f()));
+          if (move) structuredClone(eventsArray.buffer, { transfer: [eventsArray.buffer] });
+          attempt('wait', () => set.wait(timeout));
+          attempt('setEvents', () => set.setEvents(events()));
+          attempt('wait after setEvents', () => set.wait(0));
+          attempt('watch', () => set.watch(interest));
+        } finally {
+          set.close();
+        }
+        attempt('insert after close', () => set.insert(fx.idle[1], 2));
+        attempt('wait after close', () => set.wait(0));
+      },
+    );
   });
 
   test('TLS: contexts, sessions, read/write windows, after free', () => {
     const ctx = new native.TlsContext({ server: false, verify: 0 });
-    property(someFd, someBuffer, anyInt, anyInt, fc.oneof(wrongTypes, fc.constant('localhost')), anyInt, (f: Make, b: Make, off: unknown, len: unknown, name: unknown, verify: unknown) => {
-      const Session = native.TlsSession as unknown as new (...args: unknown[]) => Record<string, Any>;
-      attempt('new TlsContext', () => new (native.TlsContext as unknown as new (o: unknown) => unknown)({ server: true, verify }));
-      attempt('makeCertificate', () => native.makeCertificate({ role: 'ca', cn: 'x', notBefore: verify as number, notAfter: NaN }));
-      const [a, z] = fd.socketpair();
-      try {
-        const s = attempt('new TlsSession', () => new Session(ctx, f(), name));
-        s?.free();
-        const session = new Session(ctx, a, 'localhost');
-        attempt('session.write', () => session.write(b(), off, len));
-        attempt('session.read', () => session.read(b(), off, len));
-        session.free();
-        attempt('session.write after free', () => session.write(Buffer.from('x')));
-        attempt('session.handshake after free', () => session.handshake());
-      } finally {
-        fd.close(a);
-        fd.close(z);
-      }
-    });
+    property(
+      someFd,
+      someBuffer,
+      anyInt,
+      anyInt,
+      fc.oneof(wrongTypes, fc.constant('localhost')),
+      anyInt,
+      (f: Make, b: Make, off: unknown, len: unknown, name: unknown, verify: unknown) => {
+        const Session = native.TlsSession as unknown as new (...args: unknown[]) => Record<string, Any>;
+        attempt(
+          'new TlsContext',
+          () => new (native.TlsContext as unknown as new (o: unknown) => unknown)({ server: true, verify }),
+        );
+        attempt('makeCertificate', () =>
+          native.makeCertificate({ role: 'ca', cn: 'x', notBefore: verify as number, notAfter: NaN }),
+        );
+        const [a, z] = fd.socketpair();
+        try {
+          const s = attempt('new TlsSession', () => new Session(ctx, f(), name));
+          s?.free();
+          const session = new Session(ctx, a, 'localhost');
+          attempt('session.write', () => session.write(b(), off, len));
+          attempt('session.read', () => session.read(b(), off, len));
+          session.free();
+          attempt('session.write after free', () => session.write(Buffer.from('x')));
+          attempt('session.handshake after free', () => session.handshake());
+        } finally {
+          fd.close(a);
+          fd.close(z);
+        }
+      },
+    );
   });
 });
 
@@ -405,41 +495,56 @@ describe(`public classes over the addon (seed ${SEED}, ${RUNS} runs each)`, () =
   });
 
   test('Pollset', () => {
-    property(fc.oneof(fc.constantFrom<unknown>(...Pollset.backends), wrongTypes, fc.constant('nope')), someFd, fc.oneof(fc.constantFrom<unknown>('r', 'w', 'rw', 'p', '', 'x'), wrongTypes), fc.oneof(badNumbers, wrongTypes, fc.constant(0)), (backend: unknown, f: Make, events: unknown, timeout: unknown) => {
-      const fuzzed = attempt('new Pollset', () => new Pollset({ backend: backend as 'poll' }));
-      fuzzed?.close();
-      const ps = new Pollset() as unknown as Record<string, Any>;
-      ps.insert(fx.idle[1], 'w');
-      attempt('Pollset.insert', () => ps.insert(f(), events));
-      attempt('Pollset.update', () => ps.update(f(), events));
-      attempt('Pollset.remove', () => ps.remove(f()));
-      attempt('Pollset.wait', () => ps.wait(timeout));
-      attempt('Pollset.watch', () => ps.watch(events));
-      ps.close();
-      attempt('Pollset.insert after close', () => ps.insert(fx.idle[1], 'w'));
-      attempt('Pollset.wait after close', () => ps.wait(0));
-    });
+    property(
+      fc.oneof(fc.constantFrom<unknown>(...Pollset.backends), wrongTypes, fc.constant('nope')),
+      someFd,
+      fc.oneof(fc.constantFrom<unknown>('r', 'w', 'rw', 'p', '', 'x'), wrongTypes),
+      fc.oneof(badNumbers, wrongTypes, fc.constant(0)),
+      (backend: unknown, f: Make, events: unknown, timeout: unknown) => {
+        const fuzzed = attempt('new Pollset', () => new Pollset({ backend: backend as 'poll' }));
+        fuzzed?.close();
+        const ps = new Pollset() as unknown as Record<string, Any>;
+        ps.insert(fx.idle[1], 'w');
+        attempt('Pollset.insert', () => ps.insert(f(), events));
+        attempt('Pollset.update', () => ps.update(f(), events));
+        attempt('Pollset.remove', () => ps.remove(f()));
+        attempt('Pollset.wait', () => ps.wait(timeout));
+        attempt('Pollset.watch', () => ps.watch(events));
+        ps.close();
+        attempt('Pollset.insert after close', () => ps.insert(fx.idle[1], 'w'));
+        attempt('Pollset.wait after close', () => ps.wait(0));
+      },
+    );
   });
 
   test('DatagramSocket', () => {
-    property(fc.oneof(fc.constantFrom<unknown>('udp4', 'udp6', 'unix', 'toString'), wrongTypes), anyInt, anyInt, someAddress, someBuffer, someList, anyInt, (type: unknown, slots: unknown, slotSize: unknown, address: unknown, b: Make, l: Make, size: unknown) => {
-      const Ctor = DatagramSocket as unknown as new (...args: unknown[]) => DatagramSocket;
-      const fuzzed = attempt('new DatagramSocket', () => new Ctor(type, { slots, slotSize }));
-      fuzzed?.close();
-      const sock = new DatagramSocket('udp4', { slots: 4, slotSize: 512 }) as unknown as Record<string, Any>;
-      try {
-        attempt('DatagramSocket.bind', () => sock.bind(address));
-        attempt('DatagramSocket.send', () => sock.send(b(), fx.udp.localAddress()));
-        attempt('DatagramSocket.send (to)', () => sock.send(Buffer.from('x'), address));
-        attempt('DatagramSocket.sendMany', () => sock.sendMany(l(), fx.udp.localAddress()));
-        attempt('DatagramSocket.setRecvBufferSize', () => sock.setRecvBufferSize(size));
-        attempt('DatagramSocket.receive', () => sock.receive());
-      } finally {
-        sock.close();
-      }
-      attempt('DatagramSocket.send after close', () => sock.send(Buffer.from('x'), fx.udp.localAddress()));
-      attempt('DatagramSocket.receive after close', () => sock.receive());
-    });
+    property(
+      fc.oneof(fc.constantFrom<unknown>('udp4', 'udp6', 'unix', 'toString'), wrongTypes),
+      anyInt,
+      anyInt,
+      someAddress,
+      someBuffer,
+      someList,
+      anyInt,
+      (type: unknown, slots: unknown, slotSize: unknown, address: unknown, b: Make, l: Make, size: unknown) => {
+        const Ctor = DatagramSocket as unknown as new (...args: unknown[]) => DatagramSocket;
+        const fuzzed = attempt('new DatagramSocket', () => new Ctor(type, { slots, slotSize }));
+        fuzzed?.close();
+        const sock = new DatagramSocket('udp4', { slots: 4, slotSize: 512 }) as unknown as Record<string, Any>;
+        try {
+          attempt('DatagramSocket.bind', () => sock.bind(address));
+          attempt('DatagramSocket.send', () => sock.send(b(), fx.udp.localAddress()));
+          attempt('DatagramSocket.send (to)', () => sock.send(Buffer.from('x'), address));
+          attempt('DatagramSocket.sendMany', () => sock.sendMany(l(), fx.udp.localAddress()));
+          attempt('DatagramSocket.setRecvBufferSize', () => sock.setRecvBufferSize(size));
+          attempt('DatagramSocket.receive', () => sock.receive());
+        } finally {
+          sock.close();
+        }
+        attempt('DatagramSocket.send after close', () => sock.send(Buffer.from('x'), fx.udp.localAddress()));
+        attempt('DatagramSocket.receive after close', () => sock.receive());
+      },
+    );
     // Whatever was sent to the shared socket: take it so its buffer never fills.
     for (let i = 0; i < 1000 && typeof fx.udp.receive() !== 'symbol'; i++);
   });

@@ -48,7 +48,13 @@ export function receiveNow(sock: DatagramSocket): DatagramBatch {
 }
 
 /** Sends `big` then a small datagram to `rx` (whose slots are `slotSize`): the first is truncated, the second whole. */
-export function expectTruncatedThenNext(tx: DatagramSocket, rx: DatagramSocket, to: string | Address, big: Buffer, slotSize: number): void {
+export function expectTruncatedThenNext(
+  tx: DatagramSocket,
+  rx: DatagramSocket,
+  to: string | Address,
+  big: Buffer,
+  slotSize: number,
+): void {
   expect(tx.send(big, to)).toBe(big.length);
   expect(tx.send(Buffer.from('next'), to)).toBe(4);
   const batch = receiveNow(rx);

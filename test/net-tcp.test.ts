@@ -94,40 +94,43 @@ describe('TCP with Node net', () => {
     }
   });
 
-  test.each(['127.0.0.1', '::1'])('our connect reaches a Node server on %s; writev; shutdown gives the peer EOF', async (host) => {
-    let serverSide: net.Socket | undefined;
-    const received: Buffer[] = [];
-    let ended!: () => void;
-    const end = new Promise<void>((resolve) => (ended = resolve));
-    const server = await nodeServer(host, (s) => {
-      serverSide = s;
-      s.on('data', (d) => received.push(d));
-      s.on('end', () => {
-        s.end('bye');
-        ended();
+  test.each(['127.0.0.1', '::1'])(
+    'our connect reaches a Node server on %s; writev; shutdown gives the peer EOF',
+    async (host) => {
+      let serverSide: net.Socket | undefined;
+      const received: Buffer[] = [];
+      let ended!: () => void;
+      const end = new Promise<void>((resolve) => (ended = resolve));
+      const server = await nodeServer(host, (s) => {
+        serverSide = s;
+        s.on('data', (d) => received.push(d));
+        s.on('end', () => {
+          s.end('bye');
+          ended();
+        });
       });
-    });
-    const port = (server.address() as net.AddressInfo).port;
-    const text = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    const fd = await connected(text);
-    try {
-      expect(tcp.remoteAddress(fd).toString()).toBe(text);
-      for (let i = 0; i < 100 && !serverSide; i++) await new Promise((r) => setImmediate(r));
-      expect(tcp.localAddress(fd).port).toBe(serverSide?.remotePort);
-      expect(tcp.localAddress(fd).host).toBe(host);
+      const port = (server.address() as net.AddressInfo).port;
+      const text = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      const fd = await connected(text);
+      try {
+        expect(tcp.remoteAddress(fd).toString()).toBe(text);
+        for (let i = 0; i < 100 && !serverSide; i++) await new Promise((r) => setImmediate(r));
+        expect(tcp.localAddress(fd).port).toBe(serverSide?.remotePort);
+        expect(tcp.localAddress(fd).host).toBe(host);
 
-      const parts = ['alpha ', 'beta ', 'gamma'].map((s) => Buffer.from(s));
-      expect(tcp.writev(fd, parts)).toBe(16);
-      tcp.shutdown(fd, 'write');
-      await end;
-      expect(Buffer.concat(received).toString()).toBe('alpha beta gamma');
-      // The server answered and closed: we read its bytes, then end of stream.
-      expect((await readAll(fd, Infinity)).toString()).toBe('bye');
-    } finally {
-      close(fd);
-      await closeServer(server);
-    }
-  });
+        const parts = ['alpha ', 'beta ', 'gamma'].map((s) => Buffer.from(s));
+        expect(tcp.writev(fd, parts)).toBe(16);
+        tcp.shutdown(fd, 'write');
+        await end;
+        expect(Buffer.concat(received).toString()).toBe('alpha beta gamma');
+        // The server answered and closed: we read its bytes, then end of stream.
+        expect((await readAll(fd, Infinity)).toString()).toBe('bye');
+      } finally {
+        close(fd);
+        await closeServer(server);
+      }
+    },
+  );
 
   test('TCP_NODELAY is set and read back', async () => {
     const server = await nodeServer('127.0.0.1', () => undefined);
@@ -177,7 +180,9 @@ describe('TCP errors', () => {
     const lfd = tcp.listen('127.0.0.1:0');
     const address = tcp.localAddress(lfd).toString();
     const before = fdCount();
-    expect(() => tcp.listen(address)).toThrow(expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', address }));
+    expect(() => tcp.listen(address)).toThrow(
+      expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', address }),
+    );
     expect(fdCount()).toBe(before);
     close(lfd);
   });

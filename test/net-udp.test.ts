@@ -12,7 +12,8 @@ async function receiveCount(sock: DatagramSocket, count: number): Promise<{ data
       await ready(sock.fd, 'r');
       continue;
     }
-    for (let i = 0; i < batch.count; i++) got.push({ data: Buffer.from(batch.data(i)), from: batch.address(i).toString() });
+    for (let i = 0; i < batch.count; i++)
+      got.push({ data: Buffer.from(batch.data(i)), from: batch.address(i).toString() });
   }
   return got;
 }
@@ -161,7 +162,9 @@ describe('UDP between our own sockets', () => {
     // Linux doubles the value for bookkeeping; others keep it.
     expect(sock.recvBufferSize()).toBeGreaterThanOrEqual(65536);
     expect(sock.sendBufferSize()).toBeGreaterThanOrEqual(65536);
-    expect(() => sock.setRecvBufferSize(-1)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'setsockopt' }));
+    expect(() => sock.setRecvBufferSize(-1)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'setsockopt' }),
+    );
     sock.close();
   });
 
@@ -171,7 +174,9 @@ describe('UDP between our own sockets', () => {
     expect(() => bindDatagram('udp4', a.localAddress())).toThrow(
       expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', address: a.localAddress().toString() }),
     );
-    expect(() => bindDatagram('udp4', '[::1]:0')).toThrow(expect.objectContaining({ syscall: 'bind', address: '[::1]:0' }));
+    expect(() => bindDatagram('udp4', '[::1]:0')).toThrow(
+      expect.objectContaining({ syscall: 'bind', address: '[::1]:0' }),
+    );
     expect(() => a.send(Buffer.from('x'), 'nowhere:1')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     a.close();
     a.close(); // idempotent

@@ -70,7 +70,12 @@ describe('unix datagram sockets', () => {
     const tx = new DatagramSocket('unix');
     const missing = path.join(tmp.dir, 'missing.sock');
     expect(() => tx.send(Buffer.from('x'), missing)).toThrow(
-      expect.objectContaining({ code: 'ENOENT', syscall: 'send', address: missing, message: expect.stringContaining(missing) }),
+      expect.objectContaining({
+        code: 'ENOENT',
+        syscall: 'send',
+        address: missing,
+        message: expect.stringContaining(missing),
+      }),
     );
     tx.close();
   });

@@ -23,9 +23,13 @@ export class NetNamespace {
   /** A new namespace with loopback up, or why none can be made. */
   static open(timeoutMs = 10000): Promise<NetNamespace | { unavailable: string }> {
     const root = process.getuid?.() === 0;
-    const holder = spawn('unshare', [...(root ? [] : ['--map-root-user']), '--net', 'sh', '-c', 'ip link set lo up && echo up && read _'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const holder = spawn(
+      'unshare',
+      [...(root ? [] : ['--map-root-user']), '--net', 'sh', '-c', 'ip link set lo up && echo up && read _'],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     holder.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     return new Promise((resolve) => {
@@ -34,13 +38,22 @@ export class NetNamespace {
         holder.kill('SIGKILL');
         resolve({ unavailable: why });
       };
-      const timer = setTimeout(() => fail(`unshare did not bring loopback up within ${timeoutMs} ms: ${stderr.trim()}`), timeoutMs);
+      const timer = setTimeout(
+        () => fail(`unshare did not bring loopback up within ${timeoutMs} ms: ${stderr.trim()}`),
+        timeoutMs,
+      );
       holder.once('error', (err) => fail(`cannot run unshare: ${err.message}`));
       holder.once('exit', (code, signal) => fail(`unshare --net exited (${code ?? signal}): ${stderr.trim()}`));
       holder.stdout.once('data', () => {
         clearTimeout(timer);
         holder.removeAllListeners('exit');
-        const enter = ['nsenter', `--target=${holder.pid}`, ...(root ? [] : ['--user', '--preserve-credentials']), '--net', '--'];
+        const enter = [
+          'nsenter',
+          `--target=${holder.pid}`,
+          ...(root ? [] : ['--user', '--preserve-credentials']),
+          '--net',
+          '--',
+        ];
         resolve(new NetNamespace(holder, enter));
       });
     });

@@ -74,9 +74,12 @@ test('every public export of the packed types, and every member of its classes a
   const program = ts.createProgram([entry], { types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')] });
   const checker = program.getTypeChecker();
   // A namespace (`export * as tcp`) is documented by the comment that opens its module file.
-  const opening = (f: ts.SourceFile) => /^\/\*\*/.test(f.text.slice(ts.getLeadingCommentRanges(f.text, 0)?.[0]?.pos ?? -1));
+  const opening = (f: ts.SourceFile) =>
+    /^\/\*\*/.test(f.text.slice(ts.getLeadingCommentRanges(f.text, 0)?.[0]?.pos ?? -1));
   const documented = (sym: ts.Symbol) =>
-    (sym.getDeclarations() ?? []).some((d) => (ts.isSourceFile(d) ? opening(d) : ts.getJSDocCommentsAndTags(d).length > 0));
+    (sym.getDeclarations() ?? []).some((d) =>
+      ts.isSourceFile(d) ? opening(d) : ts.getJSDocCommentsAndTags(d).length > 0,
+    );
   const hidden = ts.ModifierFlags.Private | ts.ModifierFlags.Protected;
   const undocumented: string[] = [];
   const seen = new Set<ts.Symbol>();
@@ -92,7 +95,8 @@ test('every public export of the packed types, and every member of its classes a
     for (const table of [sym.members, sym.exports]) {
       table?.forEach((m, key) => {
         const decl = m.getDeclarations()?.[0];
-        const skip = /^(__constructor|__index|prototype|__#)/.test(String(key)) || m.flags & ts.SymbolFlags.TypeParameter;
+        const skip =
+          /^(__constructor|__index|prototype|__#)/.test(String(key)) || m.flags & ts.SymbolFlags.TypeParameter;
         if (skip || (decl && ts.getCombinedModifierFlags(decl) & hidden)) return;
         visit(m, `${name}.${String(key)}`, false);
       });
@@ -155,18 +159,25 @@ function nodeOnlyPath(dir: string): string {
 test('installs into an empty project with no compiler on PATH and runs from the prebuild', async () => {
   const project = path.join(work, 'consumer');
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, allowScripts: { pollset: true } }));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, allowScripts: { pollset: true } }),
+  );
   const env = { HOME: os.homedir(), PATH: nodeOnlyPath(work), npm_config_update_notifier: 'false' };
   for (const tool of ['cc', 'gcc', 'c++', 'g++', 'make', 'python3']) {
     expect(spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { env }).status).not.toBe(0);
   }
 
-  const install = spawnSync('npm', ['install', '--foreground-scripts', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
-    cwd: project,
-    env,
-    encoding: 'utf8',
-    timeout: 120000,
-  });
+  const install = spawnSync(
+    'npm',
+    ['install', '--foreground-scripts', '--prefer-offline', '--no-audit', '--no-fund', tarball],
+    {
+      cwd: project,
+      env,
+      encoding: 'utf8',
+      timeout: 120000,
+    },
+  );
   expect(install.stderr).not.toMatch(/gyp|make:|g\+\+|not found/);
   expect(install.status).toBe(0);
   // The install script ran, found that the prebuild loads, and said nothing: nothing was compiled.
@@ -196,7 +207,12 @@ test('installs into an empty project with no compiler on PATH and runs from the 
   ].join('\n');
   const both = spawnSync('node', ['--input-type=module', '-e', same], opts);
   expect(both.stderr).toBe('');
-  expect(JSON.parse(both.stdout)).toEqual({ missing: [], names: expect.any(Number), sameLoop: true, defaultIsCjs: true });
+  expect(JSON.parse(both.stdout)).toEqual({
+    missing: [],
+    names: expect.any(Number),
+    sameLoop: true,
+    defaultIsCjs: true,
+  });
   expect(JSON.parse(both.stdout).names).toBeGreaterThan(40);
 
   // Source maps carry their sources: stack traces name lib/*.ts lines of the installed package.
@@ -226,13 +242,19 @@ test('installs into an empty project with no compiler on PATH and runs from the 
       });
     });
     expect(fs.statSync(path.join(demo, 'client-key.pem')).mode & 0o777).toBe(0o600);
-    const tail = spawn(bin('logtail'), ['--demo', demo, '--connect', listening.tls, '--count', '1'], { cwd: project, env });
+    const tail = spawn(bin('logtail'), ['--demo', demo, '--connect', listening.tls, '--count', '1'], {
+      cwd: project,
+      env,
+    });
     let got = '';
     let tailErr = '';
     tail.stdout.on('data', (d: Buffer) => (got += d));
     tail.stderr.on('data', (d: Buffer) => (tailErr += d));
     const tailExit = new Promise((resolve) => tail.on('exit', resolve));
-    const [host, port] = [listening.inputs.slice(0, listening.inputs.lastIndexOf(':')), Number(listening.inputs.split(':').pop())];
+    const [host, port] = [
+      listening.inputs.slice(0, listening.inputs.lastIndexOf(':')),
+      Number(listening.inputs.split(':').pop()),
+    ];
     const sender = dgram.createSocket('udp4');
     const deadline = Date.now() + 20000;
     // Until logtail's subscription is up, datagrams have nobody to go to: send until one arrives.
@@ -243,7 +265,12 @@ test('installs into an empty project with no compiler on PATH and runs from the 
     sender.close();
     if (!got) tail.kill();
     // stderr holds logtail's progress lines only (connected, where it started), no error.
-    expect({ exit: await tailExit, stderr: tailErr }).toEqual({ exit: 0, stderr: expect.stringMatching(/^logtail: connected to \S+ \(subject CN=logrelay demo server\)\nlogtail: starting live \(the relay's next message is seq \d+\)\n$/) });
+    expect({ exit: await tailExit, stderr: tailErr }).toEqual({
+      exit: 0,
+      stderr: expect.stringMatching(
+        /^logtail: connected to \S+ \(subject CN=logrelay demo server\)\nlogtail: starting live \(the relay's next message is seq \d+\)\n$/,
+      ),
+    });
     expect(got.split('\n')[0]).toBe('<13>from the tarball');
   } finally {
     relay.kill('SIGTERM');
@@ -258,10 +285,19 @@ test('a TypeScript consumer compiles against the packed types, from CommonJS and
   fs.cpSync(unpacked, path.join(modules, 'pollset'), { recursive: true });
   fs.symlinkSync(path.join(root, 'node_modules/@types/node'), path.join(modules, '@types/node'));
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'types-consumer', private: true }));
-  const compilerOptions = { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true };
+  const compilerOptions = {
+    module: 'node16',
+    moduleResolution: 'node16',
+    target: 'ES2022',
+    strict: true,
+    noEmit: true,
+  };
   fs.writeFileSync(
     path.join(project, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { ...compilerOptions, skipLibCheck: false, types: ['node'] }, include: ['*.mts', '*.cts'] }),
+    JSON.stringify({
+      compilerOptions: { ...compilerOptions, skipLibCheck: false, types: ['node'] },
+      include: ['*.mts', '*.cts'],
+    }),
   );
   // Public API across the layers; internals (stripped from the declarations) must not be reachable.
   const body = (from: string) => `
@@ -283,16 +319,20 @@ test('a TypeScript consumer compiles against the packed types, from CommonJS and
     void [box, relay, ctx, TlsContext, ps];`;
   fs.writeFileSync(
     path.join(project, 'esm.mts'),
-    body("import { Pollset, spawn, sleep, getDefaultLoop, Mailbox, Relay, createLogger, TlsContext } from 'pollset';\n" +
-      "import type { Operation, RelayOptions, Logger, TlsContextOptions } from 'pollset';\n" +
-      "import { Task } from 'pollset';"),
+    body(
+      "import { Pollset, spawn, sleep, getDefaultLoop, Mailbox, Relay, createLogger, TlsContext } from 'pollset';\n" +
+        "import type { Operation, RelayOptions, Logger, TlsContextOptions } from 'pollset';\n" +
+        "import { Task } from 'pollset';",
+    ),
   );
   fs.writeFileSync(
     path.join(project, 'cjs.cts'),
-    body("import pollset = require('pollset');\nconst { Pollset, spawn, sleep, getDefaultLoop, Mailbox, Relay, createLogger, TlsContext, Task } = pollset;\n" +
-      'type Pollset<T> = pollset.Pollset<T>; type Task<T> = pollset.Task<T>; type Operation<T> = pollset.Operation<T>;\n' +
-      'type RelayOptions = pollset.RelayOptions;\n' +
-      'type Logger = pollset.Logger; type TlsContextOptions = pollset.TlsContextOptions;'),
+    body(
+      "import pollset = require('pollset');\nconst { Pollset, spawn, sleep, getDefaultLoop, Mailbox, Relay, createLogger, TlsContext, Task } = pollset;\n" +
+        'type Pollset<T> = pollset.Pollset<T>; type Task<T> = pollset.Task<T>; type Operation<T> = pollset.Operation<T>;\n' +
+        'type RelayOptions = pollset.RelayOptions;\n' +
+        'type Logger = pollset.Logger; type TlsContextOptions = pollset.TlsContextOptions;',
+    ),
   );
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   const run = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', timeout: 120000 });
@@ -306,7 +346,10 @@ function tarballWithoutPrebuilds(): string {
   if (!fs.existsSync(dir)) {
     fs.cpSync(unpacked, path.join(dir, 'package'), { recursive: true });
     fs.rmSync(path.join(dir, 'package', 'prebuilds'), { recursive: true });
-    execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: path.join(dir, 'package'), stdio: 'ignore' });
+    execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], {
+      cwd: path.join(dir, 'package'),
+      stdio: 'ignore',
+    });
   }
   return path.join(dir, path.basename(tarball));
 }
@@ -314,25 +357,35 @@ function tarballWithoutPrebuilds(): string {
 function consumer(name: string): string {
   const project = path.join(work, name);
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name, private: true, allowScripts: { pollset: true } }));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name, private: true, allowScripts: { pollset: true } }),
+  );
   return project;
 }
 
 const installArgs = ['install', '--foreground-scripts', '--prefer-offline', '--no-audit', '--no-fund'];
 
-test('without a prebuild or a compiler, the install fails and shows the build tool\'s own errors', () => {
+test("without a prebuild or a compiler, the install fails and shows the build tool's own errors", () => {
   const project = consumer('no-compiler');
   const env = { HOME: os.homedir(), PATH: nodeOnlyPath(project), npm_config_update_notifier: 'false' };
-  const install = spawnSync('npm', [...installArgs, tarballWithoutPrebuilds()], { cwd: project, env, encoding: 'utf8', timeout: 120000 });
+  const install = spawnSync('npm', [...installArgs, tarballWithoutPrebuilds()], {
+    cwd: project,
+    env,
+    encoding: 'utf8',
+    timeout: 120000,
+  });
   expect(install.status).not.toBe(0);
   const platform = `${os.platform()}-${os.arch()}`;
-  expect(install.stderr).toContain(`pollset: compiling the native addon with node-gyp (no prebuilt binary for ${platform}`);
+  expect(install.stderr).toContain(
+    `pollset: compiling the native addon with node-gyp (no prebuilt binary for ${platform}`,
+  );
   // node-gyp's output, held back while it ran, is printed in full: here, that it found no Python.
   expect(install.stderr).toMatch(/gyp ERR! .*Python/);
   expect(install.stderr).toContain('pollset: the build failed (exit 1); it needs python3, make and a C++17 compiler');
 }, 150000);
 
-test('without a prebuild, the install compiles from source and prints two lines instead of node-gyp\'s progress', () => {
+test("without a prebuild, the install compiles from source and prints two lines instead of node-gyp's progress", () => {
   const project = consumer('from-source');
   const env = { ...process.env, npm_config_update_notifier: 'false' };
   // At low priority: a full compile, while the other suites' load tests run beside it.
@@ -372,10 +425,18 @@ describe('prepack refuses a tarball without the Linux x64 and arm64 prebuilds', 
     return dir;
   }
   const pack = (dir: string, env: NodeJS.ProcessEnv = {}) =>
-    spawnSync('npm', ['pack', '--dry-run', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60000 });
+    spawnSync('npm', ['pack', '--dry-run', '--json'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      timeout: 60000,
+    });
 
   test('none, or only linux-x64: refused, naming what is missing and the override', () => {
-    for (const [tuples, missing] of [[[], 'linux-x64 and linux-arm64'], [['linux-x64'], 'linux-arm64']] as const) {
+    for (const [tuples, missing] of [
+      [[], 'linux-x64 and linux-arm64'],
+      [['linux-x64'], 'linux-arm64'],
+    ] as const) {
       const run = pack(stage([...tuples]));
       expect(run.status).not.toBe(0);
       expect(run.stderr).toContain(`pollset: refusing to pack without prebuilds for ${missing} `);
@@ -387,10 +448,12 @@ describe('prepack refuses a tarball without the Linux x64 and arm64 prebuilds', 
     const run = pack(stage(['linux-x64', 'linux-arm64']));
     expect(run.status).toBe(0);
     const [info] = JSON.parse(run.stdout) as [{ files: { path: string }[] }];
-    expect(info.files.filter((f) => f.path.startsWith('prebuilds/')).map((f) => f.path.split('/')[1]).sort()).toEqual([
-      'linux-arm64',
-      'linux-x64',
-    ]);
+    expect(
+      info.files
+        .filter((f) => f.path.startsWith('prebuilds/'))
+        .map((f) => f.path.split('/')[1])
+        .sort(),
+    ).toEqual(['linux-arm64', 'linux-x64']);
   }, 60000);
 
   test('POLLSET_PACK_WITHOUT_PREBUILDS=1: packed without them', () => {

@@ -18,7 +18,14 @@ function runFixture(args: string[]): Promise<{ code: number | null; out: string 
   return new Promise((resolve) => {
     const fixture = path.join(__dirname, 'fixtures', 'watch-events-exit.js');
     execFile(process.execPath, [fixture, ...args], { timeout: 10_000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: unknown }).code === undefined ? null : Number((err as { code?: unknown }).code) || null) : 0, out: stdout + stderr });
+      resolve({
+        code: err
+          ? (err as { code?: unknown }).code === undefined
+            ? null
+            : Number((err as { code?: unknown }).code) || null
+          : 0,
+        out: stdout + stderr,
+      });
     });
   });
 }
@@ -88,7 +95,8 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
       setTimeout(() => controller.abort(reason), 5);
       let error: unknown;
       try {
-        for await (const batch of ps.watchEvents({ signal: controller.signal })) throw new Error(`unexpected ${batch.length}`);
+        for await (const batch of ps.watchEvents({ signal: controller.signal }))
+          throw new Error(`unexpected ${batch.length}`);
       } catch (err) {
         error = err;
       }
@@ -121,8 +129,12 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
   test('a signal that is not an AbortSignal is an ERR_INVALID_ARG_TYPE', () => {
     const ps = new Pollset({ backend });
     try {
-      expect(() => ps.watchEvents({ signal: 'soon' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-      expect(() => ps.watch(() => {}, { signal: {} as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(() => ps.watchEvents({ signal: 'soon' as never })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+      );
+      expect(() => ps.watch(() => {}, { signal: {} as never })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+      );
     } finally {
       ps.close();
     }
@@ -178,23 +190,36 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
     }
   });
 
-  test.each(['break', 'throw', 'abort', 'abort-later'])('nothing keeps the process alive after the iteration ends: %s', async (scenario) => {
-    const { code, out } = await runFixture([scenario, backend]);
-    expect(out).toContain('batch pipe:true');
-    if (scenario === 'break') expect(out).toContain('ended after 1');
-    if (scenario === 'throw') expect(out).toContain('caught Error undefined undefined after 1');
-    if (scenario === 'abort') expect(out).toContain('caught AbortError ABORT_ERR enough after 1');
-    if (scenario === 'abort-later') expect(out).toMatch(/caught AbortError ABORT_ERR later after \d+/);
-    expect(out).toContain('size 1');
-    expect(code).toBe(0);
-  });
+  test.each(['break', 'throw', 'abort', 'abort-later'])(
+    'nothing keeps the process alive after the iteration ends: %s',
+    async (scenario) => {
+      const { code, out } = await runFixture([scenario, backend]);
+      expect(out).toContain('batch pipe:true');
+      if (scenario === 'break') expect(out).toContain('ended after 1');
+      if (scenario === 'throw') expect(out).toContain('caught Error undefined undefined after 1');
+      if (scenario === 'abort') expect(out).toContain('caught AbortError ABORT_ERR enough after 1');
+      if (scenario === 'abort-later') expect(out).toMatch(/caught AbortError ABORT_ERR later after \d+/);
+      expect(out).toContain('size 1');
+      expect(code).toBe(0);
+    },
+  );
 
   test(`random interleavings of writes and consumption: no readiness lost, none reported after it was used up (${RUNS} runs)`, async () => {
     const program = fc.record({
       pipes: fc.integer({ min: 1, max: 4 }),
-      writes: fc.array(fc.record({ pipe: fc.nat(3), bytes: fc.integer({ min: 1, max: 300 }), delayMs: fc.integer({ min: 0, max: 6 }) }), { minLength: 1, maxLength: 25 }),
+      writes: fc.array(
+        fc.record({
+          pipe: fc.nat(3),
+          bytes: fc.integer({ min: 1, max: 300 }),
+          delayMs: fc.integer({ min: 0, max: 6 }),
+        }),
+        { minLength: 1, maxLength: 25 },
+      ),
       consumers: fc.array(
-        fc.record({ readMax: fc.constantFrom(1, 7, 64, 4096), pause: fc.constantFrom('none' as const, 'microtask' as const, 'immediate' as const, 'timer' as const) }),
+        fc.record({
+          readMax: fc.constantFrom(1, 7, 64, 4096),
+          pause: fc.constantFrom('none' as const, 'microtask' as const, 'immediate' as const, 'timer' as const),
+        }),
         { minLength: 1, maxLength: 8 },
       ),
     });

@@ -7,11 +7,18 @@ import { Pollset, pipe, read, write, close, socketpair, tcp, WOULD_BLOCK } from 
 
 const fixture = (name: string) => path.join(__dirname, 'fixtures', name);
 
-function runNode(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; signal: string | null; out: string }> {
+function runNode(
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ code: number | null; signal: string | null; out: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number; signal?: string }) | null;
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, out: stdout + stderr });
+      resolve({
+        code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+        signal: e?.signal ?? null,
+        out: stdout + stderr,
+      });
     });
   });
 }
@@ -59,19 +66,19 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
       wake();
     });
     try {
-    await new Promise<void>((resolve) => (wake = resolve));
-    expect(reports).toBe(1);
-    // Disarmed in the kernel (and in libkqueue's doorbell, and the poll helper thread's copy): nothing wakes
-    // the loop, which spends the time idle in its own poll rather than spinning through empty callbacks.
-    const before = performance.eventLoopUtilization();
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const idle = performance.eventLoopUtilization(before);
-    expect(reports).toBe(1);
-    expect(idle.utilization).toBeLessThan(0.9); // a spinning loop measures 1.0
-    const again = new Promise<void>((resolve) => (wake = resolve));
-    ps.update(r, 'r');
-    await again;
-    expect(reports).toBe(2);
+      await new Promise<void>((resolve) => (wake = resolve));
+      expect(reports).toBe(1);
+      // Disarmed in the kernel (and in libkqueue's doorbell, and the poll helper thread's copy): nothing wakes
+      // the loop, which spends the time idle in its own poll rather than spinning through empty callbacks.
+      const before = performance.eventLoopUtilization();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const idle = performance.eventLoopUtilization(before);
+      expect(reports).toBe(1);
+      expect(idle.utilization).toBeLessThan(0.9); // a spinning loop measures 1.0
+      const again = new Promise<void>((resolve) => (wake = resolve));
+      ps.update(r, 'r');
+      await again;
+      expect(reports).toBe(2);
     } finally {
       ps.close();
       close(r);
@@ -134,7 +141,9 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
   });
 
   test('a worker that exits or is terminated while watching does not crash the process', async () => {
-    const exiting = new Worker(fixture('watch-worker.js'), { workerData: { backend, messages: 1000, mode: 'exit-early' } });
+    const exiting = new Worker(fixture('watch-worker.js'), {
+      workerData: { backend, messages: 1000, mode: 'exit-early' },
+    });
     expect(await new Promise((resolve) => exiting.on('exit', resolve))).toBe(0);
     const hanging = new Worker(fixture('watch-worker.js'), { workerData: { backend, messages: 1000, mode: 'hang' } });
     await new Promise((resolve) => setTimeout(resolve, 100));

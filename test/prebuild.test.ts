@@ -81,7 +81,11 @@ describe("jest's global setup says what it builds before the long, silent compil
     return dir;
   }
   const setup = (dir: string) =>
-    spawnSync(process.execPath, ['-e', "require('./test/global-setup.js')()"], { cwd: dir, encoding: 'utf8', timeout: 60000 });
+    spawnSync(process.execPath, ['-e', "require('./test/global-setup.js')()"], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60000,
+    });
 
   test('missing, then stale: one line each naming the directory and why; fresh: silent, nothing built', () => {
     const dir = stage();
@@ -98,7 +102,9 @@ describe("jest's global setup says what it builds before the long, silent compil
       fs.utimesSync(built, new Date(0), new Date(0));
       const stale = setup(dir);
       expect(stale.status).not.toBe(0);
-      expect(stale.stderr).toContain(`pollset: building prebuilds/${tuple}/ for the prebuild and package tests (older than the native sources)`);
+      expect(stale.stderr).toContain(
+        `pollset: building prebuilds/${tuple}/ for the prebuild and package tests (older than the native sources)`,
+      );
       fs.utimesSync(built, new Date(), new Date());
       expect(setup(dir)).toMatchObject({ status: 0, stderr: '' });
     } finally {

@@ -95,7 +95,14 @@ function blocks(text: string): Block[] {
     if (!open) continue;
     const end = lines.findIndex((l, j) => j > i && l.startsWith(open[1]) && l.trim() === open[1]);
     if (end < 0) throw new Error(`README.md:${i + 1}: a fence that is never closed`);
-    const block: Block = { line: i + 1, lang: open[2], code: lines.slice(i + 1, end).join('\n') + '\n', certs: false, netns: false, timeoutS: 60 };
+    const block: Block = {
+      line: i + 1,
+      lang: open[2],
+      code: lines.slice(i + 1, end).join('\n') + '\n',
+      certs: false,
+      netns: false,
+      timeoutS: 60,
+    };
     if (i > 0) annotate(block, lines[i - 1]);
     out.push(block);
     i = end;
@@ -113,14 +120,22 @@ function workspace(block: Block): string {
   fs.symlinkSync(path.join(ROOT, 'node_modules', '@types', 'node'), path.join(dir, 'node_modules', '@types', 'node'));
   const bin = path.join(dir, 'node_modules', '.bin');
   fs.mkdirSync(bin);
-  for (const name of ['logrelay', 'logtail']) fs.symlinkSync(path.join(ROOT, 'bin', `${name}.js`), path.join(bin, name));
+  for (const name of ['logrelay', 'logtail'])
+    fs.symlinkSync(path.join(ROOT, 'bin', `${name}.js`), path.join(bin, name));
   for (const name of ['tsx', 'tsc']) fs.symlinkSync(path.join(BIN, name), path.join(bin, name));
   if (block.certs) {
     const ca = makeDevCa({ cn: 'README example CA' });
     const server = makeServerCert(ca);
     const me = makeClientCert(ca, { cn: 'me' });
-    const files: Record<string, string> = { 'ca.pem': ca.cert, 'server.pem': server.cert, 'server-key.pem': server.key, 'me.pem': me.cert, 'me-key.pem': me.key };
-    for (const [name, pem] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), pem, { mode: name.includes('key') ? 0o600 : 0o644 });
+    const files: Record<string, string> = {
+      'ca.pem': ca.cert,
+      'server.pem': server.cert,
+      'server-key.pem': server.key,
+      'me.pem': me.cert,
+      'me-key.pem': me.key,
+    };
+    for (const [name, pem] of Object.entries(files))
+      fs.writeFileSync(path.join(dir, name), pem, { mode: name.includes('key') ? 0o600 : 0o644 });
   }
   return dir;
 }
@@ -175,7 +190,13 @@ function run(argv: string[], cwd: string, block: Block): Promise<Outcome> {
 
 /** The command lines of a `console` block: its `$ ` lines. */
 function consoleCommands(code: string): string {
-  return code.split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.slice(2)).join('\n') + '\n';
+  return (
+    code
+      .split('\n')
+      .filter((l) => l.startsWith('$ '))
+      .map((l) => l.slice(2))
+      .join('\n') + '\n'
+  );
 }
 
 function defaultFile(block: Block, kind: string): string {
@@ -186,7 +207,21 @@ function defaultFile(block: Block, kind: string): string {
 
 /** The commands that check or run a block, in order; each must exit 0. */
 function commands(block: Block, kind: string, file: string): string[][] {
-  const tsc = ['tsc', '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', file];
+  const tsc = [
+    'tsc',
+    '--noEmit',
+    '--strict',
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--target',
+    'es2022',
+    '--types',
+    'node',
+    '--skipLibCheck',
+    file,
+  ];
   if (kind === 'ts') return block.syntax ? [tsc] : [tsc, ['tsx', file]];
   if (kind === 'js') return [block.syntax ? ['node', '--check', file] : ['node', file]];
   return [block.syntax ? ['bash', '-n', file] : ['bash', '-e', file]];
@@ -199,13 +234,21 @@ const programs = all.filter((b) => LANGS[b.lang]);
 test('README.md has code blocks, and every annotation names a block the suite runs', () => {
   expect(programs.length).toBeGreaterThan(5);
   const annotated = readme.split('\n').filter((l) => /<!--\s*doctest:/.test(l)).length;
-  expect(all.filter((b) => b.syntax !== undefined || b.file || b.certs || b.netns || b.until).length).toBeLessThanOrEqual(annotated);
-  const stray = readme.split('\n').flatMap((l, i, lines) => (/<!--\s*doctest:/.test(l) && !/^(`{3,}|~{3,})/.test(lines[i + 1] ?? '') ? [`README.md:${i + 1}`] : []));
+  expect(
+    all.filter((b) => b.syntax !== undefined || b.file || b.certs || b.netns || b.until).length,
+  ).toBeLessThanOrEqual(annotated);
+  const stray = readme
+    .split('\n')
+    .flatMap((l, i, lines) =>
+      /<!--\s*doctest:/.test(l) && !/^(`{3,}|~{3,})/.test(lines[i + 1] ?? '') ? [`README.md:${i + 1}`] : [],
+    );
   expect(stray).toEqual([]); // an annotation not right before a fence would be silently ignored
 });
 
 test('the annotations: a long-running block passes once it prints its text, and its whole process group is stopped; unknown words are errors', async () => {
-  const [block] = blocks('<!-- doctest: until="serving" timeout=20 -->\n```sh\nsleep 300 &\necho $! > bg.pid\necho serving\nsleep 300\n```\n');
+  const [block] = blocks(
+    '<!-- doctest: until="serving" timeout=20 -->\n```sh\nsleep 300 &\necho $! > bg.pid\necho serving\nsleep 300\n```\n',
+  );
   expect(block).toMatchObject({ line: 2, lang: 'sh', until: 'serving', timeoutS: 20 });
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-block-'));
   try {
@@ -229,30 +272,45 @@ test('the annotations: a long-running block passes once it prints its text, and 
   }
   expect(() => blocks('<!-- doctest: netns certz -->\n```js\n```\n')).toThrow(/unknown doctest annotation "certz"/);
   expect(() => blocks('<!-- doctest: syntax: -->\n```sh\n```\n')).toThrow(/needs a reason/);
-  expect(blocks('<!-- doctest: file=a.mjs syntax: a reason, with words -->\n```js\n```\n')[0]).toMatchObject({ file: 'a.mjs', syntax: 'a reason, with words' });
+  expect(blocks('<!-- doctest: file=a.mjs syntax: a reason, with words -->\n```js\n```\n')[0]).toMatchObject({
+    file: 'a.mjs',
+    syntax: 'a reason, with words',
+  });
 });
 
-describe.each(programs.map((b) => [`README.md:${b.line} (${b.lang})${b.syntax ? `: syntax only, ${b.syntax}` : ''}`, b] as const))('%s', (_name, block) => {
-  test(block.syntax ? 'is well-formed' : block.until ? `runs until it prints ${JSON.stringify(block.until)}` : 'runs as written and exits 0', async () => {
-    const kind = LANGS[block.lang];
-    const cwd = workspace(block);
-    const ns = block.netns && !block.syntax ? await NetNamespace.open() : null;
-    try {
-      if (ns && 'unavailable' in ns) throw new Error(`README.md:${block.line} needs a network namespace: ${ns.unavailable}`);
-      const file = block.file ?? defaultFile(block, kind);
-      fs.writeFileSync(path.join(cwd, file), kind === 'console' ? consoleCommands(block.code) : block.code);
-      for (const argv of commands(block, kind === 'console' ? 'shell' : kind, file)) {
-        const { code, output, matched } = await run([...(ns ? ns.prefix : []), ...argv], cwd, block);
-        const what = `README.md:${block.line}: \`${argv.join(' ')}\``;
-        if (block.until && argv[0] !== 'tsc' && !block.syntax) {
-          if (!matched) throw new Error(`${what} never printed ${JSON.stringify(block.until)} (exit ${code}):\n${output}`);
-        } else if (code !== 0) {
-          throw new Error(`${what} exited ${code}:\n${output}`);
+describe.each(
+  programs.map((b) => [`README.md:${b.line} (${b.lang})${b.syntax ? `: syntax only, ${b.syntax}` : ''}`, b] as const),
+)('%s', (_name, block) => {
+  test(
+    block.syntax
+      ? 'is well-formed'
+      : block.until
+        ? `runs until it prints ${JSON.stringify(block.until)}`
+        : 'runs as written and exits 0',
+    async () => {
+      const kind = LANGS[block.lang];
+      const cwd = workspace(block);
+      const ns = block.netns && !block.syntax ? await NetNamespace.open() : null;
+      try {
+        if (ns && 'unavailable' in ns)
+          throw new Error(`README.md:${block.line} needs a network namespace: ${ns.unavailable}`);
+        const file = block.file ?? defaultFile(block, kind);
+        fs.writeFileSync(path.join(cwd, file), kind === 'console' ? consoleCommands(block.code) : block.code);
+        for (const argv of commands(block, kind === 'console' ? 'shell' : kind, file)) {
+          const { code, output, matched } = await run([...(ns ? ns.prefix : []), ...argv], cwd, block);
+          const what = `README.md:${block.line}: \`${argv.join(' ')}\``;
+          if (block.until && argv[0] !== 'tsc' && !block.syntax) {
+            if (!matched)
+              throw new Error(`${what} never printed ${JSON.stringify(block.until)} (exit ${code}):\n${output}`);
+          } else if (code !== 0) {
+            throw new Error(`${what} exited ${code}:\n${output}`);
+          }
         }
+      } finally {
+        if (ns && !('unavailable' in ns)) await ns.close();
+        fs.rmSync(cwd, { recursive: true, force: true });
       }
-    } finally {
-      if (ns && !('unavailable' in ns)) await ns.close();
-      fs.rmSync(cwd, { recursive: true, force: true });
-    }
-  }, (block.timeoutS + 90) * 1000);
+    },
+    (block.timeoutS + 90) * 1000,
+  );
 });

@@ -16,12 +16,24 @@ test('stop with a bad drainMs is a RangeError naming it, and the relay keeps run
   const certs = makeCerts();
   const lines: string[] = [];
   const relay = new Relay(
-    { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, mode, statsIntervalS: 0 },
+    {
+      udp: ['127.0.0.1:0'],
+      tls: '127.0.0.1:0',
+      cert: { file: certs.serverCert },
+      key: { file: certs.serverKey },
+      ca: { file: certs.ca },
+      mode,
+      statsIntervalS: 0,
+    },
     createLogger({ write: (line) => lines.push(line) }),
   );
   for (const drainMs of BAD) {
     // Refused before it is started too: the check does not depend on the relay's state.
-    await expect(relay.stop({ drainMs: drainMs as number })).rejects.toThrow(new RangeError(`relay stop option drainMs must be an integer from 0 to 2147483647, not ${typeof drainMs === 'number' ? drainMs : typeof drainMs}`));
+    await expect(relay.stop({ drainMs: drainMs as number })).rejects.toThrow(
+      new RangeError(
+        `relay stop option drainMs must be an integer from 0 to 2147483647, not ${typeof drainMs === 'number' ? drainMs : typeof drainMs}`,
+      ),
+    );
   }
   await relay.start();
   for (const drainMs of BAD) await expect(relay.stop({ drainMs: drainMs as number })).rejects.toThrow(RangeError);
@@ -40,7 +52,14 @@ test('a relay started again after it stopped logs again: each run ends with its 
   const certs = makeCerts();
   const lines: string[] = [];
   const relay = new Relay(
-    { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, statsIntervalS: 0 },
+    {
+      udp: ['127.0.0.1:0'],
+      tls: '127.0.0.1:0',
+      cert: { file: certs.serverCert },
+      key: { file: certs.serverKey },
+      ca: { file: certs.ca },
+      statsIntervalS: 0,
+    },
     createLogger({ write: (line) => lines.push(line) }),
   );
   for (let run = 0; run < 2; run++) {
@@ -54,9 +73,17 @@ test('a relay started again after it stopped logs again: each run ends with its 
 
 test('keepAliveS: an integer from 0 (off) to 32767 seconds, else a RangeError naming it', () => {
   const certs = makeCerts();
-  const base = { udp: ['127.0.0.1:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca } };
+  const base = {
+    udp: ['127.0.0.1:0'],
+    tls: '127.0.0.1:0',
+    cert: { file: certs.serverCert },
+    key: { file: certs.serverKey },
+    ca: { file: certs.ca },
+  };
   for (const keepAliveS of [-1, 1.5, 32768, NaN]) {
-    expect(() => new Relay({ ...base, keepAliveS })).toThrow(new RangeError(`relay option keepAliveS must be an integer from 0 to 32767, not ${keepAliveS}`));
+    expect(() => new Relay({ ...base, keepAliveS })).toThrow(
+      new RangeError(`relay option keepAliveS must be an integer from 0 to 32767, not ${keepAliveS}`),
+    );
   }
   for (const keepAliveS of [0, 1, 32767]) expect(() => new Relay({ ...base, keepAliveS })).not.toThrow();
 });

@@ -30,9 +30,22 @@ function sendUnix(socketPath: string, data: Buffer): void {
 async function start(framing: 'lf' | 'octet') {
   const certs = makeCerts();
   const sock = path.join(tempDir(), 'relay.sock');
-  const relay = await RelayProcess.start(
-    ['--framing', framing, '--udp', '127.0.0.1:0', '--udp', '[::1]:0', '--unix', sock, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca],
-  );
+  const relay = await RelayProcess.start([
+    '--framing',
+    framing,
+    '--udp',
+    '127.0.0.1:0',
+    '--udp',
+    '[::1]:0',
+    '--unix',
+    sock,
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+  ]);
   return { certs, sock, relay };
 }
 

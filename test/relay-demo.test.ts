@@ -116,7 +116,9 @@ async function expectPortsTakenError(): Promise<void> {
   let stderr = '';
   relay.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   expect(await exitOf(relay)).toBe(1);
-  expect(stderr).toMatch(new RegExp(`^logrelay: EADDRINUSE: address already in use, bind 127\\.0\\.0\\.1:(${DEMO_UDP}|${DEMO_TLS})\n$`));
+  expect(stderr).toMatch(
+    new RegExp(`^logrelay: EADDRINUSE: address already in use, bind 127\\.0\\.0\\.1:(${DEMO_UDP}|${DEMO_TLS})\n$`),
+  );
 }
 
 test('npm start as is, while another process holds 5514/6514 on the host: the default ports and the printed commands, in a network namespace', async () => {
@@ -124,7 +126,9 @@ test('npm start as is, while another process holds 5514/6514 on the host: the de
   try {
     const ns = await NetNamespace.open();
     if ('unavailable' in ns) {
-      process.stderr.write(`relay-demo: no network namespace (${ns.unavailable}); checked the error npm start gives instead\n`);
+      process.stderr.write(
+        `relay-demo: no network namespace (${ns.unavailable}); checked the error npm start gives instead\n`,
+      );
       await expectPortsTakenError();
       return;
     }

@@ -10,7 +10,18 @@ import * as path from 'path';
 import * as tls from 'tls';
 import { priOf } from '../lib/relay/pri';
 import { parseSelector } from '../lib/relay/selector';
-import { cleanup, exitOf, LOGTAIL, makeCerts, RelayProcess, sendUdp, sleep, spawnChild, tempDir, until } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  LOGTAIL,
+  makeCerts,
+  RelayProcess,
+  sendUdp,
+  sleep,
+  spawnChild,
+  tempDir,
+  until,
+} from './relay-helpers';
 import { Frame, ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
@@ -43,7 +54,17 @@ function sample(i: number): { bytes: Buffer; wanted: boolean } {
 
 async function relayWith(args: string[], mode: 'integrated' | 'blocking' = 'integrated') {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--mode', mode, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...args]);
+  const relay = await RelayProcess.start([
+    '--mode',
+    mode,
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    ...args,
+  ]);
   return { certs, relay };
 }
 
@@ -59,7 +80,8 @@ async function send(relay: RelayProcess, messages: Buffer[]): Promise<void> {
 function coverage(frames: Frame[]): { seq: number; kind: string }[] {
   const out: { seq: number; kind: string }[] = [];
   for (const f of frames) {
-    if (f.kind === 'MSG' || f.kind === 'SKIP' || f.kind === 'GAP') for (let s = f.first; s < f.first + f.count; s++) out.push({ seq: s, kind: f.kind });
+    if (f.kind === 'MSG' || f.kind === 'SKIP' || f.kind === 'GAP')
+      for (let s = f.first; s < f.first + f.count; s++) out.push({ seq: s, kind: f.kind });
   }
   return out;
 }
@@ -73,7 +95,8 @@ test.each(['integrated', 'blocking'] as const)(
     const all = await ProtocolClient.connect(relay.tlsPort, certs, 'FROM oldest');
     clients.push(filtered, all);
     expect(filtered.hello).toMatchObject({ filter: true });
-    const wanted = (last: number) => Array.from({ length: last }, (_, k) => k + 1).filter((seq) => sample(seq - 1).wanted);
+    const wanted = (last: number) =>
+      Array.from({ length: last }, (_, k) => k + 1).filter((seq) => sample(seq - 1).wanted);
     await filtered.waitFor('coverage of seqs 1…200', (c) => coverage(c.frames).length === 200);
     await all.waitFor('200 messages', (c) => c.messages.size === 200);
 
@@ -87,13 +110,21 @@ test.each(['integrated', 'blocking'] as const)(
     expect(covered.filter((x) => x.kind === 'GAP')).toEqual([]);
     expect(filtered.order).toEqual(wanted(300));
     for (const seq of filtered.order) expect(filtered.messages.get(seq)).toEqual(sample(seq - 1).bytes);
-    expect(covered.filter((x) => x.kind === 'SKIP').map((x) => x.seq)).toEqual(covered.map((x) => x.seq).filter((seq) => !sample(seq - 1).wanted));
+    expect(covered.filter((x) => x.kind === 'SKIP').map((x) => x.seq)).toEqual(
+      covered.map((x) => x.seq).filter((seq) => !sample(seq - 1).wanted),
+    );
     expect(all.frames.some((f) => f.kind === 'SKIP')).toBe(false);
     for (let seq = 1; seq <= 300; seq++) expect(all.messages.get(seq)).toEqual(sample(seq - 1).bytes);
 
     const selected = wanted(300).length;
     const stats = await relay.statsUntil('deliveries counted', (s) => s.delivered === 300 + selected);
-    expect(stats).toMatchObject({ filtered: 300 - selected, dropped_oldest: 0, dropped_newest: 0, dropped_evicted: 0, gaps: 0 });
+    expect(stats).toMatchObject({
+      filtered: 300 - selected,
+      dropped_oldest: 0,
+      dropped_newest: 0,
+      dropped_evicted: 0,
+      gaps: 0,
+    });
 
     filtered.close();
     const gone = await relay.waitEvent('subscriber-disconnected', (e) => e.filtered !== undefined);
@@ -112,7 +143,18 @@ test('a filter the relay cannot parse is refused with BYE bad-request naming the
 });
 
 function tailArgs(relay: RelayProcess, certs: Certs, args: string[]): string[] {
-  return [LOGTAIL, '--connect', relay.tls, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args];
+  return [
+    LOGTAIL,
+    '--connect',
+    relay.tls,
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+    ...args,
+  ];
 }
 
 test('logtail --filter --state: after a restart it resumes past the messages it was told to skip, so history evicting them is no gap', async () => {
@@ -121,12 +163,18 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
   const state = path.join(dir, 'state');
   const out = path.join(dir, 'out.log');
   // Seqs 1…57 mixed (seq 57 selected), then 58…77 that the filter does not select.
-  const unselected = Array.from({ length: 20 }, (_, k) => Buffer.from(`<30>Jan  1 00:00:00 host cron[3]: daemon.info tail ${k}`));
+  const unselected = Array.from({ length: 20 }, (_, k) =>
+    Buffer.from(`<30>Jan  1 00:00:00 host cron[3]: daemon.info tail ${k}`),
+  );
   expect(sample(56).wanted).toBe(true);
   await send(relay, [...samples(0, 57), ...unselected]);
   const run = () => {
     const fd = fs.openSync(out, 'a');
-    const child = spawnChild(process.execPath, tailArgs(relay, certs, ['--filter', SELECTOR, '--state', state, '--from', 'oldest']), { stdio: ['ignore', fd, 'pipe'] });
+    const child = spawnChild(
+      process.execPath,
+      tailArgs(relay, certs, ['--filter', SELECTOR, '--state', state, '--from', 'oldest']),
+      { stdio: ['ignore', fd, 'pipe'] },
+    );
     fs.closeSync(fd);
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -142,7 +190,10 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
 
   const first = run();
   // The SKIP of 58…77 moved the recorded position to 77, though nothing was written for them.
-  await until(() => `state at seq 77 (${first.stderr()})`, () => (lastSeq() === 77 ? true : undefined));
+  await until(
+    () => `state at seq 77 (${first.stderr()})`,
+    () => (lastSeq() === 77 ? true : undefined),
+  );
   first.child.kill('SIGTERM');
   expect(await exitOf(first.child)).toBe(0);
   expect(fs.readFileSync(out, 'utf8')).toBe(expected([0, 57]));
@@ -150,7 +201,10 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
   // 100 more (seqs 78…177): the history (100 messages) evicts 1…77, none of which the resume needs.
   await send(relay, samples(57, 100));
   const second = run();
-  await until(() => `state at seq 177 (${second.stderr()})`, () => (lastSeq() === 177 ? true : undefined));
+  await until(
+    () => `state at seq 177 (${second.stderr()})`,
+    () => (lastSeq() === 177 ? true : undefined),
+  );
   second.child.kill('SIGTERM');
   expect(await exitOf(second.child)).toBe(0);
   expect(second.stderr()).toMatch(/resuming after seq 77/);
@@ -167,9 +221,19 @@ test('logtail --filter with a bad selector: exit 2 with the column', async () =>
 });
 
 /** A TLS server standing in for another relay: it offers `alpn` and, when selected, sends `hello`. */
-async function fakeRelay(certs: Certs, alpn: string[] | undefined, hello: string): Promise<{ port: number; close: () => void }> {
+async function fakeRelay(
+  certs: Certs,
+  alpn: string[] | undefined,
+  hello: string,
+): Promise<{ port: number; close: () => void }> {
   const server = tls.createServer(
-    { cert: fs.readFileSync(certs.serverCert), key: fs.readFileSync(certs.serverKey), ca: fs.readFileSync(certs.ca), requestCert: true, ALPNProtocols: alpn },
+    {
+      cert: fs.readFileSync(certs.serverCert),
+      key: fs.readFileSync(certs.serverKey),
+      ca: fs.readFileSync(certs.ca),
+      requestCert: true,
+      ALPNProtocols: alpn,
+    },
     (socket) => {
       socket.on('error', () => undefined);
       socket.write(hello);
@@ -180,24 +244,49 @@ async function fakeRelay(certs: Certs, alpn: string[] | undefined, hello: string
 }
 
 test.each([
-  ['a logrelay/1 relay whose HELLO has no filter=1 (an older version)', ['logrelay/1'], 'HELLO 1 log=0123456789abcdef framing=lf oldest=1 next=1\n', /the relay does not take filters \(its HELLO has no filter=1\): upgrade it, or drop --filter/],
-  ['a plain relay (no ALPN)', undefined, '<13>everything\n', /does not speak logrelay\/1: --filter needs it \(a plain relay sends everything\)/],
-])('logtail --filter against %s exits 1 with a clear line, rather than printing everything', async (_, alpn, hello, why) => {
-  const certs = makeCerts();
-  const fake = await fakeRelay(certs, alpn, hello);
-  try {
-    const child = spawnChild(process.execPath, [LOGTAIL, '--connect', `127.0.0.1:${fake.port}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--filter', 'auth.*']);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    expect(await exitOf(child)).toBe(1);
-    expect(stderr).toMatch(why);
-    expect(stdout).toBe('');
-  } finally {
-    fake.close();
-  }
-});
+  [
+    'a logrelay/1 relay whose HELLO has no filter=1 (an older version)',
+    ['logrelay/1'],
+    'HELLO 1 log=0123456789abcdef framing=lf oldest=1 next=1\n',
+    /the relay does not take filters \(its HELLO has no filter=1\): upgrade it, or drop --filter/,
+  ],
+  [
+    'a plain relay (no ALPN)',
+    undefined,
+    '<13>everything\n',
+    /does not speak logrelay\/1: --filter needs it \(a plain relay sends everything\)/,
+  ],
+])(
+  'logtail --filter against %s exits 1 with a clear line, rather than printing everything',
+  async (_, alpn, hello, why) => {
+    const certs = makeCerts();
+    const fake = await fakeRelay(certs, alpn, hello);
+    try {
+      const child = spawnChild(process.execPath, [
+        LOGTAIL,
+        '--connect',
+        `127.0.0.1:${fake.port}`,
+        '--ca',
+        certs.ca,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+        '--filter',
+        'auth.*',
+      ]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      expect(await exitOf(child)).toBe(1);
+      expect(stderr).toMatch(why);
+      expect(stdout).toBe('');
+    } finally {
+      fake.close();
+    }
+  },
+);
 
 test('meta=1 with a filter: each MSG frame has its TIME frame, SKIPs come before them, every seq covered once', async () => {
   const { certs, relay } = await relayWith([]);
@@ -216,7 +305,14 @@ test('meta=1 with a filter: each MSG frame has its TIME frame, SKIPs come before
 
 test('a filtered live subscriber that stalls under drop-oldest: of the seqs its lag limit skipped, the selected count as dropped, the rest as filtered', async () => {
   // 10,000 messages of 2 KiB: far more than the socket buffers of a subscriber that reads nothing hold.
-  const { certs, relay } = await relayWith(['--queue', '200', '--on-full', 'drop-oldest', '--history-bytes', String(64 << 20)]);
+  const { certs, relay } = await relayWith([
+    '--queue',
+    '200',
+    '--on-full',
+    'drop-oldest',
+    '--history-bytes',
+    String(64 << 20),
+  ]);
   const c = await ProtocolClient.connect(relay.tlsPort, certs, `FROM live filter=${SELECTOR}`);
   clients.push(c);
   await relay.waitEvent('subscriber-connected');

@@ -21,7 +21,18 @@ const cases = [
 describe.each(cases)('flood: $mode mode, $framing framing', ({ mode, framing, pauseMs }) => {
   test(`500 messages reach every subscriber in order while one is stopped for ${pauseMs} ms`, async () => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start(['--mode', mode, '--framing', framing, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+    const relay = await RelayProcess.start([
+      '--mode',
+      mode,
+      '--framing',
+      framing,
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ]);
     const tails: Tail[] = [];
     for (let i = 0; i < SUBSCRIBERS; i++) tails.push(await Tail.start(relay, certs, ['--framing', framing]));
     const sent = Array.from({ length: COUNT }, (_, i) => message(i, 300));

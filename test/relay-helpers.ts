@@ -61,12 +61,17 @@ export function tempDir(): string {
 }
 
 /** Polls `check` every 10 ms until it returns something other than undefined; rejects after `timeoutMs`. */
-export async function until<T>(what: string | (() => string), check: () => T | undefined, timeoutMs = 10000): Promise<T> {
+export async function until<T>(
+  what: string | (() => string),
+  check: () => T | undefined,
+  timeoutMs = 10000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = check();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -78,7 +83,10 @@ export function exitOf(child: ChildProcess, timeoutMs = 10000): Promise<number |
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   if (child.signalCode !== null) return Promise.resolve(child.signalCode);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`child ${child.pid} did not exit within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       resolve(code ?? signal!);
@@ -106,7 +114,11 @@ export async function freePort(type: 'tcp' | 'udp' = 'tcp'): Promise<number> {
 }
 
 /** Runs a CLI (a script under node) to its exit: code, stdout, stderr. */
-export async function runToExit(bin: string, args: string[], options: SpawnOptions = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+export async function runToExit(
+  bin: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const child = spawnChild(process.execPath, [bin, ...args], options);
   let stdout = '';
   let stderr = '';
@@ -134,7 +146,10 @@ export function writePem(dir: string, name: string, pem: string): string {
 }
 
 /** A fresh CA, a server certificate for 127.0.0.1/::1/localhost and a client certificate, as files. */
-export function makeCerts(dir = tempDir(), ca: CertAndKey = makeDevCa({ cn: 'relay test CA' })): CertFiles & { caPair: CertAndKey } {
+export function makeCerts(
+  dir = tempDir(),
+  ca: CertAndKey = makeDevCa({ cn: 'relay test CA' }),
+): CertFiles & { caPair: CertAndKey } {
   const server = makeServerCert(ca, { cn: 'relay test server' });
   const client = makeClientCert(ca, { cn: 'relay test subscriber' });
   return {
@@ -223,7 +238,14 @@ export class RelayProcess {
     args: string[],
     options: { cwd?: string; defaults?: boolean; fdLimit?: number; fileSizeKiB?: number; prefix?: string[] } = {},
   ): Promise<RelayProcess> {
-    const defaults = options.defaults === false ? [] : ['--tls', '127.0.0.1:0', ...(args.includes('--udp') || args.includes('--unix') ? [] : ['--udp', '127.0.0.1:0'])];
+    const defaults =
+      options.defaults === false
+        ? []
+        : [
+            '--tls',
+            '127.0.0.1:0',
+            ...(args.includes('--udp') || args.includes('--unix') ? [] : ['--udp', '127.0.0.1:0']),
+          ];
     const argv = [...(options.prefix ?? []), process.execPath, LOGRELAY, '--json', ...defaults, ...args];
     const ulimits = [
       ...(options.fdLimit === undefined ? [] : [`ulimit -n ${options.fdLimit}`]),
@@ -259,8 +281,17 @@ export class RelayProcess {
   }
 
   /** The first event named `event` matching `pred` at or after index `from` of the log. */
-  waitEvent(event: string, pred: (e: LogEvent) => boolean = () => true, timeoutMs = 10000, from = 0): Promise<LogEvent> {
-    return until(`logrelay event ${event}`, () => this.events.slice(from).find((e) => e.event === event && pred(e)), timeoutMs);
+  waitEvent(
+    event: string,
+    pred: (e: LogEvent) => boolean = () => true,
+    timeoutMs = 10000,
+    from = 0,
+  ): Promise<LogEvent> {
+    return until(
+      `logrelay event ${event}`,
+      () => this.events.slice(from).find((e) => e.event === event && pred(e)),
+      timeoutMs,
+    );
   }
 
   /** Asks for a stats line (SIGUSR1) and returns it. */
@@ -315,13 +346,40 @@ export class Tail {
   }
 
   /** Starts logtail against `relay` and waits until the relay logs it as connected. */
-  static start(relay: RelayProcess, certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>, args: string[] = []): Promise<Tail> {
-    return Tail.spawn(relay, process.execPath, [LOGTAIL, '--connect', relay.tls, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args]);
+  static start(
+    relay: RelayProcess,
+    certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>,
+    args: string[] = [],
+  ): Promise<Tail> {
+    return Tail.spawn(relay, process.execPath, [
+      LOGTAIL,
+      '--connect',
+      relay.tls,
+      '--ca',
+      certs.ca,
+      '--cert',
+      certs.clientCert,
+      '--key',
+      certs.clientKey,
+      ...args,
+    ]);
   }
 
   /** `openssl s_client -quiet` as the subscriber: it prints the stream's bytes as they are (framing included). */
   static openssl(relay: RelayProcess, certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>): Promise<Tail> {
-    const args = ['s_client', '-quiet', '-verify_return_error', '-connect', relay.tls, '-CAfile', certs.ca, '-cert', certs.clientCert, '-key', certs.clientKey];
+    const args = [
+      's_client',
+      '-quiet',
+      '-verify_return_error',
+      '-connect',
+      relay.tls,
+      '-CAfile',
+      certs.ca,
+      '-cert',
+      certs.clientCert,
+      '-key',
+      certs.clientKey,
+    ];
     return Tail.spawn(relay, 'openssl', args);
   }
 
@@ -329,19 +387,31 @@ export class Tail {
   static async spawn(relay: RelayProcess, cmd: string, args: string[], options: SpawnOptions = {}): Promise<Tail> {
     const before = relay.connectedCount;
     const tail = new Tail(spawnChild(cmd, args, options));
-    await until(() => `${path.basename(cmd)} to connect (stderr: ${tail.stderr})`, () => (relay.connectedCount > before ? true : undefined), 10000);
+    await until(
+      () => `${path.basename(cmd)} to connect (stderr: ${tail.stderr})`,
+      () => (relay.connectedCount > before ? true : undefined),
+      10000,
+    );
     return tail;
   }
 
   /** Waits until at least `n` bytes were printed; returns them all. */
   async waitBytes(n: number, timeoutMs = 10000): Promise<Buffer> {
-    await until(() => `${n} bytes from the subscriber (have ${this.output.length}; stderr: ${this.stderr})`, () => (this.output.length >= n ? true : undefined), timeoutMs);
+    await until(
+      () => `${n} bytes from the subscriber (have ${this.output.length}; stderr: ${this.stderr})`,
+      () => (this.output.length >= n ? true : undefined),
+      timeoutMs,
+    );
     return this.output;
   }
 
   /** Waits until `n` messages arrived. */
   async waitFor(n: number, timeoutMs = 10000): Promise<Buffer[]> {
-    await until(() => `${n} messages at logtail (have ${this.messages.length}; stderr: ${this.stderr})`, () => (this.messages.length >= n ? true : undefined), timeoutMs);
+    await until(
+      () => `${n} messages at logtail (have ${this.messages.length}; stderr: ${this.stderr})`,
+      () => (this.messages.length >= n ? true : undefined),
+      timeoutMs,
+    );
     return this.messages;
   }
 
@@ -368,13 +438,24 @@ export function numberOf(m: Buffer): number {
  * batch of `batch` before the next (Node queues sends otherwise; this bounds memory, not rate).
  * `pauseMs` > 0 paces the batches instead.
  */
-export async function sendUdp(port: number, messages: Buffer[], options: { host?: string; batch?: number; pauseMs?: number } = {}): Promise<void> {
+export async function sendUdp(
+  port: number,
+  messages: Buffer[],
+  options: { host?: string; batch?: number; pauseMs?: number } = {},
+): Promise<void> {
   const { host = '127.0.0.1', batch = 64, pauseMs = 0 } = options;
   const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   try {
     for (let i = 0; i < messages.length; i += batch) {
       await Promise.all(
-        messages.slice(i, i + batch).map((m) => new Promise<void>((resolve, reject) => socket.send(m, port, host, (err) => (err ? reject(err) : resolve())))),
+        messages
+          .slice(i, i + batch)
+          .map(
+            (m) =>
+              new Promise<void>((resolve, reject) =>
+                socket.send(m, port, host, (err) => (err ? reject(err) : resolve())),
+              ),
+          ),
       );
       if (pauseMs > 0) await sleep(pauseMs);
     }
@@ -392,7 +473,7 @@ export function percentile(values: number[], p: number): number {
 /** Runs of consecutive numbers, e.g. "0-563 999-1012" (for failure messages and logs). */
 export function runs(numbers: number[]): string {
   const out: string[] = [];
-  for (let i = 0; i < numbers.length; ) {
+  for (let i = 0; i < numbers.length;) {
     let j = i;
     while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
     out.push(i === j ? `${numbers[i]}` : `${numbers[i]}-${numbers[j]}`);
@@ -425,7 +506,10 @@ export function powerCut(dir: string): number {
   const other = '00000000-0000-4000-8000-000000000000';
   expect(currentBootId()).not.toBe(other);
   fs.writeFileSync(path.join(dir, 'state'), state.replace(/^boot .*$/m, `boot ${other}`));
-  const segments = fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+  const segments = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort();
   const newest = path.join(dir, segments[segments.length - 1]);
   fs.truncateSync(newest, Math.floor(fs.statSync(newest).size / 2));
   return Number(/^reserved (\d+)$/m.exec(state)![1]);

@@ -7,7 +7,18 @@
 import { spawnSync } from 'child_process';
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { cleanup, exitOf, makeCerts, message, RelayProcess, sendUdp, spawnChild, Tail, tempDir, until } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  makeCerts,
+  message,
+  RelayProcess,
+  sendUdp,
+  spawnChild,
+  Tail,
+  tempDir,
+  until,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -24,12 +35,24 @@ test('a busy UDP input stays registered and is not read again once dry', async (
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
   const tail = await Tail.start(relay, certs);
   // Attached to the running relay: what its input costs from here on, start-up left out.
-  const strace = spawnChild('strace', ['-f', '-e', 'trace=epoll_ctl,recvmmsg', '-o', trace, '-p', String(relay.child.pid)]);
+  const strace = spawnChild('strace', [
+    '-f',
+    '-e',
+    'trace=epoll_ctl,recvmmsg',
+    '-o',
+    trace,
+    '-p',
+    String(relay.child.pid),
+  ]);
   let attached = '';
   strace.stderr!.on('data', (c: Buffer) => (attached += c.toString()));
   await until('strace to attach', () => (/attached/.test(attached) ? true : undefined), 10000);
   const total = BURSTS * PER_BURST;
-  await sendUdp(relay.udpPort, Array.from({ length: total }, (_, i) => message(i, 300, 'burst')), { batch: PER_BURST, pauseMs: 5 });
+  await sendUdp(
+    relay.udpPort,
+    Array.from({ length: total }, (_, i) => message(i, 300, 'burst')),
+    { batch: PER_BURST, pauseMs: 5 },
+  );
   await tail.waitFor(total, 30000);
   strace.kill('SIGINT'); // detaches and writes out the trace
   await exitOf(strace, 10000);
@@ -42,8 +65,12 @@ test('a busy UDP input stays registered and is not read again once dry', async (
   const [fd] = [...fds];
   const ctl = lines.filter((l) => new RegExp(`epoll_ctl\\(\\d+, EPOLL_CTL_\\w+, ${fd},`).test(l));
   const reads = lines.filter((l) => l.includes(`recvmmsg(${fd},`) && !l.includes('resumed>'));
-  const eagain = lines.filter((l) => /recvmmsg.*EAGAIN/.test(l) && (l.includes(`recvmmsg(${fd},`) || l.includes('resumed>')));
-  console.log(`${total} datagrams: ${reads.length} recvmmsg (${eagain.length} EAGAIN), ${ctl.length} epoll_ctl on the input`);
+  const eagain = lines.filter(
+    (l) => /recvmmsg.*EAGAIN/.test(l) && (l.includes(`recvmmsg(${fd},`) || l.includes('resumed>')),
+  );
+  console.log(
+    `${total} datagrams: ${reads.length} recvmmsg (${eagain.length} EAGAIN), ${ctl.length} epoll_ctl on the input`,
+  );
   expect(reads.length).toBeGreaterThanOrEqual(total / 64);
   // Registered since the relay started waiting on it; changed only around a batch that filled
   // every slot (bursts that piled up on a slow machine): never per burst.

@@ -27,7 +27,7 @@ beforeAll(() => {
   base = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-fuzz-'));
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-fuzz-'));
   const { journal } = Journal.open(base, OPTIONS);
-  for (let seq = 1; seq <= LAST; ) {
+  for (let seq = 1; seq <= LAST;) {
     const n = Math.min(1 + (seq % 17), LAST - seq + 1);
     const batch: JournalRecord[] = [];
     for (let i = 0; i < n; i++) batch.push(journalRecord(seq + i));
@@ -49,7 +49,8 @@ beforeAll(() => {
     }
     expect(at).toBe(fs.statSync(path.join(base, file)).size);
   });
-  for (const name of fs.readdirSync(base)) if (name !== 'lock') pristine.set(name, fs.readFileSync(path.join(base, name)));
+  for (const name of fs.readdirSync(base))
+    if (name !== 'lock') pristine.set(name, fs.readFileSync(path.join(base, name)));
 });
 
 afterAll(() => {
@@ -58,7 +59,10 @@ afterAll(() => {
 });
 
 function segments(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort();
 }
 
 /** Puts the undamaged files back into the work directory (cheaper than copying the directory each run). */
@@ -92,13 +96,19 @@ function openAndAppend(intactMax: number): void {
 
 function run(property: fc.IProperty<unknown[]> | fc.IProperty<[unknown]>): void {
   const result = fc.check(property as fc.IProperty<unknown>, { seed: SEED, numRuns: RUNS });
-  if (result.failed) throw new Error(`property failed (seed ${SEED}, path ${result.counterexamplePath}): ${fc.defaultReportMessage(result)}`);
+  if (result.failed)
+    throw new Error(
+      `property failed (seed ${SEED}, path ${result.counterexamplePath}): ${fc.defaultReportMessage(result)}`,
+    );
 }
 
 test('random bytes overwritten anywhere in any segment', () => {
   run(
     fc.property(
-      fc.array(fc.record({ file: fc.nat(), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 24 }) }), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.record({ file: fc.nat(), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 24 }) }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
       (damages) => {
         fresh();
         const files = segments(work);

@@ -19,7 +19,14 @@ const journals: Journal[] = [];
 afterEach(async () => {
   for (const j of journals.splice(0)) j.close();
   await Promise.all(
-    [...children].map((c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGKILL'))))),
+    [...children].map(
+      (c) =>
+        new Promise<void>((resolve) =>
+          c.exitCode !== null || c.signalCode !== null
+            ? resolve()
+            : (c.once('exit', () => resolve()), c.kill('SIGKILL')),
+        ),
+    ),
   );
   children.clear();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
@@ -52,7 +59,7 @@ function records(from: number, to: number): JournalRecord[] {
 
 /** Appends from..to in batches of 1–64 records. */
 function appendRange(journal: Journal, from: number, to: number): void {
-  for (let seq = from; seq <= to; ) {
+  for (let seq = from; seq <= to;) {
     const n = Math.min(1 + (seq % 64), to - seq + 1);
     journal.append(records(seq, seq + n - 1));
     seq += n;
@@ -64,45 +71,59 @@ function expectExact(recovery: Recovery): void {
 }
 
 function segmentFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort();
 }
 
 describe('round trip', () => {
-  test.each<FsyncPolicy>(['never', 'interval', 'always'])('fsync=%s: appended batches come back after close and open; seqs continue', (fsync) => {
-    const dir = tempDir();
-    const first = open(dir, { fsync, segmentBytes: 8192 });
-    expect(first.recovery).toEqual({ logId: expect.stringMatching(/^[0-9a-f]{16}$/), nextSeq: 1, records: [], cut: [] });
-    appendRange(first.journal, 1, 500);
-    first.journal.sync();
-    close(first.journal);
-    expect(segmentFiles(dir).length).toBeGreaterThan(5);
+  test.each<FsyncPolicy>(['never', 'interval', 'always'])(
+    'fsync=%s: appended batches come back after close and open; seqs continue',
+    (fsync) => {
+      const dir = tempDir();
+      const first = open(dir, { fsync, segmentBytes: 8192 });
+      expect(first.recovery).toEqual({
+        logId: expect.stringMatching(/^[0-9a-f]{16}$/),
+        nextSeq: 1,
+        records: [],
+        cut: [],
+      });
+      appendRange(first.journal, 1, 500);
+      first.journal.sync();
+      close(first.journal);
+      expect(segmentFiles(dir).length).toBeGreaterThan(5);
 
-    const second = open(dir, { fsync, segmentBytes: 8192 });
-    expect(second.recovery.logId).toBe(first.recovery.logId);
-    expect(second.recovery.nextSeq).toBe(501);
-    expect(second.recovery.records).toHaveLength(500);
-    expect(second.recovery.cut).toEqual([]);
-    expectExact(second.recovery);
-    appendRange(second.journal, 501, 620);
-    close(second.journal);
+      const second = open(dir, { fsync, segmentBytes: 8192 });
+      expect(second.recovery.logId).toBe(first.recovery.logId);
+      expect(second.recovery.nextSeq).toBe(501);
+      expect(second.recovery.records).toHaveLength(500);
+      expect(second.recovery.cut).toEqual([]);
+      expectExact(second.recovery);
+      appendRange(second.journal, 501, 620);
+      close(second.journal);
 
-    const third = open(dir, { fsync });
-    expect(third.recovery.records.map((r) => r.seq)).toEqual(records(1, 620).map((r) => r.seq));
-    expectExact(third.recovery);
-  });
+      const third = open(dir, { fsync });
+      expect(third.recovery.records.map((r) => r.seq)).toEqual(records(1, 620).map((r) => r.seq));
+      expectExact(third.recovery);
+    },
+  );
 
-  test.each<FsyncPolicy>(['never', 'interval', 'always'])('fsync=%s: rolling through many segments keeps two fds open at most', (fsync) => {
-    const dir = tempDir();
-    const fds = (): number => fs.readdirSync('/dev/fd').length;
-    const before = fds();
-    const { journal } = open(dir, { fsync, segmentBytes: 1024 });
-    appendRange(journal, 1, 2000);
-    expect(segmentFiles(dir).length).toBeGreaterThan(30);
-    if (fsync === 'interval') journal.sync();
-    expect(fds() - before).toBeLessThanOrEqual(2); // the lock and the active segment
-    close(journal);
-    expect(fds()).toBe(before);
-  });
+  test.each<FsyncPolicy>(['never', 'interval', 'always'])(
+    'fsync=%s: rolling through many segments keeps two fds open at most',
+    (fsync) => {
+      const dir = tempDir();
+      const fds = (): number => fs.readdirSync('/dev/fd').length;
+      const before = fds();
+      const { journal } = open(dir, { fsync, segmentBytes: 1024 });
+      appendRange(journal, 1, 2000);
+      expect(segmentFiles(dir).length).toBeGreaterThan(30);
+      if (fsync === 'interval') journal.sync();
+      expect(fds() - before).toBeLessThanOrEqual(2); // the lock and the active segment
+      close(journal);
+      expect(fds()).toBe(before);
+    },
+  );
 
   test('each append is one write: a batch is never split across segments', () => {
     const dir = tempDir();
@@ -167,15 +188,23 @@ describe('round trip', () => {
 describe('bad calls', () => {
   test('options, seqs and use after close fail with clear errors', () => {
     const dir = tempDir();
-    expect(() => Journal.open(dir, { fsync: 'sometimes' as FsyncPolicy, ...ALL })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => Journal.open(dir, { fsync: 'sometimes' as FsyncPolicy, ...ALL })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
     expect(() => Journal.open(dir, { fsync: 'never', maxMessages: -1, maxBytes: 1 })).toThrow(/maxMessages/);
     expect(() => Journal.open(dir, { fsync: 'never', ...ALL, segmentBytes: 10 })).toThrow(/segmentBytes/);
     const { journal } = open(dir);
     journal.append(records(1, 3));
     expect(() => journal.append(records(3, 4))).toThrow(expect.objectContaining({ code: 'ERR_JOURNAL_SEQ' }));
-    expect(() => journal.append([journalRecord(4), journalRecord(6)])).toThrow(expect.objectContaining({ code: 'ERR_JOURNAL_SEQ' }));
-    expect(() => journal.append([{ ...journalRecord(4), message: 'text' as unknown as Uint8Array }])).toThrow(RangeError);
-    expect(() => journal.append([{ ...journalRecord(Number.MAX_SAFE_INTEGER), seq: Number.MAX_SAFE_INTEGER + 1 }])).toThrow(/MAX_SAFE|9007199254740991/);
+    expect(() => journal.append([journalRecord(4), journalRecord(6)])).toThrow(
+      expect.objectContaining({ code: 'ERR_JOURNAL_SEQ' }),
+    );
+    expect(() => journal.append([{ ...journalRecord(4), message: 'text' as unknown as Uint8Array }])).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      journal.append([{ ...journalRecord(Number.MAX_SAFE_INTEGER), seq: Number.MAX_SAFE_INTEGER + 1 }]),
+    ).toThrow(/MAX_SAFE|9007199254740991/);
     journal.append(records(4, 4));
     close(journal);
     journal.close(); // idempotent
@@ -187,28 +216,42 @@ describe('bad calls', () => {
   test('the flock primitive checks its fd argument and reports errno', () => {
     expect(() => lockExclusive(-1)).toThrow(/out of range/);
     expect(() => lockExclusive('3' as unknown as number)).toThrow(/must be of type number/);
-    expect(() => lockExclusive(999999)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'flock', fd: 999999 }));
+    expect(() => lockExclusive(999999)).toThrow(
+      expect.objectContaining({ code: 'EBADF', syscall: 'flock', fd: 999999 }),
+    );
   });
 
   test('a path that is a file, and a lost log-id, are clear errors naming the path', () => {
     const dir = tempDir();
     const file = path.join(dir, 'plain');
     fs.writeFileSync(file, 'x');
-    expect(() => Journal.open(file, { fsync: 'never', ...ALL })).toThrow(expect.objectContaining({ code: 'ENOTDIR', path: file }));
+    expect(() => Journal.open(file, { fsync: 'never', ...ALL })).toThrow(
+      expect.objectContaining({ code: 'ENOTDIR', path: file }),
+    );
     const { journal } = open(path.join(dir, 'made', 'here'));
     journal.append(records(1, 1));
     close(journal);
     fs.rmSync(path.join(dir, 'made', 'here', 'log-id'));
-    expect(() => Journal.open(path.join(dir, 'made', 'here'), { fsync: 'never', ...ALL })).toThrow(expect.objectContaining({ code: 'ERR_JOURNAL_LOG_ID' }));
+    expect(() => Journal.open(path.join(dir, 'made', 'here'), { fsync: 'never', ...ALL })).toThrow(
+      expect.objectContaining({ code: 'ERR_JOURNAL_LOG_ID' }),
+    );
     fs.writeFileSync(path.join(dir, 'made', 'here', 'log-id'), 'not an id\n');
-    expect(() => Journal.open(path.join(dir, 'made', 'here'), { fsync: 'never', ...ALL })).toThrow(/does not hold a log id/);
+    expect(() => Journal.open(path.join(dir, 'made', 'here'), { fsync: 'never', ...ALL })).toThrow(
+      /does not hold a log id/,
+    );
   });
 });
 
 /** Spawns the writer; resolves each stdout line through `onLine`. */
-function writer(args: string[], onLine: (line: string, child: ChildProcess) => void, shell?: string): Promise<number | NodeJS.Signals> {
+function writer(
+  args: string[],
+  onLine: (line: string, child: ChildProcess) => void,
+  shell?: string,
+): Promise<number | NodeJS.Signals> {
   const child = shell
-    ? spawn('bash', ['-c', `${shell}; exec "${process.execPath}" "$@"`, 'bash', WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn('bash', ['-c', `${shell}; exec "${process.execPath}" "$@"`, 'bash', WRITER, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
     : spawn(process.execPath, [WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let partial = '';
@@ -278,7 +321,12 @@ describe('crash', () => {
 /** The state file's fields, as the next start will read them. */
 function stateOf(dir: string): { reserved: number; boot: string; fsync: string; clean: string; failed: string } {
   const text = fs.readFileSync(path.join(dir, 'state'), 'utf8');
-  return Object.fromEntries(text.trim().split('\n').map((l) => l.split(' '))) as never;
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')),
+  ) as never;
 }
 
 /** What a reboot leaves in the directory: the boot id recorded by the last run is not the machine's any more. */
@@ -404,7 +452,7 @@ describe('seqs across a reboot', () => {
       const message = Buffer.from('x');
       const last = 3 * RESERVE_STEP + 100;
       const seen = [Number(stateOf(dir).reserved)];
-      for (let seq = 1; seq <= last; ) {
+      for (let seq = 1; seq <= last;) {
         const n = Math.min(1 + (seq % 200), last - seq + 1);
         const batch: JournalRecord[] = [];
         for (let i = 0; i < n; i++) batch.push({ seq: seq + i, time: 0, source: '', message });
@@ -444,7 +492,11 @@ describe('seqs across a reboot', () => {
     close(open(dir).journal);
     fs.writeFileSync(path.join(dir, 'state'), 'reserved lots\n');
     expect(() => Journal.open(dir, { fsync: 'never', ...ALL })).toThrow(
-      expect.objectContaining({ code: 'ERR_JOURNAL_STATE', path: path.join(dir, 'state'), message: expect.stringMatching(/malformed/) }),
+      expect.objectContaining({
+        code: 'ERR_JOURNAL_STATE',
+        path: path.join(dir, 'state'),
+        message: expect.stringMatching(/malformed/),
+      }),
     );
   });
 });
@@ -454,7 +506,11 @@ describe('lock', () => {
     const dir = tempDir();
     const { journal } = open(dir);
     expect(() => Journal.open(dir, { fsync: 'never', ...ALL })).toThrow(
-      expect.objectContaining({ code: 'ERR_JOURNAL_LOCKED', path: dir, message: expect.stringContaining(`process ${process.pid}`) }),
+      expect.objectContaining({
+        code: 'ERR_JOURNAL_LOCKED',
+        path: dir,
+        message: expect.stringContaining(`process ${process.pid}`),
+      }),
     );
     close(journal);
     close(open(dir).journal);
@@ -464,14 +520,21 @@ describe('lock', () => {
     const dir = tempDir();
     const holder = spawn(
       process.execPath,
-      ['-e', `const { Journal } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'relay', 'journal'))});
-        Journal.open(process.argv[1], { fsync: 'never', maxMessages: 1, maxBytes: 1 }); console.log('held'); setInterval(() => {}, 1000);`, dir],
+      [
+        '-e',
+        `const { Journal } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'relay', 'journal'))});
+        Journal.open(process.argv[1], { fsync: 'never', maxMessages: 1, maxBytes: 1 }); console.log('held'); setInterval(() => {}, 1000);`,
+        dir,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     children.add(holder);
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     expect(() => Journal.open(dir, { fsync: 'never', ...ALL })).toThrow(
-      expect.objectContaining({ code: 'ERR_JOURNAL_LOCKED', message: expect.stringContaining(`process ${holder.pid}`) }),
+      expect.objectContaining({
+        code: 'ERR_JOURNAL_LOCKED',
+        message: expect.stringContaining(`process ${holder.pid}`),
+      }),
     );
     const gone = new Promise<void>((resolve) => holder.once('exit', () => resolve()));
     holder.kill('SIGKILL');
@@ -490,7 +553,12 @@ describe('full disk', () => {
     const errors = lines.filter((l) => l.startsWith('error'));
     expect(errors).toEqual([expect.stringMatching(/^error EFBIG \d+$/), 'error EFBIG']);
     const failedUpTo = Number(errors[0].split(' ')[2]);
-    const lastDurable = Number(lines.filter((l) => l.startsWith('durable')).pop()!.split(' ')[1]);
+    const lastDurable = Number(
+      lines
+        .filter((l) => l.startsWith('durable'))
+        .pop()!
+        .split(' ')[1],
+    );
     expect(lastDurable).toBeGreaterThan(100);
     expect(failedUpTo).toBeGreaterThan(lastDurable);
     const { journal, recovery } = open(dir);
@@ -536,7 +604,9 @@ describe('damage', () => {
         expect(recovery.nextSeq).toBe(200);
         expect(recovery.records).toHaveLength(199);
         expectExact(recovery);
-        expect(recovery.cut).toEqual(end === lastRecordAt ? [] : [{ file, offset: lastRecordAt, reason: expect.stringMatching(/torn/) }]);
+        expect(recovery.cut).toEqual(
+          end === lastRecordAt ? [] : [{ file, offset: lastRecordAt, reason: expect.stringMatching(/torn/) }],
+        );
         expect(fs.statSync(file).size).toBe(lastRecordAt);
         journal.append([journalRecord(200)]);
       } finally {
@@ -594,7 +664,9 @@ describe('damage', () => {
     const files = segmentFiles(dir);
     fs.copyFileSync(path.join(other, files[files.length - 1]), path.join(dir, files[files.length - 1]));
     const { recovery } = open(dir);
-    expect(recovery.cut).toEqual([{ file: path.join(dir, files[files.length - 1]), offset: 0, reason: expect.stringMatching(/another log/) }]);
+    expect(recovery.cut).toEqual([
+      { file: path.join(dir, files[files.length - 1]), offset: 0, reason: expect.stringMatching(/another log/) },
+    ]);
     // Its records check out, so their seqs are not given out again; they are not delivered as this log's.
     expect(recovery.nextSeq).toBe(101);
     expect(recovery.records).toEqual([]);
@@ -602,5 +674,9 @@ describe('damage', () => {
 });
 
 test('the writer fixture is loadable by a plain node (dist is built)', () => {
-  expect(execFileSync(process.execPath, ['-e', `require(${JSON.stringify(WRITER)}); console.log('ok')`], { encoding: 'utf8' })).toBe('ok\n');
+  expect(
+    execFileSync(process.execPath, ['-e', `require(${JSON.stringify(WRITER)}); console.log('ok')`], {
+      encoding: 'utf8',
+    }),
+  ).toBe('ok\n');
 });

@@ -5,7 +5,18 @@
  * queue have been filled first. Only a generous bound is asserted; the figures are printed (exact
  * figures belong in bench/).
  */
-import { cleanup, makeCerts, message, numberOf, percentile, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
+import {
+  cleanup,
+  makeCerts,
+  message,
+  numberOf,
+  percentile,
+  RelayProcess,
+  sendUdp,
+  sleep,
+  Tail,
+  until,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -32,17 +43,34 @@ async function probe(relay: RelayProcess, tail: Tail, tag: string): Promise<numb
 
 test('the p50 latency of a reading subscriber hardly changes when another subscriber never reads', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--queue', '200', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start([
+    '--queue',
+    '200',
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+  ]);
   const reader = await Tail.start(relay, certs);
   const alone = await probe(relay, reader, 'alone');
 
   const stalled = await Tail.start(relay, certs, ['--plain']); // a plain live peer: held to --queue
   stalled.child.kill('SIGSTOP');
   // Fill the stalled one's socket buffers and queue (the reader takes these too).
-  await sendUdp(relay.udpPort, Array.from({ length: 6000 }, (_, i) => message(i, 1024, 'fill')), { batch: 16, pauseMs: 1 });
+  await sendUdp(
+    relay.udpPort,
+    Array.from({ length: 6000 }, (_, i) => message(i, 1024, 'fill')),
+    { batch: 16, pauseMs: 1 },
+  );
   await relay.statsUntil('the stalled queue full', (s) => s.dropped_oldest > 0, 15000);
   // The reader has caught up once it printed the last fill message (drop-oldest always keeps the newest).
-  await until('the reader to catch up', () => (reader.messages.some((m) => m.includes('fill 005999')) ? true : undefined), 15000);
+  await until(
+    'the reader to catch up',
+    () => (reader.messages.some((m) => m.includes('fill 005999')) ? true : undefined),
+    15000,
+  );
   const withStalled = await probe(relay, reader, 'stalled');
 
   const p50a = percentile(alone, 50);

@@ -18,60 +18,96 @@ function refusedPeer(port: number): Promise<void> {
   });
 }
 
-test.each(['integrated', 'blocking'])('%s mode: 5,000 log lines into a stderr pipe nobody reads: the relay keeps relaying, and the dropped lines are counted', async (mode) => {
-  const PEERS = 5000;
-  const certs = makeCerts();
-  // Every rejection logged in full (no rate limit), so that the lines really overflow the pipe.
-  const relay = await RelayProcess.start(['--mode', mode, '--stats-interval', '0', '--rejection-log', `${PEERS}/60`, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  const tail = await Tail.start(relay, certs);
-  const seenBefore = relay.events.length;
-  relay.child.stderr!.pause(); // the test stops reading: the pipe and Node's buffer fill, then write(2) says EAGAIN
+test.each(['integrated', 'blocking'])(
+  '%s mode: 5,000 log lines into a stderr pipe nobody reads: the relay keeps relaying, and the dropped lines are counted',
+  async (mode) => {
+    const PEERS = 5000;
+    const certs = makeCerts();
+    // Every rejection logged in full (no rate limit), so that the lines really overflow the pipe.
+    const relay = await RelayProcess.start([
+      '--mode',
+      mode,
+      '--stats-interval',
+      '0',
+      '--rejection-log',
+      `${PEERS}/60`,
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ]);
+    const tail = await Tail.start(relay, certs);
+    const seenBefore = relay.events.length;
+    relay.child.stderr!.pause(); // the test stops reading: the pipe and Node's buffer fill, then write(2) says EAGAIN
 
-  for (let i = 0; i < PEERS; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
-  // Still relaying, with its stderr still unread.
-  const sent = Array.from({ length: 200 }, (_, i) => message(i, 200, 'while stderr is full'));
-  await sendUdp(relay.udpPort, sent);
-  expectMessages(await tail.waitFor(sent.length), sent);
-  expect(relay.child.exitCode).toBeNull();
-  expect(relay.events.length).toBeLessThan(seenBefore + 2000); // the test really did stop reading
+    for (let i = 0; i < PEERS; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
+    // Still relaying, with its stderr still unread.
+    const sent = Array.from({ length: 200 }, (_, i) => message(i, 200, 'while stderr is full'));
+    await sendUdp(relay.udpPort, sent);
+    expectMessages(await tail.waitFor(sent.length), sent);
+    expect(relay.child.exitCode).toBeNull();
+    expect(relay.events.length).toBeLessThan(seenBefore + 2000); // the test really did stop reading
 
-  relay.child.stderr!.resume();
-  const report = await relay.waitEvent('log-lines-dropped', () => true, 10000);
-  expect(report).toMatchObject({ level: 'warn', reason: 'stderr full' });
-  expect(report.lines).toBeGreaterThan(0);
-  // Every refusal is either logged or counted as dropped; none is lost silently, none is cut in half.
-  await until('every rejection accounted for', () => {
+    relay.child.stderr!.resume();
+    const report = await relay.waitEvent('log-lines-dropped', () => true, 10000);
+    expect(report).toMatchObject({ level: 'warn', reason: 'stderr full' });
+    expect(report.lines).toBeGreaterThan(0);
+    // Every refusal is either logged or counted as dropped; none is lost silently, none is cut in half.
+    await until('every rejection accounted for', () => {
+      const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+      return relay.all('subscriber-rejected').length + dropped === PEERS ? true : undefined;
+    });
     const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
-    return relay.all('subscriber-rejected').length + dropped === PEERS ? true : undefined;
-  });
-  const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
-  console.log(`${mode}: ${PEERS} rejections while stderr was unread: ${relay.all('subscriber-rejected').length} logged, ${dropped} dropped and reported`);
-  expect(relay.otherErr).toEqual([]);
-  expect((await relay.stats()).rejected).toBe(PEERS);
-  expect(relay.all('task-crashed')).toEqual([]);
-  expect(await relay.stop()).toBe(0);
-}, 120000);
+    console.log(
+      `${mode}: ${PEERS} rejections while stderr was unread: ${relay.all('subscriber-rejected').length} logged, ${dropped} dropped and reported`,
+    );
+    expect(relay.otherErr).toEqual([]);
+    expect((await relay.stats()).rejected).toBe(PEERS);
+    expect(relay.all('task-crashed')).toEqual([]);
+    expect(await relay.stop()).toBe(0);
+  },
+  120000,
+);
 
-test.each(['integrated', 'blocking'])('%s mode: SIGTERM while stderr is unread after a burst of dropped lines: `stopped` is the last line, and every dropped line is counted before or in it', async (mode) => {
-  const PEERS = 4000;
-  const certs = makeCerts();
-  // Every refusal logged in full (no rate limit), so the burst really overflows the unread pipe.
-  const relay = await RelayProcess.start(['--mode', mode, '--stats-interval', '0', '--rejection-log', `${PEERS}/60`, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  relay.child.stderr!.pause();
-  // Each peer's line is logged (or dropped) before the relay closes its connection.
-  for (let i = 0; i < PEERS; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
-  relay.child.kill('SIGTERM');
-  const closed = new Promise<number | null>((resolve) => relay.child.once('close', (code) => resolve(code))); // stderr read to its end
-  relay.child.stderr!.resume();
-  expect(await closed).toBe(0);
+test.each(['integrated', 'blocking'])(
+  '%s mode: SIGTERM while stderr is unread after a burst of dropped lines: `stopped` is the last line, and every dropped line is counted before or in it',
+  async (mode) => {
+    const PEERS = 4000;
+    const certs = makeCerts();
+    // Every refusal logged in full (no rate limit), so the burst really overflows the unread pipe.
+    const relay = await RelayProcess.start([
+      '--mode',
+      mode,
+      '--stats-interval',
+      '0',
+      '--rejection-log',
+      `${PEERS}/60`,
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ]);
+    relay.child.stderr!.pause();
+    // Each peer's line is logged (or dropped) before the relay closes its connection.
+    for (let i = 0; i < PEERS; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
+    relay.child.kill('SIGTERM');
+    const closed = new Promise<number | null>((resolve) => relay.child.once('close', (code) => resolve(code))); // stderr read to its end
+    relay.child.stderr!.resume();
+    expect(await closed).toBe(0);
 
-  const last = relay.events[relay.events.length - 1];
-  expect(last).toMatchObject({ event: 'stopped', level: 'info' });
-  expect(relay.all('stopped')).toHaveLength(1);
-  const reported = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
-  const dropped = reported + ((last.log_lines_dropped as number | undefined) ?? 0);
-  expect(dropped).toBeGreaterThan(0); // the pipe really was full
-  expect(relay.all('subscriber-rejected').length + dropped).toBe(PEERS);
-  expect(relay.otherErr).toEqual([]);
-  console.log(`${mode}: ${dropped} lines dropped, ${reported} of them reported before stopped`);
-}, 120000);
+    const last = relay.events[relay.events.length - 1];
+    expect(last).toMatchObject({ event: 'stopped', level: 'info' });
+    expect(relay.all('stopped')).toHaveLength(1);
+    const reported = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+    const dropped = reported + ((last.log_lines_dropped as number | undefined) ?? 0);
+    expect(dropped).toBeGreaterThan(0); // the pipe really was full
+    expect(relay.all('subscriber-rejected').length + dropped).toBe(PEERS);
+    expect(relay.otherErr).toEqual([]);
+    console.log(`${mode}: ${dropped} lines dropped, ${reported} of them reported before stopped`);
+  },
+  120000,
+);

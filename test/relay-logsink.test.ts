@@ -14,7 +14,8 @@ test('a full pipe: bounded queue, whole lines in order, drops counted, drained o
     sink.onBacklog = () => undefined; // no timer: this test drains by hand
     sink.onDrained = () => drained++;
     const LINES = 5000;
-    for (let i = 0; i < LINES; i++) sink.write(Buffer.from(`line ${String(i).padStart(5, '0')} ${'x'.repeat(80 + (i % 37))}\n`));
+    for (let i = 0; i < LINES; i++)
+      sink.write(Buffer.from(`line ${String(i).padStart(5, '0')} ${'x'.repeat(80 + (i % 37))}\n`));
     expect(sink.dropped).toBeGreaterThan(0);
     expect(sink.pendingBytes).toBeLessThanOrEqual(16 * 1024 + 200); // the bound, plus the rest of one started line
     expect(drained).toBe(0);

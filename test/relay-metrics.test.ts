@@ -13,7 +13,18 @@ afterEach(cleanup);
 
 async function relayWithMetrics(mode: 'integrated' | 'blocking') {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--mode', mode, '--metrics', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start([
+    '--mode',
+    mode,
+    '--metrics',
+    '127.0.0.1:0',
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+  ]);
   const at = String((await relay.waitEvent('metrics-listening')).address);
   return { certs, relay, at };
 }
@@ -38,45 +49,58 @@ function scrape(at: string): Map<string, number> {
   return samples;
 }
 
-test.each(['integrated', 'blocking'] as const)('%s mode: /metrics passes promtool and its counters and gauges follow real traffic', async (mode) => {
-  const { certs, relay, at } = await relayWithMetrics(mode);
-  const before = scrape(at);
-  expect(before.get('logrelay_received_total')).toBe(0);
-  expect(before.get('logrelay_subscribers')).toBe(0);
-  expect(before.get(`logrelay_kernel_drops_total{input="${relay.inputs[0]}"}`)).toBe(0);
+test.each(['integrated', 'blocking'] as const)(
+  '%s mode: /metrics passes promtool and its counters and gauges follow real traffic',
+  async (mode) => {
+    const { certs, relay, at } = await relayWithMetrics(mode);
+    const before = scrape(at);
+    expect(before.get('logrelay_received_total')).toBe(0);
+    expect(before.get('logrelay_subscribers')).toBe(0);
+    expect(before.get(`logrelay_kernel_drops_total{input="${relay.inputs[0]}"}`)).toBe(0);
 
-  await sendUdp(relay.udpPort, Array.from({ length: 50 }, (_, i) => message(i, 200)));
-  await relay.statsUntil('50 received', (s) => s.received === 50);
-  const client = await ProtocolClient.connect(relay.tlsPort, certs, 'FROM oldest filter=kern.*');
-  const all = await ProtocolClient.connect(relay.tlsPort, certs, 'FROM oldest');
-  try {
-    await all.waitFor('50 messages', (c) => c.messages.size === 50);
-    await client.waitFor('50 seqs covered', (c) => c.frames.some((f) => f.kind === 'SKIP' && f.first + f.count === 51));
-    await relay.statsUntil('50 delivered and filtered', (s) => s.delivered === 50 && s.filtered === 50);
-    const after = scrape(at);
-    expect(Object.fromEntries([...after].filter(([k]) => !k.includes('lag')))).toMatchObject({
-      logrelay_received_total: 50,
-      logrelay_received_bytes_total: 50 * 200,
-      logrelay_delivered_total: 50,
-      logrelay_sent_bytes_total: 50 * 201,
-      logrelay_filtered_total: 50,
-      'logrelay_dropped_total{reason="oldest"}': 0,
-      'logrelay_dropped_total{reason="evicted"}': 0,
-      logrelay_subscribers: 2,
-      logrelay_history_messages: 50,
-      logrelay_history_bytes: 50 * 201,
-      logrelay_history_oldest_seq: 1,
-      logrelay_history_next_seq: 51,
-    });
-    expect(after.get('logrelay_subscriber_lag_messages')).toBeGreaterThanOrEqual(0);
-    // No label carries a subscriber's or sender's address.
-    expect([...after.keys()].filter((k) => k.includes('{') && !/^logrelay_(dropped_total\{reason|kernel_drops_total\{input)=/.test(k))).toEqual([]);
-  } finally {
-    client.close();
-    all.close();
-  }
-  expect(await relay.stop()).toBe(0);
-}, 40000);
+    await sendUdp(
+      relay.udpPort,
+      Array.from({ length: 50 }, (_, i) => message(i, 200)),
+    );
+    await relay.statsUntil('50 received', (s) => s.received === 50);
+    const client = await ProtocolClient.connect(relay.tlsPort, certs, 'FROM oldest filter=kern.*');
+    const all = await ProtocolClient.connect(relay.tlsPort, certs, 'FROM oldest');
+    try {
+      await all.waitFor('50 messages', (c) => c.messages.size === 50);
+      await client.waitFor('50 seqs covered', (c) =>
+        c.frames.some((f) => f.kind === 'SKIP' && f.first + f.count === 51),
+      );
+      await relay.statsUntil('50 delivered and filtered', (s) => s.delivered === 50 && s.filtered === 50);
+      const after = scrape(at);
+      expect(Object.fromEntries([...after].filter(([k]) => !k.includes('lag')))).toMatchObject({
+        logrelay_received_total: 50,
+        logrelay_received_bytes_total: 50 * 200,
+        logrelay_delivered_total: 50,
+        logrelay_sent_bytes_total: 50 * 201,
+        logrelay_filtered_total: 50,
+        'logrelay_dropped_total{reason="oldest"}': 0,
+        'logrelay_dropped_total{reason="evicted"}': 0,
+        logrelay_subscribers: 2,
+        logrelay_history_messages: 50,
+        logrelay_history_bytes: 50 * 201,
+        logrelay_history_oldest_seq: 1,
+        logrelay_history_next_seq: 51,
+      });
+      expect(after.get('logrelay_subscriber_lag_messages')).toBeGreaterThanOrEqual(0);
+      // No label carries a subscriber's or sender's address.
+      expect(
+        [...after.keys()].filter(
+          (k) => k.includes('{') && !/^logrelay_(dropped_total\{reason|kernel_drops_total\{input)=/.test(k),
+        ),
+      ).toEqual([]);
+    } finally {
+      client.close();
+      all.close();
+    }
+    expect(await relay.stop()).toBe(0);
+  },
+  40000,
+);
 
 test('other paths are 404, other methods 405, HEAD has the headers without the body', async () => {
   const { at } = await relayWithMetrics('integrated');
@@ -88,7 +112,9 @@ test('other paths are 404, other methods 405, HEAD has the headers without the b
   const head = curl(['--head', `http://${at}/metrics`]);
   expect(head.stdout).toMatch(/^HTTP\/1\.1 200 /);
   expect(head.stdout).toMatch(/\r\nContent-Type: text\/plain; version=0\.0\.4; charset=utf-8\r\n/);
-  expect(Number(/Content-Length: (\d+)/.exec(head.stdout)![1])).toBe(Buffer.byteLength(curl([`http://${at}/metrics`]).stdout));
+  expect(Number(/Content-Length: (\d+)/.exec(head.stdout)![1])).toBe(
+    Buffer.byteLength(curl([`http://${at}/metrics`]).stdout),
+  );
 });
 
 test('a request announcing a huge body is answered without reading it, and its connection is closed', async () => {
@@ -116,7 +142,19 @@ test('a request announcing a huge body is answered without reading it, and its c
 
 test('--metrics that is not an IP address and port: exit 2; a port in use: exit 1 naming it', async () => {
   const certs = makeCerts();
-  const base = ['--json', '--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+  const base = [
+    '--json',
+    '--udp',
+    '127.0.0.1:0',
+    '--tls',
+    '127.0.0.1:0',
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+  ];
   const bad = spawnSync(process.execPath, [LOGRELAY, ...base, '--metrics', 'nine-one-hundred'], { encoding: 'utf8' });
   expect(bad.status).toBe(2);
   expect(bad.stderr).toMatch(/--metrics: not an address: "nine-one-hundred"/);

@@ -8,7 +8,19 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
 import { makeClientCert, makeDevCa } from '../lib';
-import { cleanup, exitOf, LOGRELAY, LOGTAIL, makeCerts, message, RelayProcess, runToExit, sendUdp, spawnChild, Tail } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  LOGRELAY,
+  LOGTAIL,
+  makeCerts,
+  message,
+  RelayProcess,
+  runToExit,
+  sendUdp,
+  spawnChild,
+  Tail,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -43,9 +55,18 @@ async function listeningOn(port: number): Promise<void> {
   }
 }
 
-test('a refused subscriber\'s line carries the subject, issuer and fingerprint it presented, and none when it presented nothing', async () => {
+test("a refused subscriber's line carries the subject, issuer and fingerprint it presented, and none when it presented nothing", async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--issuer', 'CN=relay test CA']);
+  const relay = await RelayProcess.start([
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--issuer',
+    'CN=relay test CA',
+  ]);
   // Another CA's certificate: the chain does not verify, and OpenSSL itself would keep nothing of it.
   const stranger = makeClientCert(makeDevCa({ cn: 'some other CA' }), { cn: 'stranger', o: 'Elsewhere' });
   let port = await knock(relay.tlsPort, certs.caPair.cert, stranger);
@@ -57,11 +78,25 @@ test('a refused subscriber\'s line carries the subject, issuer and fingerprint i
     fingerprint: new X509Certificate(stranger.cert).fingerprint256,
   });
   // A certificate the chain accepts and the issuer pin refuses.
-  const pinned = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--issuer', 'CN=not this CA']);
+  const pinned = await RelayProcess.start([
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--issuer',
+    'CN=not this CA',
+  ]);
   const client = { cert: fs.readFileSync(certs.clientCert, 'utf8'), key: fs.readFileSync(certs.clientKey, 'utf8') };
   port = await knock(pinned.tlsPort, certs.caPair.cert, client);
   line = await pinned.waitEvent('subscriber-rejected', (e) => e.address === `127.0.0.1:${port}`);
-  expect(line).toMatchObject({ reason: expect.stringMatching(/issuer/), subject: 'CN=relay test subscriber', issuer: 'CN=relay test CA', fingerprint: new X509Certificate(client.cert).fingerprint256 });
+  expect(line).toMatchObject({
+    reason: expect.stringMatching(/issuer/),
+    subject: 'CN=relay test subscriber',
+    issuer: 'CN=relay test CA',
+    fingerprint: new X509Certificate(client.cert).fingerprint256,
+  });
   // No certificate at all: the line says why, and has no certificate fields.
   port = await knock(relay.tlsPort, certs.caPair.cert);
   line = await relay.waitEvent('subscriber-rejected', (e) => e.address === `127.0.0.1:${port}`);
@@ -74,9 +109,25 @@ test('host names: --udp and --tls localhost bind the first address localhost res
   const first = (await dns.promises.lookup('localhost', { all: true }))[0];
   const host = first.family === 6 ? `[${first.address}]` : first.address;
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--udp', 'localhost:0', '--tls', 'localhost:0', '--log-level', 'debug', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], {
-    defaults: false,
-  });
+  const relay = await RelayProcess.start(
+    [
+      '--udp',
+      'localhost:0',
+      '--tls',
+      'localhost:0',
+      '--log-level',
+      'debug',
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ],
+    {
+      defaults: false,
+    },
+  );
   expect(relay.inputs).toEqual([expect.stringMatching(new RegExp(`^${host.replace(/[[\].]/g, '\\$&')}:\\d+$`))]);
   const listening = relay.all('listening')[0];
   expect(listening.tls).toBe(`${host}:${relay.tlsPort}`);
@@ -85,11 +136,23 @@ test('host names: --udp and --tls localhost bind the first address localhost res
     ['udp', 'localhost:0'],
     ['tls', 'localhost:0'],
   ]);
-  const tail = await Tail.spawn(relay, process.execPath, [LOGTAIL, '--connect', `localhost:${relay.tlsPort}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey]);
+  const tail = await Tail.spawn(relay, process.execPath, [
+    LOGTAIL,
+    '--connect',
+    `localhost:${relay.tlsPort}`,
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+  ]);
   const m = message(1, 100, 'by-name');
   await sendUdp(relay.udpPort, [m], { host: first.address });
   expect((await tail.waitFor(1))[0]).toEqual(m);
-  expect(tail.stderr).toContain(`logtail: connected to localhost:${relay.tlsPort} (${host}:${relay.tlsPort}; subject CN=relay test server)\n`);
+  expect(tail.stderr).toContain(
+    `logtail: connected to localhost:${relay.tlsPort} (${host}:${relay.tlsPort}; subject CN=relay test server)\n`,
+  );
 });
 
 test('a host name that does not resolve: one line naming it, exit 2 (logrelay at start, logtail before its first connect)', async () => {
@@ -101,13 +164,30 @@ test('a host name that does not resolve: one line naming it, exit 2 (logrelay at
   ]) {
     const r = await runToExit(LOGRELAY, [...args, ...files]);
     const flag = args[args.indexOf(args.find((a) => a.startsWith('nonexistent'))!) - 1];
-    expect(r).toEqual({ code: 2, stdout: '', stderr: `logrelay: ${flag}: cannot resolve nonexistent.invalid (no such host) in ${args.find((a) => a.startsWith('nonexistent'))}\n` });
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `logrelay: ${flag}: cannot resolve nonexistent.invalid (no such host) in ${args.find((a) => a.startsWith('nonexistent'))}\n`,
+    });
   }
-  const tail = await runToExit(LOGTAIL, ['--connect', 'nonexistent.invalid:6514', '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey]);
-  expect(tail).toEqual({ code: 2, stdout: '', stderr: 'logtail: --connect: cannot resolve nonexistent.invalid (no such host) in nonexistent.invalid:6514\n' });
+  const tail = await runToExit(LOGTAIL, [
+    '--connect',
+    'nonexistent.invalid:6514',
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+  ]);
+  expect(tail).toEqual({
+    code: 2,
+    stdout: '',
+    stderr: 'logtail: --connect: cannot resolve nonexistent.invalid (no such host) in nonexistent.invalid:6514\n',
+  });
 });
 
-test('--log-level: warn keeps rejections and drops the relay\'s info lines; error drops both; a bad level is one line, exit 2', async () => {
+test("--log-level: warn keeps rejections and drops the relay's info lines; error drops both; a bad level is one line, exit 2", async () => {
   const certs = makeCerts();
   const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
   const port = await new Promise<number>((resolve) => {
@@ -117,7 +197,17 @@ test('--log-level: warn keeps rejections and drops the relay\'s info lines; erro
     });
   });
   for (const level of ['warn', 'error']) {
-    const child = spawnChild(process.execPath, [LOGRELAY, '--json', '--log-level', level, '--udp', '127.0.0.1:0', '--tls', `127.0.0.1:${port}`, ...files]);
+    const child = spawnChild(process.execPath, [
+      LOGRELAY,
+      '--json',
+      '--log-level',
+      level,
+      '--udp',
+      '127.0.0.1:0',
+      '--tls',
+      `127.0.0.1:${port}`,
+      ...files,
+    ]);
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c));
     // Nothing is logged at start at these levels: the port answering says it is up.
@@ -125,11 +215,22 @@ test('--log-level: warn keeps rejections and drops the relay\'s info lines; erro
     const local = await knock(port, certs.caPair.cert);
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
-    const events = stderr.trim() === '' ? [] : stderr.trim().split('\n').map((l) => JSON.parse(l));
+    const events =
+      stderr.trim() === ''
+        ? []
+        : stderr
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l));
     expect(events.map((e) => e.level).filter((l) => l === 'info' || l === 'debug')).toEqual([]);
-    expect(events.filter((e) => e.event === 'subscriber-rejected' && e.address === `127.0.0.1:${local}`).length).toBe(level === 'warn' ? 1 : 0);
+    expect(events.filter((e) => e.event === 'subscriber-rejected' && e.address === `127.0.0.1:${local}`).length).toBe(
+      level === 'warn' ? 1 : 0,
+    );
   }
   const bad = await runToExit(LOGRELAY, ['--log-level', 'verbose', ...files]);
-  expect(bad).toEqual({ code: 2, stdout: '', stderr: 'logrelay: --log-level must be one of error, warn, info, debug, not "verbose"\n' });
+  expect(bad).toEqual({
+    code: 2,
+    stdout: '',
+    stderr: 'logrelay: --log-level must be one of error, warn, info, debug, not "verbose"\n',
+  });
 });
-

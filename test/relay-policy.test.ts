@@ -9,7 +9,19 @@
  * batch outran an empty queue before the subscriber's task had its turn — so the prefix shapes
  * below are exact.
  */
-import { cleanup, exitOf, expectMessages, makeCerts, message, numberOf, RelayProcess, runs, sendUdp, StatsLine, Tail } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  expectMessages,
+  makeCerts,
+  message,
+  numberOf,
+  RelayProcess,
+  runs,
+  sendUdp,
+  StatsLine,
+  Tail,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -18,9 +30,24 @@ const QUEUE = 100;
 /** Messages of one batch (a 16 KiB write) that can be lost with a subscriber cut off mid-write. */
 const BATCH = 16;
 
-async function stalled(policy: string, extra: string[] = []): Promise<{ relay: RelayProcess; tail: Tail; sent: Buffer[]; stats: StatsLine }> {
+async function stalled(
+  policy: string,
+  extra: string[] = [],
+): Promise<{ relay: RelayProcess; tail: Tail; sent: Buffer[]; stats: StatsLine }> {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--queue', String(QUEUE), '--on-full', policy, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...extra]);
+  const relay = await RelayProcess.start([
+    '--queue',
+    String(QUEUE),
+    '--on-full',
+    policy,
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    ...extra,
+  ]);
   const tail = await Tail.start(relay, certs, ['--no-reconnect', '--plain']);
   tail.child.kill('SIGSTOP');
   const sent = Array.from({ length: SENT }, (_, i) => message(i, 1024, policy));
@@ -33,7 +60,10 @@ async function stalled(policy: string, extra: string[] = []): Promise<{ relay: R
  * A dropping policy: once its queue really filled, the stopped subscriber is continued and receives
  * exactly `expected(count)`, and received + dropped (that policy's counter, the other two 0) == sent.
  */
-async function expectDropping(policy: 'drop-newest' | 'drop-oldest', expected: (sent: Buffer[], count: number) => Buffer[]): Promise<void> {
+async function expectDropping(
+  policy: 'drop-newest' | 'drop-oldest',
+  expected: (sent: Buffer[], count: number) => Buffer[],
+): Promise<void> {
   const counter = policy === 'drop-newest' ? 'dropped_newest' : 'dropped_oldest';
   const other = policy === 'drop-newest' ? 'dropped_oldest' : 'dropped_newest';
   const { relay, tail, sent, stats } = await stalled(policy);
@@ -77,7 +107,13 @@ test('disconnect: the subscriber is cut off after a prefix, and the loss is repo
   expect(got.length).toBeGreaterThan(0);
   expectMessages(got, sent.slice(0, got.length));
   const final = await relay.stats();
-  expect(final).toMatchObject({ delivered: got.length, dropped_disconnect: lost, dropped_oldest: 0, dropped_newest: 0, subscribers: 0 });
+  expect(final).toMatchObject({
+    delivered: got.length,
+    dropped_disconnect: lost,
+    dropped_oldest: 0,
+    dropped_newest: 0,
+    subscribers: 0,
+  });
   console.log(`disconnect: ${got.length} delivered before the cut, ${lost} lost, logtail exit ${code}`);
 }, 30000);
 
@@ -92,7 +128,12 @@ test('a write stalled past --write-timeout disconnects the subscriber, and what 
   // The queue, and the batch that was waiting for the peer when the deadline came.
   expect(lost).toBeGreaterThanOrEqual(1);
   expect(lost).toBeLessThanOrEqual(QUEUE + BATCH);
-  expect(final).toMatchObject({ delivered: gone.delivered, dropped_disconnect: lost, dropped_newest: 0, subscribers: 0 });
+  expect(final).toMatchObject({
+    delivered: gone.delivered,
+    dropped_disconnect: lost,
+    dropped_newest: 0,
+    subscribers: 0,
+  });
   tail.child.kill('SIGCONT');
   await exitOf(tail.child);
   // Whatever reached its socket before the cut, in order; nothing after it.

@@ -57,7 +57,12 @@ export class ProtocolClient {
    * Connects, offering `alpn` (default logrelay/1), waits for HELLO, and sends `request` (a line
    * without LF; null sends nothing).
    */
-  static async connect(port: number, certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>, request: string | null, alpn: string[] | null = ['logrelay/1']): Promise<ProtocolClient> {
+  static async connect(
+    port: number,
+    certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>,
+    request: string | null,
+    alpn: string[] | null = ['logrelay/1'],
+  ): Promise<ProtocolClient> {
     const socket = tls.connect({
       host: '127.0.0.1',
       port,
@@ -74,7 +79,10 @@ export class ProtocolClient {
     });
     client.alpn = socket.alpnProtocol ?? false;
     if (client.alpn !== 'logrelay/1') return client;
-    await until(() => `HELLO (have ${client.#pending.length} bytes)`, () => client.hello ?? (client.closed ? null : undefined));
+    await until(
+      () => `HELLO (have ${client.#pending.length} bytes)`,
+      () => client.hello ?? (client.closed ? null : undefined),
+    );
     if (request !== null) socket.write(request + '\n');
     return client;
   }
@@ -84,7 +92,10 @@ export class ProtocolClient {
     const out: Buffer[] = [];
     for (let seq = first; seq <= last; seq++) {
       const m = this.messages.get(seq);
-      if (!m) throw new Error(`seq ${seq} not received (have ${this.messages.size}: ${[...this.messages.keys()].slice(0, 5).join(',')}…)`);
+      if (!m)
+        throw new Error(
+          `seq ${seq} not received (have ${this.messages.size}: ${[...this.messages.keys()].slice(0, 5).join(',')}…)`,
+        );
       out.push(m);
     }
     return out;
@@ -92,21 +103,44 @@ export class ProtocolClient {
 
   /** Waits until `pred` holds (polling every 10 ms, bounded). */
   waitFor(what: string, pred: (c: ProtocolClient) => boolean, timeoutMs = 10000): Promise<true> {
-    return until(() => `${what} (frames: ${this.summary()})`, () => (pred(this) ? true : this.error ? (() => { throw this.error; })() : undefined), timeoutMs);
+    return until(
+      () => `${what} (frames: ${this.summary()})`,
+      () =>
+        pred(this)
+          ? true
+          : this.error
+            ? (() => {
+                throw this.error;
+              })()
+            : undefined,
+      timeoutMs,
+    );
   }
 
   /** Waits for the connection to close. */
   waitClosed(timeoutMs = 10000): Promise<true> {
-    return until(() => `close (frames: ${this.summary()})`, () => (this.closed ? true : undefined), timeoutMs);
+    return until(
+      () => `close (frames: ${this.summary()})`,
+      () => (this.closed ? true : undefined),
+      timeoutMs,
+    );
   }
 
   gaps(reason?: string): (Frame & { kind: 'GAP' })[] {
-    return this.frames.filter((f): f is Frame & { kind: 'GAP' } => f.kind === 'GAP' && (reason === undefined || f.reason === reason));
+    return this.frames.filter(
+      (f): f is Frame & { kind: 'GAP' } => f.kind === 'GAP' && (reason === undefined || f.reason === reason),
+    );
   }
 
   summary(): string {
     return this.frames
-      .map((f) => (f.kind === 'MSG' || f.kind === 'TIME' || f.kind === 'SKIP' ? `${f.kind} ${f.first}+${f.count}` : f.kind === 'GAP' ? `GAP ${f.first}+${f.count} ${f.reason}` : `${f.kind} ${'log' in f ? f.log : f.reason}`))
+      .map((f) =>
+        f.kind === 'MSG' || f.kind === 'TIME' || f.kind === 'SKIP'
+          ? `${f.kind} ${f.first}+${f.count}`
+          : f.kind === 'GAP'
+            ? `GAP ${f.first}+${f.count} ${f.reason}`
+            : `${f.kind} ${'log' in f ? f.log : f.reason}`,
+      )
       .slice(-12)
       .join(' | ');
   }
@@ -147,7 +181,14 @@ export class ProtocolClient {
     const [kind, ...words] = line.split(' ');
     if (kind === 'HELLO') {
       const kv = Object.fromEntries(words.slice(1).map((w) => w.split('=')));
-      this.hello = { version: Number(words[0]), log: kv.log, framing: kv.framing, oldest: Number(kv.oldest), next: Number(kv.next), filter: kv.filter === '1' };
+      this.hello = {
+        version: Number(words[0]),
+        log: kv.log,
+        framing: kv.framing,
+        oldest: Number(kv.oldest),
+        next: Number(kv.next),
+        filter: kv.filter === '1',
+      };
     } else if (kind === 'MSG') {
       const frame = { kind: 'MSG' as const, first: Number(words[0]), count: Number(words[1]), bytes: Buffer.alloc(0) };
       this.frames.push(frame);
@@ -169,7 +210,8 @@ export class ProtocolClient {
 
   #message(frame: Frame & { kind: 'MSG' }): void {
     const messages = new Deframer(this.hello!.framing).push(frame.bytes);
-    if (messages.length !== frame.count) throw new Error(`MSG ${frame.first} says ${frame.count} messages, holds ${messages.length}`);
+    if (messages.length !== frame.count)
+      throw new Error(`MSG ${frame.first} says ${frame.count} messages, holds ${messages.length}`);
     messages.forEach((m, i) => {
       const seq = frame.first + i;
       if (this.messages.has(seq)) throw new Error(`seq ${seq} received twice`);

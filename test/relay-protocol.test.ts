@@ -10,7 +10,19 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tls from 'tls';
 import { frame } from '../lib/relay/framing';
-import { cleanup, expectMessages, LOGRELAY, makeCerts, message, powerCut, RelayProcess, sendUdp, sleep, Tail, until } from './relay-helpers';
+import {
+  cleanup,
+  expectMessages,
+  LOGRELAY,
+  makeCerts,
+  message,
+  powerCut,
+  RelayProcess,
+  sendUdp,
+  sleep,
+  Tail,
+  until,
+} from './relay-helpers';
 import { describeOnLinux } from './helpers/platform';
 import { ProtocolClient } from './relay-protocol-client';
 
@@ -23,11 +35,26 @@ afterEach(() => {
 
 async function relayWith(args: string[], mode: 'integrated' | 'blocking' = 'integrated') {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--mode', mode, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...args]);
+  const relay = await RelayProcess.start([
+    '--mode',
+    mode,
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    ...args,
+  ]);
   return { certs, relay };
 }
 
-async function connect(relay: RelayProcess, certs: ReturnType<typeof makeCerts>, request: string | null, alpn?: string[] | null): Promise<ProtocolClient> {
+async function connect(
+  relay: RelayProcess,
+  certs: ReturnType<typeof makeCerts>,
+  request: string | null,
+  alpn?: string[] | null,
+): Promise<ProtocolClient> {
   const c = await ProtocolClient.connect(relay.tlsPort, certs, request, alpn);
   clients.push(c);
   return c;
@@ -42,7 +69,14 @@ test.each(['integrated', 'blocking'] as const)(
     const early = Array.from({ length: 200 }, (_, i) => message(i, 300, 'early'));
     await sendUdp(relay.udpPort, early);
     const kept = await relay.statsUntil('every datagram received', (s) => s.received === 200);
-    expect(kept).toMatchObject({ history_messages: 200, history_bytes: 200 * 301, history_oldest: 1, history_next: 201, evicted: 0, delivered: 0 });
+    expect(kept).toMatchObject({
+      history_messages: 200,
+      history_bytes: 200 * 301,
+      history_oldest: 1,
+      history_next: 201,
+      evicted: 0,
+      delivered: 0,
+    });
 
     const c = await connect(relay, certs, 'FROM oldest');
     expect(c.alpn).toBe('logrelay/1');
@@ -88,7 +122,13 @@ test('resuming from before the history: one GAP frame with the exact count, then
   const sent = Array.from({ length: 250 }, (_, i) => message(i, 200, 'gap'));
   await sendUdp(relay.udpPort, sent);
   const s = await relay.statsUntil('every datagram received', (x) => x.received === 250);
-  expect(s).toMatchObject({ evicted: 150, history_messages: 100, history_oldest: 151, history_next: 251, dropped_evicted: 0 });
+  expect(s).toMatchObject({
+    evicted: 150,
+    history_messages: 100,
+    history_oldest: 151,
+    history_next: 251,
+    dropped_evicted: 0,
+  });
 
   const probe = await connect(relay, certs, 'FROM live');
   const log = probe.hello!.log;
@@ -165,35 +205,52 @@ test('meta=1: a TIME frame before each MSG frame gives every message its receive
   }
 }, 20000);
 
-test.each(['lf', 'octet'] as const)('%s framing: plain peers (openssl s_client, Node tls with another ALPN) get exactly today’s bytes, live from admission', async (framing) => {
-  const { certs, relay } = await relayWith(['--framing', framing]);
-  await sendUdp(relay.udpPort, Array.from({ length: 20 }, (_, i) => message(i, 100, 'before')));
-  await relay.statsUntil('received', (x) => x.received === 20);
-  const openssl = await Tail.openssl(relay, certs);
-  const other = await connect(relay, certs, null, ['h2']);
-  expect(other.alpn).toBe(false);
-  let otherBytes = Buffer.alloc(0);
-  other.socket.removeAllListeners('data');
-  other.socket.on('data', (d: Buffer) => (otherBytes = Buffer.concat([otherBytes, d])));
-  await until('two subscribers', () => (relay.connectedCount === 2 ? true : undefined));
-  // Bytes the LF framing escapes, and lengths around the octet header's digit counts.
-  const sent = [Buffer.from('a\nb\rc\\d'), Buffer.from('x'), ...[9, 10, 99, 100, 999, 1000, 65000].map((n) => message(n, n, 'len'))];
-  await sendUdp(relay.udpPort, sent);
-  const expected = Buffer.concat(sent.map((m) => frame(m, framing)));
-  const got = await openssl.waitBytes(expected.length);
-  expect(got.equals(expected)).toBe(true);
-  await until('the other plain peer', () => (otherBytes.length >= expected.length ? true : undefined));
-  expect(otherBytes.equals(expected)).toBe(true);
-  const s = await relay.stats();
-  expect(s).toMatchObject({ received: 20 + sent.length, delivered: 2 * sent.length });
-}, 20000);
+test.each(['lf', 'octet'] as const)(
+  '%s framing: plain peers (openssl s_client, Node tls with another ALPN) get exactly today’s bytes, live from admission',
+  async (framing) => {
+    const { certs, relay } = await relayWith(['--framing', framing]);
+    await sendUdp(
+      relay.udpPort,
+      Array.from({ length: 20 }, (_, i) => message(i, 100, 'before')),
+    );
+    await relay.statsUntil('received', (x) => x.received === 20);
+    const openssl = await Tail.openssl(relay, certs);
+    const other = await connect(relay, certs, null, ['h2']);
+    expect(other.alpn).toBe(false);
+    let otherBytes = Buffer.alloc(0);
+    other.socket.removeAllListeners('data');
+    other.socket.on('data', (d: Buffer) => (otherBytes = Buffer.concat([otherBytes, d])));
+    await until('two subscribers', () => (relay.connectedCount === 2 ? true : undefined));
+    // Bytes the LF framing escapes, and lengths around the octet header's digit counts.
+    const sent = [
+      Buffer.from('a\nb\rc\\d'),
+      Buffer.from('x'),
+      ...[9, 10, 99, 100, 999, 1000, 65000].map((n) => message(n, n, 'len')),
+    ];
+    await sendUdp(relay.udpPort, sent);
+    const expected = Buffer.concat(sent.map((m) => frame(m, framing)));
+    const got = await openssl.waitBytes(expected.length);
+    expect(got.equals(expected)).toBe(true);
+    await until('the other plain peer', () => (otherBytes.length >= expected.length ? true : undefined));
+    expect(otherBytes.equals(expected)).toBe(true);
+    const s = await relay.stats();
+    expect(s).toMatchObject({ received: 20 + sent.length, delivered: 2 * sent.length });
+  },
+  20000,
+);
 
 test('no subscriber for a while: the history fills and evicts, every eviction counted; a resume gets exactly the newest', async () => {
   const { certs, relay } = await relayWith(['--history', '1000', '--history-bytes', '1000000']);
   const sent = Array.from({ length: 5000 }, (_, i) => message(i, 300, 'alone'));
   await sendUdp(relay.udpPort, sent, { batch: 32, pauseMs: 1 });
   const s = await relay.statsUntil('received', (x) => x.received === 5000);
-  expect(s).toMatchObject({ evicted: 4000, history_messages: 1000, history_bytes: 301_000, history_oldest: 4001, delivered: 0 });
+  expect(s).toMatchObject({
+    evicted: 4000,
+    history_messages: 1000,
+    history_bytes: 301_000,
+    history_oldest: 4001,
+    delivered: 0,
+  });
   expect(s.dropped_oldest + s.dropped_newest + s.dropped_disconnect + s.dropped_evicted).toBe(0);
   const c = await connect(relay, certs, 'FROM oldest');
   await c.waitFor('1000 messages', (x) => x.messages.size === 1000);
@@ -213,20 +270,22 @@ function rssOf(pid: number): number {
 
 describeOnLinux('relay memory under a flood', "the relay's resident memory is read from /proc/<pid>/status", () => {
   test('a flood five times the history with nobody connected: memory grows by the history bound, not by the flood', async () => {
-  const historyBytes = 8 * 1024 * 1024;
-  const { relay } = await relayWith(['--history-bytes', String(historyBytes), '--stats-interval', '0']);
-  const before = rssOf(relay.child.pid!);
-  const total = 150_000; // 300 bytes each: 45 MB through an 8 MiB history
-  const batch = Array.from({ length: 1000 }, (_, i) => message(i, 299, 'rss'));
-  for (let sent = 0; sent < total; sent += batch.length) await sendUdp(relay.udpPort, batch, { batch: 100 });
-  const s = await relay.statsUntil('received', (x) => x.received + x.kernel_drops === total, 30000);
-  expect(s.history_bytes).toBeLessThanOrEqual(historyBytes);
-  expect(s.evicted).toBe(s.received - s.history_messages);
-  const grown = rssOf(relay.child.pid!) - before;
-  console.log(`RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB for an ${historyBytes / 2 ** 20} MiB history (${s.history_messages} messages) after ${total} messages`);
-  // The bound, its records (40 bytes a message), three chunks, and generous room for the JS heap.
-  expect(grown).toBeLessThan(historyBytes + 40 * s.history_messages + 3 * 256 * 1024 + 16 * 2 ** 20);
-}, 60000);
+    const historyBytes = 8 * 1024 * 1024;
+    const { relay } = await relayWith(['--history-bytes', String(historyBytes), '--stats-interval', '0']);
+    const before = rssOf(relay.child.pid!);
+    const total = 150_000; // 300 bytes each: 45 MB through an 8 MiB history
+    const batch = Array.from({ length: 1000 }, (_, i) => message(i, 299, 'rss'));
+    for (let sent = 0; sent < total; sent += batch.length) await sendUdp(relay.udpPort, batch, { batch: 100 });
+    const s = await relay.statsUntil('received', (x) => x.received + x.kernel_drops === total, 30000);
+    expect(s.history_bytes).toBeLessThanOrEqual(historyBytes);
+    expect(s.evicted).toBe(s.received - s.history_messages);
+    const grown = rssOf(relay.child.pid!) - before;
+    console.log(
+      `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB for an ${historyBytes / 2 ** 20} MiB history (${s.history_messages} messages) after ${total} messages`,
+    );
+    // The bound, its records (40 bytes a message), three chunks, and generous room for the JS heap.
+    expect(grown).toBeLessThan(historyBytes + 40 * s.history_messages + 3 * 256 * 1024 + 16 * 2 ** 20);
+  }, 60000);
 });
 
 const SENT = 6000;
@@ -258,8 +317,15 @@ test.each(['drop-oldest', 'drop-newest'] as const)(
     for (const seq of stalled.order) expect(stalled.messages.get(seq)!.equals(sent[seq - 1])).toBe(true);
     const final = await relay.statsUntil('delivered', (s) => s.delivered === SENT + stalled.messages.size);
     expect(final[counter]).toBe(dropped());
-    expect(final).toMatchObject({ dropped_disconnect: 0, dropped_evicted: 0, queue_high_water: QUEUE, gaps: stalled.gaps('dropped').length });
-    console.log(`${policy}, protocol: ${stalled.messages.size} delivered, ${dropped()} in ${stalled.gaps().length} GAP frames`);
+    expect(final).toMatchObject({
+      dropped_disconnect: 0,
+      dropped_evicted: 0,
+      queue_high_water: QUEUE,
+      gaps: stalled.gaps('dropped').length,
+    });
+    console.log(
+      `${policy}, protocol: ${stalled.messages.size} delivered, ${dropped()} in ${stalled.gaps().length} GAP frames`,
+    );
   },
   40000,
 );
@@ -282,7 +348,13 @@ test('a resuming subscriber has no lag limit but the history: overtaken while st
   for (const seq of c.order) expect(c.messages.get(seq)!.equals(sent[seq - 1])).toBe(true);
   const s = await relay.stats();
   // Not cut off: a lag limit (10, disconnect) does not apply to a subscriber that asked for history.
-  expect(s).toMatchObject({ subscribers: 1, dropped_evicted: evicted(), dropped_disconnect: 0, gaps: c.gaps().length, delivered: c.messages.size });
+  expect(s).toMatchObject({
+    subscribers: 1,
+    dropped_evicted: evicted(),
+    dropped_disconnect: 0,
+    gaps: c.gaps().length,
+    delivered: c.messages.size,
+  });
   expect(evicted()).toBeGreaterThan(0);
 }, 40000);
 
@@ -302,24 +374,42 @@ test('disconnect: a stalled subscriber is cut off at its lag limit, counted; the
   expect(s.delivered).toBe(SENT + (gone.delivered as number));
 }, 40000);
 
-test.each(['integrated', 'blocking'] as const)('%s mode: datagrams the kernel dropped before the relay read them are counted per input', async (mode) => {
-  const { relay } = await relayWith(['--receive-buffer', '4096'], mode);
-  relay.child.kill('SIGSTOP');
-  const burst = 500;
-  await sendUdp(relay.udpPort, Array.from({ length: burst }, (_, i) => message(i, 300, 'burst')));
-  relay.child.kill('SIGCONT');
-  // Drops are reported with the next datagram queued after them.
-  await sleep(200);
-  await sendUdp(relay.udpPort, [message(0, 300, 'after')]);
-  const s = await relay.statsUntil('every datagram received or counted dropped', (x) => x.received + x.kernel_drops === burst + 1);
-  expect(s.kernel_drops).toBeGreaterThan(0);
-  expect(s.kernel_drops_by_input).toBe(`127.0.0.1:${relay.udpPort}=${s.kernel_drops}`);
-}, 20000);
+test.each(['integrated', 'blocking'] as const)(
+  '%s mode: datagrams the kernel dropped before the relay read them are counted per input',
+  async (mode) => {
+    const { relay } = await relayWith(['--receive-buffer', '4096'], mode);
+    relay.child.kill('SIGSTOP');
+    const burst = 500;
+    await sendUdp(
+      relay.udpPort,
+      Array.from({ length: burst }, (_, i) => message(i, 300, 'burst')),
+    );
+    relay.child.kill('SIGCONT');
+    // Drops are reported with the next datagram queued after them.
+    await sleep(200);
+    await sendUdp(relay.udpPort, [message(0, 300, 'after')]);
+    const s = await relay.statsUntil(
+      'every datagram received or counted dropped',
+      (x) => x.received + x.kernel_drops === burst + 1,
+    );
+    expect(s.kernel_drops).toBeGreaterThan(0);
+    expect(s.kernel_drops_by_input).toBe(`127.0.0.1:${relay.udpPort}=${s.kernel_drops}`);
+  },
+  20000,
+);
 
 test('a peer that goes away before or after HELLO leaves the relay serving others', async () => {
   const { certs, relay } = await relayWith([]);
   for (let i = 0; i < 6; i++) {
-    const s = tls.connect({ host: '127.0.0.1', port: relay.tlsPort, ca: fs.readFileSync(certs.ca), cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey), servername: 'localhost', ALPNProtocols: ['logrelay/1'] });
+    const s = tls.connect({
+      host: '127.0.0.1',
+      port: relay.tlsPort,
+      ca: fs.readFileSync(certs.ca),
+      cert: fs.readFileSync(certs.clientCert),
+      key: fs.readFileSync(certs.clientKey),
+      servername: 'localhost',
+      ALPNProtocols: ['logrelay/1'],
+    });
     await new Promise((resolve) => s.once(i % 2 ? 'data' : 'secureConnect', resolve));
     if (i % 3 === 2) s.end('FROM li'); // half a request, then close_notify
     s.destroy();
@@ -335,42 +425,70 @@ describe('--history-dir', () => {
     { signal: 'SIGTERM', mode: 'integrated' },
     { signal: 'SIGKILL', mode: 'integrated' },
     { signal: 'SIGKILL', mode: 'blocking' },
-  ] as const)('$mode mode: a relay stopped with $signal and started again keeps its log id and sequence; a resuming subscriber misses nothing', async ({ signal, mode }) => {
-    const certs = makeCerts();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
-    try {
-      const args = ['--mode', mode, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'always'];
-      const first = await RelayProcess.start(args);
-      const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
-      const c = await connect(first, certs, 'FROM oldest');
-      const log = c.hello!.log;
-      await sendUdp(first.udpPort, before);
-      await c.waitFor('300 messages', (x) => x.messages.size === 300);
-      // A subscriber that had written out 250 of them resumes after 250.
-      expect(await first.stop(signal)).toBe(signal === 'SIGTERM' ? 0 : 'SIGKILL');
+  ] as const)(
+    '$mode mode: a relay stopped with $signal and started again keeps its log id and sequence; a resuming subscriber misses nothing',
+    async ({ signal, mode }) => {
+      const certs = makeCerts();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
+      try {
+        const args = [
+          '--mode',
+          mode,
+          '--cert',
+          certs.serverCert,
+          '--key',
+          certs.serverKey,
+          '--ca',
+          certs.ca,
+          '--history-dir',
+          dir,
+          '--fsync',
+          'always',
+        ];
+        const first = await RelayProcess.start(args);
+        const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
+        const c = await connect(first, certs, 'FROM oldest');
+        const log = c.hello!.log;
+        await sendUdp(first.udpPort, before);
+        await c.waitFor('300 messages', (x) => x.messages.size === 300);
+        // A subscriber that had written out 250 of them resumes after 250.
+        expect(await first.stop(signal)).toBe(signal === 'SIGTERM' ? 0 : 'SIGKILL');
 
-      const second = await RelayProcess.start(args);
-      const recovered = await second.waitEvent('history-recovered');
-      expect(recovered).toMatchObject({ log, messages: 300, oldest: 1, next: 301 });
-      const after = Array.from({ length: 100 }, (_, i) => message(i, 200, 'after'));
-      await sendUdp(second.udpPort, after);
-      await second.statsUntil('received', (s) => s.received === 100);
-      const r = await connect(second, certs, `FROM 250 log=${log}`);
-      expect(r.hello).toMatchObject({ log, oldest: 1, next: 401 });
-      await r.waitFor('150 messages', (x) => x.messages.size === 150);
-      expect(r.frames.filter((f) => f.kind === 'GAP' || f.kind === 'RESET')).toEqual([]);
-      expect(r.order).toEqual(seqs(251, 400));
-      expectMessages(r.range(251, 400), [...before.slice(250), ...after]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 30000);
+        const second = await RelayProcess.start(args);
+        const recovered = await second.waitEvent('history-recovered');
+        expect(recovered).toMatchObject({ log, messages: 300, oldest: 1, next: 301 });
+        const after = Array.from({ length: 100 }, (_, i) => message(i, 200, 'after'));
+        await sendUdp(second.udpPort, after);
+        await second.statsUntil('received', (s) => s.received === 100);
+        const r = await connect(second, certs, `FROM 250 log=${log}`);
+        expect(r.hello).toMatchObject({ log, oldest: 1, next: 401 });
+        await r.waitFor('150 messages', (x) => x.messages.size === 150);
+        expect(r.frames.filter((f) => f.kind === 'GAP' || f.kind === 'RESET')).toEqual([]);
+        expect(r.order).toEqual(seqs(251, 400));
+        expectMessages(r.range(251, 400), [...before.slice(250), ...after]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    30000,
+  );
 
   test('a power cut under --fsync interval: a subscriber resuming past what the disk kept gets GAP lost with the exact range, then seqs above every one handed out', async () => {
     const certs = makeCerts();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
     try {
-      const args = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'interval'];
+      const args = [
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--ca',
+        certs.ca,
+        '--history-dir',
+        dir,
+        '--fsync',
+        'interval',
+      ];
       const first = await RelayProcess.start(args);
       const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
       const c = await connect(first, certs, 'FROM oldest');
@@ -407,7 +525,8 @@ describe('--history-dir', () => {
       const after = Array.from({ length: 50 }, (_, i) => message(i, 150, 'after'));
       await sendUdp(second.udpPort, after);
       const last = reserved + 49;
-      for (const x of [resumed, oldest, early, inHole, atEnd]) await x.waitFor(`seq ${last}`, (y) => y.messages.has(last));
+      for (const x of [resumed, oldest, early, inHole, atEnd])
+        await x.waitFor(`seq ${last}`, (y) => y.messages.has(last));
 
       const lostGap = (first: number) => ({ kind: 'GAP', first, count: reserved - first, reason: 'lost' });
       const msgsOnly = (x: ProtocolClient) => x.frames.filter((f) => f.kind !== 'MSG');
@@ -429,7 +548,14 @@ describe('--history-dir', () => {
       expectMessages(oldest.range(1, kept), before.slice(0, kept));
       const stats = await second.stats();
       // The hole's seqs are not messages this run evicted: counted only as GAP frames.
-      expect(stats).toMatchObject({ gaps: 4, dropped_evicted: 0, evicted: 0, history_messages: kept + 50, history_oldest: 1, history_next: last + 1 });
+      expect(stats).toMatchObject({
+        gaps: 4,
+        dropped_evicted: 0,
+        evicted: 0,
+        history_messages: kept + 50,
+        history_oldest: 1,
+        history_next: last + 1,
+      });
       expect(await second.stop()).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -440,9 +566,27 @@ describe('--history-dir', () => {
     const certs = makeCerts();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
     try {
-      const args = ['--mode', 'blocking', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir, '--fsync', 'never', '--history', '20'];
+      const args = [
+        '--mode',
+        'blocking',
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--ca',
+        certs.ca,
+        '--history-dir',
+        dir,
+        '--fsync',
+        'never',
+        '--history',
+        '20',
+      ];
       const first = await RelayProcess.start(args);
-      await sendUdp(first.udpPort, Array.from({ length: 200 }, (_, i) => message(i, 100, 'before')));
+      await sendUdp(
+        first.udpPort,
+        Array.from({ length: 200 }, (_, i) => message(i, 100, 'before')),
+      );
       await first.statsUntil('received', (s) => s.received === 200);
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');
       const reserved = powerCut(dir);
@@ -452,7 +596,11 @@ describe('--history-dir', () => {
       const from = lost.from as number;
       expect(lost).toMatchObject({ to: reserved - 1 });
       expect(from).toBeGreaterThan(20);
-      expect(await second.waitEvent('history-recovered')).toMatchObject({ messages: 20, oldest: from - 20, next: reserved });
+      expect(await second.waitEvent('history-recovered')).toMatchObject({
+        messages: 20,
+        oldest: from - 20,
+        next: reserved,
+      });
       // 30 new messages evict the 20 kept before the hole and 10 after it.
       const after = Array.from({ length: 30 }, (_, i) => message(i, 100, 'after'));
       await sendUdp(second.udpPort, after);
@@ -486,7 +634,10 @@ describe('--history-dir', () => {
     try {
       // No file of the relay's can grow past 64 KiB (EFBIG, as ENOSPC would). Each
       // segment fills up; the journal starts the next one after the batch it could not write.
-      const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir], { fileSizeKiB: 64 });
+      const relay = await RelayProcess.start(
+        ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir],
+        { fileSizeKiB: 64 },
+      );
       const sent = Array.from({ length: 2000 }, (_, i) => message(i, 200, 'full'));
       await sendUdp(relay.udpPort, sent, { batch: 32, pauseMs: 1 });
       await relay.statsUntil('received', (s) => s.received === 2000);
@@ -497,7 +648,12 @@ describe('--history-dir', () => {
       expect(failed.length).toBeGreaterThanOrEqual(1);
       // 2000 × 200 bytes fill a 64 KiB segment about every 300 messages: one line per full segment, not per batch.
       expect(failed.length).toBeLessThanOrEqual(10);
-      for (const f of failed) expect(f).toMatchObject({ code: 'EFBIG', kept: true, reason: expect.stringMatching(/cannot append seqs \d+…\d+/) });
+      for (const f of failed)
+        expect(f).toMatchObject({
+          code: 'EFBIG',
+          kept: true,
+          reason: expect.stringMatching(/cannot append seqs \d+…\d+/),
+        });
       expect(await relay.stop()).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -510,20 +666,60 @@ describe('--history-dir', () => {
     try {
       const file = path.join(dir, 'not-a-dir');
       fs.writeFileSync(file, 'x');
-      const base = ['--json', '--tls', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
-      const bad = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', file], { timeout: 10000, encoding: 'utf8' });
+      const base = [
+        '--json',
+        '--tls',
+        '127.0.0.1:0',
+        '--udp',
+        '127.0.0.1:0',
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--ca',
+        certs.ca,
+      ];
+      const bad = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', file], {
+        timeout: 10000,
+        encoding: 'utf8',
+      });
       expect(bad.status).toBe(1);
       expect(bad.stderr).toMatch(/not-a-dir/);
-      const holder = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir]);
-      const second = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', dir], { timeout: 10000, encoding: 'utf8' });
+      const holder = await RelayProcess.start([
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--ca',
+        certs.ca,
+        '--history-dir',
+        dir,
+      ]);
+      const second = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', dir], {
+        timeout: 10000,
+        encoding: 'utf8',
+      });
       expect(second.status).toBe(1);
       expect(second.stderr).toMatch(/lock|in use|another/i);
       expect(await holder.stop()).toBe(0);
-      const usage = (extra: string[]) => spawnSync(process.execPath, [LOGRELAY, ...base, ...extra], { timeout: 10000, encoding: 'utf8' });
-      expect(usage(['--history-dir', dir, '--fsync', 'sometimes'])).toMatchObject({ status: 2, stderr: 'logrelay: --fsync must be one of never, interval, always, not "sometimes"\n' });
-      expect(usage(['--fsync', 'always'])).toMatchObject({ status: 2, stderr: 'logrelay: --fsync applies to --history-dir only\n' });
-      expect(usage(['--history-dir', ''])).toMatchObject({ status: 2, stderr: 'logrelay: --history-dir needs a directory\n' });
-      expect(usage(['--history', '0'])).toMatchObject({ status: 2, stderr: 'logrelay: --history must be an integer from 1 to 100000000, not "0"\n' });
+      const usage = (extra: string[]) =>
+        spawnSync(process.execPath, [LOGRELAY, ...base, ...extra], { timeout: 10000, encoding: 'utf8' });
+      expect(usage(['--history-dir', dir, '--fsync', 'sometimes'])).toMatchObject({
+        status: 2,
+        stderr: 'logrelay: --fsync must be one of never, interval, always, not "sometimes"\n',
+      });
+      expect(usage(['--fsync', 'always'])).toMatchObject({
+        status: 2,
+        stderr: 'logrelay: --fsync applies to --history-dir only\n',
+      });
+      expect(usage(['--history-dir', ''])).toMatchObject({
+        status: 2,
+        stderr: 'logrelay: --history-dir needs a directory\n',
+      });
+      expect(usage(['--history', '0'])).toMatchObject({
+        status: 2,
+        stderr: 'logrelay: --history must be an integer from 1 to 100000000, not "0"\n',
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -13,7 +13,12 @@ import { opensslClientCert } from './tls-helpers';
 afterEach(cleanup);
 
 /** Connects with `connect` (a socket factory), waits for the relay's rejection line for that local port. */
-async function expectRejected(relay: RelayProcess, connect: () => net.Socket, reason: RegExp, timeoutMs = 10000): Promise<void> {
+async function expectRejected(
+  relay: RelayProcess,
+  connect: () => net.Socket,
+  reason: RegExp,
+  timeoutMs = 10000,
+): Promise<void> {
   const socket = connect();
   socket.on('error', () => undefined); // the relay aborts the handshake: that is the point
   try {
@@ -40,7 +45,10 @@ function tlsClient(relay: RelayProcess, ca: string, client?: { cert: string; key
 }
 
 /** The relay still works: a valid logtail receives a message sent now. */
-async function expectStillRelaying(relay: RelayProcess, certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>): Promise<void> {
+async function expectStillRelaying(
+  relay: RelayProcess,
+  certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>,
+): Promise<void> {
   const tail = await Tail.start(relay, certs);
   const m = message(1, 100, 'after');
   await sendUdp(relay.udpPort, [m]);
@@ -49,21 +57,43 @@ async function expectStillRelaying(relay: RelayProcess, certs: Pick<CertFiles, '
 
 test('no client certificate, another CA, an expired certificate, garbage, a stalled handshake: each refused and logged', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--handshake-timeout', '300', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start([
+    '--handshake-timeout',
+    '300',
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+  ]);
   const caPem = certs.caPair.cert;
 
   await expectRejected(relay, tlsClient(relay, caPem), /peer did not return a certificate/);
 
   const otherCa = makeDevCa({ cn: 'some other CA' });
-  await expectRejected(relay, tlsClient(relay, caPem, makeClientCert(otherCa, { cn: 'stranger' })), /unable to get local issuer certificate/);
+  await expectRejected(
+    relay,
+    tlsClient(relay, caPem, makeClientCert(otherCa, { cn: 'stranger' })),
+    /unable to get local issuer certificate/,
+  );
 
   const hour = 3600 * 1000;
-  const expired = makeClientCert(certs.caPair, { cn: 'expired', notBefore: new Date(Date.now() - 48 * hour), notAfter: new Date(Date.now() - 24 * hour) });
+  const expired = makeClientCert(certs.caPair, {
+    cn: 'expired',
+    notBefore: new Date(Date.now() - 48 * hour),
+    notAfter: new Date(Date.now() - 24 * hour),
+  });
   await expectRejected(relay, tlsClient(relay, caPem, expired), /certificate has expired/);
 
-  await expectRejected(relay, () => net.connect(relay.tlsPort, '127.0.0.1', function (this: net.Socket) {
-    this.write('GET / HTTP/1.0\r\n\r\n');
-  }), /http request|wrong version number/);
+  await expectRejected(
+    relay,
+    () =>
+      net.connect(relay.tlsPort, '127.0.0.1', function (this: net.Socket) {
+        this.write('GET / HTTP/1.0\r\n\r\n');
+      }),
+    /http request|wrong version number/,
+  );
 
   const started = Date.now();
   await expectRejected(relay, () => net.connect(relay.tlsPort, '127.0.0.1'), /timed out/);
@@ -72,31 +102,70 @@ test('no client certificate, another CA, an expired certificate, garbage, a stal
   await expectStillRelaying(relay, certs);
   const stats = await relay.stats();
   expect(stats).toMatchObject({ rejected: 5, subscribers: 1 });
-  console.log(relay.all('subscriber-rejected').map((e) => `${e.address}: ${e.reason}`).join('\n'));
+  console.log(
+    relay
+      .all('subscriber-rejected')
+      .map((e) => `${e.address}: ${e.reason}`)
+      .join('\n'),
+  );
 }, 30000);
 
 test('--issuer: a certificate chaining to a trusted CA with another issuer DN is refused', async () => {
   const certs = makeCerts();
   const second = makeDevCa({ cn: 'second trusted CA' });
   const bothCas = writePem(certs.dir, 'both-cas.pem', certs.caPair.cert + second.cert);
-  const relay = await RelayProcess.start(['--issuer', 'CN=relay test CA', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', bothCas]);
-  await expectRejected(relay, tlsClient(relay, certs.caPair.cert, makeClientCert(second, { cn: 'from the second CA' })), /issuer/);
+  const relay = await RelayProcess.start([
+    '--issuer',
+    'CN=relay test CA',
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    bothCas,
+  ]);
+  await expectRejected(
+    relay,
+    tlsClient(relay, certs.caPair.cert, makeClientCert(second, { cn: 'from the second CA' })),
+    /issuer/,
+  );
   await expectStillRelaying(relay, certs);
 }, 20000);
 
 test('--fingerprint: a valid certificate not on the allowlist is refused', async () => {
   const certs = makeCerts();
   const allowed = new crypto.X509Certificate(require('fs').readFileSync(certs.clientCert)).fingerprint256;
-  const relay = await RelayProcess.start(['--fingerprint', `sha256:${allowed.replace(/:/g, '').toLowerCase()}`, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  await expectRejected(relay, tlsClient(relay, certs.caPair.cert, makeClientCert(certs.caPair, { cn: 'not on the list' })), /fingerprint/);
+  const relay = await RelayProcess.start([
+    '--fingerprint',
+    `sha256:${allowed.replace(/:/g, '').toLowerCase()}`,
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+  ]);
+  await expectRejected(
+    relay,
+    tlsClient(relay, certs.caPair.cert, makeClientCert(certs.caPair, { cn: 'not on the list' })),
+    /fingerprint/,
+  );
   await expectStillRelaying(relay, certs);
 }, 20000);
 
 test('a client certificate that is itself a CA (basicConstraints CA:TRUE), signed by the trusted CA, is refused and logged', async () => {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  const caLeaf = opensslClientCert(certs.caPair, 'a CA as subscriber', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n');
-  await expectRejected(relay, tlsClient(relay, certs.caPair.cert, caLeaf), /client certificate "CN=a CA as subscriber" is a CA certificate/);
+  const caLeaf = opensslClientCert(
+    certs.caPair,
+    'a CA as subscriber',
+    'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n',
+  );
+  await expectRejected(
+    relay,
+    tlsClient(relay, certs.caPair.cert, caLeaf),
+    /client certificate "CN=a CA as subscriber" is a CA certificate/,
+  );
   expect(relay.all('subscriber-connected')).toHaveLength(0);
   await expectStillRelaying(relay, certs);
 }, 20000);

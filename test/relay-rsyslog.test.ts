@@ -12,12 +12,24 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { makeClientCert, makeDevCa } from '../lib';
-import { cleanup, exitOf, makeCerts, RelayProcess, ROOT, spawnChild, Tail, tempDir, until, writePem } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  makeCerts,
+  RelayProcess,
+  ROOT,
+  spawnChild,
+  Tail,
+  tempDir,
+  until,
+  writePem,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
 const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((f) => fs.existsSync(f));
-if (!RSYSLOGD) throw new Error('rsyslogd is not installed (Debian: apt-get install rsyslog rsyslog-openssl; .ci/run does)');
+if (!RSYSLOGD)
+  throw new Error('rsyslogd is not installed (Debian: apt-get install rsyslog rsyslog-openssl; .ci/run does)');
 
 /** The README's configuration block between `<!-- NAME:start -->` and `<!-- NAME:end -->`. */
 function readmeBlock(name: string): string {
@@ -59,7 +71,11 @@ async function startRsyslog(forwarding: string): Promise<{ socket: string; stop:
   let stderr = '';
   daemon.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   daemon.stdout!.resume();
-  await until(() => `rsyslogd to listen on ${socket} (stderr: ${stderr})`, () => (fs.existsSync(socket) ? true : undefined), 15000);
+  await until(
+    () => `rsyslogd to listen on ${socket} (stderr: ${stderr})`,
+    () => (fs.existsSync(socket) ? true : undefined),
+    15000,
+  );
   return {
     socket,
     stop: async () => {
@@ -78,23 +94,43 @@ function logger(socket: string, tag: string, count: number, from = 0): string[] 
 
 /** What the subscriber got from `tag` (rsyslog forwards its own start-up lines too), as the message text. */
 function fromTag(tail: Tail, tag: string): string[] {
-  return tail.messages.map((m) => m.toString()).filter((m) => m.includes(`${tag}: `)).map((m) => m.slice(m.indexOf(`${tag}: `) + tag.length + 2));
+  return tail.messages
+    .map((m) => m.toString())
+    .filter((m) => m.includes(`${tag}: `))
+    .map((m) => m.slice(m.indexOf(`${tag}: `) + tag.length + 2));
 }
 
-async function forwardAndCheck(relay: RelayProcess, tail: Tail, forwarding: string, tag: string, framing: 'octet' | 'lf'): Promise<void> {
+async function forwardAndCheck(
+  relay: RelayProcess,
+  tail: Tail,
+  forwarding: string,
+  tag: string,
+  framing: 'octet' | 'lf',
+): Promise<void> {
   const rsyslog = await startRsyslog(forwarding);
   try {
     // Two bursts, the second after the first is through: the connection stays up and order holds across.
     const sent = logger(rsyslog.socket, tag, 500);
-    await until(() => `500 messages from rsyslog (have ${fromTag(tail, tag).length}; relay: ${JSON.stringify(relay.all('sender-disconnected'))})`, () =>
-      fromTag(tail, tag).length >= 500 ? true : undefined, 30000);
+    await until(
+      () =>
+        `500 messages from rsyslog (have ${fromTag(tail, tag).length}; relay: ${JSON.stringify(relay.all('sender-disconnected'))})`,
+      () => (fromTag(tail, tag).length >= 500 ? true : undefined),
+      30000,
+    );
     sent.push(...logger(rsyslog.socket, tag, 500, 500));
-    await until(() => `1000 messages from rsyslog (have ${fromTag(tail, tag).length})`, () => (fromTag(tail, tag).length >= 1000 ? true : undefined), 30000);
+    await until(
+      () => `1000 messages from rsyslog (have ${fromTag(tail, tag).length})`,
+      () => (fromTag(tail, tag).length >= 1000 ? true : undefined),
+      30000,
+    );
     expect(fromTag(tail, tag)).toEqual(sent);
   } finally {
     await rsyslog.stop();
   }
-  const closed = await relay.waitEvent('sender-disconnected', (e) => e.reason === 'peer closed' && e.framing === framing);
+  const closed = await relay.waitEvent(
+    'sender-disconnected',
+    (e) => e.reason === 'peer closed' && e.framing === framing,
+  );
   expect(Number(closed.received)).toBeGreaterThanOrEqual(1000);
   expect(closed.cut).toBe(0);
 }
@@ -104,7 +140,18 @@ test('rsyslog omfwd over TLS (ossl, x509/name, octet-counted), as the README con
   const senders = makeDevCa({ cn: 'senders CA' });
   const sender = makeClientCert(senders, { cn: 'rsyslog sender' });
   const inCa = writePem(certs.dir, 'senders-ca.pem', senders.cert);
-  const relay = await RelayProcess.start(['--tls-in', '127.0.0.1:0', '--in-ca', inCa, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start([
+    '--tls-in',
+    '127.0.0.1:0',
+    '--in-ca',
+    inCa,
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+  ]);
   const port = String(relay.all('listening')[0].tlsIn).split(':').pop()!;
   const tail = await Tail.start(relay, certs);
   const forwarding = substitute(readmeBlock('rsyslog-tls'), [
@@ -120,14 +167,27 @@ test('rsyslog omfwd over TLS (ossl, x509/name, octet-counted), as the README con
 test.each([
   ['octet-counted', 'octet'],
   ['traditional', 'lf'],
-] as const)('rsyslog omfwd over plain TCP, TCP_Framing="%s", as the README configures it: every message in order', async (rsyslogFraming, framing) => {
-  const certs = makeCerts();
-  const relay = await RelayProcess.start(['--tcp', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  const port = String(relay.all('listening')[0].tcp).split(':').pop()!;
-  const tail = await Tail.start(relay, certs);
-  const forwarding = substitute(readmeBlock('rsyslog-tcp'), [
-    ['port="5515"', `port="${port}"`],
-    ['TCP_Framing="octet-counted"', `TCP_Framing="${rsyslogFraming}"`],
-  ]);
-  await forwardAndCheck(relay, tail, forwarding, `rtcp-${framing}`, framing);
-}, 90000);
+] as const)(
+  'rsyslog omfwd over plain TCP, TCP_Framing="%s", as the README configures it: every message in order',
+  async (rsyslogFraming, framing) => {
+    const certs = makeCerts();
+    const relay = await RelayProcess.start([
+      '--tcp',
+      '127.0.0.1:0',
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
+    ]);
+    const port = String(relay.all('listening')[0].tcp).split(':').pop()!;
+    const tail = await Tail.start(relay, certs);
+    const forwarding = substitute(readmeBlock('rsyslog-tcp'), [
+      ['port="5515"', `port="${port}"`],
+      ['TCP_Framing="octet-counted"', `TCP_Framing="${rsyslogFraming}"`],
+    ]);
+    await forwardAndCheck(relay, tail, forwarding, `rtcp-${framing}`, framing);
+  },
+  90000,
+);

@@ -10,14 +10,15 @@ import { FACILITY_NAMES, parseSelector, SelectorError, SEVERITY_NAMES } from '..
 
 const SEED = 1201;
 const b = (s: string) => Buffer.from(s, 'latin1');
-const selected = (selector: string, facility: number, severity: number) => parseSelector(selector).selects[facility * 8 + severity] === 1;
+const selected = (selector: string, facility: number, severity: number) =>
+  parseSelector(selector).selects[facility * 8 + severity] === 1;
 
 describe('PRI', () => {
   test.each([
     ['<13>Jan  1 00:00:00 host app: hi', 13],
     ['<0>kernel panic', 0],
     ['<191>1 2026-11-29T19:00:00Z host app - - - local7.debug', 191],
-    ['<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM\'su root\' failed', 34],
+    ["<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM'su root' failed", 34],
     ['<86>Nov 29 19:00:00 host sshd[1]: authpriv.info', 86],
   ])('%s → %d', (text, pri) => expect(priOf(b(text))).toBe(pri));
 
@@ -32,7 +33,9 @@ describe('PRI', () => {
     ['not closed', '<13 x'],
     ['only the PRI opening', '<1'],
     ['a space before it', ' <13>x'],
-  ])('%s: user.notice (13), as RFC 3164 §4.3.3 has a relay assume', (_, text) => expect(priOf(b(text))).toBe(DEFAULT_PRI));
+  ])('%s: user.notice (13), as RFC 3164 §4.3.3 has a relay assume', (_, text) =>
+    expect(priOf(b(text))).toBe(DEFAULT_PRI),
+  );
 
   test('property: priOf agrees with the grammar <(0|[1-9][0-9]{0,2})> ≤ 191, on any bytes', () => {
     const pri = fc.oneof(
@@ -64,7 +67,16 @@ describe('selector grammar', () => {
   });
 
   test('.=SEV selects that severity alone; .!SEV and .none take away what selectors to their left added', () => {
-    expect([...Array(8).keys()].map((sev) => selected('mail.=info', 2, sev))).toEqual([false, false, false, false, false, false, true, false]);
+    expect([...Array(8).keys()].map((sev) => selected('mail.=info', 2, sev))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      true,
+      false,
+    ]);
     // *.info;mail.none: info or worse from everything but mail
     expect(selected('*.info;mail.none', 2, 0)).toBe(false);
     expect(selected('*.info;mail.none', 3, 6)).toBe(true);
@@ -72,8 +84,26 @@ describe('selector grammar', () => {
     // order matters, as in syslog.conf: a later selector adds back
     expect(selected('mail.none;*.info', 2, 6)).toBe(true);
     // *.*;*.!err: everything less severe than err (notice, info…), nothing from err up
-    expect([...Array(8).keys()].map((sev) => selected('*.*;*.!err', 1, sev))).toEqual([false, false, false, false, true, true, true, true]);
-    expect([...Array(8).keys()].map((sev) => selected('*.*;kern.!=info', 0, sev))).toEqual([true, true, true, true, true, true, false, true]);
+    expect([...Array(8).keys()].map((sev) => selected('*.*;*.!err', 1, sev))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect([...Array(8).keys()].map((sev) => selected('*.*;kern.!=info', 0, sev))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      true,
+    ]);
   });
 
   test('names are case-insensitive, synonyms and facility numbers work', () => {
@@ -112,12 +142,20 @@ describe('selector grammar', () => {
     expect((error as SelectorError).code).toBe('ERR_INVALID_SELECTOR');
   });
 
-  const facility = fc.oneof(fc.constantFrom(...Object.keys(FACILITY_NAMES)), fc.integer({ min: 0, max: 23 }).map(String));
+  const facility = fc.oneof(
+    fc.constantFrom(...Object.keys(FACILITY_NAMES)),
+    fc.integer({ min: 0, max: 23 }).map(String),
+  );
   const priority = fc.oneof(
     fc.constantFrom('*', 'none'),
-    fc.tuple(fc.constantFrom('', '!'), fc.constantFrom('', '='), fc.constantFrom(...Object.keys(SEVERITY_NAMES))).map((p) => p.join('')),
+    fc
+      .tuple(fc.constantFrom('', '!'), fc.constantFrom('', '='), fc.constantFrom(...Object.keys(SEVERITY_NAMES)))
+      .map((p) => p.join('')),
   );
-  const one = fc.tuple(fc.oneof(fc.constant(['*']), fc.uniqueArray(facility, { minLength: 1, maxLength: 4 })), priority);
+  const one = fc.tuple(
+    fc.oneof(fc.constant(['*']), fc.uniqueArray(facility, { minLength: 1, maxLength: 4 })),
+    priority,
+  );
   const list = fc.array(one, { minLength: 1, maxLength: 5 });
 
   /** syslog.conf, read literally: the last selector (from the left) that speaks of (facility, severity) decides. */
@@ -152,7 +190,14 @@ describe('selector grammar', () => {
   });
 
   test('property: any text either parses or throws a SelectorError with a column inside it (never anything else)', () => {
-    const text = fc.oneof(fc.string({ maxLength: 40 }), fc.array(fc.constantFrom('auth', 'mail', '*', '.', ',', ';', '!', '=', 'info', 'none', 'x', ''), { maxLength: 10 }).map((p) => p.join('')));
+    const text = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc
+        .array(fc.constantFrom('auth', 'mail', '*', '.', ',', ';', '!', '=', 'info', 'none', 'x', ''), {
+          maxLength: 10,
+        })
+        .map((p) => p.join('')),
+    );
     fc.assert(
       fc.property(text, (t) => {
         try {

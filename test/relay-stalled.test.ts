@@ -22,7 +22,20 @@
 import * as crypto from 'crypto';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { cleanup, exitOf, LogEvent, makeCerts, message, numberOf, RelayProcess, runs, sendUdp, spawnChild, StatsLine, until } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  LogEvent,
+  makeCerts,
+  message,
+  numberOf,
+  RelayProcess,
+  runs,
+  sendUdp,
+  spawnChild,
+  StatsLine,
+  until,
+} from './relay-helpers';
 import * as fs from 'fs';
 
 // How long one phase may take before the test calls it a hang: a thousand TLS subscribers on a
@@ -63,8 +76,19 @@ interface Report {
 
 /** A tls-subscribers.js child: resolves once all its subscribers are connected. */
 async function subscribers(relay: RelayProcess, certs: ReturnType<typeof makeCerts>, count: number, keep: number) {
-  const env = { ...process.env, PEER_TLS: JSON.stringify({ ca: fs.readFileSync(certs.ca, 'utf8'), cert: fs.readFileSync(certs.clientCert, 'utf8'), key: fs.readFileSync(certs.clientKey, 'utf8') }) };
-  const child = spawnChild(process.execPath, [FIXTURE, JSON.stringify({ port: relay.tlsPort, count, batch: 50, keep })], { env });
+  const env = {
+    ...process.env,
+    PEER_TLS: JSON.stringify({
+      ca: fs.readFileSync(certs.ca, 'utf8'),
+      cert: fs.readFileSync(certs.clientCert, 'utf8'),
+      key: fs.readFileSync(certs.clientKey, 'utf8'),
+    }),
+  };
+  const child = spawnChild(
+    process.execPath,
+    [FIXTURE, JSON.stringify({ port: relay.tlsPort, count, batch: 50, keep })],
+    { env },
+  );
   const lines: string[] = [];
   let pending = '';
   let stderr = '';
@@ -76,11 +100,19 @@ async function subscribers(relay: RelayProcess, certs: ReturnType<typeof makeCer
     }
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const first = await until(() => `${count} subscribers to connect (stderr: ${stderr})`, () => lines[0], 120000);
+  const first = await until(
+    () => `${count} subscribers to connect (stderr: ${stderr})`,
+    () => lines[0],
+    120000,
+  );
   const ready = JSON.parse(first) as { ready?: boolean; ports?: number[]; error?: string };
   if (!ready.ready) throw new Error(`subscribers failed: ${first} ${stderr}`);
   const report = async (): Promise<Report[]> => {
-    const line = await until(() => `the subscribers' report (stderr: ${stderr})`, () => lines[1], 30000);
+    const line = await until(
+      () => `the subscribers' report (stderr: ${stderr})`,
+      () => lines[1],
+      30000,
+    );
     expect(await exitOf(child)).toBe(0);
     return (JSON.parse(line) as { subscribers: Report[] }).subscribers;
   };
@@ -94,11 +126,15 @@ async function stalledPeer(relay: RelayProcess, certs: ReturnType<typeof makeCer
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => chunks.push(d));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const port = await until(() => `the stalled peer to connect (stderr: ${stderr})`, () => {
-    const out = Buffer.concat(chunks);
-    const nl = out.indexOf(10);
-    return nl < 0 ? undefined : Number(out.subarray(0, nl).toString());
-  }, 15000);
+  const port = await until(
+    () => `the stalled peer to connect (stderr: ${stderr})`,
+    () => {
+      const out = Buffer.concat(chunks);
+      const nl = out.indexOf(10);
+      return nl < 0 ? undefined : Number(out.subarray(0, nl).toString());
+    },
+    15000,
+  );
   const report = async () => {
     const code = await exitOf(child, 30000);
     const out = Buffer.concat(chunks);
@@ -112,7 +148,7 @@ const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex'
 /** The messages of an lf-framed stream (each is SIZE bytes). */
 function split(data: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     const nl = data.indexOf(10, at);
     if (nl < 0) throw new Error(`unterminated message at byte ${at}`);
     out.push(data.subarray(at, nl));
@@ -125,19 +161,25 @@ function split(data: Buffer): Buffer[] {
 function exactSelection(got: Buffer[], sent: Buffer[]): number[] {
   const numbers = got.map(numberOf);
   numbers.forEach((n, i) => {
-    if (n < 0 || n >= sent.length || !got[i].equals(sent[n])) throw new Error(`message ${i} is not a sent message: ${got[i].subarray(0, 60)}`);
+    if (n < 0 || n >= sent.length || !got[i].equals(sent[n]))
+      throw new Error(`message ${i} is not a sent message: ${got[i].subarray(0, 60)}`);
     if (i > 0 && n <= numbers[i - 1]) throw new Error(`message ${i} (${n}) out of order after ${numbers[i - 1]}`);
   });
   return numbers;
 }
 
 type Policy = 'drop-oldest' | 'drop-newest' | 'disconnect';
-const COUNTER = { 'drop-oldest': 'dropped_oldest', 'drop-newest': 'dropped_newest', disconnect: 'dropped_disconnect' } as const;
+const COUNTER = {
+  'drop-oldest': 'dropped_oldest',
+  'drop-newest': 'dropped_newest',
+  disconnect: 'dropped_disconnect',
+} as const;
 
 async function stalledAmongMany(policy: Policy): Promise<void> {
   // The relay and the subscribers' process each hold SUBSCRIBERS sockets; Node raises its soft fd limit to the hard one.
   const hard = Number(execFileSync('bash', ['-c', 'ulimit -Hn']).toString().trim());
-  if (hard < SUBSCRIBERS + 100) throw new Error(`this test needs a hard fd limit of at least ${SUBSCRIBERS + 100} (ulimit -Hn is ${hard})`);
+  if (hard < SUBSCRIBERS + 100)
+    throw new Error(`this test needs a hard fd limit of at least ${SUBSCRIBERS + 100} (ulimit -Hn is ${hard})`);
   const t0 = Date.now();
   const certs = makeCerts();
   const relay = await RelayProcess.start([
@@ -157,7 +199,11 @@ async function stalledAmongMany(policy: Policy): Promise<void> {
 
   const sent = Array.from({ length: SENT }, (_, i) => message(i, SIZE, policy));
   await sendUdp(relay.udpPort, sent, { batch: BURST, pauseMs: PAUSE_MS });
-  const flood = await relay.statsUntil('every datagram received or counted dropped by the kernel', (s) => s.received + s.kernel_drops === SENT, LIMIT_MS);
+  const flood = await relay.statsUntil(
+    'every datagram received or counted dropped by the kernel',
+    (s) => s.received + s.kernel_drops === SENT,
+    LIMIT_MS,
+  );
   const tSent = Date.now();
   const received = flood.received;
   const counter = COUNTER[policy];
@@ -172,7 +218,8 @@ async function stalledAmongMany(policy: Policy): Promise<void> {
 
   // Let the stopped one read what its buffers hold, then wait for the relay to have written everything.
   stopped.child.kill('SIGCONT');
-  const stoppedShare = (s: StatsLine) => (policy === 'disconnect' ? (cutLine!.delivered as number) : received - s[counter]);
+  const stoppedShare = (s: StatsLine) =>
+    policy === 'disconnect' ? (cutLine!.delivered as number) : received - s[counter];
   const settled = await relay.statsUntil(
     'every subscriber written to the head',
     (s) => s.delivered === HEALTHY * received + stoppedShare(s),
@@ -205,14 +252,21 @@ async function stalledAmongMany(policy: Policy): Promise<void> {
   const messages = split(reference);
   expect(messages.length).toBe(received);
   exactSelection(messages, sent);
-  if (flood.kernel_drops === 0) expect(reference.equals(Buffer.concat(sent.map((m) => Buffer.concat([m, Buffer.from('\n')]))))).toBe(true);
+  if (flood.kernel_drops === 0)
+    expect(reference.equals(Buffer.concat(sent.map((m) => Buffer.concat([m, Buffer.from('\n')]))))).toBe(true);
   const expectedSha = sha256(reference);
-  const wrong = reports.filter((r) => r.lines !== received || r.bytes !== received * FRAMED || r.sha256 !== expectedSha || !r.ended || r.error);
-  expect(wrong.map((r) => `${r.port}: ${r.lines} lines ${r.bytes} bytes ended=${r.ended} ${r.error ?? ''}`)).toEqual([]);
+  const wrong = reports.filter(
+    (r) => r.lines !== received || r.bytes !== received * FRAMED || r.sha256 !== expectedSha || !r.ended || r.error,
+  );
+  expect(wrong.map((r) => `${r.port}: ${r.lines} lines ${r.bytes} bytes ended=${r.ended} ${r.error ?? ''}`)).toEqual(
+    [],
+  );
   const healthyPorts = new Set(healthy.ports.map((p) => `127.0.0.1:${p}`));
   const healthyGone = gone.filter((e) => healthyPorts.has(e.address as string));
   expect(healthyGone.length).toBe(HEALTHY);
-  const unlike = healthyGone.filter((e) => e.reason !== 'drained' || e.delivered !== received || e.lost !== 0 || e.dropped !== 0);
+  const unlike = healthyGone.filter(
+    (e) => e.reason !== 'drained' || e.delivered !== received || e.lost !== 0 || e.dropped !== 0,
+  );
   expect(unlike).toEqual([]);
 
   // The stopped one: what it read is what the relay says it delivered; the rest is its policy's counter.
@@ -241,7 +295,8 @@ async function stalledAmongMany(policy: Policy): Promise<void> {
     // kept the queue-full it had when it reached the limit; drop-oldest ends with the newest
     // queue-full, which it was sent once continued.
     expect(numbers[0]).toBe(numberOf(messages[0]));
-    if (policy === 'drop-newest') expect(runs(numbers.slice(0, QUEUE))).toBe(runs(messages.slice(0, QUEUE).map(numberOf)));
+    if (policy === 'drop-newest')
+      expect(runs(numbers.slice(0, QUEUE))).toBe(runs(messages.slice(0, QUEUE).map(numberOf)));
     else expect(runs(numbers.slice(-QUEUE))).toBe(runs(messages.slice(-QUEUE).map(numberOf)));
   }
   console.log(

@@ -11,7 +11,8 @@ const RUNS = 300;
 
 function check(property: fc.IProperty<unknown>): void {
   const out = fc.check(property, { seed: SEED, numRuns: RUNS });
-  if (out.failed) throw new Error(`property failed (seed ${SEED}, path ${out.counterexamplePath}): ${fc.defaultReportMessage(out)}`);
+  if (out.failed)
+    throw new Error(`property failed (seed ${SEED}, path ${out.counterexamplePath}): ${fc.defaultReportMessage(out)}`);
 }
 
 type Got = { messages: Buffer[]; cut: boolean[]; empty: number; error?: FramingError };
@@ -44,7 +45,9 @@ function read(stream: Buffer, splits: number[], max: number): Got {
 
 const octet = (m: Buffer) => Buffer.concat([Buffer.from(`${m.length} `), m]);
 /** A syslog-looking message: starts with `<`, so an LF-framed stream is detected as such. */
-const lfMessage = fc.uint8Array({ minLength: 0, maxLength: 300 }).map((b) => Buffer.concat([Buffer.from('<13>'), Buffer.from(b.filter((x) => x !== 10))]));
+const lfMessage = fc
+  .uint8Array({ minLength: 0, maxLength: 300 })
+  .map((b) => Buffer.concat([Buffer.from('<13>'), Buffer.from(b.filter((x) => x !== 10))]));
 const anyMessage = fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b));
 const splits = fc.array(fc.nat(), { maxLength: 40 });
 const max = fc.integer({ min: 1, max: 400 });
@@ -62,15 +65,23 @@ test('octet-counted: any bytes, any split points — every message whole or cut 
 
 test('LF-terminated: any split points — every line whole or cut to the limit, empty lines counted, a last line without LF kept', () => {
   check(
-    fc.property(fc.array(fc.oneof(lfMessage, fc.constant(Buffer.alloc(0))), { minLength: 1, maxLength: 30 }), splits, max, fc.boolean(), (lines, cuts, limit, lastLf) => {
-      fc.pre(lines[0].length > 0); // an empty first line is a '\n', not a '<': still LF framing, checked below
-      const stream = Buffer.concat(lines.map((l, i) => (i < lines.length - 1 || lastLf ? Buffer.concat([l, Buffer.from('\n')]) : l)));
-      const got = read(stream, cuts, limit);
-      const kept = lines.filter((l) => l.length > 0);
-      expect(got.error).toBeUndefined();
-      expect(got.messages).toEqual(kept.map((m) => m.subarray(0, limit)));
-      expect(got.empty).toBe(lines.filter((l, i) => l.length === 0 && (i < lines.length - 1 || lastLf)).length);
-    }),
+    fc.property(
+      fc.array(fc.oneof(lfMessage, fc.constant(Buffer.alloc(0))), { minLength: 1, maxLength: 30 }),
+      splits,
+      max,
+      fc.boolean(),
+      (lines, cuts, limit, lastLf) => {
+        fc.pre(lines[0].length > 0); // an empty first line is a '\n', not a '<': still LF framing, checked below
+        const stream = Buffer.concat(
+          lines.map((l, i) => (i < lines.length - 1 || lastLf ? Buffer.concat([l, Buffer.from('\n')]) : l)),
+        );
+        const got = read(stream, cuts, limit);
+        const kept = lines.filter((l) => l.length > 0);
+        expect(got.error).toBeUndefined();
+        expect(got.messages).toEqual(kept.map((m) => m.subarray(0, limit)));
+        expect(got.empty).toBe(lines.filter((l, i) => l.length === 0 && (i < lines.length - 1 || lastLf)).length);
+      },
+    ),
   );
 });
 
@@ -84,18 +95,24 @@ test('a broken octet-counted stream: FramingError at the offending byte, after e
     fc.constantFrom('12x', '3\n', '45:'),
   );
   check(
-    fc.property(fc.array(anyMessage, { maxLength: 10 }), garbage, fc.array(anyMessage, { maxLength: 5 }), splits, (before, bad, after, cuts) => {
-      fc.pre(before.length > 0 || /^[1-9]/.test(bad)); // the first byte decides the framing: start octet-counted
-      const head = Buffer.concat(before.map(octet));
-      const stream = Buffer.concat([head, Buffer.from(bad, 'latin1'), ...after.map(octet)]);
-      const got = read(stream, cuts, 1000);
-      expect(got.messages).toEqual(before);
-      expect(got.error).toBeInstanceOf(FramingError);
-      const digits = /^[1-9][0-9]*/.exec(bad)?.[0].length ?? 0;
-      // The offending byte: the first one of the frame, the 10th digit, or the byte after the digits.
-      const offending = digits === 0 ? 0 : digits > MAX_LENGTH_DIGITS ? MAX_LENGTH_DIGITS : digits;
-      expect(got.error!.offset).toBe(head.length + offending);
-    }),
+    fc.property(
+      fc.array(anyMessage, { maxLength: 10 }),
+      garbage,
+      fc.array(anyMessage, { maxLength: 5 }),
+      splits,
+      (before, bad, after, cuts) => {
+        fc.pre(before.length > 0 || /^[1-9]/.test(bad)); // the first byte decides the framing: start octet-counted
+        const head = Buffer.concat(before.map(octet));
+        const stream = Buffer.concat([head, Buffer.from(bad, 'latin1'), ...after.map(octet)]);
+        const got = read(stream, cuts, 1000);
+        expect(got.messages).toEqual(before);
+        expect(got.error).toBeInstanceOf(FramingError);
+        const digits = /^[1-9][0-9]*/.exec(bad)?.[0].length ?? 0;
+        // The offending byte: the first one of the frame, the 10th digit, or the byte after the digits.
+        const offending = digits === 0 ? 0 : digits > MAX_LENGTH_DIGITS ? MAX_LENGTH_DIGITS : digits;
+        expect(got.error!.offset).toBe(head.length + offending);
+      },
+    ),
   );
 });
 

@@ -9,7 +9,18 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
 import { createLogger, makeClientCert, makeDevCa, Relay } from '../lib';
-import { cleanup, CertFiles, makeCerts, message, numberOf, RelayProcess, sleep, Tail, until, writePem } from './relay-helpers';
+import {
+  cleanup,
+  CertFiles,
+  makeCerts,
+  message,
+  numberOf,
+  RelayProcess,
+  sleep,
+  Tail,
+  until,
+  writePem,
+} from './relay-helpers';
 import { opensslClientCert } from './tls-helpers';
 import { openFdList } from './helpers/fds';
 
@@ -24,9 +35,18 @@ interface Started {
 
 async function start(args: string[], options: { fdLimit?: number } = {}): Promise<Started> {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...args], options);
+  const relay = await RelayProcess.start(
+    ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...args],
+    options,
+  );
   const listening = relay.all('listening')[0];
-  const port = (field: string) => Number(String((listening[field] as string | undefined) ?? ':0').split(',')[0].split(':').pop());
+  const port = (field: string) =>
+    Number(
+      String((listening[field] as string | undefined) ?? ':0')
+        .split(',')[0]
+        .split(':')
+        .pop(),
+    );
   return { certs, relay, tcp: port('tcp'), tlsIn: port('tlsIn') };
 }
 
@@ -67,7 +87,6 @@ function tlsSend(port: number, ca: string, id: { cert?: string; key?: string }, 
   });
 }
 
-
 const octet = (m: Buffer) => Buffer.concat([Buffer.from(`${m.length} `), m]);
 const lf = (m: Buffer) => Buffer.concat([m, Buffer.from('\n')]);
 
@@ -104,7 +123,13 @@ test('a sender that breaks the framing is closed with a line naming it and the b
   const address = `127.0.0.1:${s.localPort}`; // gone from the socket once it is closed
   const closed = new Promise((resolve) => s.once('close', resolve));
   s.resume();
-  s.write(Buffer.concat([...good.map(octet), Buffer.from('<13>an LF-framed line in an octet-counted stream\n'), octet(message(3, 100))]));
+  s.write(
+    Buffer.concat([
+      ...good.map(octet),
+      Buffer.from('<13>an LF-framed line in an octet-counted stream\n'),
+      octet(message(3, 100)),
+    ]),
+  );
   await closed; // the relay closed it: no end() from this side
   const line = await relay.waitEvent('sender-disconnected');
   expect(line).toMatchObject({
@@ -136,7 +161,9 @@ test('--max-message: a longer message is cut to it and counted, in both framings
 test('a huge length prefix: 10 digits is a framing error; 9 digits holds --max-message at most and the idle limit ends it', async () => {
   const { relay, tcp } = await start(['--tcp', '127.0.0.1:0', '--max-message', '1000', '--sender-idle', '2']);
   await send(tcp, Buffer.from('1234567890 <13>x'));
-  expect((await relay.waitEvent('sender-disconnected')).reason).toBe("framing error at byte 9: octet-counted length longer than 9 digits");
+  expect((await relay.waitEvent('sender-disconnected')).reason).toBe(
+    'framing error at byte 9: octet-counted length longer than 9 digits',
+  );
   // 999,999,999 announced; 4 MiB sent (kept: 1,000 bytes), then silence.
   const s = await connect(tcp);
   const address = `127.0.0.1:${s.localPort}`; // gone from the socket once it is closed
@@ -215,7 +242,14 @@ test('a reset mid-frame: the whole messages before it are delivered, the torn on
 }, 30000);
 
 test('1,000 connections against --max-senders 100: 100 senders, the rest closed at once and counted; once they leave, new senders get in', async () => {
-  const { certs, relay, tcp } = await start(['--tcp', '127.0.0.1:0', '--max-senders', '100', '--rejection-log', '5/60']);
+  const { certs, relay, tcp } = await start([
+    '--tcp',
+    '127.0.0.1:0',
+    '--max-senders',
+    '100',
+    '--rejection-log',
+    '5/60',
+  ]);
   const tail = await Tail.start(relay, certs);
   const sockets: net.Socket[] = [];
   for (let i = 0; i < 1000; i++) {
@@ -278,18 +312,33 @@ test('senders are never slowed by a subscriber that stopped reading: 50,000 mess
 describe('TLS input (RFC 5425)', () => {
   test('a sender with a certificate from --in-ca: every octet-counted message in order; wrong CA, a CA:TRUE certificate and none are refused', async () => {
     const senders = makeDevCa({ cn: 'senders CA' });
-    const { certs, relay, tlsIn } = await start(['--tls-in', '127.0.0.1:0', '--in-ca', writePem(makeCerts().dir, 'senders-ca.pem', senders.cert)]);
+    const { certs, relay, tlsIn } = await start([
+      '--tls-in',
+      '127.0.0.1:0',
+      '--in-ca',
+      writePem(makeCerts().dir, 'senders-ca.pem', senders.cert),
+    ]);
     const ca = fs.readFileSync(certs.ca, 'utf8');
     const tail = await Tail.start(relay, certs);
     const sender = makeClientCert(senders, { cn: 'web1 rsyslog' });
     const messages = Array.from({ length: 500 }, (_, i) => message(i, 300));
     expect(await tlsSend(tlsIn, ca, sender, Buffer.concat(messages.map(octet)))).toBe('sent');
     expect((await tail.waitFor(500)).map(numberOf)).toEqual(messages.map((_, i) => i));
-    expect(relay.all('sender-connected')[0]).toMatchObject({ input: `tls:127.0.0.1:${tlsIn}`, subject: 'CN=web1 rsyslog' });
+    expect(relay.all('sender-connected')[0]).toMatchObject({
+      input: `tls:127.0.0.1:${tlsIn}`,
+      subject: 'CN=web1 rsyslog',
+    });
 
     const other = makeClientCert(makeDevCa({ cn: 'another CA' }), { cn: 'intruder' });
-    const caLeaf = opensslClientCert(senders, 'a CA as sender', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n');
-    const subscriberCert = { cert: fs.readFileSync(certs.clientCert, 'utf8'), key: fs.readFileSync(certs.clientKey, 'utf8') };
+    const caLeaf = opensslClientCert(
+      senders,
+      'a CA as sender',
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n',
+    );
+    const subscriberCert = {
+      cert: fs.readFileSync(certs.clientCert, 'utf8'),
+      key: fs.readFileSync(certs.clientKey, 'utf8'),
+    };
     for (const id of [other, caLeaf, {}, subscriberCert]) await tlsSend(tlsIn, ca, id, octet(message(999, 100)));
     await until('4 rejections', () => (relay.all('sender-rejected').length === 4 ? true : undefined));
     const reasons = relay.all('sender-rejected').map((e) => String(e.reason));
@@ -306,18 +355,37 @@ describe('TLS input (RFC 5425)', () => {
     const senders = makeDevCa({ cn: 'senders CA' });
     const dir = makeCerts().dir;
     const inCa = writePem(dir, 'senders-ca.pem', senders.cert);
-    const { certs, relay, tlsIn } = await start(['--tls-in', '127.0.0.1:0', '--in-ca', inCa, '--in-verify', 'optional']);
+    const { certs, relay, tlsIn } = await start([
+      '--tls-in',
+      '127.0.0.1:0',
+      '--in-ca',
+      inCa,
+      '--in-verify',
+      'optional',
+    ]);
     const ca = fs.readFileSync(certs.ca, 'utf8');
     const tail = await Tail.start(relay, certs);
     expect(await tlsSend(tlsIn, ca, {}, octet(message(1, 100)))).toBe('sent');
-    await tlsSend(tlsIn, ca, makeClientCert(makeDevCa({ cn: 'another CA' }), { cn: 'intruder' }), octet(message(2, 100)));
+    await tlsSend(
+      tlsIn,
+      ca,
+      makeClientCert(makeDevCa({ cn: 'another CA' }), { cn: 'intruder' }),
+      octet(message(2, 100)),
+    );
     expect(await tlsSend(tlsIn, ca, makeClientCert(senders, { cn: 'web2' }), octet(message(3, 100)))).toBe('sent');
     expect((await tail.waitFor(2)).map(numberOf)).toEqual([1, 3]);
     expect(String(relay.all('sender-rejected')[0].reason)).toMatch(/certificate not verified/);
 
     const allowed = makeClientCert(senders, { cn: 'pinned' });
     const fingerprint = new (require('crypto').X509Certificate)(allowed.cert).fingerprint256;
-    const pinned = await start(['--tls-in', '127.0.0.1:0', '--in-ca', inCa, '--in-fingerprint', `sha256:${fingerprint}`]);
+    const pinned = await start([
+      '--tls-in',
+      '127.0.0.1:0',
+      '--in-ca',
+      inCa,
+      '--in-fingerprint',
+      `sha256:${fingerprint}`,
+    ]);
     const pinnedTail = await Tail.start(pinned.relay, pinned.certs);
     const pinnedCa = fs.readFileSync(pinned.certs.ca, 'utf8');
     await tlsSend(pinned.tlsIn, pinnedCa, makeClientCert(senders, { cn: 'not pinned' }), octet(message(4, 100)));
@@ -331,20 +399,30 @@ describe('TLS input (RFC 5425)', () => {
     const certs = makeCerts();
     const run = (args: string[], demo = true) =>
       new Promise<{ code: number; stderr: string }>((resolve) => {
-        const identity = demo ? ['--demo', makeCerts().dir] : ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
-        execFile(process.execPath, [require('./relay-helpers').LOGRELAY, ...identity, '--tls', '127.0.0.1:0', ...args], (e, _o, stderr) =>
-          resolve({ code: (e as { code?: number } | null)?.code ?? 0, stderr }),
+        const identity = demo
+          ? ['--demo', makeCerts().dir]
+          : ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+        execFile(
+          process.execPath,
+          [require('./relay-helpers').LOGRELAY, ...identity, '--tls', '127.0.0.1:0', ...args],
+          (e, _o, stderr) => resolve({ code: (e as { code?: number } | null)?.code ?? 0, stderr }),
         );
       });
     const cases: [string[], RegExp][] = [
-      [['--in-verify', 'optional', '--in-issuer', 'CN=x', '--tls-in', '127.0.0.1:0'], /--in-issuer and --in-fingerprint need --in-verify require/],
+      [
+        ['--in-verify', 'optional', '--in-issuer', 'CN=x', '--tls-in', '127.0.0.1:0'],
+        /--in-issuer and --in-fingerprint need --in-verify require/,
+      ],
       [['--max-message', '0', '--tcp', '127.0.0.1:0'], /--max-message must be an integer from 1 to 1048576/],
       [['--max-senders', 'many'], /--max-senders must be an integer/],
       [['--sender-idle', '-1'], /--sender-idle/],
       [['--tcp', 'nowhere'], /--tcp: not an address/],
       [['--in-verify', 'maybe'], /--in-verify must be one of none, optional, require/],
     ];
-    for (const [args, expected] of [...cases, [['--tls-in', '127.0.0.1:0'], /--tls-in needs --in-ca FILE \(or --in-verify none\)/] as [string[], RegExp]]) {
+    for (const [args, expected] of [
+      ...cases,
+      [['--tls-in', '127.0.0.1:0'], /--tls-in needs --in-ca FILE \(or --in-verify none\)/] as [string[], RegExp],
+    ]) {
       const { code, stderr } = await run(args, args.length > 2);
       expect([code, stderr.trim().split('\n').length]).toEqual([2, 1]);
       expect(stderr).toMatch(expected);
@@ -356,19 +434,44 @@ test('from code: listening.tcp names each TCP input (IPv4 and IPv6), relay.stats
   const certs = makeCerts();
   const lines: string[] = [];
   const relay = new Relay(
-    { tcp: ['127.0.0.1:0', '[::1]:0'], tls: '127.0.0.1:0', cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, maxMessage: 10, statsIntervalS: 0 },
+    {
+      tcp: ['127.0.0.1:0', '[::1]:0'],
+      tls: '127.0.0.1:0',
+      cert: { file: certs.serverCert },
+      key: { file: certs.serverKey },
+      ca: { file: certs.ca },
+      maxMessage: 10,
+      statsIntervalS: 0,
+    },
     createLogger({ write: (line) => lines.push(line) }),
   );
   const listening = await relay.start();
   try {
     expect(listening.inputs).toEqual([]); // no datagram input: a stream input is an input
-    expect(listening.tcp).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/), expect.stringMatching(/^\[::1\]:\d+$/)]);
+    expect(listening.tcp).toEqual([
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      expect.stringMatching(/^\[::1\]:\d+$/),
+    ]);
     const v6 = net.connect(Number(listening.tcp[1].split(':').pop()), '::1');
     v6.end('3 abc20 0123456789abcdefghij');
-    await until('both messages', () => (relay.stats().streamInputs[listening.tcp[1]].received === 2 ? true : undefined));
-    await until('the sender gone', () => (relay.stats().streamInputs[listening.tcp[1]].connections === 0 ? true : undefined));
+    await until('both messages', () =>
+      relay.stats().streamInputs[listening.tcp[1]].received === 2 ? true : undefined,
+    );
+    await until('the sender gone', () =>
+      relay.stats().streamInputs[listening.tcp[1]].connections === 0 ? true : undefined,
+    );
     const stats = relay.stats();
-    expect(stats.streamInputs[listening.tcp[1]]).toEqual({ received: 2, cut: 1, accepted: 1, connections: 0, closedFraming: 0, closedIdle: 0, refused: 0, rejected: 0, partial: 0 });
+    expect(stats.streamInputs[listening.tcp[1]]).toEqual({
+      received: 2,
+      cut: 1,
+      accepted: 1,
+      connections: 0,
+      closedFraming: 0,
+      closedIdle: 0,
+      refused: 0,
+      rejected: 0,
+      partial: 0,
+    });
     expect(stats.streamInputs[listening.tcp[0]].received).toBe(0);
     expect([stats.received, stats.bytesIn, stats.history.messages]).toEqual([2, 13, 2]);
     expect(lines.some((l) => l.includes('sender-disconnected') && l.includes('address=[::1]:'))).toBe(true);
@@ -403,41 +506,56 @@ test('SIGHUP re-reads --in-ca: a sender from the new CA gets in, existing sender
   expect((await tail.waitFor(3)).map(numberOf)).toEqual([1, 3, 4]);
 }, 30000);
 
-test.each(['integrated', 'blocking'] as const)('a relay that fails to start (subscriber port taken) closes every fd it had opened: TCP and TLS input sockets, its control pipe (%s mode)', async (mode) => {
-  const certs = makeCerts();
-  const taken = net.createServer();
-  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
-  const port = (taken.address() as net.AddressInfo).port;
-  try {
-    const options = { mode, tcp: ['127.0.0.1:0'], tlsIn: ['127.0.0.1:0'], inCa: { file: certs.ca }, tls: `127.0.0.1:${port}` };
-    const identity = { cert: { file: certs.serverCert }, key: { file: certs.serverKey }, ca: { file: certs.ca }, statsIntervalS: 0 };
-    // One start first: a worker thread's first run opens fds of Node's own that stay (its event loop's).
-    // A blocking relay's worker runs the compiled worker.js, which exists under dist/ only.
-    const lib = (mode === 'blocking' ? require('../dist') : require('../lib')) as typeof import('../lib');
-    const attempt = async () => {
-      const relay = new lib.Relay({ ...options, ...identity }, lib.createLogger({ write: () => undefined }));
-      await expect(relay.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
-    };
-    await attempt();
-    // A failed blocking start rejects before its worker thread has exited and closed its own loop's fds.
-    const settled = async () => {
-      let last = '';
-      let same = 0;
-      await until('the fd list to settle', () => {
-        const now = openFdList().join(',');
-        same = now === last ? same + 1 : 0;
-        last = now;
-        return same >= 20 ? true : undefined;
-      });
-      return last;
-    };
-    const before = await settled();
-    for (let i = 0; i < 5; i++) await attempt();
-    expect(await settled()).toEqual(before);
-  } finally {
-    taken.close();
-  }
-}, 30000);
+test.each(['integrated', 'blocking'] as const)(
+  'a relay that fails to start (subscriber port taken) closes every fd it had opened: TCP and TLS input sockets, its control pipe (%s mode)',
+  async (mode) => {
+    const certs = makeCerts();
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const options = {
+        mode,
+        tcp: ['127.0.0.1:0'],
+        tlsIn: ['127.0.0.1:0'],
+        inCa: { file: certs.ca },
+        tls: `127.0.0.1:${port}`,
+      };
+      const identity = {
+        cert: { file: certs.serverCert },
+        key: { file: certs.serverKey },
+        ca: { file: certs.ca },
+        statsIntervalS: 0,
+      };
+      // One start first: a worker thread's first run opens fds of Node's own that stay (its event loop's).
+      // A blocking relay's worker runs the compiled worker.js, which exists under dist/ only.
+      const lib = (mode === 'blocking' ? require('../dist') : require('../lib')) as typeof import('../lib');
+      const attempt = async () => {
+        const relay = new lib.Relay({ ...options, ...identity }, lib.createLogger({ write: () => undefined }));
+        await expect(relay.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      };
+      await attempt();
+      // A failed blocking start rejects before its worker thread has exited and closed its own loop's fds.
+      const settled = async () => {
+        let last = '';
+        let same = 0;
+        await until('the fd list to settle', () => {
+          const now = openFdList().join(',');
+          same = now === last ? same + 1 : 0;
+          last = now;
+          return same >= 20 ? true : undefined;
+        });
+        return last;
+      };
+      const before = await settled();
+      for (let i = 0; i < 5; i++) await attempt();
+      expect(await settled()).toEqual(before);
+    } finally {
+      taken.close();
+    }
+  },
+  30000,
+);
 
 test('SIGHUP with an --in-ca file that cannot be used: reload-failed, and the previous CA stays in force', async () => {
   const senders = makeDevCa({ cn: 'senders CA' });
@@ -447,6 +565,13 @@ test('SIGHUP with an --in-ca file that cannot be used: reload-failed, and the pr
   fs.writeFileSync(inCa, 'not a certificate\n');
   relay.child.kill('SIGHUP');
   expect(String((await relay.waitEvent('reload-failed')).reason)).toContain(inCa);
-  expect(await tlsSend(tlsIn, fs.readFileSync(certs.ca, 'utf8'), makeClientCert(senders, { cn: 'web' }), octet(message(1, 100)))).toBe('sent');
+  expect(
+    await tlsSend(
+      tlsIn,
+      fs.readFileSync(certs.ca, 'utf8'),
+      makeClientCert(senders, { cn: 'web' }),
+      octet(message(1, 100)),
+    ),
+  ).toBe('sent');
   expect((await tail.waitFor(1)).map(numberOf)).toEqual([1]);
 }, 30000);

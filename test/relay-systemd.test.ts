@@ -10,7 +10,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DatagramSocket, WOULD_BLOCK } from '../lib';
 import { listenFds } from '../lib/relay/activation';
-import { cleanup, exitOf, freePort, LOGRELAY, LOGTAIL, makeCerts, message, ROOT, runToExit, sendUdp, spawnChild, tempDir, until } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  freePort,
+  LOGRELAY,
+  LOGTAIL,
+  makeCerts,
+  message,
+  ROOT,
+  runToExit,
+  sendUdp,
+  spawnChild,
+  tempDir,
+  until,
+} from './relay-helpers';
 import type { ChildProcess } from 'child_process';
 
 afterEach(cleanup);
@@ -32,15 +46,21 @@ class NotifySocket {
       if (batch === WOULD_BLOCK) return;
       for (let i = 0; i < batch.count; i++) {
         const lines = batch.data(i).toString().split('\n').filter(Boolean);
-        this.received.push({ at: process.hrtime.bigint() / 1000n, fields: Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) });
+        this.received.push({
+          at: process.hrtime.bigint() / 1000n,
+          fields: Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])),
+        });
       }
     }
   }
 
   /** The first notification from index `from` on that has `key`. */
   wait(key: string, from = 0, value?: string): Promise<Record<string, string>> {
-    return until(`${key}${value ? `=${value}` : ''} on the notify socket (got ${JSON.stringify(this.received.map((r) => r.fields))})`, () =>
-      this.received.slice(from).find((r) => key in r.fields && (value === undefined || r.fields[key] === value))?.fields,
+    return until(
+      `${key}${value ? `=${value}` : ''} on the notify socket (got ${JSON.stringify(this.received.map((r) => r.fields))})`,
+      () =>
+        this.received.slice(from).find((r) => key in r.fields && (value === undefined || r.fields[key] === value))
+          ?.fields,
     );
   }
 
@@ -51,7 +71,10 @@ class NotifySocket {
 }
 
 /** A child's stderr: systemd-socket-activate's own lines, then the relay's JSON lines. */
-function stderrOf(child: ChildProcess): { text: () => string; events: () => { event: string; [k: string]: unknown }[] } {
+function stderrOf(child: ChildProcess): {
+  text: () => string;
+  events: () => { event: string; [k: string]: unknown }[];
+} {
   let text = '';
   child.stderr!.on('data', (c: Buffer) => (text += c));
   return {
@@ -71,60 +94,106 @@ test('installed: systemd-socket-activate and systemd-analyze (Debian package sys
   expect({ haveActivate, haveAnalyze }).toEqual({ haveActivate: true, haveAnalyze: true });
 });
 
-test.each(['integrated', 'blocking'])('socket activation (%s mode): UDP and TLS sockets passed by name, a datagram sent before the relay ran is kept; READY=1, STATUS=, RELOADING=1 + MONOTONIC_USEC then READY=1 on SIGHUP, STOPPING=1', async (mode) => {
-  const certs = makeCerts();
-  const dir = tempDir();
-  const notify = new NotifySocket(path.join(dir, 'notify'));
-  try {
-    const [udp, tcp] = [await freePort('udp'), await freePort('tcp')];
-    // systemd-socket-activate passes on what it received: the outer one binds UDP and waits for the
-    // first datagram, the inner one adds the TCP listener and names both, as two .socket units would.
-    const child = spawnChild('systemd-socket-activate', [
-      '--datagram', `--listen=127.0.0.1:${udp}`, `--setenv=NOTIFY_SOCKET=${notify.address}`,
-      'systemd-socket-activate', `--listen=127.0.0.1:${tcp}`, '--fdname=udp:tls', '--setenv=NOTIFY_SOCKET',
-      process.execPath, LOGRELAY, '--json', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--stats-interval', '0', '--mode', mode,
-    ]);
-    const err = stderrOf(child);
-    await until(() => `the UDP socket (stderr: ${err.text()})`, () => (err.text().includes(`Listening on 127.0.0.1:${udp} as 3.`) ? true : undefined));
-    expect(notify.received).toEqual([]);
-    // Nothing runs the relay yet: this datagram waits in the socket and starts it.
-    const early = message(1, 120, 'before-start');
-    await sendUdp(udp, [early]);
-    const listening = await until(() => `listening (stderr: ${err.text()})`, () => err.events().find((e) => e.event === 'listening'));
-    expect(listening).toMatchObject({ inputs: `127.0.0.1:${udp}`, tls: `127.0.0.1:${tcp}` });
-    const ready = await notify.wait('READY');
-    expect(ready).toEqual({ READY: '1', MAINPID: String(child.pid), STATUS: expect.stringMatching(/^0 subscribers; received \d+, delivered 0, dropped 0, rejected 0$/) });
+test.each(['integrated', 'blocking'])(
+  'socket activation (%s mode): UDP and TLS sockets passed by name, a datagram sent before the relay ran is kept; READY=1, STATUS=, RELOADING=1 + MONOTONIC_USEC then READY=1 on SIGHUP, STOPPING=1',
+  async (mode) => {
+    const certs = makeCerts();
+    const dir = tempDir();
+    const notify = new NotifySocket(path.join(dir, 'notify'));
+    try {
+      const [udp, tcp] = [await freePort('udp'), await freePort('tcp')];
+      // systemd-socket-activate passes on what it received: the outer one binds UDP and waits for the
+      // first datagram, the inner one adds the TCP listener and names both, as two .socket units would.
+      const child = spawnChild('systemd-socket-activate', [
+        '--datagram',
+        `--listen=127.0.0.1:${udp}`,
+        `--setenv=NOTIFY_SOCKET=${notify.address}`,
+        'systemd-socket-activate',
+        `--listen=127.0.0.1:${tcp}`,
+        '--fdname=udp:tls',
+        '--setenv=NOTIFY_SOCKET',
+        process.execPath,
+        LOGRELAY,
+        '--json',
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--ca',
+        certs.ca,
+        '--stats-interval',
+        '0',
+        '--mode',
+        mode,
+      ]);
+      const err = stderrOf(child);
+      await until(
+        () => `the UDP socket (stderr: ${err.text()})`,
+        () => (err.text().includes(`Listening on 127.0.0.1:${udp} as 3.`) ? true : undefined),
+      );
+      expect(notify.received).toEqual([]);
+      // Nothing runs the relay yet: this datagram waits in the socket and starts it.
+      const early = message(1, 120, 'before-start');
+      await sendUdp(udp, [early]);
+      const listening = await until(
+        () => `listening (stderr: ${err.text()})`,
+        () => err.events().find((e) => e.event === 'listening'),
+      );
+      expect(listening).toMatchObject({ inputs: `127.0.0.1:${udp}`, tls: `127.0.0.1:${tcp}` });
+      const ready = await notify.wait('READY');
+      expect(ready).toEqual({
+        READY: '1',
+        MAINPID: String(child.pid),
+        STATUS: expect.stringMatching(/^0 subscribers; received \d+, delivered 0, dropped 0, rejected 0$/),
+      });
 
-    const sub = spawnChild(process.execPath, [LOGTAIL, '--connect', `127.0.0.1:${tcp}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--from', 'oldest', '--count', '1']);
-    let out = '';
-    sub.stdout!.on('data', (c: Buffer) => (out += c));
-    expect(await exitOf(sub)).toBe(0);
-    expect(out).toBe(early.toString() + '\n');
+      const sub = spawnChild(process.execPath, [
+        LOGTAIL,
+        '--connect',
+        `127.0.0.1:${tcp}`,
+        '--ca',
+        certs.ca,
+        '--cert',
+        certs.clientCert,
+        '--key',
+        certs.clientKey,
+        '--from',
+        'oldest',
+        '--count',
+        '1',
+      ]);
+      let out = '';
+      sub.stdout!.on('data', (c: Buffer) => (out += c));
+      expect(await exitOf(sub)).toBe(0);
+      expect(out).toBe(early.toString() + '\n');
 
-    let from = notify.received.length;
-    child.kill('SIGUSR1');
-    expect((await notify.wait('STATUS', from)).STATUS).toMatch(/^0 subscribers; received 1, delivered 1, dropped 0, rejected 0$/);
+      let from = notify.received.length;
+      child.kill('SIGUSR1');
+      expect((await notify.wait('STATUS', from)).STATUS).toMatch(
+        /^0 subscribers; received 1, delivered 1, dropped 0, rejected 0$/,
+      );
 
-    from = notify.received.length;
-    const before = process.hrtime.bigint() / 1000n;
-    child.kill('SIGHUP');
-    const reloading = await notify.wait('RELOADING', from);
-    const after = process.hrtime.bigint() / 1000n;
-    expect(reloading).toEqual({ RELOADING: '1', MONOTONIC_USEC: expect.stringMatching(/^\d+$/) });
-    // The same clock (CLOCK_MONOTONIC) on both sides: the relay's stamp lies between these two.
-    expect(BigInt(reloading.MONOTONIC_USEC) >= before && BigInt(reloading.MONOTONIC_USEC) <= after).toBe(true);
-    const reloadedAt = notify.received.findIndex((r, i) => i >= from && 'RELOADING' in r.fields);
-    await notify.wait('READY', reloadedAt + 1);
-    expect(err.events().some((e) => e.event === 'reloaded')).toBe(true);
+      from = notify.received.length;
+      const before = process.hrtime.bigint() / 1000n;
+      child.kill('SIGHUP');
+      const reloading = await notify.wait('RELOADING', from);
+      const after = process.hrtime.bigint() / 1000n;
+      expect(reloading).toEqual({ RELOADING: '1', MONOTONIC_USEC: expect.stringMatching(/^\d+$/) });
+      // The same clock (CLOCK_MONOTONIC) on both sides: the relay's stamp lies between these two.
+      expect(BigInt(reloading.MONOTONIC_USEC) >= before && BigInt(reloading.MONOTONIC_USEC) <= after).toBe(true);
+      const reloadedAt = notify.received.findIndex((r, i) => i >= from && 'RELOADING' in r.fields);
+      await notify.wait('READY', reloadedAt + 1);
+      expect(err.events().some((e) => e.event === 'reloaded')).toBe(true);
 
-    from = notify.received.length;
-    child.kill('SIGTERM');
-    expect(await notify.wait('STOPPING', from)).toMatchObject({ STOPPING: '1' });
-    expect(await exitOf(child)).toBe(0);
-  } finally {
-    notify.close();
-  }
-});
+      from = notify.received.length;
+      child.kill('SIGTERM');
+      expect(await notify.wait('STOPPING', from)).toMatchObject({ STOPPING: '1' });
+      expect(await exitOf(child)).toBe(0);
+    } finally {
+      notify.close();
+    }
+  },
+);
 
 test('socket activation of a unix datagram input, notify socket in the abstract namespace; the subscriber port bound by the relay itself', async () => {
   const certs = makeCerts();
@@ -134,18 +203,48 @@ test('socket activation of a unix datagram input, notify socket in the abstract 
   try {
     const sock = path.join(dir, 'log');
     const child = spawnChild('systemd-socket-activate', [
-      '--datagram', `--listen=${sock}`, '--fdname=unix', `--setenv=NOTIFY_SOCKET=${notify.address}`,
-      process.execPath, LOGRELAY, '--json', '--tls', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca,
+      '--datagram',
+      `--listen=${sock}`,
+      '--fdname=unix',
+      `--setenv=NOTIFY_SOCKET=${notify.address}`,
+      process.execPath,
+      LOGRELAY,
+      '--json',
+      '--tls',
+      '127.0.0.1:0',
+      '--cert',
+      certs.serverCert,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.ca,
     ]);
     const err = stderrOf(child);
-    await until(() => `the unix socket (stderr: ${err.text()})`, () => (fs.existsSync(sock) ? true : undefined));
+    await until(
+      () => `the unix socket (stderr: ${err.text()})`,
+      () => (fs.existsSync(sock) ? true : undefined),
+    );
     const early = message(1, 80, 'unix-early');
     sender.send(early, sock);
     await notify.wait('READY');
     const listening = err.events().find((e) => e.event === 'listening')!;
     // The relay's own listener, and no default UDP input: an activated input is an input.
     expect(listening).toMatchObject({ inputs: sock, tls: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
-    const sub = spawnChild(process.execPath, [LOGTAIL, '--connect', String(listening.tls), '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--from', 'oldest', '--count', '1']);
+    const sub = spawnChild(process.execPath, [
+      LOGTAIL,
+      '--connect',
+      String(listening.tls),
+      '--ca',
+      certs.ca,
+      '--cert',
+      certs.clientCert,
+      '--key',
+      certs.clientKey,
+      '--from',
+      'oldest',
+      '--count',
+      '1',
+    ]);
     let out = '';
     sub.stdout!.on('data', (c: Buffer) => (out += c));
     expect(await exitOf(sub)).toBe(0);
@@ -164,19 +263,52 @@ test('socket activation of a TCP syslog input (named tcp): the connection that s
   const certs = makeCerts();
   const tcp = await freePort('tcp');
   const child = spawnChild('systemd-socket-activate', [
-    `--listen=127.0.0.1:${tcp}`, '--fdname=tcp',
-    process.execPath, LOGRELAY, '--json', '--tls', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--stats-interval', '0',
+    `--listen=127.0.0.1:${tcp}`,
+    '--fdname=tcp',
+    process.execPath,
+    LOGRELAY,
+    '--json',
+    '--tls',
+    '127.0.0.1:0',
+    '--cert',
+    certs.serverCert,
+    '--key',
+    certs.serverKey,
+    '--ca',
+    certs.ca,
+    '--stats-interval',
+    '0',
   ]);
   const err = stderrOf(child);
-  await until(() => `the TCP socket (stderr: ${err.text()})`, () => (err.text().includes(`Listening on 127.0.0.1:${tcp} as 3.`) ? true : undefined));
+  await until(
+    () => `the TCP socket (stderr: ${err.text()})`,
+    () => (err.text().includes(`Listening on 127.0.0.1:${tcp} as 3.`) ? true : undefined),
+  );
   // This connection starts the relay; it waits in the backlog of the socket the relay inherits.
   const sender = net.connect(tcp, '127.0.0.1');
   const lines = [message(1, 60, 'activated-tcp'), message(2, 60, 'activated-tcp')];
   sender.write(Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
-  const listening = await until(() => `listening (stderr: ${err.text()})`, () => err.events().find((e) => e.event === 'listening'));
+  const listening = await until(
+    () => `listening (stderr: ${err.text()})`,
+    () => err.events().find((e) => e.event === 'listening'),
+  );
   // No default UDP input: an activated TCP input is an input.
   expect(listening).toMatchObject({ inputs: '', tcp: `127.0.0.1:${tcp}` });
-  const sub = spawnChild(process.execPath, [LOGTAIL, '--connect', String(listening.tls), '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, '--from', 'oldest', '--count', '2']);
+  const sub = spawnChild(process.execPath, [
+    LOGTAIL,
+    '--connect',
+    String(listening.tls),
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+    '--from',
+    'oldest',
+    '--count',
+    '2',
+  ]);
   let out = '';
   sub.stdout!.on('data', (c: Buffer) => (out += c));
   expect(await exitOf(sub)).toBe(0);
@@ -191,20 +323,39 @@ test('socket activation mistakes are one line and exit 2: a TCP socket named udp
   const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
   const cases: [string[], string][] = [
     [['--fdname=udp'], 'logrelay: inherited fd 3 named "udp" is a listening TCP socket, not a UDP socket'],
-    [['--fdname=syslog'], 'logrelay: socket activation: fd 3 is named "syslog"; FileDescriptorName= must be one of udp, unix, tcp, tls-in, tls'],
-    [['--fdname=tls', '--tls', '127.0.0.1:0'], 'logrelay: --tls: the subscriber socket was also passed by socket activation (named tls): give one'],
+    [
+      ['--fdname=syslog'],
+      'logrelay: socket activation: fd 3 is named "syslog"; FileDescriptorName= must be one of udp, unix, tcp, tls-in, tls',
+    ],
+    [
+      ['--fdname=tls', '--tls', '127.0.0.1:0'],
+      'logrelay: --tls: the subscriber socket was also passed by socket activation (named tls): give one',
+    ],
   ];
   for (const [args, expected] of cases) {
     const port = await freePort('tcp');
     const relayArgs = args.filter((a) => !a.startsWith('--fdname'));
-    const child = spawnChild('systemd-socket-activate', [`--listen=127.0.0.1:${port}`, args[0], process.execPath, LOGRELAY, ...relayArgs, ...files]);
+    const child = spawnChild('systemd-socket-activate', [
+      `--listen=127.0.0.1:${port}`,
+      args[0],
+      process.execPath,
+      LOGRELAY,
+      ...relayArgs,
+      ...files,
+    ]);
     const err = stderrOf(child);
-    await until(() => `the TCP socket (stderr: ${err.text()})`, () => (err.text().includes(`as 3.`) ? true : undefined));
+    await until(
+      () => `the TCP socket (stderr: ${err.text()})`,
+      () => (err.text().includes(`as 3.`) ? true : undefined),
+    );
     // A connection starts the relay, as it would under systemd.
     const knock = net.connect(port, '127.0.0.1').on('error', () => undefined);
     expect(await exitOf(child)).toBe(2);
     knock.destroy();
-    const own = err.text().split('\n').filter((l) => l.startsWith('logrelay:'));
+    const own = err
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith('logrelay:'));
     expect(own).toEqual([expected]);
   }
 });
@@ -212,10 +363,29 @@ test('socket activation mistakes are one line and exit 2: a TCP socket named udp
 test('a NOTIFY_SOCKET that is no unix socket address is one line and exit 2', async () => {
   const certs = makeCerts();
   for (const bad of ['relative/notify', `/${'x'.repeat(200)}`]) {
-    const r = await runToExit(LOGRELAY, ['--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca], {
-      env: { ...process.env, NOTIFY_SOCKET: bad },
+    const r = await runToExit(
+      LOGRELAY,
+      [
+        '--udp',
+        '127.0.0.1:0',
+        '--tls',
+        '127.0.0.1:0',
+        '--cert',
+        certs.serverCert,
+        '--key',
+        certs.serverKey,
+        '--ca',
+        certs.ca,
+      ],
+      {
+        env: { ...process.env, NOTIFY_SOCKET: bad },
+      },
+    );
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `logrelay: NOTIFY_SOCKET is not a unix socket path or @name: ${JSON.stringify(bad)}\n`,
     });
-    expect(r).toEqual({ code: 2, stdout: '', stderr: `logrelay: NOTIFY_SOCKET is not a unix socket path or @name: ${JSON.stringify(bad)}\n` });
   }
 });
 
@@ -229,12 +399,16 @@ test('listenFds: only for this pid, names in order (several may share one), vari
   const forOther: NodeJS.ProcessEnv = { LISTEN_PID: '41', LISTEN_FDS: '1' };
   expect(listenFds(forOther, 42).size).toBe(0);
   expect(forOther).toEqual({});
-  expect(() => listenFds({ LISTEN_PID: '42', LISTEN_FDS: '2', LISTEN_FDNAMES: 'udp' }, 42)).toThrow('LISTEN_FDNAMES names 1 sockets, LISTEN_FDS passes 2');
-  expect(() => listenFds({ LISTEN_PID: '42', LISTEN_FDS: 'two' }, 42)).toThrow('LISTEN_FDS is not a count of fds: "two"');
+  expect(() => listenFds({ LISTEN_PID: '42', LISTEN_FDS: '2', LISTEN_FDNAMES: 'udp' }, 42)).toThrow(
+    'LISTEN_FDNAMES names 1 sockets, LISTEN_FDS passes 2',
+  );
+  expect(() => listenFds({ LISTEN_PID: '42', LISTEN_FDS: 'two' }, 42)).toThrow(
+    'LISTEN_FDS is not a count of fds: "two"',
+  );
   expect([...listenFds({ LISTEN_PID: '42', LISTEN_FDS: '1' }, 42)]).toEqual([['unknown', [3]]]);
 });
 
-test('the shipped units pass systemd-analyze verify (with ExecStart pointing at this checkout\'s logrelay)', () => {
+test("the shipped units pass systemd-analyze verify (with ExecStart pointing at this checkout's logrelay)", () => {
   const dir = tempDir();
   const units = path.join(ROOT, 'contrib', 'systemd');
   for (const name of fs.readdirSync(units)) fs.copyFileSync(path.join(units, name), path.join(dir, name));
@@ -243,7 +417,11 @@ test('the shipped units pass systemd-analyze verify (with ExecStart pointing at 
   expect(text).toContain('ExecStart=/usr/local/bin/logrelay ');
   // verify checks that the program exists: the one installed by `npm install -g` is this one.
   fs.writeFileSync(service, text.replace('ExecStart=/usr/local/bin/logrelay ', `ExecStart=${LOGRELAY} `));
-  const r = spawnSync('systemd-analyze', ['verify', service, path.join(dir, 'logrelay-udp.socket'), path.join(dir, 'logrelay-tls.socket')], { encoding: 'utf8' });
+  const r = spawnSync(
+    'systemd-analyze',
+    ['verify', service, path.join(dir, 'logrelay-udp.socket'), path.join(dir, 'logrelay-tls.socket')],
+    { encoding: 'utf8' },
+  );
   expect({ status: r.status, stderr: r.stderr, stdout: r.stdout }).toEqual({ status: 0, stderr: '', stdout: '' });
   // ExecStart as systemd would run it, credentials and state directory filled in: --check accepts it.
   const certs = makeCerts();
@@ -251,9 +429,12 @@ test('the shipped units pass systemd-analyze verify (with ExecStart pointing at 
   fs.copyFileSync(certs.serverCert, path.join(credentials, 'cert.pem'));
   fs.copyFileSync(certs.serverKey, path.join(credentials, 'key.pem'));
   fs.copyFileSync(certs.ca, path.join(credentials, 'ca.pem'));
-  const execStart = /^ExecStart=\/usr\/local\/bin\/logrelay (.*)$/m.exec(text)![1]
+  const execStart = /^ExecStart=\/usr\/local\/bin\/logrelay (.*)$/m
+    .exec(text)![1]
     .replace(/\$\{CREDENTIALS_DIRECTORY\}/g, credentials)
     .replace(/\$\{STATE_DIRECTORY\}/g, path.join(dir, 'state'))
     .replace('/etc/logrelay/logrelay.conf', path.join(units, 'logrelay.conf'));
-  expect(execFileSync(process.execPath, [LOGRELAY, '--check', ...execStart.split(' ')], { encoding: 'utf8' })).toBe('logrelay: configuration OK\n');
+  expect(execFileSync(process.execPath, [LOGRELAY, '--check', ...execStart.split(' ')], { encoding: 'utf8' })).toBe(
+    'logrelay: configuration OK\n',
+  );
 });

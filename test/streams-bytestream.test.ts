@@ -10,7 +10,6 @@ function* closeAll(...streams: ByteStream[]): Operation<void> {
 }
 
 describeMatrix((backend, mode) => {
-
   async function run<T>(op: () => Operation<T>): Promise<T> {
     const { loop, crashes } = newLoop(backend);
     const task = loop.spawn(op);

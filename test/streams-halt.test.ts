@@ -8,7 +8,14 @@ import { runOp, tcpPairs, tlsContexts } from './helpers/tcp';
  * it once it is blocked `waiting` on the stream's fd, and checks that the pollset and timers are
  * empty right after the halt and that `owned` was closed.
  */
-async function expectHaltReleases(loop: Loop, mode: Mode, owned: ByteStream, op: Operation<unknown>, waiting: 'reading' | 'writing', others: ByteStream[]): Promise<void> {
+async function expectHaltReleases(
+  loop: Loop,
+  mode: Mode,
+  owned: ByteStream,
+  op: Operation<unknown>,
+  waiting: 'reading' | 'writing',
+  others: ByteStream[],
+): Promise<void> {
   const waitsFor = new RegExp(`^blocked ${waiting} fd ${owned.fd}$`);
   const task = loop.spawn(function* () {
     try {

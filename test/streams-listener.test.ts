@@ -28,14 +28,18 @@ describe.each(Pollset.backends)('TcpListener, %s backend', (backend) => {
         });
         s.once('error', reject);
       });
-      const remote = await runOp(loop, 'integrated', (function* () {
-        const conn = yield* listener.accept();
-        try {
-          return conn.remoteAddress().toString();
-        } finally {
-          yield* conn.close();
-        }
-      })());
+      const remote = await runOp(
+        loop,
+        'integrated',
+        (function* () {
+          const conn = yield* listener.accept();
+          try {
+            return conn.remoteAddress().toString();
+          } finally {
+            yield* conn.close();
+          }
+        })(),
+      );
       expect(remote).toBe(`127.0.0.1:${peerPort}`);
     } finally {
       await runOp(loop, 'integrated', listener.close());
@@ -75,37 +79,49 @@ function echo(port: number, text: string): Promise<string> {
 }
 
 describeOnLinux('TcpListener at the fd limit', "the server's CPU time is read from /proc/<pid>/stat", () => {
-  test.each(Pollset.backends)('%s backend: ' + 'serve under a low fd limit: EMFILE pauses accepting, and it serves again once fds are free', async (backend) => {
-  const fixture = path.join(__dirname, 'fixtures', 'serve-emfile.js');
-  const child = spawn('bash', ['-c', 'ulimit -n 48 && exec "$@"', 'serve-emfile', process.execPath, fixture, backend], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const events = jsonLines(child);
-  const held: net.Socket[] = [];
-  try {
-    const { port } = (await until('listening', () => events.find((e) => e.event === 'listening'))) as { port: number };
-    // Connections that never send a line: each holds one of the server's fds; the rest queue.
-    for (let i = 0; i < 120; i++) {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('error', () => undefined);
-      held.push(s);
-    }
-    const paused = await until('a paused event', () => events.find((e) => e.event === 'paused'));
-    expect(paused.code).toBe('EMFILE');
+  test.each(Pollset.backends)(
+    '%s backend: ' + 'serve under a low fd limit: EMFILE pauses accepting, and it serves again once fds are free',
+    async (backend) => {
+      const fixture = path.join(__dirname, 'fixtures', 'serve-emfile.js');
+      const child = spawn(
+        'bash',
+        ['-c', 'ulimit -n 48 && exec "$@"', 'serve-emfile', process.execPath, fixture, backend],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const events = jsonLines(child);
+      const held: net.Socket[] = [];
+      try {
+        const { port } = (await until('listening', () => events.find((e) => e.event === 'listening'))) as {
+          port: number;
+        };
+        // Connections that never send a line: each holds one of the server's fds; the rest queue.
+        for (let i = 0; i < 120; i++) {
+          const s = net.connect(port, '127.0.0.1');
+          s.on('error', () => undefined);
+          held.push(s);
+        }
+        const paused = await until('a paused event', () => events.find((e) => e.event === 'paused'));
+        expect(paused.code).toBe('EMFILE');
 
-    // The queued connections keep the listener readable: waiting for readability would spin.
-    const cpu0 = cpuSeconds(child.pid!);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(cpuSeconds(child.pid!) - cpu0).toBeLessThan(0.75);
+        // The queued connections keep the listener readable: waiting for readability would spin.
+        const cpu0 = cpuSeconds(child.pid!);
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(cpuSeconds(child.pid!) - cpu0).toBeLessThan(0.75);
 
-    for (const s of held) s.destroy();
-    await until('a resumed event', () => events.find((e) => e.event === 'resumed'));
-    expect(await echo(port, 'after the flood')).toBe('after the flood');
-    expect(events.filter((e) => e.event === 'paused')).toHaveLength(1);
-    expect(events.filter((e) => e.event === 'resumed')).toHaveLength(1);
-    expect(events.find((e) => e.event === 'serve-ended')).toBeUndefined();
-  } finally {
-    for (const s of held) s.destroy();
-    child.kill('SIGKILL');
-    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
-  }
-}, 30000);
+        for (const s of held) s.destroy();
+        await until('a resumed event', () => events.find((e) => e.event === 'resumed'));
+        expect(await echo(port, 'after the flood')).toBe('after the flood');
+        expect(events.filter((e) => e.event === 'paused')).toHaveLength(1);
+        expect(events.filter((e) => e.event === 'resumed')).toHaveLength(1);
+        expect(events.find((e) => e.event === 'serve-ended')).toBeUndefined();
+      } finally {
+        for (const s of held) s.destroy();
+        child.kill('SIGKILL');
+        await new Promise((r) =>
+          child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r),
+        );
+      }
+    },
+    30000,
+  );
 });

@@ -10,7 +10,7 @@ import { runOp, tcpPairs, tlsContexts, tlsPairs } from './helpers/tcp';
 const SMALL = { clientSendBuffer: 4096, serverRecvBuffer: 4096 };
 
 describeMatrix((backend, mode) => {
-  test("TCP: the buggy design (resume consumers with data) throws the mis-resume error", async () => {
+  test('TCP: the buggy design (resume consumers with data) throws the mis-resume error', async () => {
     const { loop } = newLoop(backend);
     const pairs = await runOp(loop, mode, tcpPairs(CONSUMERS, SMALL));
     await expectMisResume(loop, mode, pairs);
@@ -22,7 +22,7 @@ describeMatrix((backend, mode) => {
     await expectMailboxDelivery(loop, mode, crashes, pairs);
   });
 
-  test("TLS: the buggy design (resume consumers with data) throws the mis-resume error", async () => {
+  test('TLS: the buggy design (resume consumers with data) throws the mis-resume error', async () => {
     const { loop } = newLoop(backend);
     const contexts = tlsContexts();
     const pairs = await runOp(loop, mode, tlsPairs(CONSUMERS, contexts, SMALL));

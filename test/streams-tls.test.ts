@@ -5,7 +5,17 @@
 import { ChildProcess, spawn as spawnProcess } from 'child_process';
 import * as path from 'path';
 import * as readline from 'readline';
-import { Loop, makeClientCert, makeDevCa, makeServerCert, TcpListener, TcpStream, timeout, TlsContext, TlsStream } from '../lib';
+import {
+  Loop,
+  makeClientCert,
+  makeDevCa,
+  makeServerCert,
+  TcpListener,
+  TcpStream,
+  timeout,
+  TlsContext,
+  TlsStream,
+} from '../lib';
 import { describeMatrix, drive, newLoop } from './helpers/loops';
 
 const LINES = 50;
@@ -14,7 +24,10 @@ const serverCert = makeServerCert(ca);
 const clientCert = makeClientCert(ca, { cn: 'alice' });
 
 /** Starts the Node peer; `lines` yields each JSON line it prints. */
-function peer(args: string[], certs: { cert: string; key: string }): { child: ChildProcess; lines: AsyncIterator<string> } {
+function peer(
+  args: string[],
+  certs: { cert: string; key: string },
+): { child: ChildProcess; lines: AsyncIterator<string> } {
   const child = spawnProcess(process.execPath, [path.join(__dirname, 'fixtures/tls-peer.js'), ...args], {
     env: { ...process.env, PEER_TLS: JSON.stringify({ ca: ca.cert, ...certs }) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -28,7 +41,8 @@ async function nextJson(lines: AsyncIterator<string>): Promise<Record<string, un
   return JSON.parse(r.value);
 }
 
-const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+const exited = (child: ChildProcess) =>
+  new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
 
 describeMatrix((backend, mode) => {
   test("TlsStream server ↔ Node tls client: echo with the client's certificate verified", async () => {
@@ -125,7 +139,10 @@ describeMatrix((backend, mode) => {
     });
     await drive(loop, mode);
     const { errors, stats } = await outcome;
-    expect(errors).toEqual([expect.objectContaining({ code: 'ETIMEDOUT' }), expect.objectContaining({ code: 'ETIMEDOUT' })]);
+    expect(errors).toEqual([
+      expect.objectContaining({ code: 'ETIMEDOUT' }),
+      expect.objectContaining({ code: 'ETIMEDOUT' }),
+    ]);
     expect(stats).toMatchObject({ timers: 0, pollsetSize: 0, fdWaiters: 0 });
     loop.close();
     clientContext.free();
@@ -157,10 +174,13 @@ test('halting a task during TlsStream.connect stops it there: no code after the 
   const closer = loop.spawn(function* () {
     const peer = yield* listener.accept();
     // The ClientHello, then end of stream: the halted client's socket was closed.
-    const eof = yield* timeout(5000, (function* () {
-      while ((yield* peer.read()) !== null);
-      return 'eof';
-    })());
+    const eof = yield* timeout(
+      5000,
+      (function* () {
+        while ((yield* peer.read()) !== null);
+        return 'eof';
+      })(),
+    );
     yield* peer.close();
     yield* listener.close();
     return eof;

@@ -17,7 +17,9 @@ describeMatrix((backend, mode) => {
     node.on('message', (msg) => replies.push(msg.toString()));
     // Sent before the loop runs, so they wait together in the kernel (this works in both run modes).
     for (let i = 0; i < COUNT; i++) {
-      await new Promise<void>((resolve, reject) => node.send(`datagram ${i}`, udp.localAddress().port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        node.send(`datagram ${i}`, udp.localAddress().port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+      );
     }
     const server = loop.spawn(function* () {
       const batches: number[] = [];
@@ -85,7 +87,13 @@ describeMatrix((backend, mode) => {
       return { senderWaited, got, intact, largest, from };
     });
     await drive(loop, mode);
-    expect(await receiver).toEqual({ senderWaited: true, got: total, intact: true, largest: expect.any(Number), from: '' });
+    expect(await receiver).toEqual({
+      senderWaited: true,
+      got: total,
+      intact: true,
+      largest: expect.any(Number),
+      from: '',
+    });
     expect((await receiver).largest).toBeGreaterThan(1);
     await sender;
     remove();

@@ -10,10 +10,20 @@ const server = makeServerCert(ca);
 const alice = makeClientCert(ca, { cn: 'alice' });
 
 /** Our server (offering `ours`) and a Node client offering `theirs` (or nothing): what each side negotiated. */
-async function serverSide(ours: string[] | undefined, theirs: string[] | undefined): Promise<{ ours: string | null; theirs: string | false | null }> {
+async function serverSide(
+  ours: string[] | undefined,
+  theirs: string[] | undefined,
+): Promise<{ ours: string | null; theirs: string | false | null }> {
   const ctx = TlsContext.server({ ...server, ca: ca.cert, verify: 'require', alpn: ours });
   const bridge = await listenBridge();
-  const node = tls.connect({ host: '127.0.0.1', port: bridge.port, ca: ca.cert, servername: 'localhost', ...alice, ...(theirs ? { ALPNProtocols: theirs } : {}) });
+  const node = tls.connect({
+    host: '127.0.0.1',
+    port: bridge.port,
+    ca: ca.cert,
+    servername: 'localhost',
+    ...alice,
+    ...(theirs ? { ALPNProtocols: theirs } : {}),
+  });
   const connected = new Promise<void>((resolve, reject) => {
     node.once('secureConnect', resolve);
     node.once('error', reject);
@@ -50,9 +60,13 @@ test('a server without ALPN ignores an offer', async () => {
 test('our client offers its protocols to a Node server, which selects one', async () => {
   const srv = tls.createServer({ ...server, ALPNProtocols: ['logrelay/1'] }, (s) => s.end());
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const selected = new Promise<string | false | null>((resolve) => srv.once('secureConnection', (s: tls.TLSSocket) => resolve(s.alpnProtocol)));
+  const selected = new Promise<string | false | null>((resolve) =>
+    srv.once('secureConnection', (s: tls.TLSSocket) => resolve(s.alpnProtocol)),
+  );
   const fd = await connectBridge((srv.address() as { port: number }).port);
-  const session = new TlsSession(TlsContext.client({ ca: ca.cert, alpn: ['x-other', 'logrelay/1'] }), fd, { servername: 'localhost' });
+  const session = new TlsSession(TlsContext.client({ ca: ca.cert, alpn: ['x-other', 'logrelay/1'] }), fd, {
+    servername: 'localhost',
+  });
   try {
     expect(await drive(fd, () => session.handshake())).toBe('done');
     expect(session.alpn).toBe('logrelay/1');
@@ -67,6 +81,10 @@ test('our client offers its protocols to a Node server, which selects one', asyn
 test('protocol names must be 1 to 255 bytes and strings', () => {
   expect(() => TlsContext.client({ alpn: [''] })).toThrow(/1 to 255 bytes/);
   expect(() => TlsContext.client({ alpn: ['x'.repeat(256)] })).toThrow(/1 to 255 bytes/);
-  expect(() => TlsContext.client({ alpn: [42 as unknown as string] })).toThrow(/"alpn\[0\]" argument must be of type string/);
-  expect(() => TlsContext.client({ alpn: 'logrelay/1' as unknown as string[] })).toThrow(/"alpn" argument must be an array of strings/);
+  expect(() => TlsContext.client({ alpn: [42 as unknown as string] })).toThrow(
+    /"alpn\[0\]" argument must be of type string/,
+  );
+  expect(() => TlsContext.client({ alpn: 'logrelay/1' as unknown as string[] })).toThrow(
+    /"alpn" argument must be an array of strings/,
+  );
 });

@@ -54,7 +54,7 @@ test('validity can be set, so tests can make an expired certificate', () => {
   expect(new Date(x509.validFrom).toISOString()).toBe(notBefore.toISOString());
   expect(new Date(x509.validTo).toISOString()).toBe(notAfter.toISOString());
   expect(opensslVerify(ca.cert, old.cert, 'sslclient')).toMatch(/certificate has expired/);
-  expect(new crypto.X509Certificate(makeServerCert(ca, { hosts: ['relay.example', '192.0.2.7'] }).cert).subjectAltName).toBe(
-    'DNS:relay.example, IP Address:192.0.2.7',
-  );
+  expect(
+    new crypto.X509Certificate(makeServerCert(ca, { hosts: ['relay.example', '192.0.2.7'] }).cert).subjectAltName,
+  ).toBe('DNS:relay.example, IP Address:192.0.2.7');
 });

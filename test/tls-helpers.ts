@@ -139,7 +139,7 @@ export async function readAll(session: TlsSession, want: number): Promise<Buffer
 
 /** Writes every byte of `data`. */
 export async function writeAll(session: TlsSession, data: Buffer): Promise<void> {
-  for (let off = 0; off < data.length; ) off += await drive(session.fd, () => session.write(data, off));
+  for (let off = 0; off < data.length;) off += await drive(session.fd, () => session.write(data, off));
 }
 
 /**
@@ -166,7 +166,9 @@ function splice(unixEnd: net.Socket, tcp: net.Socket): void {
 
 /** Tears down every bridge still open (for afterEach): the Node-owned ends are closed with them. */
 export function destroyBridges(): Promise<void> {
-  const closing = [...liveSockets].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()).destroy()));
+  const closing = [...liveSockets].map(
+    (s) => new Promise<void>((resolve) => s.once('close', () => resolve()).destroy()),
+  );
   return Promise.all(closing).then(() => undefined);
 }
 
@@ -206,16 +208,52 @@ export async function connectBridge(port: number): Promise<number> {
 }
 
 /** A client certificate for `cn` signed by `issuer` with `openssl x509 -req`, with exactly `extensions` (an openssl extfile). */
-export function opensslClientCert(issuer: { cert: string; key: string }, cn: string, extensions: string): { cert: string; key: string } {
+export function opensslClientCert(
+  issuer: { cert: string; key: string },
+  cn: string,
+  extensions: string,
+): { cert: string; key: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-cert-'));
   try {
     const f = (name: string) => path.join(dir, name);
     fs.writeFileSync(f('ca.pem'), issuer.cert);
     fs.writeFileSync(f('ca-key.pem'), issuer.key, { mode: 0o600 });
     fs.writeFileSync(f('ext.cnf'), extensions);
-    const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
-    run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('key.pem'), '-subj', `/CN=${cn}`, '-out', f('req.csr')]);
-    run(['x509', '-req', '-in', f('req.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca-key.pem'), '-set_serial', String(Date.now()), '-days', '1', '-extfile', f('ext.cnf'), '-out', f('cert.pem')]);
+    const run = (args: string[]) =>
+      execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
+    run([
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      f('key.pem'),
+      '-subj',
+      `/CN=${cn}`,
+      '-out',
+      f('req.csr'),
+    ]);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      f('req.csr'),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca-key.pem'),
+      '-set_serial',
+      String(Date.now()),
+      '-days',
+      '1',
+      '-extfile',
+      f('ext.cnf'),
+      '-out',
+      f('cert.pem'),
+    ]);
     return { cert: fs.readFileSync(f('cert.pem'), 'utf8'), key: fs.readFileSync(f('key.pem'), 'utf8') };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -29,18 +29,27 @@ const WARMUP = 500;
 const ROUND = 1000;
 const HANG_GUARD_MS = 600_000;
 
-test('fd count and RSS stay flat over rounds of 1,000 TLS handshakes after a warm-up', async () => {
-  const fixture = path.join(__dirname, 'fixtures', 'tls-leak.js');
-  const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, ['--expose-gc', fixture, String(WARMUP), String(ROUND)], { timeout: HANG_GUARD_MS }, (err, out, errOut) =>
-      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
-    ),
-  );
-  const { samples, ms } = JSON.parse(stdout) as { samples: Sample[]; ms: number };
-  const [start, warm, first, second] = samples;
-  expect(samples.map((s) => s.done)).toEqual([0, WARMUP, WARMUP + ROUND, WARMUP + 2 * ROUND]);
-  expect(samples.map((s) => s.fds)).toEqual(samples.map(() => start.fds));
-  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-  console.log(`${WARMUP + 2 * ROUND} handshakes in ${ms} ms; RSS ${mib(start.rss)} → ${mib(warm.rss)} (warm) → ${mib(first.rss)} → ${mib(second.rss)} MiB`);
-  expect(second.rss - first.rss).toBeLessThan(4 * 2 ** 20);
-}, HANG_GUARD_MS + 20_000);
+test(
+  'fd count and RSS stay flat over rounds of 1,000 TLS handshakes after a warm-up',
+  async () => {
+    const fixture = path.join(__dirname, 'fixtures', 'tls-leak.js');
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--expose-gc', fixture, String(WARMUP), String(ROUND)],
+        { timeout: HANG_GUARD_MS },
+        (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
+      ),
+    );
+    const { samples, ms } = JSON.parse(stdout) as { samples: Sample[]; ms: number };
+    const [start, warm, first, second] = samples;
+    expect(samples.map((s) => s.done)).toEqual([0, WARMUP, WARMUP + ROUND, WARMUP + 2 * ROUND]);
+    expect(samples.map((s) => s.fds)).toEqual(samples.map(() => start.fds));
+    const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+    console.log(
+      `${WARMUP + 2 * ROUND} handshakes in ${ms} ms; RSS ${mib(start.rss)} → ${mib(warm.rss)} (warm) → ${mib(first.rss)} → ${mib(second.rss)} MiB`,
+    );
+    expect(second.rss - first.rss).toBeLessThan(4 * 2 ** 20);
+  },
+  HANG_GUARD_MS + 20_000,
+);

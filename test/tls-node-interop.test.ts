@@ -40,7 +40,10 @@ test('our server ↔ Node tls client with a client certificate (verify require)'
   const t = await ourServer('require', alice);
   try {
     expect(await drive(t.session.fd, () => t.session.handshake())).toBe('done');
-    expect(t.session.peerCertificate()).toMatchObject({ subject: 'CN=alice,O=Home', issuer: 'CN=pollset development CA' });
+    expect(t.session.peerCertificate()).toMatchObject({
+      subject: 'CN=alice,O=Home',
+      issuer: 'CN=pollset development CA',
+    });
     expect(t.session.verifyResult).toBe('ok');
     expect(t.session.servername).toBe('localhost');
     await writeAll(t.session, Buffer.from('hello from pollset\n'));

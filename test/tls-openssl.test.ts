@@ -32,7 +32,17 @@ async function sClient(extra: string[]) {
   const bridge = await listenBridge();
   const child = spawn(
     'openssl',
-    ['s_client', '-connect', `127.0.0.1:${bridge.port}`, '-servername', 'localhost', '-CAfile', caFile, '-verify_return_error', ...extra],
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${bridge.port}`,
+      '-servername',
+      'localhost',
+      '-CAfile',
+      caFile,
+      '-verify_return_error',
+      ...extra,
+    ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -3,7 +3,18 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { close, makeClientCert, makeDevCa, makeServerCert, read, socketpair, TlsContext, TlsSession, write, WOULD_BLOCK } from '../lib';
+import {
+  close,
+  makeClientCert,
+  makeDevCa,
+  makeServerCert,
+  read,
+  socketpair,
+  TlsContext,
+  TlsSession,
+  write,
+  WOULD_BLOCK,
+} from '../lib';
 import type { TlsError } from '../lib';
 import { handshake, opensslClientCert, sessionPair, settle } from './tls-helpers';
 
@@ -46,7 +57,11 @@ test('garbage instead of a ClientHello', () => {
     try {
       expect(write(theirs, garbage)).toBe(garbage.length);
       const [err] = settle([{ fd: ours, run: () => session.handshake() }]);
-      expectTlsError(err, 'ERR_TLS_HANDSHAKE', /http request|wrong version number|packet length too long|unknown protocol|record/);
+      expectTlsError(
+        err,
+        'ERR_TLS_HANDSHAKE',
+        /http request|wrong version number|packet length too long|unknown protocol|record/,
+      );
     } finally {
       session.free();
       close(ours);
@@ -68,7 +83,11 @@ test('a client certificate from another CA', () => {
 });
 
 test('an expired client certificate', () => {
-  const expired = makeClientCert(ca, { cn: 'old', notBefore: new Date(Date.now() - 2 * DAY), notAfter: new Date(Date.now() - DAY) });
+  const expired = makeClientCert(ca, {
+    cn: 'old',
+    notBefore: new Date(Date.now() - 2 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
   const [, s] = handshakeErrors(client(expired), requireCtx);
   expectTlsError(s, 'ERR_TLS_HANDSHAKE', /^certificate verify failed \(certificate has expired\)$/);
 });
@@ -138,7 +157,11 @@ test('the peer closes mid-handshake: after half a ClientHello (EOF), and with th
     const hello = r1.take(r1.x);
     r1.give(r1.y, hello.subarray(0, hello.length >> 1));
     r1.hangUp();
-    expectTlsError(settle([{ fd: r1.server.fd, run: () => r1.server.handshake() }])[0], 'ERR_TLS_HANDSHAKE', /unexpected eof/);
+    expectTlsError(
+      settle([{ fd: r1.server.fd, run: () => r1.server.handshake() }])[0],
+      'ERR_TLS_HANDSHAKE',
+      /unexpected eof/,
+    );
   } finally {
     r1.free();
   }
@@ -167,7 +190,11 @@ test('the peer closes mid-record', () => {
     expect(record[0]).toBe(0x17); // application data
     r.give(r.y, record.subarray(0, 500));
     r.hangUp();
-    expectTlsError(settle([{ fd: r.server.fd, run: () => r.server.read(Buffer.alloc(2000)) }])[0], 'ERR_TLS_PROTOCOL', /unexpected eof/);
+    expectTlsError(
+      settle([{ fd: r.server.fd, run: () => r.server.read(Buffer.alloc(2000)) }])[0],
+      'ERR_TLS_PROTOCOL',
+      /unexpected eof/,
+    );
   } finally {
     r.free();
   }
@@ -225,12 +252,21 @@ test('a PEM file that cannot be read is an ERR_TLS_CONTEXT naming the file and w
       } catch (e) {
         err = e;
       }
-      expect(err).toMatchObject({ code: 'ERR_TLS_CONTEXT', reason, errno: expect.any(Number), cause: expect.objectContaining({ code: sysCode }) });
+      expect(err).toMatchObject({
+        code: 'ERR_TLS_CONTEXT',
+        reason,
+        errno: expect.any(Number),
+        cause: expect.objectContaining({ code: sysCode }),
+      });
     }
     // A file option that is not a path is the caller's mistake, never read as an fd.
     for (const caFile of [99999, Buffer.from(missing)]) {
       expect(() => TlsContext.server({ ...server, caFile: caFile as unknown as string, verify: 'require' })).toThrow(
-        expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('CA PEM file') }),
+        expect.objectContaining({
+          name: 'TypeError',
+          code: 'ERR_INVALID_ARG_TYPE',
+          message: expect.stringContaining('CA PEM file'),
+        }),
       );
     }
   } finally {
@@ -242,12 +278,19 @@ describe('a client certificate that is itself a CA certificate is refused (end-e
   // Made by openssl, signed by the trusted CA, and usable for TLS client authentication by every
   // other measure (digitalSignature, extendedKeyUsage clientAuth): only CA:TRUE tells it apart.
   test.each([
-    ['CA:TRUE, keyUsage digitalSignature and keyCertSign, EKU clientAuth', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n'],
+    [
+      'CA:TRUE, keyUsage digitalSignature and keyCertSign, EKU clientAuth',
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\n',
+    ],
     ['CA:TRUE and nothing else', 'basicConstraints=critical,CA:TRUE\n'],
   ])('%s', (_, extensions) => {
     const caLeaf = opensslClientCert(ca, 'ca-leaf', extensions);
     const [, s] = handshakeErrors(client(caLeaf), requireCtx);
-    expectTlsError(s, 'ERR_TLS_HANDSHAKE', /client certificate "CN=ca-leaf" is a CA certificate .*an end-entity certificate is required/);
+    expectTlsError(
+      s,
+      'ERR_TLS_HANDSHAKE',
+      /client certificate "CN=ca-leaf" is a CA certificate .*an end-entity certificate is required/,
+    );
     // The same extensions without CA:TRUE make a certificate the server accepts.
     const leaf = opensslClientCert(ca, 'leaf', extensions.replace('CA:TRUE', 'CA:FALSE').replace(',keyCertSign', ''));
     const ok = sessionPair(client(leaf), requireCtx);
@@ -259,7 +302,16 @@ describe('a client certificate that is itself a CA certificate is refused (end-e
   });
 
   test('a sub-CA certificate (keyCertSign, no digitalSignature) is refused too', () => {
-    const [, s] = handshakeErrors(client(opensslClientCert(ca, 'sub-ca', 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n')), requireCtx);
+    const [, s] = handshakeErrors(
+      client(
+        opensslClientCert(
+          ca,
+          'sub-ca',
+          'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n',
+        ),
+      ),
+      requireCtx,
+    );
     expectTlsError(s, 'ERR_TLS_HANDSHAKE', /unsuitable certificate purpose/);
   });
 });

@@ -1,7 +1,17 @@
 /** Our TLS server ↔ our TLS client over a socketpair: handshake, data, certificate info, shutdown. */
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
-import { close, makeClientCert, makeDevCa, makeServerCert, read, TlsContext, WANT_READ, WANT_WRITE, write } from '../lib';
+import {
+  close,
+  makeClientCert,
+  makeDevCa,
+  makeServerCert,
+  read,
+  TlsContext,
+  WANT_READ,
+  WANT_WRITE,
+  write,
+} from '../lib';
 import { handshake, sessionPair, settle } from './tls-helpers';
 
 const ca = makeDevCa({ cn: 'Test CA', o: 'pollset tests' });
@@ -15,7 +25,11 @@ function opensslNames(pem: string): { subject: string; issuer: string } {
     input: pem,
     encoding: 'utf8',
   });
-  const line = (prefix: string) => out.split('\n').find((l) => l.startsWith(prefix))!.slice(prefix.length);
+  const line = (prefix: string) =>
+    out
+      .split('\n')
+      .find((l) => l.startsWith(prefix))!
+      .slice(prefix.length);
   return { subject: line('subject='), issuer: line('issuer=') };
 }
 

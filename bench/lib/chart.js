@@ -49,7 +49,9 @@ function rowsOf(w) {
   const row = (caseLabel, r, across) => {
     const { value: target, lowerIsBetter } = parseTarget(r.target);
     const better = (v) => (lowerIsBetter ? 1 / v : v);
-    const [a, b] = across ? [r.label.split(': ')[0], r.label.split(': ')[1].replace(' / ', ' vs ')] : r.label.split(' / ');
+    const [a, b] = across
+      ? [r.label.split(': ')[0], r.label.split(': ')[1].replace(' / ', ' vs ')]
+      : r.label.split(' / ');
     return {
       title: across ? `${a}: ${b}` : `${a} vs ${b}`,
       detail: `${across ? 'across cases' : caseLabel} · ${metricLabel(r.metric)}${lowerIsBetter ? ' (lower is better)' : ''}`,
@@ -112,7 +114,9 @@ function panelsOf(results) {
     const title = `${w.name}: ${w.title}`;
     return [
       ...(wide.length ? [{ w, rows: wide, wide: true, title, note: '(beyond 20×: a scale of its own)' }] : []),
-      ...(rest.length ? [{ w, rows: rest, wide: false, title: wide.length ? `${w.name}, on the shared scale` : title, note: '' }] : []),
+      ...(rest.length
+        ? [{ w, rows: rest, wide: false, title: wide.length ? `${w.name}, on the shared scale` : title, note: '' }]
+        : []),
     ];
   });
 }

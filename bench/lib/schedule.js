@@ -44,14 +44,17 @@ function context(workload, options) {
  * narrowed to `options.impls` when given.
  */
 function implementationsOf(workload, c, options) {
-  return workload.implementations.filter((impl) => (!impl.when || impl.when(c.params)) && (!options.impls || options.impls.includes(impl.name)));
+  return workload.implementations.filter(
+    (impl) => (!impl.when || impl.when(c.params)) && (!options.impls || options.impls.includes(impl.name)),
+  );
 }
 
 /** The cases to run: all, or those labelled in `options.cases` (an unknown label is an error). */
 function selectedCases(workload, options) {
   const all = workload.cases(options.quick);
   for (const label of options.cases || []) {
-    if (!all.some((c) => c.label === label)) throw new Error(`${workload.name} has no case "${label}" (have: ${all.map((c) => c.label).join(', ')})`);
+    if (!all.some((c) => c.label === label))
+      throw new Error(`${workload.name} has no case "${label}" (have: ${all.map((c) => c.label).join(', ')})`);
   }
   return all.filter((c) => !options.cases || options.cases.includes(c.label));
 }
@@ -60,7 +63,10 @@ const written = (impl) => fs.existsSync(path.join(BENCH, impl.file));
 
 /** How many measurements `runWorkload` will make (implementations not written yet make none). */
 function plannedRuns(workload, options) {
-  return selectedCases(workload, options).reduce((n, c) => n + implementationsOf(workload, c, options).filter(written).length * options.runs, 0);
+  return selectedCases(workload, options).reduce(
+    (n, c) => n + implementationsOf(workload, c, options).filter(written).length * options.runs,
+    0,
+  );
 }
 
 async function runCase(workload, c, options, log, progress) {
@@ -88,7 +94,9 @@ async function runCase(workload, c, options, log, progress) {
       } catch (err) {
         impl.status = err.unavailable ? 'unavailable' : 'failed';
         impl.reason = err.unavailable ? `not available: ${err.message}` : `failed: ${err.message.split('\n')[0]}`;
-        log(`[${progress.step()}] ${workload.name} ${c.label} ${impl.name}: ${impl.reason}\n${err.unavailable ? '' : err.stack}`);
+        log(
+          `[${progress.step()}] ${workload.name} ${c.label} ${impl.name}: ${impl.reason}\n${err.unavailable ? '' : err.stack}`,
+        );
       } finally {
         ctx.cleanup();
       }
@@ -107,7 +115,12 @@ async function runCase(workload, c, options, log, progress) {
       // A target against a fixed limit (`per`, e.g. 2000 µs) is the ratio of each run to that limit.
       const b = t.per !== undefined ? { status: 'ok', runs: a.runs.map(() => ({ [t.metric]: t.per })) } : byName[t.b];
       const usable = a.status === 'ok' && b.status === 'ok' && a.runs.length && b.runs.length;
-      const r = usable ? pairRatios(a.runs.map((x) => x[t.metric]), b.runs.map((x) => x[t.metric])) : null;
+      const r = usable
+        ? pairRatios(
+            a.runs.map((x) => x[t.metric]),
+            b.runs.map((x) => x[t.metric]),
+          )
+        : null;
       const met = r ? (t.max !== undefined ? r.median <= t.max : r.median >= t.min) : null;
       return {
         label: t.per !== undefined ? `${t.a} / ${t.per}` : `${t.a} / ${t.b}`,
@@ -115,7 +128,12 @@ async function runCase(workload, c, options, log, progress) {
         target: t.max !== undefined ? `≤ ${t.max}` : `≥ ${t.min}`,
         ratio: r,
         met,
-        reason: r ? undefined : [a, b].filter((x) => x.status !== 'ok').map((x) => x.reason).join('; ') || 'no runs',
+        reason: r
+          ? undefined
+          : [a, b]
+              .filter((x) => x.status !== 'ok')
+              .map((x) => x.reason)
+              .join('; ') || 'no runs',
       };
     });
   return { label: c.label, params: c.params, implementations: byName, ratios };
@@ -159,7 +177,13 @@ function across(workload, cases) {
 async function runWorkload(workload, options, log, progress = new Progress(plannedRuns(workload, options))) {
   const cases = [];
   for (const c of selectedCases(workload, options)) cases.push(await runCase(workload, c, options, log, progress));
-  return { name: workload.name, title: workload.title, metrics: workload.metrics, cases, across: across(workload, cases) };
+  return {
+    name: workload.name,
+    title: workload.title,
+    metrics: workload.metrics,
+    cases,
+    across: across(workload, cases),
+  };
 }
 
 module.exports = { runWorkload, plannedRuns };

@@ -22,7 +22,10 @@ function figures(w) {
 }
 
 function ratios(w) {
-  const rows = [...w.cases.flatMap((c) => c.ratios.map((r) => ({ c, r }))), ...(w.across || []).map((r) => ({ c: { label: 'across cases' }, r }))];
+  const rows = [
+    ...w.cases.flatMap((c) => c.ratios.map((r) => ({ c, r }))),
+    ...(w.across || []).map((r) => ({ c: { label: 'across cases' }, r })),
+  ];
   if (rows.length === 0) return [];
   const lines = [row(['case', 'ratio', 'metric', 'median of pair ratios (min–max)', 'target', 'met'])];
   lines.push(row(['---', '---', '---', '---', '---', '---']));

@@ -30,7 +30,8 @@ export async function resolveAddressFlags(flags: Flags, specs: readonly FlagSpec
         if (address !== v) done.push({ flag: spec.name, name: v, address });
         resolved.push(address);
       } catch (e) {
-        if (e instanceof ResolveError) failed.push({ flag: spec.name, error: new UsageError(`--${spec.name}: ${e.message}`) });
+        if (e instanceof ResolveError)
+          failed.push({ flag: spec.name, error: new UsageError(`--${spec.name}: ${e.message}`) });
         // Not an address at all: left for the flag's own check to say so.
         resolved.push(v);
       }

@@ -52,7 +52,8 @@ export function writableDir(flag: string, dir: string): string | undefined {
       return undefined;
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || path.dirname(at) === at) return `--${flag}: cannot write in ${at} (${code ?? (e as Error).message})`;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || path.dirname(at) === at)
+        return `--${flag}: cannot write in ${at} (${code ?? (e as Error).message})`;
       at = path.dirname(at);
     }
   }

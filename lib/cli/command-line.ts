@@ -10,7 +10,12 @@ import { FlagSpec, Flags, helpText, parseFlags, UsageError } from './flags';
 
 /** Flags every CLI has; append them to its table. */
 export const COMMON_SPECS: FlagSpec[] = [
-  { name: 'config', kind: 'string', value: 'FILE', help: 'read flags from FILE, one `NAME = VALUE` (or `NAME`) a line; flags given here override it' },
+  {
+    name: 'config',
+    kind: 'string',
+    value: 'FILE',
+    help: 'read flags from FILE, one `NAME = VALUE` (or `NAME`) a line; flags given here override it',
+  },
   { name: 'version', short: 'V', kind: 'boolean', help: 'print the version and exit' },
   { name: 'help', short: 'h', kind: 'boolean', help: 'show this help and exit' },
 ];

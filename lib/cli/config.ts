@@ -45,36 +45,48 @@ export function loadConfig(file: string, specs: readonly FlagSpec[]): { parsed: 
   const parsed: Parsed = new Map();
   const origins: Origins = new Map();
   // A byte order mark, as some editors write one, is not part of the first key.
-  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const at = `${file}:${i + 1}`;
-    const m = /^([A-Za-z0-9-]+)\s*(?:=\s*(.*))?$/.exec(line);
-    if (!m) throw new UsageError(`${at}: expected NAME = VALUE or NAME, not ${JSON.stringify(line)}`);
-    const [, name, rest] = m;
-    const spec = byName.get(name);
-    if (!spec || COMMAND_ONLY.has(name)) throw new UsageError(`${at}: unknown key ${JSON.stringify(name)}${spec ? ' (command line only)' : ''}`);
-    let v: string | true;
-    if (spec.kind === 'boolean') {
-      if (rest !== undefined && rest !== 'true' && rest !== 'false') throw new UsageError(`${at}: key ${name} is true or false, not ${JSON.stringify(rest)}`);
-      if (rest === 'false') return;
-      v = true;
-    } else if (rest === undefined || rest === '') {
-      if (spec.kind !== 'optional-string') throw new UsageError(`${at}: key ${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
-      v = true;
-    } else {
-      v = value(rest, `${at}: key ${name}`);
-    }
-    const seen = parsed.get(name) ?? [];
-    if (seen.length && !spec.repeatable) throw new UsageError(`${at}: key ${name} given twice (first at line ${origins.get(name)!.slice(file.length + 1)})`);
-    parsed.set(name, [...seen, v]);
-    if (!origins.has(name)) origins.set(name, at);
-  });
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      const at = `${file}:${i + 1}`;
+      const m = /^([A-Za-z0-9-]+)\s*(?:=\s*(.*))?$/.exec(line);
+      if (!m) throw new UsageError(`${at}: expected NAME = VALUE or NAME, not ${JSON.stringify(line)}`);
+      const [, name, rest] = m;
+      const spec = byName.get(name);
+      if (!spec || COMMAND_ONLY.has(name))
+        throw new UsageError(`${at}: unknown key ${JSON.stringify(name)}${spec ? ' (command line only)' : ''}`);
+      let v: string | true;
+      if (spec.kind === 'boolean') {
+        if (rest !== undefined && rest !== 'true' && rest !== 'false')
+          throw new UsageError(`${at}: key ${name} is true or false, not ${JSON.stringify(rest)}`);
+        if (rest === 'false') return;
+        v = true;
+      } else if (rest === undefined || rest === '') {
+        if (spec.kind !== 'optional-string')
+          throw new UsageError(`${at}: key ${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
+        v = true;
+      } else {
+        v = value(rest, `${at}: key ${name}`);
+      }
+      const seen = parsed.get(name) ?? [];
+      if (seen.length && !spec.repeatable)
+        throw new UsageError(
+          `${at}: key ${name} given twice (first at line ${origins.get(name)!.slice(file.length + 1)})`,
+        );
+      parsed.set(name, [...seen, v]);
+      if (!origins.has(name)) origins.set(name, at);
+    });
   return { parsed, origins };
 }
 
 /** The file's flags with the command line's on top; origins keep only what the file still decides. */
-export function overlay(file: { parsed: Parsed; origins: Origins }, command: Parsed): { parsed: Parsed; origins: Origins } {
+export function overlay(
+  file: { parsed: Parsed; origins: Origins },
+  command: Parsed,
+): { parsed: Parsed; origins: Origins } {
   const parsed: Parsed = new Map(file.parsed);
   const origins: Origins = new Map(file.origins);
   for (const [name, values] of command) {

@@ -58,11 +58,16 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
 /** The --help text: one line per flag. */
 export function helpText(usage: string, specs: readonly FlagSpec[]): string {
   const left = specs.map((s) => {
-    const v = s.kind === 'boolean' ? '' : s.kind === 'optional-string' ? ` [${s.value ?? 'VALUE'}]` : ` ${s.value ?? 'VALUE'}`;
+    const v =
+      s.kind === 'boolean' ? '' : s.kind === 'optional-string' ? ` [${s.value ?? 'VALUE'}]` : ` ${s.value ?? 'VALUE'}`;
     return `  ${s.short ? `-${s.short}, ` : '    '}--${s.name}${v}`;
   });
   const width = Math.max(...left.map((l) => l.length)) + 2;
-  return [usage, '', ...specs.map((s, i) => left[i].padEnd(width) + s.help + (s.repeatable ? ' (repeatable)' : ''))].join('\n');
+  return [
+    usage,
+    '',
+    ...specs.map((s, i) => left[i].padEnd(width) + s.help + (s.repeatable ? ' (repeatable)' : '')),
+  ].join('\n');
 }
 
 /** Accessors that turn raw values into checked ones, each failure a one-line UsageError. */

@@ -18,44 +18,157 @@ import { statusText, teller } from './service';
 import { STREAM_INPUT_FLAGS, streamInputOptions } from './stream-input-flags';
 
 const SPECS: FlagSpec[] = [
-  { name: 'udp', kind: 'string', repeatable: true, value: 'HOST:PORT', help: 'receive syslog over UDP (default 127.0.0.1:5514 when no input is given)' },
+  {
+    name: 'udp',
+    kind: 'string',
+    repeatable: true,
+    value: 'HOST:PORT',
+    help: 'receive syslog over UDP (default 127.0.0.1:5514 when no input is given)',
+  },
   { name: 'unix', kind: 'string', repeatable: true, value: 'PATH', help: 'receive syslog on a unix datagram socket' },
   ...STREAM_INPUT_FLAGS,
   { name: 'tls', kind: 'string', value: 'HOST:PORT', help: 'listen for TLS subscribers (default 127.0.0.1:6514)' },
   { name: 'cert', kind: 'string', value: 'FILE', help: 'server certificate chain (PEM)' },
   { name: 'key', kind: 'string', value: 'FILE', help: 'server private key (PEM)' },
   { name: 'ca', kind: 'string', value: 'FILE', help: 'CA that subscriber certificates must chain to (PEM)' },
-  { name: 'issuer', kind: 'string', value: 'DN', help: 'require this exact issuer DN (RFC 2253, as openssl -nameopt RFC2253 prints it)' },
-  { name: 'fingerprint', kind: 'string', repeatable: true, value: 'sha256:HEX', help: 'allow only these subscriber certificates' },
+  {
+    name: 'issuer',
+    kind: 'string',
+    value: 'DN',
+    help: 'require this exact issuer DN (RFC 2253, as openssl -nameopt RFC2253 prints it)',
+  },
+  {
+    name: 'fingerprint',
+    kind: 'string',
+    repeatable: true,
+    value: 'sha256:HEX',
+    help: 'allow only these subscriber certificates',
+  },
   { name: 'framing', kind: 'string', value: 'lf|octet', help: `message framing (default ${defaults.framing})` },
-  { name: 'receive-buffer', kind: 'string', value: 'B', help: 'SO_RCVBUF of each input (default 8 MiB; Linux caps it at net.core.rmem_max): what absorbs a burst' },
-  { name: 'history', kind: 'string', value: 'N', help: `messages the log keeps for subscribers that are behind or resume (default ${defaults.history})` },
-  { name: 'history-bytes', kind: 'string', value: 'B', help: `framed bytes the log keeps (default ${defaults.historyBytes})` },
-  { name: 'history-dir', kind: 'string', value: 'DIR', help: 'keep the log in segment files in DIR: it and its sequence survive a restart' },
-  { name: 'fsync', kind: 'string', value: 'POLICY', help: `with --history-dir: never|interval|always (default ${defaults.fsync}, about every second)` },
-  { name: 'queue', kind: 'string', value: 'N', help: `messages a live subscriber may be behind (default ${defaults.queue})` },
-  { name: 'queue-bytes', kind: 'string', value: 'B', help: `framed bytes a live subscriber may be behind (default ${defaults.queueBytes})` },
-  { name: 'on-full', kind: 'string', value: 'POLICY', help: `beyond that: drop-oldest|drop-newest|disconnect (default ${defaults.onFull})` },
+  {
+    name: 'receive-buffer',
+    kind: 'string',
+    value: 'B',
+    help: 'SO_RCVBUF of each input (default 8 MiB; Linux caps it at net.core.rmem_max): what absorbs a burst',
+  },
+  {
+    name: 'history',
+    kind: 'string',
+    value: 'N',
+    help: `messages the log keeps for subscribers that are behind or resume (default ${defaults.history})`,
+  },
+  {
+    name: 'history-bytes',
+    kind: 'string',
+    value: 'B',
+    help: `framed bytes the log keeps (default ${defaults.historyBytes})`,
+  },
+  {
+    name: 'history-dir',
+    kind: 'string',
+    value: 'DIR',
+    help: 'keep the log in segment files in DIR: it and its sequence survive a restart',
+  },
+  {
+    name: 'fsync',
+    kind: 'string',
+    value: 'POLICY',
+    help: `with --history-dir: never|interval|always (default ${defaults.fsync}, about every second)`,
+  },
+  {
+    name: 'queue',
+    kind: 'string',
+    value: 'N',
+    help: `messages a live subscriber may be behind (default ${defaults.queue})`,
+  },
+  {
+    name: 'queue-bytes',
+    kind: 'string',
+    value: 'B',
+    help: `framed bytes a live subscriber may be behind (default ${defaults.queueBytes})`,
+  },
+  {
+    name: 'on-full',
+    kind: 'string',
+    value: 'POLICY',
+    help: `beyond that: drop-oldest|drop-newest|disconnect (default ${defaults.onFull})`,
+  },
   { name: 'handshake-timeout', kind: 'string', value: 'MS', help: `default ${defaults.handshakeTimeoutMs}` },
-  { name: 'max-handshakes', kind: 'string', value: 'N', help: `pending handshakes at most; beyond, the oldest of the busiest address is cut (default ${defaults.maxHandshakes})` },
-  { name: 'max-handshakes-per-ip', kind: 'string', value: 'N', help: `pending handshakes from one IP (an IPv6 /64) at most; beyond, its oldest is cut (default ${defaults.maxHandshakesPerIp})` },
-  { name: 'rejection-log', kind: 'string', value: 'N/S', help: `log N rejected handshakes per S seconds in full, then one summary line (default ${defaults.rejectionLogBurst}/${defaults.rejectionLogIntervalS})` },
-  { name: 'write-timeout', kind: 'string', value: 'MS', help: `disconnect a subscriber whose write stalls this long (default ${defaults.writeTimeoutMs})` },
-  { name: 'keepalive', kind: 'string', value: 'S', help: `probe a subscriber connection idle S seconds, drop it when 3 probes S/3 apart go unanswered; 0 for off (default ${defaults.keepAliveS})` },
+  {
+    name: 'max-handshakes',
+    kind: 'string',
+    value: 'N',
+    help: `pending handshakes at most; beyond, the oldest of the busiest address is cut (default ${defaults.maxHandshakes})`,
+  },
+  {
+    name: 'max-handshakes-per-ip',
+    kind: 'string',
+    value: 'N',
+    help: `pending handshakes from one IP (an IPv6 /64) at most; beyond, its oldest is cut (default ${defaults.maxHandshakesPerIp})`,
+  },
+  {
+    name: 'rejection-log',
+    kind: 'string',
+    value: 'N/S',
+    help: `log N rejected handshakes per S seconds in full, then one summary line (default ${defaults.rejectionLogBurst}/${defaults.rejectionLogIntervalS})`,
+  },
+  {
+    name: 'write-timeout',
+    kind: 'string',
+    value: 'MS',
+    help: `disconnect a subscriber whose write stalls this long (default ${defaults.writeTimeoutMs})`,
+  },
+  {
+    name: 'keepalive',
+    kind: 'string',
+    value: 'S',
+    help: `probe a subscriber connection idle S seconds, drop it when 3 probes S/3 apart go unanswered; 0 for off (default ${defaults.keepAliveS})`,
+  },
   { name: 'metrics', kind: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics' },
-  { name: 'stats-interval', kind: 'string', value: 'S', help: `seconds between stats lines, 0 for none (default ${defaults.statsIntervalS}); SIGUSR1 prints one now` },
-  { name: 'backend', kind: 'string', value: 'NAME', help: `pollset backend: ${Pollset.backends.join('|')} (default ${Pollset.backends[0]})` },
-  { name: 'mode', kind: 'string', value: 'integrated|blocking', help: 'run in Node\'s loop, or block in a worker thread of its own (default integrated)' },
-  { name: 'demo', kind: 'optional-string', value: 'DIR', help: `development certificates in DIR (default ${DEFAULT_DEMO_DIR}), made once` },
+  {
+    name: 'stats-interval',
+    kind: 'string',
+    value: 'S',
+    help: `seconds between stats lines, 0 for none (default ${defaults.statsIntervalS}); SIGUSR1 prints one now`,
+  },
+  {
+    name: 'backend',
+    kind: 'string',
+    value: 'NAME',
+    help: `pollset backend: ${Pollset.backends.join('|')} (default ${Pollset.backends[0]})`,
+  },
+  {
+    name: 'mode',
+    kind: 'string',
+    value: 'integrated|blocking',
+    help: "run in Node's loop, or block in a worker thread of its own (default integrated)",
+  },
+  {
+    name: 'demo',
+    kind: 'optional-string',
+    value: 'DIR',
+    help: `development certificates in DIR (default ${DEFAULT_DEMO_DIR}), made once`,
+  },
   { name: 'json', kind: 'boolean', help: 'log as JSON lines' },
-  { name: 'log-level', kind: 'string', value: 'LEVEL', help: 'error|warn|info|debug: the least severe lines logged (default info)' },
-  { name: 'check', kind: 'boolean', help: 'check flags, host names, files and certificates, then exit (0: fine, 2: one line per problem); binds nothing' },
+  {
+    name: 'log-level',
+    kind: 'string',
+    value: 'LEVEL',
+    help: 'error|warn|info|debug: the least severe lines logged (default info)',
+  },
+  {
+    name: 'check',
+    kind: 'boolean',
+    help: 'check flags, host names, files and certificates, then exit (0: fine, 2: one line per problem); binds nothing',
+  },
   ...COMMON_SPECS,
 ];
 
 /** Names a socket passed by socket activation may have: the listener flags. */
 // /metrics is served by Node's http module on the main thread, which binds its own socket.
-const SOCKET_NAMES = SPECS.filter((s) => (isAddressFlag(s) || s.name === 'unix') && s.name !== 'metrics').map((s) => s.name);
+const SOCKET_NAMES = SPECS.filter((s) => (isAddressFlag(s) || s.name === 'unix') && s.name !== 'metrics').map(
+  (s) => s.name,
+);
 
 const USAGE = [
   'usage: logrelay [--udp HOST:PORT]... [--unix PATH]... [--tls HOST:PORT] --cert FILE --key FILE --ca FILE [flags]',
@@ -65,7 +178,6 @@ const USAGE = [
   'chains to --ca. A HOST may be a name: it is resolved once at start, and the first address is used.',
   `Under systemd: Type=notify, and sockets passed by socket activation named ${SOCKET_NAMES.join(', ')}.`,
 ].join('\n');
-
 
 function checkAddress(flag: string, value: string): string {
   try {
@@ -91,7 +203,10 @@ function rejectionLog(value: string | undefined): Pick<RelayOptions, 'rejectionL
 }
 
 /** Flags → options; every mistake is a one-line UsageError. */
-export function relayOptions(flags: Flags, inherited: Map<string, number[]> = new Map()): { options: RelayOptions; demo?: ReturnType<typeof ensureDemo> } {
+export function relayOptions(
+  flags: Flags,
+  inherited: Map<string, number[]> = new Map(),
+): { options: RelayOptions; demo?: ReturnType<typeof ensureDemo> } {
   const demoFlag = flags.optional('demo');
   const demo = demoFlag === undefined ? undefined : ensureDemo(demoFlag === true ? undefined : demoFlag);
   const file = (name: string, fallback?: string) => {
@@ -111,12 +226,21 @@ export function relayOptions(flags: Flags, inherited: Map<string, number[]> = ne
   const udp = flags.strings('udp').map((a) => checkAddress('udp', a));
   const unix = flags.strings('unix');
   const streams = streamInputOptions(flags, checkAddress, demo?.ca);
-  if (inherited.has('tls') && flags.has('tls')) throw new UsageError('--tls: the subscriber socket was also passed by socket activation (named tls): give one');
-  if ((inherited.get('tls')?.length ?? 0) > 1) throw new UsageError('socket activation passed more than one socket named tls');
+  if (inherited.has('tls') && flags.has('tls'))
+    throw new UsageError('--tls: the subscriber socket was also passed by socket activation (named tls): give one');
+  if ((inherited.get('tls')?.length ?? 0) > 1)
+    throw new UsageError('socket activation passed more than one socket named tls');
   if (inherited.has('tls-in') && streams.inVerify !== 'none' && !streams.inCa) {
-    throw new UsageError('a socket named tls-in was passed by socket activation: it needs --in-ca FILE (or --in-verify none)');
+    throw new UsageError(
+      'a socket named tls-in was passed by socket activation: it needs --in-ca FILE (or --in-verify none)',
+    );
   }
-  const anyInput = udp.length || unix.length || streams.tcp!.length || streams.tlsIn!.length || ['udp', 'unix', 'tcp', 'tls-in'].some((n) => inherited.has(n));
+  const anyInput =
+    udp.length ||
+    unix.length ||
+    streams.tcp!.length ||
+    streams.tlsIn!.length ||
+    ['udp', 'unix', 'tcp', 'tls-in'].some((n) => inherited.has(n));
   const options: RelayOptions = {
     udp: anyInput ? udp : ['127.0.0.1:5514'],
     unix,
@@ -187,8 +311,21 @@ function fileProblems(o: RelayOptions): string[] {
     const file = (s: RelayOptions['cert']) => (s as { file: string }).file;
     const certAndKey = { certFile: file(o.cert), keyFile: file(o.key) };
     const steps: [string, () => TlsContext][] = [
-      [`--cert ${certAndKey.certFile} with --key ${certAndKey.keyFile}`, () => TlsContext.server({ ...certAndKey, verify: 'none' })],
-      [`--ca ${file(o.ca)}`, () => TlsContext.server({ ...certAndKey, caFile: file(o.ca), verify: 'require', issuer: o.issuer, fingerprints: o.fingerprints?.length ? o.fingerprints : undefined })],
+      [
+        `--cert ${certAndKey.certFile} with --key ${certAndKey.keyFile}`,
+        () => TlsContext.server({ ...certAndKey, verify: 'none' }),
+      ],
+      [
+        `--ca ${file(o.ca)}`,
+        () =>
+          TlsContext.server({
+            ...certAndKey,
+            caFile: file(o.ca),
+            verify: 'require',
+            issuer: o.issuer,
+            fingerprints: o.fingerprints?.length ? o.fingerprints : undefined,
+          }),
+      ],
     ];
     for (const [what, make] of steps) {
       try {

@@ -29,22 +29,78 @@ const KEEPALIVE_S = 30;
 const MAX_KEEPALIVE_S = 32767;
 
 const SPECS: FlagSpec[] = [
-  { name: 'connect', kind: 'string', value: 'HOST:PORT', help: 'the relay (default 127.0.0.1:6514; a host name is looked up at each connect)' },
+  {
+    name: 'connect',
+    kind: 'string',
+    value: 'HOST:PORT',
+    help: 'the relay (default 127.0.0.1:6514; a host name is looked up at each connect)',
+  },
   { name: 'cert', kind: 'string', value: 'FILE', help: 'client certificate (PEM)' },
   { name: 'key', kind: 'string', value: 'FILE', help: 'client private key (PEM)' },
   { name: 'ca', kind: 'string', value: 'FILE', help: 'CA that the relay certificate must chain to (PEM)' },
-  { name: 'servername', kind: 'string', value: 'NAME', help: 'name or IP the relay certificate must match (default: the host of --connect)' },
-  { name: 'state', kind: 'string', value: 'FILE', help: 'keep the position here and resume after it (exactly once into a regular file)' },
-  { name: 'from', kind: 'string', value: 'oldest|live|SEQ', help: 'where to start when there is no state (default live)' },
-  { name: 'no-reconnect', kind: 'boolean', help: 'exit at the first disconnect (default: reconnect, backing off 0.5 s to 30 s)' },
-  { name: 'keepalive', kind: 'string', value: 'S', help: `notice a silently dead link: probe after S idle seconds, give up after 3 unanswered probes S/3 apart, then reconnect; 0 for off (default ${KEEPALIVE_S})` },
-  { name: 'json', kind: 'boolean', help: 'one JSON object per message: seq, time, source, message (or message_base64)' },
-  { name: 'raw', kind: 'boolean', help: 'write message bytes as they are even to a terminal (default: controls and invalid UTF-8 escaped there)' },
-  { name: 'framing', kind: 'string', value: 'lf|octet', help: `the framing of a relay that does not speak ${PROTOCOL} (default lf)` },
-  { name: 'plain', kind: 'boolean', help: `do not offer ${PROTOCOL}: take the relay's plain live stream, as an older logtail does` },
-  { name: 'filter', kind: 'string', value: 'SELECTOR', help: 'only messages the selector selects, e.g. auth,authpriv.*;*.warning (syslog.conf style; see README)' },
+  {
+    name: 'servername',
+    kind: 'string',
+    value: 'NAME',
+    help: 'name or IP the relay certificate must match (default: the host of --connect)',
+  },
+  {
+    name: 'state',
+    kind: 'string',
+    value: 'FILE',
+    help: 'keep the position here and resume after it (exactly once into a regular file)',
+  },
+  {
+    name: 'from',
+    kind: 'string',
+    value: 'oldest|live|SEQ',
+    help: 'where to start when there is no state (default live)',
+  },
+  {
+    name: 'no-reconnect',
+    kind: 'boolean',
+    help: 'exit at the first disconnect (default: reconnect, backing off 0.5 s to 30 s)',
+  },
+  {
+    name: 'keepalive',
+    kind: 'string',
+    value: 'S',
+    help: `notice a silently dead link: probe after S idle seconds, give up after 3 unanswered probes S/3 apart, then reconnect; 0 for off (default ${KEEPALIVE_S})`,
+  },
+  {
+    name: 'json',
+    kind: 'boolean',
+    help: 'one JSON object per message: seq, time, source, message (or message_base64)',
+  },
+  {
+    name: 'raw',
+    kind: 'boolean',
+    help: 'write message bytes as they are even to a terminal (default: controls and invalid UTF-8 escaped there)',
+  },
+  {
+    name: 'framing',
+    kind: 'string',
+    value: 'lf|octet',
+    help: `the framing of a relay that does not speak ${PROTOCOL} (default lf)`,
+  },
+  {
+    name: 'plain',
+    kind: 'boolean',
+    help: `do not offer ${PROTOCOL}: take the relay's plain live stream, as an older logtail does`,
+  },
+  {
+    name: 'filter',
+    kind: 'string',
+    value: 'SELECTOR',
+    help: 'only messages the selector selects, e.g. auth,authpriv.*;*.warning (syslog.conf style; see README)',
+  },
   { name: 'count', kind: 'string', value: 'N', help: 'exit after N messages' },
-  { name: 'demo', kind: 'optional-string', value: 'DIR', help: `use the demo certificates of logrelay --demo (default ${DEFAULT_DEMO_DIR})` },
+  {
+    name: 'demo',
+    kind: 'optional-string',
+    value: 'DIR',
+    help: `use the demo certificates of logrelay --demo (default ${DEFAULT_DEMO_DIR})`,
+  },
   ...COMMON_SPECS,
 ];
 
@@ -94,8 +150,10 @@ function options(flags: Flags): TailOptions {
     if (v === undefined) throw new UsageError(`--${name} FILE is required (or use --demo)`);
     return v;
   };
-  if (flags.has('plain') && (flags.has('state') || flags.has('from'))) throw new UsageError('--plain has no sequence numbers: it cannot go with --state or --from');
-  if (flags.has('plain') && flags.has('filter')) throw new UsageError(`--plain takes the relay's whole stream: it cannot go with --filter`);
+  if (flags.has('plain') && (flags.has('state') || flags.has('from')))
+    throw new UsageError('--plain has no sequence numbers: it cannot go with --state or --from');
+  if (flags.has('plain') && flags.has('filter'))
+    throw new UsageError(`--plain takes the relay's whole stream: it cannot go with --filter`);
   const filter = flags.string('filter');
   if (filter !== undefined) {
     try {
@@ -113,7 +171,11 @@ function options(flags: Flags): TailOptions {
   const host = connect.startsWith('[') ? connect.slice(1, connect.indexOf(']')) : connect.slice(0, colon);
   let context: TlsContext;
   try {
-    const files = { certFile: need('cert', demo?.clientCert), keyFile: need('key', demo?.clientKey), caFile: need('ca', demo?.ca) };
+    const files = {
+      certFile: need('cert', demo?.clientCert),
+      keyFile: need('key', demo?.clientKey),
+      caFile: need('ca', demo?.ca),
+    };
     context = TlsContext.client(flags.has('plain') ? files : { ...files, alpn: [PROTOCOL] });
   } catch (e) {
     if (e instanceof UsageError) throw e;
@@ -170,13 +232,18 @@ export async function main(argv: string[]): Promise<number> {
     await checkResolves(o.connect);
     const output = new Output(1);
     if (o.state !== undefined && output.regularFile && sameFile(1, 2)) {
-      throw new UsageError('with --state, stdout must not also be stderr: the state counts the output file\'s bytes (send stderr elsewhere)');
+      throw new UsageError(
+        "with --state, stdout must not also be stderr: the state counts the output file's bytes (send stderr elsewhere)",
+      );
     }
     const opened = Sink.open(output, { format: o.format, statePath: o.state, count: o.count });
     sink = opened.sink;
-    if (opened.repair.kind === 'cut') report(`cut ${opened.repair.bytes} bytes written after the last recorded state from the end of the output`);
+    if (opened.repair.kind === 'cut')
+      report(`cut ${opened.repair.bytes} bytes written after the last recorded state from the end of the output`);
     if (opened.repair.kind === 'short') {
-      report(`the output is ${opened.repair.bytes} bytes shorter than the state records (truncated or replaced by someone else, or lost in a crash): messages up to seq ${opened.state!.seq} may be missing from it`);
+      report(
+        `the output is ${opened.repair.bytes} bytes shorter than the state records (truncated or replaced by someone else, or lost in a crash): messages up to seq ${opened.state!.seq} may be missing from it`,
+      );
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -204,7 +271,15 @@ export async function main(argv: string[]): Promise<number> {
         keepAlive: o.keepAlive,
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
         backoff: new Backoff(BACKOFF),
-        session: { from: o.from, filter: o.filter, meta: o.format === 'json', helloTimeoutMs: HELLO_TIMEOUT_MS, report, stop, stateful: o.state !== undefined },
+        session: {
+          from: o.from,
+          filter: o.filter,
+          meta: o.format === 'json',
+          helloTimeoutMs: HELLO_TIMEOUT_MS,
+          report,
+          stop,
+          stateful: o.state !== undefined,
+        },
       },
       sink,
     ),

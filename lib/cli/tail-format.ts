@@ -20,8 +20,17 @@ export function formatMessage(format: Format, message: Buffer, seq?: number, met
   if (format === 'text') return [message, LF];
   if (format === 'terminal') return [visible(message), LF];
   const text = isUtf8(message) ? { message: message.toString('utf8') } : { message_base64: message.toString('base64') };
-  const record = { seq: seq ?? null, time: meta ? isoTime(meta.time) : null, source: meta ? meta.source : null, ...text };
-  return [Buffer.from(`${JSON.stringify(record).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`)];
+  const record = {
+    seq: seq ?? null,
+    time: meta ? isoTime(meta.time) : null,
+    source: meta ? meta.source : null,
+    ...text,
+  };
+  return [
+    Buffer.from(
+      `${JSON.stringify(record).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`,
+    ),
+  ];
 }
 
 /**

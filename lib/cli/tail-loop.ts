@@ -51,7 +51,10 @@ function* settled<T>(promise: Promise<T>): Operation<T> {
  * Connects to the first of `addresses` that answers (a name may have an IPv6 and an IPv4 address,
  * and the relay listen on one of them only), trying each in turn; throws the last failure.
  */
-export function* connectFirst<C>(addresses: readonly Address[], attempt: (address: Address) => Operation<C>): Operation<{ conn: C; address: Address }> {
+export function* connectFirst<C>(
+  addresses: readonly Address[],
+  attempt: (address: Address) => Operation<C>,
+): Operation<{ conn: C; address: Address }> {
   let failure: unknown = new Error('no address to connect to');
   for (const address of addresses) {
     try {
@@ -65,7 +68,8 @@ export function* connectFirst<C>(addresses: readonly Address[], attempt: (addres
 
 /** Why a connection ended, in words; `clean` when `--no-reconnect` should exit 0. */
 function describe(ending: Ending): { why: string; clean: boolean } {
-  if (ending.kind === 'bye') return { why: `the relay said BYE ${ending.reason}`.trimEnd(), clean: ending.reason === 'shutdown' };
+  if (ending.kind === 'bye')
+    return { why: `the relay said BYE ${ending.reason}`.trimEnd(), clean: ending.reason === 'shutdown' };
   return { why: 'the relay closed the connection', clean: true };
 }
 
@@ -79,7 +83,8 @@ export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
     let connected = false;
     try {
       const addresses: Address[] = yield* stop.wait(settled(resolveAll(o.connect)));
-      const attempt = (a: Address) => timeout(o.connectTimeoutMs, TlsStream.connect(a, o.context, { servername: o.servername }));
+      const attempt = (a: Address) =>
+        timeout(o.connectTimeoutMs, TlsStream.connect(a, o.context, { servername: o.servername }));
       const { conn: tls, address } = yield* stop.wait(connectFirst(addresses, attempt));
       connected = true;
       let ending: Ending;
@@ -88,7 +93,9 @@ export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
         if (o.keepAlive) setKeepAlive(tls.fd, o.keepAlive);
         const protocol = tls.session.alpn;
         if (protocol !== PROTOCOL && o.session.filter !== undefined) {
-          throw new TailError(`${o.connect} does not speak ${PROTOCOL}: --filter needs it (a plain relay sends everything)`);
+          throw new TailError(
+            `${o.connect} does not speak ${PROTOCOL}: --filter needs it (a plain relay sends everything)`,
+          );
         }
         const plainNote = o.session.stateful ? 'no resume, the state is not updated' : 'no resume';
         const notes = [
@@ -97,12 +104,16 @@ export function* tailLoop(o: LoopOptions, sink: Sink): Operation<number> {
           ...(protocol === PROTOCOL ? [] : [`plain: the relay does not speak ${PROTOCOL}; ${plainNote}`]),
         ];
         report(`connected to ${o.connect} (${notes.join('; ')})`);
-        ending = protocol === PROTOCOL ? yield* protocolSession(tls, sink, o.session) : yield* plainSession(tls, o.framing, sink, o.session);
+        ending =
+          protocol === PROTOCOL
+            ? yield* protocolSession(tls, sink, o.session)
+            : yield* plainSession(tls, o.framing, sink, o.session);
       } finally {
         yield* tls.close();
       }
       if (ending.kind === 'done' || ending.kind === 'stopped') return 0;
-      if (ending.kind === 'bye' && ending.reason.startsWith('bad-request')) throw new TailError(`the relay refused the request: ${ending.reason}`);
+      if (ending.kind === 'bye' && ending.reason.startsWith('bad-request'))
+        throw new TailError(`the relay refused the request: ${ending.reason}`);
       ({ why, clean } = describe(ending));
     } catch (err) {
       if (err instanceof TailError || err instanceof OutputError || err instanceof StopRequested) throw err;

@@ -51,7 +51,9 @@ export class Output {
     while (off < data.length) {
       let n: number;
       try {
-        n = this.regularFile ? fs.writeSync(this.fd, data, off, data.length - off, this.#bytes) : fs.writeSync(this.fd, data, off, data.length - off);
+        n = this.regularFile
+          ? fs.writeSync(this.fd, data, off, data.length - off, this.#bytes)
+          : fs.writeSync(this.fd, data, off, data.length - off);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
         yield* waitWritable(this.fd);

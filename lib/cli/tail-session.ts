@@ -106,16 +106,22 @@ export function* plainSession(stream: ByteStream, framing: Framing, sink: Sink, 
  */
 const GAP_REASONS: Record<string, string> = {
   evicted: ' (the relay no longer held them)',
-  dropped: ' (skipped by the relay\'s lag policy)',
+  dropped: " (skipped by the relay's lag policy)",
   lost: ' (the relay lost them from its disk in a power cut or a failed write, before a restart; some may never have been used)',
 };
 
 /** The request for a relay that said `hello`, given where the output stands. */
-export function chooseStart(hello: Hello, position: Position | undefined, from: StartFrom, report: (line: string) => void): { request: From; skipTo?: Position } {
+export function chooseStart(
+  hello: Hello,
+  position: Position | undefined,
+  from: StartFrom,
+  report: (line: string) => void,
+): { request: From; skipTo?: Position } {
   const last = hello.next - 1;
   // "After the relay's last message" (an empty history has no last message to name: its oldest is
   // then the next one to come).
-  const fromHead = (): From => (hello.oldest > last ? { from: 'oldest' } : { from: 'after', seq: last, log: hello.log });
+  const fromHead = (): From =>
+    hello.oldest > last ? { from: 'oldest' } : { from: 'after', seq: last, log: hello.log };
   if (position) {
     if (position.log === hello.log && position.seq > last) {
       report(
@@ -137,7 +143,10 @@ export function chooseStart(hello: Hello, position: Position | undefined, from: 
       report(`starting live (the relay's next message is seq ${hello.next})`);
       return { request: { from: 'live' } };
     case 'seq':
-      if (from.seq > hello.next) throw new TailError(`--from ${from.seq} is beyond the relay's log (its next message will be seq ${hello.next})`);
+      if (from.seq > hello.next)
+        throw new TailError(
+          `--from ${from.seq} is beyond the relay's log (its next message will be seq ${hello.next})`,
+        );
       report(`starting at seq ${from.seq}`);
       return { request: { from: 'after', seq: from.seq - 1, log: hello.log } };
   }
@@ -168,29 +177,34 @@ export function* protocolSession(stream: ByteStream, sink: Sink, o: SessionOptio
           continue;
         }
         if (f.type === 'reset') {
-          o.report(`reset: the relay's log is ${f.log}, not ${log} (it restarted without --history-dir, or is another relay): messages after seq ${expect === undefined ? '?' : expect - 1} of the old log may be missing; continuing from its oldest message`);
+          o.report(
+            `reset: the relay's log is ${f.log}, not ${log} (it restarted without --history-dir, or is another relay): messages after seq ${expect === undefined ? '?' : expect - 1} of the old log may be missing; continuing from its oldest message`,
+          );
           log = f.log;
           expect = undefined;
           continue;
         }
         if (f.type === 'hello') throw protocolError('a second HELLO');
-        if (expect !== undefined && f.firstSeq !== expect) throw protocolError(`${f.type.toUpperCase()} starts at seq ${f.firstSeq}, expected ${expect}`);
+        if (expect !== undefined && f.firstSeq !== expect)
+          throw protocolError(`${f.type.toUpperCase()} starts at seq ${f.firstSeq}, expected ${expect}`);
         const lastSeq = f.firstSeq + f.count - 1;
         if (f.type === 'skip') {
           // Not selected by the filter: nothing to write, but the position moves past them (a resume
           // does not ask for them again, and they are never reported as missing).
           sink.skipTo({ log, seq: lastSeq });
         } else if (f.type === 'gap') {
-          o.report(`gap of ${f.count} message${f.count === 1 ? '' : 's'} (seq ${f.firstSeq}${f.count > 1 ? `–${lastSeq}` : ''}): ${f.reason}${GAP_REASONS[f.reason] ?? ''}`);
+          o.report(
+            `gap of ${f.count} message${f.count === 1 ? '' : 's'} (seq ${f.firstSeq}${f.count > 1 ? `–${lastSeq}` : ''}): ${f.reason}${GAP_REASONS[f.reason] ?? ''}`,
+          );
           sink.skipTo({ log, seq: lastSeq });
         } else {
           for (let i = 0; i < f.count; i++) {
             sink.add(f.messages[i], { log, seq: f.firstSeq + i }, f.meta?.[i]);
             if (sink.full) return { kind: 'done' };
             if (sink.batchFull) {
-          yield* writeBatch(sink);
-          if (o.stop.requested) return { kind: 'stopped' };
-        }
+              yield* writeBatch(sink);
+              if (o.stop.requested) return { kind: 'stopped' };
+            }
           }
         }
         expect = lastSeq + 1;

@@ -64,7 +64,10 @@ export class Sink {
    * Reads the state file (if any) and repairs a regular-file output to the length it records.
    * Returns the sink, the state found, and what the repair did.
    */
-  static open(output: Output, options: SinkOptions): { sink: Sink; state: TailState | undefined; repair: ReturnType<Output['repair']> } {
+  static open(
+    output: Output,
+    options: SinkOptions,
+  ): { sink: Sink; state: TailState | undefined; repair: ReturnType<Output['repair']> } {
     const state = options.statePath === undefined ? undefined : readState(options.statePath);
     const repair = state ? output.repair(state.outputBytes) : ({ kind: 'none' } as const);
     return { sink: new Sink(output, options, state && { log: state.log, seq: state.seq }), state, repair };

@@ -52,7 +52,8 @@ export function readState(path: string): TailState | undefined {
   }
   const v = value as Partial<TailState> | null;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw stateError(path, 'not a JSON object');
-  if (typeof v.log !== 'string' || !/^[0-9a-f]{16}$/.test(v.log)) throw stateError(path, `bad "log" ${JSON.stringify(v.log)}`);
+  if (typeof v.log !== 'string' || !/^[0-9a-f]{16}$/.test(v.log))
+    throw stateError(path, `bad "log" ${JSON.stringify(v.log)}`);
   if (!isCount(v.seq)) throw stateError(path, `bad "seq" ${JSON.stringify(v.seq)}`);
   if (!isCount(v.outputBytes)) throw stateError(path, `bad "outputBytes" ${JSON.stringify(v.outputBytes)}`);
   return { log: v.log, seq: v.seq, outputBytes: v.outputBytes };

@@ -49,7 +49,7 @@ export function visible(message: Uint8Array): Buffer {
     parts.push(text);
     plain = at + skip;
   };
-  for (let i = 0; i < message.length; ) {
+  for (let i = 0; i < message.length;) {
     const b = message[i];
     if (b < 0x80) {
       if ((b < 0x20 && b !== 0x09) || b === 0x7f) escape(i, 1, `\\x${hex(b, 2)}`);

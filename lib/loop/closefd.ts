@@ -13,7 +13,7 @@ import { currentTask } from './task';
  * suspends the task: a `finally` that only closes fds stays synchronous, so a halt that runs it
  * unwinds every caller (a `finally` that suspends cannot, see `ensure`).
  */
- 
+
 export function* closeFd(fd: number, close: () => void): Operation<void> {
   closeFdNow(fd, close);
 }

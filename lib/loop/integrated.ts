@@ -140,11 +140,14 @@ export class IntegratedDriver {
     if (this.#timer && this.#timerAt <= next) return;
     this.#clearTimer();
     this.#timerAt = next;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#integrated(false);
-    }, Math.min(MAX_WAIT_MS, Math.max(1, Math.ceil(next - now()))));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.#integrated(false);
+      },
+      Math.min(MAX_WAIT_MS, Math.max(1, Math.ceil(next - now()))),
+    );
   }
 
   #clearTimer(): void {

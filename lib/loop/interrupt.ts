@@ -12,7 +12,10 @@ import type { TaskContext } from './contracts';
  * watching (a timer, a signal) and returns how to stop. Once `op` finishes the watch stops, and an
  * interrupt that fired while the task was already queued to run never lands later.
  */
-export function* interruptible<T>(arm: (interrupt: (error: unknown) => void, task: TaskContext) => () => void, op: Operation<T>): Operation<T> {
+export function* interruptible<T>(
+  arm: (interrupt: (error: unknown) => void, task: TaskContext) => () => void,
+  op: Operation<T>,
+): Operation<T> {
   const disarm = yield* perform<() => void>((task) => {
     let fired: unknown;
     const stop = arm((error) => {

@@ -166,13 +166,15 @@ export class Loop implements Disposable, AsyncDisposable {
    * worker that does nothing else. Throws when the remaining tasks can never be resumed (a deadlock).
    */
   runBlocking(done?: () => boolean): void {
-    if (this.#blocking || this.#driver) throw new Error(`loop is already running in ${this.#blocking ? 'blocking' : 'integrated'} mode`);
+    if (this.#blocking || this.#driver)
+      throw new Error(`loop is already running in ${this.#blocking ? 'blocking' : 'integrated'} mode`);
     this.#blocking = true;
     try {
       while (this.#tasks.size > 0 && !done?.()) {
         let timeout = -1;
         if (this.#runq.length > 0) timeout = 0;
-        else if (this.timers.next !== undefined) timeout = Math.min(MAX_WAIT_MS, Math.max(0, Math.ceil(this.timers.next - now())));
+        else if (this.timers.next !== undefined)
+          timeout = Math.min(MAX_WAIT_MS, Math.max(0, Math.ceil(this.timers.next - now())));
         else if (this.fds.waiting === 0) throw this.#deadlock();
         if (this.#pollset.size > 0 || timeout > 0) {
           if (this.#pollset.wait(timeout) > 0) this.#pollset.forEachEvent(this.#dispatch);

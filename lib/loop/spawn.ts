@@ -33,12 +33,15 @@ export interface SpawnOptions {
  */
 export function spawn<T>(op: Operation<T> | (() => Operation<T>), options: SpawnOptions = {}): Task<T> {
   const running = currentTask();
-  if (running) return new Task(running.loop, typeof op === 'function' ? op() : op, options?.detached ? undefined : running);
+  if (running)
+    return new Task(running.loop, typeof op === 'function' ? op() : op, options?.detached ? undefined : running);
   const loop = getDefaultLoop();
   const task = loop.spawn(op);
   // The default loop's run() never rejects for a task's sake (task errors go to onError or join).
-  loop.run().catch((err) => queueMicrotask(() => {
-    throw err;
-  }));
+  loop.run().catch((err) =>
+    queueMicrotask(() => {
+      throw err;
+    }),
+  );
   return task;
 }

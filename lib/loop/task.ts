@@ -82,7 +82,8 @@ export class Task<T> implements PromiseLike<T> {
     this.loop = loop;
     this.#gen = gen;
     if (parent) {
-      if (parent.#state === 'done' || parent.#ending) throw new Error(`task ${parent.id} has ended: it cannot spawn a child`);
+      if (parent.#state === 'done' || parent.#ending)
+        throw new Error(`task ${parent.id} has ended: it cannot spawn a child`);
       this.#parent = parent;
       parent.#children.add(this as Task<unknown>);
     }
@@ -151,7 +152,8 @@ export class Task<T> implements PromiseLike<T> {
   toPromise(): Promise<T> {
     if (!this.#promise) {
       this.#promise = new Promise<T>((resolve, reject) => {
-        this.#settle = (r) => (r.kind === 'ok' ? resolve(r.value as T) : reject(r.kind === 'error' ? r.error : new HaltedError(this.id)));
+        this.#settle = (r) =>
+          r.kind === 'ok' ? resolve(r.value as T) : reject(r.kind === 'error' ? r.error : new HaltedError(this.id));
       });
       if (this.#result) this.#settle!(this.#result);
     }

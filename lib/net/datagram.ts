@@ -5,7 +5,17 @@
  */
 import { closeOnThrow } from '../dispose';
 import * as fs from 'fs';
-import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, stateError, WouldBlock, WOULD_BLOCK } from '../errors';
+import {
+  argRangeError,
+  argTypeError,
+  check,
+  errnoOf,
+  hasOwn,
+  ioResult,
+  stateError,
+  WouldBlock,
+  WOULD_BLOCK,
+} from '../errors';
 import { close } from '../fd';
 import { native, NativeReceiver, SocketOption } from '../native';
 import { Address, AddressFamily, toAddress } from './address';

@@ -53,7 +53,10 @@ export function takeInherited(fd: number, name: string, want: readonly SocketKin
   const found = describe(fd);
   if (!found.kind || !want.includes(found.kind)) {
     const wanted = want.map((k) => DESCRIBED[k]).join(' or ');
-    throw Object.assign(new Error(`inherited fd ${fd} named ${JSON.stringify(name)} is ${found.text}, not ${wanted}`), { code: 'ERR_INHERITED_SOCKET', fd });
+    throw Object.assign(new Error(`inherited fd ${fd} named ${JSON.stringify(name)} is ${found.text}, not ${wanted}`), {
+      code: 'ERR_INHERITED_SOCKET',
+      fd,
+    });
   }
   setNonBlocking(fd);
   return found.family!;

@@ -48,7 +48,8 @@ function checked(k: KeepAlive): KeepAlive {
   for (const key of Object.keys(LIMITS) as (keyof KeepAlive)[]) {
     const v = k[key];
     if (typeof v !== 'number') throw argTypeError(`setKeepAlive: ${key} must be a number`);
-    if (!Number.isInteger(v) || v < 1 || v > LIMITS[key]) throw argRangeError(`setKeepAlive: ${key} must be an integer from 1 to ${LIMITS[key]}, got ${v}`);
+    if (!Number.isInteger(v) || v < 1 || v > LIMITS[key])
+      throw argRangeError(`setKeepAlive: ${key} must be an integer from 1 to ${LIMITS[key]}, got ${v}`);
   }
   return k;
 }

@@ -4,7 +4,17 @@
  * return plain fds so the stream layer can wrap them; "not now" is WOULD_BLOCK, never an error.
  * Writes never raise SIGPIPE: a peer that went away is an EPIPE or ECONNRESET error.
  */
-import { argRangeError, argTypeError, check, errnoOf, hasOwn, ioResult, systemError, WouldBlock, WOULD_BLOCK } from '../errors';
+import {
+  argRangeError,
+  argTypeError,
+  check,
+  errnoOf,
+  hasOwn,
+  ioResult,
+  systemError,
+  WouldBlock,
+  WOULD_BLOCK,
+} from '../errors';
 import { closeOnThrow } from '../dispose';
 import { close, read as readFd } from '../fd';
 import { native, SocketOption } from '../native';

@@ -26,7 +26,8 @@ export function listenFds(env: NodeJS.ProcessEnv = process.env, pid = process.pi
   delete env.LISTEN_FDNAMES;
   const byName = new Map<string, number[]>();
   if (count === undefined || forPid === undefined || forPid !== String(pid)) return byName;
-  if (!/^[0-9]{1,4}$/.test(count)) throw new ActivationError(`socket activation: LISTEN_FDS is not a count of fds: ${JSON.stringify(count)}`);
+  if (!/^[0-9]{1,4}$/.test(count))
+    throw new ActivationError(`socket activation: LISTEN_FDS is not a count of fds: ${JSON.stringify(count)}`);
   const n = Number(count);
   const list = names === undefined ? [] : names.split(':');
   if (names !== undefined && list.length !== n) {

@@ -91,7 +91,10 @@ export interface ProtocolError extends Error {
 }
 
 function protocolError(why: string, line?: Buffer): ProtocolError {
-  const shown = line === undefined ? '' : `: ${JSON.stringify(line.subarray(0, 80).toString('latin1'))}${line.length > 80 ? '…' : ''}`;
+  const shown =
+    line === undefined
+      ? ''
+      : `: ${JSON.stringify(line.subarray(0, 80).toString('latin1'))}${line.length > 80 ? '…' : ''}`;
   const err = new Error(`ERR_LOGRELAY_PROTOCOL: ${why}${shown}`) as ProtocolError;
   err.code = 'ERR_LOGRELAY_PROTOCOL';
   return err;
@@ -107,15 +110,18 @@ const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 export function requestLine(from: From, options: { meta?: boolean; filter?: string } = {}): Buffer {
   let line: string;
   if (from.from === 'after') {
-    if (!Number.isSafeInteger(from.seq) || from.seq < 0) throw new RangeError(`seq must be a safe integer ≥ 0, not ${from.seq}`);
-    if (!LOG_ID.test(from.log)) throw new RangeError(`log id must be 16 lowercase hex digits, not ${JSON.stringify(from.log)}`);
+    if (!Number.isSafeInteger(from.seq) || from.seq < 0)
+      throw new RangeError(`seq must be a safe integer ≥ 0, not ${from.seq}`);
+    if (!LOG_ID.test(from.log))
+      throw new RangeError(`log id must be 16 lowercase hex digits, not ${JSON.stringify(from.log)}`);
     line = `FROM ${from.seq} log=${from.log}`;
   } else {
     line = `FROM ${from.from}`;
   }
   if (options.meta) line += ' meta=1';
   if (options.filter !== undefined) {
-    if (!/^[\x21-\x7e]+$/.test(options.filter)) throw new RangeError(`a filter is printable ASCII without spaces, not ${JSON.stringify(options.filter)}`);
+    if (!/^[\x21-\x7e]+$/.test(options.filter))
+      throw new RangeError(`a filter is printable ASCII without spaces, not ${JSON.stringify(options.filter)}`);
     line += ` filter=${options.filter}`;
   }
   return Buffer.from(`${line}\n`, 'latin1');
@@ -147,7 +153,11 @@ export class FrameParser {
 
   /** True between a TIME frame and its MSG frame, or inside a frame's line or payload. */
   get inFrame(): boolean {
-    return this.pendingBytes > 0 || this.#state.at === 'time' || (this.#state.at === 'frame' && this.#state.meta !== undefined);
+    return (
+      this.pendingBytes > 0 ||
+      this.#state.at === 'time' ||
+      (this.#state.at === 'frame' && this.#state.meta !== undefined)
+    );
   }
 
   push(chunk: Uint8Array): Frame[] {
@@ -185,7 +195,8 @@ export class FrameParser {
         this.#state = { at: 'frame' };
       } else if (s.at === 'time') {
         s.entries.push(timeLine(line));
-        if (s.entries.length === s.count) this.#state = { at: 'frame', meta: { firstSeq: s.firstSeq, count: s.count, entries: s.entries } };
+        if (s.entries.length === s.count)
+          this.#state = { at: 'frame', meta: { firstSeq: s.firstSeq, count: s.count, entries: s.entries } };
       } else {
         const frame = this.#frameLine(line, s);
         if (frame) frames.push(frame);
@@ -242,7 +253,8 @@ export class FrameParser {
         const { firstSeq, count } = run(args, line);
         const bytes = decimal(args[2], line, 1);
         if (bytes > MAX_PAYLOAD) throw protocolError(`MSG payload larger than ${MAX_PAYLOAD} bytes`, line);
-        if (s.meta && (s.meta.firstSeq !== firstSeq || s.meta.count !== count)) throw protocolError('MSG does not match the TIME frame before it', line);
+        if (s.meta && (s.meta.firstSeq !== firstSeq || s.meta.count !== count))
+          throw protocolError('MSG does not match the TIME frame before it', line);
         this.#state = { at: 'payload', firstSeq, count, bytes, parts: [], have: 0, meta: s.meta?.entries };
         return undefined;
       }
@@ -281,9 +293,13 @@ export class FrameParser {
       throw protocolError(`MSG ${s.firstSeq} payload: ${(err as Error).message}`);
     }
     if (messages.length !== s.count || deframer.pendingBytes !== 0) {
-      throw protocolError(`MSG ${s.firstSeq} announces ${s.count} messages in ${s.bytes} bytes but holds ${messages.length}${deframer.pendingBytes ? ` and ${deframer.pendingBytes} stray bytes` : ''}`);
+      throw protocolError(
+        `MSG ${s.firstSeq} announces ${s.count} messages in ${s.bytes} bytes but holds ${messages.length}${deframer.pendingBytes ? ` and ${deframer.pendingBytes} stray bytes` : ''}`,
+      );
     }
-    return s.meta ? { type: 'msg', firstSeq: s.firstSeq, count: s.count, messages, meta: s.meta } : { type: 'msg', firstSeq: s.firstSeq, count: s.count, messages };
+    return s.meta
+      ? { type: 'msg', firstSeq: s.firstSeq, count: s.count, messages, meta: s.meta }
+      : { type: 'msg', firstSeq: s.firstSeq, count: s.count, messages };
   }
 }
 

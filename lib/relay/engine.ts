@@ -31,7 +31,7 @@ import { LogAppender, Sender, StreamInput } from './stream-input';
 
 /** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
 function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
-  return (typeof source === 'object' && !Buffer.isBuffer(source) ? { [`${name}File`]: source.file } : { [name]: source });
+  return typeof source === 'object' && !Buffer.isBuffer(source) ? { [`${name}File`]: source.file } : { [name]: source };
 }
 
 /**
@@ -55,7 +55,10 @@ const INPUT_RECV_BUFFER = 8 * 1024 * 1024;
  * 256 KiB (a few full TLS records per subscriber; a few hundred µs of receiving).
  */
 function holdLimits(o: ResolvedOptions): { messages: number; bytes: number } {
-  return { messages: Math.min(256, Math.floor(o.queue / 4)), bytes: Math.min(256 * 1024, Math.floor(o.queueBytes / 4)) };
+  return {
+    messages: Math.min(256, Math.floor(o.queue / 4)),
+    bytes: Math.min(256 * 1024, Math.floor(o.queueBytes / 4)),
+  };
 }
 
 function errorText(e: unknown): string {
@@ -131,7 +134,13 @@ export class RelayEngine {
   ) {
     this.#context = this.#makeContext();
     this.#handshaking = new PendingHandshakes(options.maxHandshakes, options.maxHandshakesPerIp);
-    this.#rejections = new RejectionLog(loop, log, 'subscriber-rejected', options.rejectionLogBurst, options.rejectionLogIntervalS * 1000);
+    this.#rejections = new RejectionLog(
+      loop,
+      log,
+      'subscriber-rejected',
+      options.rejectionLogBurst,
+      options.rejectionLogIntervalS * 1000,
+    );
   }
 
   /** The log (after start). */
@@ -177,7 +186,8 @@ export class RelayEngine {
       };
       const tlsFd = inherited.tls?.[0];
       if (tlsFd !== undefined) takeInherited(tlsFd, 'tls', ['tcp-listen']);
-      this.#listener = tlsFd === undefined ? TcpListener.listen(o.tls, listenerOptions) : TcpListener.adopt(tlsFd, listenerOptions);
+      this.#listener =
+        tlsFd === undefined ? TcpListener.listen(o.tls, listenerOptions) : TcpListener.adopt(tlsFd, listenerOptions);
     } catch (e) {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
@@ -192,8 +202,16 @@ export class RelayEngine {
     this.#tasks.push(this.loop.spawn(this.#publishLag()));
     this.log('info', 'listening', {
       inputs: this.inputAddresses.join(','),
-      tcp: this.#streamInputs.filter((s) => s.config.kind === 'tcp').map((s) => s.address).join(',') || undefined,
-      tlsIn: this.#streamInputs.filter((s) => s.config.kind === 'tls').map((s) => s.address).join(',') || undefined,
+      tcp:
+        this.#streamInputs
+          .filter((s) => s.config.kind === 'tcp')
+          .map((s) => s.address)
+          .join(',') || undefined,
+      tlsIn:
+        this.#streamInputs
+          .filter((s) => s.config.kind === 'tls')
+          .map((s) => s.address)
+          .join(',') || undefined,
       tls: this.tlsAddress,
       framing: o.framing,
       log: this.history.logId,
@@ -309,7 +327,9 @@ export class RelayEngine {
       ...adopted('tls-in').map((a) => ({ kind: 'tls' as const, ...a })),
     ];
     kinds.forEach((input, index) => {
-      this.#streamInputs.push(new StreamInput({ ...config, ...input, index }, this.loop, this.#appender, this.counters, this.log));
+      this.#streamInputs.push(
+        new StreamInput({ ...config, ...input, index }, this.loop, this.#appender, this.counters, this.log),
+      );
     });
   }
 
@@ -439,7 +459,12 @@ export class RelayEngine {
   #journalFailed(e: unknown): void {
     const code = (e as { code?: string }).code;
     if (!this.#journalFailing || code === 'ERR_JOURNAL_FAILED') {
-      this.log('error', 'history-dir-failed', { reason: errorText(e), code, dir: this.options.historyDir, kept: code !== 'ERR_JOURNAL_FAILED' });
+      this.log('error', 'history-dir-failed', {
+        reason: errorText(e),
+        code,
+        dir: this.options.historyDir,
+        kept: code !== 'ERR_JOURNAL_FAILED',
+      });
     }
     this.#journalFailing = true;
     if (code !== 'ERR_JOURNAL_FAILED') return;
@@ -468,7 +493,8 @@ export class RelayEngine {
   #sourceOf(batch: DatagramBatch, i: number): number {
     const raw = batch.rawAddress(i);
     const h = this.history;
-    if (sameBytes(raw, this.#lastSender) && h.sourceKey(this.#lastSource) === this.#lastKey) return h.holdSource(this.#lastSource);
+    if (sameBytes(raw, this.#lastSender) && h.sourceKey(this.#lastSource) === this.#lastKey)
+      return h.holdSource(this.#lastSource);
     const key = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1');
     this.#lastSource = h.source(key, () => batch.address(i).toString());
     this.#lastSender = raw.slice();

@@ -51,11 +51,18 @@ function decimalDigits(n: number): number {
  * of room. Framing straight into the destination is what lets the relay's log hold every message
  * framed once, without an intermediate buffer.
  */
-export function frameInto(message: Uint8Array, framing: Framing, out: Buffer, offset: number, length = framedLength(message, framing)): void {
+export function frameInto(
+  message: Uint8Array,
+  framing: Framing,
+  out: Buffer,
+  offset: number,
+  length = framedLength(message, framing),
+): void {
   if (framing === 'octet') {
     const header = length - message.length;
     // The decimal length, written digit by digit from the right (cheaper than making a string).
-    for (let n = message.length, at = offset + header - 2; at >= offset; at--, n = Math.floor(n / 10)) out[at] = 0x30 + (n % 10);
+    for (let n = message.length, at = offset + header - 2; at >= offset; at--, n = Math.floor(n / 10))
+      out[at] = 0x30 + (n % 10);
     out[offset + header - 1] = 0x20;
     out.set(message, offset + header);
     return;

@@ -41,7 +41,8 @@ export function sourceOf(address: Address): string {
   if (address.family !== 'ipv6') return address.host;
   // sockaddr_in6 keeps the 16 address bytes at offset 8 on Linux and the BSDs alike.
   const a = address.raw.subarray(8, 24);
-  if (a.length === 16 && a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff) return a.subarray(12).join('.');
+  if (a.length === 16 && a.subarray(0, 10).every((b) => b === 0) && a[10] === 0xff && a[11] === 0xff)
+    return a.subarray(12).join('.');
   const groups: string[] = [];
   for (let i = 0; i < 8 && i + 1 < a.length; i += 2) groups.push(((a[i] << 8) | a[i + 1]).toString(16));
   return `${groups.join(':')}::/64`;

@@ -373,7 +373,9 @@ export class History {
 
   #index(seq: number): number {
     if (!(seq >= this.#oldest && seq < this.#next) || (seq >= this.#holeFrom && seq <= this.#holeTo)) {
-      throw new RangeError(`seq ${seq} is not in the log (${this.#oldest}…${this.#next - 1}${this.#holeSize > 0 ? `, lost ${this.#holeFrom}…${this.#holeTo}` : ''})`);
+      throw new RangeError(
+        `seq ${seq} is not in the log (${this.#oldest}…${this.#next - 1}${this.#holeSize > 0 ? `, lost ${this.#holeFrom}…${this.#holeTo}` : ''})`,
+      );
     }
     // Seqs after the hole sit hole-size slots lower (the oldest may lie on either side of it).
     const slot = seq > this.#holeTo ? seq - this.#holeSize : seq;
@@ -398,7 +400,8 @@ export class History {
     const keepFrom = this.#count > 0 ? this.#chunkOf[this.#head] : this.#firstChunk + this.#chunks.length - 1;
     while (this.#firstChunk < keepFrom) {
       const chunk = this.#chunks.shift()!;
-      if (!this.#pins.has(this.#firstChunk) && this.#spare.length < 2 && chunk.length === CHUNK_BYTES) this.#spare.push(chunk);
+      if (!this.#pins.has(this.#firstChunk) && this.#spare.length < 2 && chunk.length === CHUNK_BYTES)
+        this.#spare.push(chunk);
       this.#firstChunk++;
     }
     this.onEvict(evicted);

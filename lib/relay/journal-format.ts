@@ -100,7 +100,9 @@ export class RecordEncoder {
     let size = 0;
     for (const r of records) {
       if (!(r.message instanceof Uint8Array) || r.message.length > MAX_MESSAGE_BYTES) {
-        throw new RangeError(`journal: the message of seq ${r.seq} is not a Uint8Array of at most ${MAX_MESSAGE_BYTES} bytes`);
+        throw new RangeError(
+          `journal: the message of seq ${r.seq} is not a Uint8Array of at most ${MAX_MESSAGE_BYTES} bytes`,
+        );
       }
       size += RECORD_FIXED_BYTES + this.sourceBytes(r.source).length + r.message.length;
     }
@@ -131,7 +133,8 @@ export class RecordEncoder {
     let bytes = this.sources.get(source);
     if (bytes === undefined) {
       bytes = Buffer.from(source, 'utf8');
-      if (bytes.length > MAX_SOURCE_BYTES) throw new RangeError(`journal: source longer than ${MAX_SOURCE_BYTES} bytes`);
+      if (bytes.length > MAX_SOURCE_BYTES)
+        throw new RangeError(`journal: source longer than ${MAX_SOURCE_BYTES} bytes`);
       // Bounded: a relay that sees ever new peers (a port per sender) must not grow this without end.
       if (this.sources.size >= 4096) this.sources.clear();
       this.sources.set(source, bytes);
@@ -188,10 +191,21 @@ function decodeRecord(buf: Buffer, at: number): JournalRecord {
  * segment needs it: an older one's seqs are all below the next one's name). Any byte content gives a result, never
  * an exception.
  */
-export function scanSegment(buf: Buffer, logId: string, firstSeq: number, limitSeq: number, findMax: boolean): SegmentScan {
+export function scanSegment(
+  buf: Buffer,
+  logId: string,
+  firstSeq: number,
+  limitSeq: number,
+  findMax: boolean,
+): SegmentScan {
   const problem = checkHeader(buf, logId, firstSeq);
   if (problem !== null) {
-    return { records: [], end: 0, cut: { offset: 0, reason: problem }, maxSeq: findMax ? resync(buf, 1, firstSeq - 1, limitSeq) : firstSeq - 1 };
+    return {
+      records: [],
+      end: 0,
+      cut: { offset: 0, reason: problem },
+      maxSeq: findMax ? resync(buf, 1, firstSeq - 1, limitSeq) : firstSeq - 1,
+    };
   }
   const records: JournalRecord[] = [];
   let at = HEADER_BYTES;
@@ -207,7 +221,12 @@ export function scanSegment(buf: Buffer, logId: string, firstSeq: number, limitS
     at += 8 + buf.readUInt32LE(at + 4);
   }
   const last = firstSeq + records.length - 1;
-  return { records, end: at, cut, maxSeq: cut === null || !findMax ? last : resync(buf, cut.offset + 1, last, limitSeq) };
+  return {
+    records,
+    end: at,
+    cut,
+    maxSeq: cut === null || !findMax ? last : resync(buf, cut.offset + 1, last, limitSeq),
+  };
 }
 
 /**
@@ -219,7 +238,7 @@ export function scanSegment(buf: Buffer, logId: string, firstSeq: number, limitS
 function resync(buf: Buffer, from: number, floor: number, limitSeq: number): number {
   let max = floor;
   let base = from - 1;
-  for (let at = from; at + RECORD_FIXED_BYTES <= buf.length; ) {
+  for (let at = from; at + RECORD_FIXED_BYTES <= buf.length;) {
     const reach = Math.min(limitSeq - 1, max + 1 + Math.floor((at - base) / RECORD_FIXED_BYTES));
     // The cheap tests first, without the reason strings checkRecord builds: this runs once per byte of garbage.
     const body = buf.readUInt32LE(at + 4);

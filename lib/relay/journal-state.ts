@@ -97,7 +97,10 @@ export function readState(dir: string): RunState | null {
     if ((err as { code?: string }).code === 'ENOENT') return null;
     throw err;
   }
-  const m = /^reserved (\d{1,16})\nboot ([0-9a-f-]{8,64}|-)\nfsync (never|interval|always)\nclean ([01])\nfailed ([01])\n$/.exec(text);
+  const m =
+    /^reserved (\d{1,16})\nboot ([0-9a-f-]{8,64}|-)\nfsync (never|interval|always)\nclean ([01])\nfailed ([01])\n$/.exec(
+      text,
+    );
   const reserved = m ? Number(m[1]) : 0;
   if (!m || !Number.isSafeInteger(reserved) || reserved < 1) {
     throw journalError(
@@ -110,5 +113,9 @@ export function readState(dir: string): RunState | null {
 }
 
 export function writeState(dir: string, state: RunState): void {
-  writeFileAtomic(dir, STATE_FILE, `reserved ${state.reserved}\nboot ${state.boot ?? '-'}\nfsync ${state.fsync}\nclean ${state.clean ? 1 : 0}\nfailed ${state.failedTail ? 1 : 0}\n`);
+  writeFileAtomic(
+    dir,
+    STATE_FILE,
+    `reserved ${state.reserved}\nboot ${state.boot ?? '-'}\nfsync ${state.fsync}\nclean ${state.clean ? 1 : 0}\nfailed ${state.failedTail ? 1 : 0}\n`,
+  );
 }

@@ -81,7 +81,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { lockExclusive } from '../fd';
 import { encodeHeader, HEADER_BYTES, JournalRecord, RecordEncoder, scanSegment } from './journal-format';
-import { currentBootId, journalError, readState, RunState, STATE_FILE, syncDir, writeFileAtomic, writeState } from './journal-state';
+import {
+  currentBootId,
+  journalError,
+  readState,
+  RunState,
+  STATE_FILE,
+  syncDir,
+  writeFileAtomic,
+  writeState,
+} from './journal-state';
 
 export type { JournalRecord } from './journal-format';
 export type { JournalError } from './journal-state';
@@ -145,10 +154,12 @@ function checkOptions(options: JournalOptions): Required<JournalOptions> {
     err.code = 'ERR_INVALID_ARG_VALUE';
     throw err;
   };
-  if (!POLICIES.includes(options.fsync)) bad(`fsync must be one of ${POLICIES.join(', ')} (got ${String(options.fsync)})`);
+  if (!POLICIES.includes(options.fsync))
+    bad(`fsync must be one of ${POLICIES.join(', ')} (got ${String(options.fsync)})`);
   for (const key of ['maxMessages', 'maxBytes'] as const) {
     const v = options[key];
-    if (!(v === Infinity || (Number.isSafeInteger(v) && v >= 0))) bad(`${key} must be an integer ≥ 0 (got ${String(v)})`);
+    if (!(v === Infinity || (Number.isSafeInteger(v) && v >= 0)))
+      bad(`${key} must be an integer ≥ 0 (got ${String(v)})`);
   }
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes <= HEADER_BYTES) {
     bad(`segmentBytes must be an integer > ${HEADER_BYTES} (got ${String(segmentBytes)})`);
@@ -189,7 +200,11 @@ function readLogId(dir: string, hasSegments: boolean): string {
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;
     if (hasSegments) {
-      throw journalError('ERR_JOURNAL_LOG_ID', `history dir ${dir} has segment files but no log-id file: restore it or empty the directory`, file);
+      throw journalError(
+        'ERR_JOURNAL_LOG_ID',
+        `history dir ${dir} has segment files but no log-id file: restore it or empty the directory`,
+        file,
+      );
     }
     const logId = randomBytes(8).toString('hex');
     writeFileAtomic(dir, 'log-id', `${logId}\n`);
@@ -197,7 +212,11 @@ function readLogId(dir: string, hasSegments: boolean): string {
   }
   const logId = text.trim();
   if (!LOG_ID.test(logId)) {
-    throw journalError('ERR_JOURNAL_LOG_ID', `${file} does not hold a log id (16 hex digits): restore it or empty the directory`, file);
+    throw journalError(
+      'ERR_JOURNAL_LOG_ID',
+      `${file} does not hold a log id (16 hex digits): restore it or empty the directory`,
+      file,
+    );
   }
   return logId;
 }
@@ -304,7 +323,8 @@ export class Journal {
     // Same boot: the relay stopped but the machine did not, so the page cache held every record that was ever
     // appended and recovery saw them all. Another boot after an unclean stop, without `always`: the disk may
     // have lost records whose seqs were handed out; only the reservation still bounds them.
-    if (previous?.failedTail && previous.reserved > recoveredNext) return { from: recoveredNext, to: previous.reserved - 1 };
+    if (previous?.failedTail && previous.reserved > recoveredNext)
+      return { from: recoveredNext, to: previous.reserved - 1 };
     if (
       previous === null ||
       previous.clean ||
@@ -349,7 +369,11 @@ export class Journal {
         break;
       }
       let from = scan.records.length;
-      while (from > 0 && count < this.options.maxMessages && bytes + scan.records[from - 1].message.length <= this.options.maxBytes) {
+      while (
+        from > 0 &&
+        count < this.options.maxMessages &&
+        bytes + scan.records[from - 1].message.length <= this.options.maxBytes
+      ) {
         bytes += scan.records[--from].message.length;
         count++;
       }
@@ -397,7 +421,12 @@ export class Journal {
     } catch (err) {
       fs.closeSync(fd);
       fs.rmSync(file, { force: true });
-      throw journalError((err as { code?: string }).code ?? 'EIO', `journal: cannot start segment ${file}: ${(err as Error).message}`, file, err);
+      throw journalError(
+        (err as { code?: string }).code ?? 'EIO',
+        `journal: cannot start segment ${file}: ${(err as Error).message}`,
+        file,
+        err,
+      );
     }
     const old = this.active;
     if (old !== null) {
@@ -414,7 +443,12 @@ export class Journal {
   private usable(): void {
     if (this.closed) throw journalError('ERR_JOURNAL_CLOSED', `journal ${this.dir} is closed`, this.dir);
     if (this.failure !== null) {
-      throw journalError('ERR_JOURNAL_FAILED', `journal ${this.dir} failed earlier: ${this.failure.message}`, this.dir, this.failure);
+      throw journalError(
+        'ERR_JOURNAL_FAILED',
+        `journal ${this.dir} failed earlier: ${this.failure.message}`,
+        this.dir,
+        this.failure,
+      );
     }
   }
 
@@ -447,7 +481,11 @@ export class Journal {
     try {
       if (first + n > this.reserved) this.reserve(first + n + this.step(first + n));
       const active = this.active;
-      if (active === null || first !== this.nextSeq || (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)) {
+      if (
+        active === null ||
+        first !== this.nextSeq ||
+        (active.size >= this.options.segmentBytes && active.size > HEADER_BYTES)
+      ) {
         this.roll(first);
       }
       this.write(this.active as Active, bytes, first, n);
@@ -501,7 +539,12 @@ export class Journal {
     } catch (err) {
       this.reserved = was;
       const file = path.join(this.dir, STATE_FILE);
-      throw journalError((err as { code?: string }).code ?? 'EIO', `journal: cannot raise the seq reservation in ${file}: ${(err as Error).message}`, file, err);
+      throw journalError(
+        (err as { code?: string }).code ?? 'EIO',
+        `journal: cannot raise the seq reservation in ${file}: ${(err as Error).message}`,
+        file,
+        err,
+      );
     }
     this.reservations++;
     this.reservedAt = process.hrtime.bigint();
@@ -526,7 +569,12 @@ export class Journal {
         }
       }
       const code = (err as { code?: string }).code ?? 'EIO';
-      throw journalError(code, `journal: cannot append seqs ${first}…${first + n - 1} to ${active.file}: ${(err as Error).message}`, active.file, err);
+      throw journalError(
+        code,
+        `journal: cannot append seqs ${first}…${first + n - 1} to ${active.file}: ${(err as Error).message}`,
+        active.file,
+        err,
+      );
     }
     active.size += bytes.length;
   }
@@ -536,7 +584,12 @@ export class Journal {
       fs.fdatasyncSync(fd);
     } catch (err) {
       this.failure = err as Error;
-      throw journalError('ERR_JOURNAL_FAILED', `journal ${this.dir}: fdatasync failed: ${(err as Error).message}`, this.dir, err);
+      throw journalError(
+        'ERR_JOURNAL_FAILED',
+        `journal ${this.dir}: fdatasync failed: ${(err as Error).message}`,
+        this.dir,
+        err,
+      );
     }
   }
 

@@ -53,11 +53,14 @@ export function logLast(log: Logger, level: Level, event: string, fields?: Field
  * line. By default lines go to stderr with non-blocking writes through a bounded queue; `write` sends each
  * line (without LF) to a function instead. Lines below `level` (default `info`) are left out.
  */
-export function createLogger(opts: { json?: boolean; level?: Level; write?: (line: string) => void; sink?: LineSink } = {}): Logger {
+export function createLogger(
+  opts: { json?: boolean; level?: Level; write?: (line: string) => void; sink?: LineSink } = {},
+): Logger {
   const most = LEVELS.indexOf(opts.level ?? 'info');
   const shown = (level: Level) => LEVELS.indexOf(level) <= most;
   const sink = opts.write ? undefined : (opts.sink ?? new LineSink());
-  const write: (line: string, last?: boolean) => void = opts.write ?? ((line: string, last?: boolean) => sink!.write(Buffer.from(line + '\n'), last));
+  const write: (line: string, last?: boolean) => void =
+    opts.write ?? ((line: string, last?: boolean) => sink!.write(Buffer.from(line + '\n'), last));
   let ended = false;
   const format = (level: Level, event: string, fields: Fields) => {
     const time = new Date().toISOString();

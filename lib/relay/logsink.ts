@@ -34,7 +34,10 @@ export function stderrFd(): number {
   try {
     const st = fstatSync(2);
     if (st.isFIFO() || st.isCharacterDevice()) {
-      stderr = openSync('/proc/self/fd/2', constants.O_WRONLY | constants.O_NONBLOCK | constants.O_APPEND /* and O_CLOEXEC, as Node opens every file */);
+      stderr = openSync(
+        '/proc/self/fd/2',
+        constants.O_WRONLY | constants.O_NONBLOCK | constants.O_APPEND /* and O_CLOEXEC, as Node opens every file */,
+      );
     }
   } catch {
     // no /proc, or not reopenable: stderr as it is

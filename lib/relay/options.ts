@@ -122,7 +122,9 @@ export interface RelayOptions {
   logLevel?: Level;
 }
 
-export type ResolvedOptions = Required<Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>> &
+export type ResolvedOptions = Required<
+  Omit<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>
+> &
   Pick<RelayOptions, 'issuer' | 'backend' | 'receiveBuffer' | 'historyDir' | 'inCa' | 'inIssuer' | 'metrics'>;
 
 export const defaults = {
@@ -198,7 +200,10 @@ export const limits = {
 
 /** Fills defaults and checks values; throws RangeError naming the option. */
 export function resolveOptions(options: RelayOptions): ResolvedOptions {
-  const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as ResolvedOptions;
+  const o = {
+    ...defaults,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as ResolvedOptions;
   const positive = (name: keyof RelayOptions, v: number, min = 1, max = Number.MAX_SAFE_INTEGER) => {
     if (!Number.isInteger(v) || v < min || v > max) {
       throw new RangeError(`relay option ${name} must be an integer from ${min} to ${max}, not ${v}`);
@@ -206,7 +211,8 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   };
   positive('history', o.history, 1, limits.maxHistory);
   positive('historyBytes', o.historyBytes, 1, limits.maxHistoryBytes);
-  if (!['never', 'interval', 'always'].includes(o.fsync)) throw new RangeError(`relay option fsync must be never, interval or always`);
+  if (!['never', 'interval', 'always'].includes(o.fsync))
+    throw new RangeError(`relay option fsync must be never, interval or always`);
   if (o.historyDir !== undefined && (typeof o.historyDir !== 'string' || o.historyDir === '')) {
     throw new RangeError('relay option historyDir must be a directory path');
   }
@@ -223,8 +229,10 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('maxMessage', o.maxMessage, 1, limits.maxMessage);
   positive('maxSenders', o.maxSenders, 1, limits.maxSenders);
   positive('senderIdleS', o.senderIdleS, 0, limits.maxSenderIdleS);
-  if (!['none', 'optional', 'require'].includes(o.inVerify)) throw new RangeError('relay option inVerify must be none, optional or require');
-  if (o.tlsIn.length > 0 && o.inVerify !== 'none' && !o.inCa) throw new RangeError('relay option inCa is required for tlsIn inputs unless inVerify is none');
+  if (!['none', 'optional', 'require'].includes(o.inVerify))
+    throw new RangeError('relay option inVerify must be none, optional or require');
+  if (o.tlsIn.length > 0 && o.inVerify !== 'none' && !o.inCa)
+    throw new RangeError('relay option inCa is required for tlsIn inputs unless inVerify is none');
   if ((o.inIssuer !== undefined || o.inFingerprints.length > 0) && o.inVerify !== 'require') {
     throw new RangeError('relay options inIssuer and inFingerprints need inVerify require');
   }
@@ -233,7 +241,8 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   if (!['drop-oldest', 'drop-newest', 'disconnect'].includes(o.onFull)) {
     throw new RangeError(`relay option onFull must be drop-oldest, drop-newest or disconnect`);
   }
-  if (!['integrated', 'blocking'].includes(o.mode)) throw new RangeError(`relay option mode must be integrated or blocking`);
+  if (!['integrated', 'blocking'].includes(o.mode))
+    throw new RangeError(`relay option mode must be integrated or blocking`);
   if (!LEVELS.includes(o.logLevel)) throw new RangeError(`relay option logLevel must be one of ${LEVELS.join(', ')}`);
   if (!o.tls) throw new RangeError('relay option tls (HOST:PORT to listen on) is required');
   if (o.metrics !== undefined) {
@@ -250,7 +259,10 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
 
 /** `AB:CD:…` uppercase, the form Node and our TLS layer print; throws on anything but 32 hex bytes. */
 export function normalizeFingerprint(input: string): string {
-  const hex = input.replace(/^sha256:/i, '').replace(/:/g, '').toUpperCase();
+  const hex = input
+    .replace(/^sha256:/i, '')
+    .replace(/:/g, '')
+    .toUpperCase();
   if (!/^[0-9A-F]{64}$/.test(hex)) throw new RangeError(`not a SHA-256 fingerprint: ${JSON.stringify(input)}`);
   return hex.match(/../g)!.join(':');
 }

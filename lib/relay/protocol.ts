@@ -29,7 +29,10 @@ export const MAX_REQUEST = 1023;
 export type Negotiated = { start: SubscriberStart; gap?: { first: number; count: number } } | { bye: string };
 
 /** What a request line asks for, before it is held against the log. */
-export type Request = ({ from: 'oldest' | 'live' } | { from: number; log: string }) & { meta: boolean; filter?: Selector };
+export type Request = ({ from: 'oldest' | 'live' } | { from: number; log: string }) & {
+  meta: boolean;
+  filter?: Selector;
+};
 
 class BadRequest extends Error {}
 
@@ -67,7 +70,8 @@ export function parseRequest(line: string): Request {
     if (params.has('log')) throw new BadRequest(`log= goes with FROM SEQ only`);
     return { from: arg, meta, filter };
   }
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(arg) || !Number.isSafeInteger(Number(arg))) throw new BadRequest('SEQ must be a decimal integer');
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(arg) || !Number.isSafeInteger(Number(arg)))
+    throw new BadRequest('SEQ must be a decimal integer');
   const log = params.get('log');
   if (log === undefined) throw new BadRequest('FROM SEQ needs log=');
   if (!/^[0-9a-f]{16}$/.test(log)) throw new BadRequest('log= must be 16 lowercase hex digits');
@@ -98,7 +102,14 @@ export function* negotiate(tls: TlsStream, history: History, o: ResolvedOptions)
   } catch (e) {
     if (e instanceof HaltedError) throw e;
     const code = (e as { code?: string }).code;
-    return { bye: code === 'ETIMEDOUT' ? 'bad-request no request in time' : code === 'EMSGSIZE' ? 'bad-request request too long' : 'bad-request unreadable' };
+    return {
+      bye:
+        code === 'ETIMEDOUT'
+          ? 'bad-request no request in time'
+          : code === 'EMSGSIZE'
+            ? 'bad-request request too long'
+            : 'bad-request unreadable',
+    };
   }
   if (line === null) return { bye: 'bad-request no request' };
   let request: Request;

@@ -131,7 +131,8 @@ export class RejectionLog {
   /** One rejection: `fields` are logged as they are (with `address` and `reason`) when it is logged in full. */
   note(address: string, source: string, reason: string, fields: Fields = {}): void {
     this.limited.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { ...fields, address, reason } });
-    if (this.limited.flushAt !== undefined && !this.#flusher && !this.#closed) this.#flusher = this.loop.spawn(this.#flushWhenDue());
+    if (this.limited.flushAt !== undefined && !this.#flusher && !this.#closed)
+      this.#flusher = this.loop.spawn(this.#flushWhenDue());
   }
 
   /** Writes the pending summary now; nothing is scheduled after this. */

@@ -19,19 +19,40 @@ export function openLog(o: ResolvedOptions, log: Logger): { history: History; jo
   const limits = { messages: o.history, bytes: o.historyBytes };
   if (o.historyDir === undefined) return { history: new History(o.framing, limits) };
   // The journal bounds what it returns by message bytes; the history then applies its own bound on framed bytes.
-  const { journal, recovery } = Journal.open(o.historyDir, { fsync: o.fsync, maxMessages: o.history, maxBytes: o.historyBytes });
+  const { journal, recovery } = Journal.open(o.historyDir, {
+    fsync: o.fsync,
+    maxMessages: o.history,
+    maxBytes: o.historyBytes,
+  });
   try {
     const { records, lost } = recovery;
-    const history = new History(o.framing, limits, { logId: recovery.logId, nextSeq: records[0]?.seq ?? lost?.from ?? recovery.nextSeq });
-    for (const r of records) history.append(r.message, r.time, history.source(REPLAYED + r.source, () => r.source));
+    const history = new History(o.framing, limits, {
+      logId: recovery.logId,
+      nextSeq: records[0]?.seq ?? lost?.from ?? recovery.nextSeq,
+    });
+    for (const r of records)
+      history.append(
+        r.message,
+        r.time,
+        history.source(REPLAYED + r.source, () => r.source),
+      );
     if (lost) {
-      if (history.next !== lost.from) throw new Error(`journal recovery ends at seq ${history.next - 1}, but says seqs from ${lost.from} were lost`);
+      if (history.next !== lost.from)
+        throw new Error(`journal recovery ends at seq ${history.next - 1}, but says seqs from ${lost.from} were lost`);
       history.lose(lost.from, lost.to);
     }
-    if (history.next !== recovery.nextSeq) throw new Error(`journal recovery ends at seq ${history.next - 1}, but says the next is ${recovery.nextSeq}`);
+    if (history.next !== recovery.nextSeq)
+      throw new Error(`journal recovery ends at seq ${history.next - 1}, but says the next is ${recovery.nextSeq}`);
     for (const c of recovery.cut) log('warn', 'history-cut', { file: c.file, offset: c.offset, reason: c.reason });
-    if (lost) log('warn', 'history-lost', { dir: o.historyDir, from: lost.from, to: lost.to, count: lost.to - lost.from + 1 });
-    log('info', 'history-recovered', { dir: o.historyDir, log: recovery.logId, messages: history.count, oldest: history.oldest, next: history.next });
+    if (lost)
+      log('warn', 'history-lost', { dir: o.historyDir, from: lost.from, to: lost.to, count: lost.to - lost.from + 1 });
+    log('info', 'history-recovered', {
+      dir: o.historyDir,
+      log: recovery.logId,
+      messages: history.count,
+      oldest: history.oldest,
+      next: history.next,
+    });
     return { history, journal };
   } catch (e) {
     journal.close();

@@ -57,7 +57,10 @@ export function startEngine(
               engine.reload();
               onReloaded(true);
             } catch (e) {
-              log('error', 'reload-failed', { reason: (e as { reason?: string }).reason ?? (e as Error).message, kept: 'previous certificate, key and CA' });
+              log('error', 'reload-failed', {
+                reason: (e as { reason?: string }).reason ?? (e as Error).message,
+                kept: 'previous certificate, key and CA',
+              });
               onReloaded(false);
             }
           })()
@@ -68,7 +71,12 @@ export function startEngine(
     ),
   );
   const streams = engine.streamAddresses;
-  return { tls: engine.tlsAddress, inputs: engine.inputAddresses, tcp: streams.slice(0, options.tcp.length), tlsIn: streams.slice(options.tcp.length) };
+  return {
+    tls: engine.tlsAddress,
+    inputs: engine.inputAddresses,
+    tcp: streams.slice(0, options.tcp.length),
+    tlsIn: streams.slice(options.tcp.length),
+  };
 }
 
 function revive(e: RunnerError): Error {
@@ -184,7 +192,9 @@ export class Relay {
    */
   async stop({ drainMs = 2000 }: { drainMs?: number } = {}): Promise<void> {
     if (typeof drainMs !== 'number' || !Number.isInteger(drainMs) || drainMs < 0 || drainMs > limits.maxMs) {
-      throw new RangeError(`relay stop option drainMs must be an integer from 0 to ${limits.maxMs}, not ${typeof drainMs === 'number' ? drainMs : typeof drainMs}`);
+      throw new RangeError(
+        `relay stop option drainMs must be an integer from 0 to ${limits.maxMs}, not ${typeof drainMs === 'number' ? drainMs : typeof drainMs}`,
+      );
     }
     if (!this.#control || !this.#done) return;
     this.#stopping = true;
@@ -211,7 +221,8 @@ export class Relay {
   #startHere(control: ControlPipe): Listening {
     const loop = new Loop({
       backend: this.options.backend,
-      onError: (e, task) => this.#log('error', 'task-crashed', { task: task.id, reason: (e as Error)?.stack ?? String(e) }),
+      onError: (e, task) =>
+        this.#log('error', 'task-crashed', { task: task.id, reason: (e as Error)?.stack ?? String(e) }),
     });
     let listening: Listening;
     try {
@@ -229,11 +240,20 @@ export class Relay {
     const { Worker } = await import('worker_threads');
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
       // The worker logs to the same stderr fd as this thread (fds are per process), never a second copy.
-      workerData: { options: this.options, counters: this.#counters.buffer, inputs: this.#counters.inputs, streams: this.#counters.streams, controlFd: control.readFd, logFd: this.#log.sink?.fd ?? 2 },
+      workerData: {
+        options: this.options,
+        counters: this.#counters.buffer,
+        inputs: this.#counters.inputs,
+        streams: this.#counters.streams,
+        controlFd: control.readFd,
+        logFd: this.#log.sink?.fd ?? 2,
+      },
     });
     this.#done = new Promise((resolve, reject) => {
       worker.on('error', reject);
-      worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`relay worker exited with code ${code}`))));
+      worker.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`relay worker exited with code ${code}`)),
+      );
     });
     return new Promise((resolve, reject) => {
       worker.on('message', (m: RunnerMessage) => {

@@ -29,7 +29,9 @@ export class Notifier {
       // too long for a unix socket address: reported below
     }
     if (!address) {
-      throw Object.assign(new Error(`NOTIFY_SOCKET is not a unix socket path or @name: ${JSON.stringify(path)}`), { code: 'ERR_NOTIFY_SOCKET' });
+      throw Object.assign(new Error(`NOTIFY_SOCKET is not a unix socket path or @name: ${JSON.stringify(path)}`), {
+        code: 'ERR_NOTIFY_SOCKET',
+      });
     }
     return new Notifier(address);
   }

@@ -84,7 +84,8 @@ export interface Selector {
 /** Parses a selector list; throws SelectorError naming the column of the first mistake. */
 export function parseSelector(text: string): Selector {
   if (typeof text !== 'string') throw new TypeError('a selector must be a string');
-  if (text.length > MAX_SELECTOR) throw new SelectorError(MAX_SELECTOR + 1, `selector longer than ${MAX_SELECTOR} characters`);
+  if (text.length > MAX_SELECTOR)
+    throw new SelectorError(MAX_SELECTOR + 1, `selector longer than ${MAX_SELECTOR} characters`);
   if (text === '') throw new SelectorError(1, 'empty selector');
   const selects = new Uint8Array(PRI_COUNT);
   let at = 0;
@@ -119,7 +120,10 @@ function apply(part: string, column: number, selects: Uint8Array): void {
     const exact = p.startsWith('=');
     if (exact) p = p.slice(1);
     if (!Object.hasOwn(SEVERITIES, p)) {
-      throw new SelectorError(pcol + priority.length - p.length, p === '' ? 'missing severity' : `unknown severity ${JSON.stringify(p.slice(0, 32))}`);
+      throw new SelectorError(
+        pcol + priority.length - p.length,
+        p === '' ? 'missing severity' : `unknown severity ${JSON.stringify(p.slice(0, 32))}`,
+      );
     }
     const sev = SEVERITIES[p];
     // Severity 0 is the most severe: "SEV and more severe" is 0…SEV.
@@ -146,7 +150,14 @@ function facilityMask(list: string, column: number): number {
     if (/^(0|[1-9][0-9]?)$/.test(lower) && Number(lower) < 24) f = Number(lower);
     else if (Object.hasOwn(FACILITIES, lower)) f = FACILITIES[lower];
     if (f === undefined) {
-      throw new SelectorError(at, name === '' ? 'missing facility' : name === '*' ? '"*" cannot be listed with other facilities' : `unknown facility ${JSON.stringify(name.slice(0, 32))}`);
+      throw new SelectorError(
+        at,
+        name === ''
+          ? 'missing facility'
+          : name === '*'
+            ? '"*" cannot be listed with other facilities'
+            : `unknown facility ${JSON.stringify(name.slice(0, 32))}`,
+      );
     }
     mask |= 1 << f;
     at += name.length + 1;

@@ -79,7 +79,17 @@ export interface StreamInputStats {
 }
 
 /** The per-input counters, in their slot order after the kernel drops. */
-export const STREAM_FIELDS = ['received', 'cut', 'accepted', 'connections', 'closedFraming', 'closedIdle', 'refused', 'rejected', 'partial'] as const;
+export const STREAM_FIELDS = [
+  'received',
+  'cut',
+  'accepted',
+  'connections',
+  'closedFraming',
+  'closedIdle',
+  'refused',
+  'rejected',
+  'partial',
+] as const;
 export type StreamCounter = (typeof STREAM_FIELDS)[number];
 const STREAM_INDEX = Object.fromEntries(STREAM_FIELDS.map((f, i) => [f, i])) as Record<StreamCounter, number>;
 
@@ -120,7 +130,9 @@ export class Counters {
   constructor(
     readonly inputs = 0,
     readonly streams = 0,
-    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer((FIELDS.length + inputs + streams * STREAM_FIELDS.length) * 8),
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(
+      (FIELDS.length + inputs + streams * STREAM_FIELDS.length) * 8,
+    ),
   ) {
     this.values = new Float64Array(buffer);
   }
@@ -160,7 +172,9 @@ export class Counters {
     const streamInputs: Record<string, StreamInputStats> = {};
     for (let i = 0; i < this.streams; i++) {
       const base = FIELDS.length + this.inputs + i * STREAM_FIELDS.length;
-      streamInputs[streams[i] ?? `stream${i}`] = Object.fromEntries(STREAM_FIELDS.map((f, k) => [f, this.values[base + k]])) as unknown as StreamInputStats;
+      streamInputs[streams[i] ?? `stream${i}`] = Object.fromEntries(
+        STREAM_FIELDS.map((f, k) => [f, this.values[base + k]]),
+      ) as unknown as StreamInputStats;
     }
     return {
       received: v('received'),
@@ -175,7 +189,13 @@ export class Counters {
       evicted: v('evicted'),
       gaps: v('gaps'),
       filtered: v('filtered'),
-      history: { messages: v('historyMessages'), bytes: v('historyBytes'), oldest: v('historyOldest'), next: v('historyNext'), lost: v('historyLost') },
+      history: {
+        messages: v('historyMessages'),
+        bytes: v('historyBytes'),
+        oldest: v('historyOldest'),
+        next: v('historyNext'),
+        lost: v('historyLost'),
+      },
       kernelDrops,
       truncated: v('truncated'),
       streamInputs,
@@ -214,7 +234,10 @@ export function statsFields(s: RelayStats): Record<string, number | string> {
     truncated: s.truncated,
     // Per TCP/TLS input, `ADDRESS=received/cut/connections/closed` (closed: framing, idle, refused and rejected together).
     stream_inputs: Object.entries(s.streamInputs)
-      .map(([input, t]) => `${input}=${t.received}/${t.cut}/${t.connections}/${t.closedFraming + t.closedIdle + t.refused + t.rejected}`)
+      .map(
+        ([input, t]) =>
+          `${input}=${t.received}/${t.cut}/${t.connections}/${t.closedFraming + t.closedIdle + t.refused + t.rejected}`,
+      )
       .join(','),
     subscribers: s.subscribers,
     rejected: s.rejected,

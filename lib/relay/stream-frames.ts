@@ -67,7 +67,8 @@ export class FrameReader {
   #cut = false;
 
   constructor(readonly maxMessage: number) {
-    if (!Number.isInteger(maxMessage) || maxMessage < 1) throw new RangeError(`maxMessage must be a positive integer, not ${maxMessage}`);
+    if (!Number.isInteger(maxMessage) || maxMessage < 1)
+      throw new RangeError(`maxMessage must be a positive integer, not ${maxMessage}`);
   }
 
   /** The framing detected, once the first byte has arrived. */
@@ -113,8 +114,12 @@ export class FrameReader {
           this.#length = this.#length * 10 + (b - ZERO);
           this.#digits++;
         } else {
-          const where = this.#digits === 0 ? 'where an octet-counted frame should start' : 'inside an octet-counted length';
-          throw new FramingError(`${printable(b)} ${where} (expected ${this.#digits === 0 ? 'a digit 1-9' : 'a digit or a space'})`, this.#offset + i);
+          const where =
+            this.#digits === 0 ? 'where an octet-counted frame should start' : 'inside an octet-counted length';
+          throw new FramingError(
+            `${printable(b)} ${where} (expected ${this.#digits === 0 ? 'a digit 1-9' : 'a digit or a space'})`,
+            this.#offset + i,
+          );
         }
         i++;
         continue;

@@ -101,14 +101,23 @@ export class StreamInput {
     readonly log: Logger,
   ) {
     this.#handshaking = new PendingHandshakes(config.maxHandshakes, config.maxHandshakesPerIp);
-    this.#rejections = new RejectionLog(loop, log, 'sender-rejected', config.rejectionLogBurst, config.rejectionLogIntervalS * 1000);
+    this.#rejections = new RejectionLog(
+      loop,
+      log,
+      'sender-rejected',
+      config.rejectionLogBurst,
+      config.rejectionLogIntervalS * 1000,
+    );
     const listenerOptions = {
       onAcceptPause: (e: AcceptPause) =>
         e.state === 'paused'
           ? log('warn', 'accept-paused', { input: this.name, code: e.error.code, reason: e.error.message })
           : log('info', 'accept-resumed', { input: this.name, code: e.error.code, failures: e.failures, ms: e.ms }),
     };
-    this.#listener = config.fd === undefined ? TcpListener.listen(config.address, listenerOptions) : TcpListener.adopt(config.fd, listenerOptions);
+    this.#listener =
+      config.fd === undefined
+        ? TcpListener.listen(config.address, listenerOptions)
+        : TcpListener.adopt(config.fd, listenerOptions);
   }
 
   /** Where it listens (with the kernel's port when 0 was asked). */
@@ -128,7 +137,11 @@ export class StreamInput {
       let conn: Connection;
       try {
         const remote = tcp.remoteAddress();
-        conn = { tcp, source: sourceOf(remote), sender: { key: Buffer.from(remote.raw).toString('latin1'), address: remote.toString(), id: -1 } };
+        conn = {
+          tcp,
+          source: sourceOf(remote),
+          sender: { key: Buffer.from(remote.raw).toString('latin1'), address: remote.toString(), id: -1 },
+        };
       } catch (e) {
         // Nothing above fails for a socket accept returned; should it, the connection still closes.
         yield* tcp.close();
@@ -242,7 +255,11 @@ export class StreamInput {
       this.#senders++;
       counters.addStream(c.index, 'accepted');
       counters.addStream(c.index, 'connections');
-      this.log('info', 'sender-connected', { input: this.name, address: sender.address, subject: conn.tls?.peerCertificate()?.subject });
+      this.log('info', 'sender-connected', {
+        input: this.name,
+        address: sender.address,
+        subject: conn.tls?.peerCertificate()?.subject,
+      });
       const stream: ByteStream = conn.tls ?? conn.tcp;
       let lastMessage = Date.now();
       for (;;) {
@@ -285,7 +302,15 @@ export class StreamInput {
         const partial = reader.partial;
         if (partial) counters.addStream(c.index, 'partial');
         if (!this.#closed) {
-          this.log(broken ? 'warn' : 'info', 'sender-disconnected', { input: this.name, address: sender.address, reason, received, cut, framing: reader.framing, partial: partial || undefined });
+          this.log(broken ? 'warn' : 'info', 'sender-disconnected', {
+            input: this.name,
+            address: sender.address,
+            reason,
+            received,
+            cut,
+            framing: reader.framing,
+            partial: partial || undefined,
+          });
         }
       }
       yield* (conn.tls ?? conn.tcp).close();

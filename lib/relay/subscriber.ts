@@ -225,7 +225,11 @@ export class Subscriber {
       this.inFlight = run.count;
       if (this.protocol) {
         if (this.meta) yield* this.#write(stream, this.#timeFrame(first, run.count, ''), writeTimeoutMs);
-        yield* this.#write(stream, Buffer.from(`MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'), writeTimeoutMs);
+        yield* this.#write(
+          stream,
+          Buffer.from(`MSG ${first} ${run.count} ${run.bytes.length}\n`, 'latin1'),
+          writeTimeoutMs,
+        );
       }
       this.#run = run.bytes;
       this.#sent = 0;
@@ -265,7 +269,9 @@ export class Subscriber {
       const run = h.run(seq, Math.max(1, FRAME_BYTES - size), h.scan(seq, limit, filter, 0));
       const skips = this.#gaps.length > 0 ? this.#gaps.splice(0).map(gapLine).join('') : '';
       const msg = `MSG ${seq} ${run.count} ${run.bytes.length}\n`;
-      const head = this.meta ? Buffer.concat([this.#timeFrame(seq, run.count, skips), Buffer.from(msg, 'latin1')]) : Buffer.from(skips + msg, 'latin1');
+      const head = this.meta
+        ? Buffer.concat([this.#timeFrame(seq, run.count, skips), Buffer.from(msg, 'latin1')])
+        : Buffer.from(skips + msg, 'latin1');
       parts.push(head, run.bytes);
       size += head.length;
       const base = h.startOf(seq);
@@ -505,5 +511,7 @@ function gapLine(g: Gap): string {
 
 /** A source as one line: LF, CR and backslash escaped as LF framing does. */
 function escapeLine(text: string): string {
-  return /[\n\r\\]/.test(text) ? text.replace(/[\n\r\\]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\\\')) : text;
+  return /[\n\r\\]/.test(text)
+    ? text.replace(/[\n\r\\]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\\\'))
+    : text;
 }

@@ -24,7 +24,16 @@ const post = (m: RunnerMessage) => parentPort!.postMessage(m);
 let started = false;
 try {
   const onReloaded = (ok: boolean) => post({ reloaded: ok });
-  post({ listening: startEngine({ ...options, mode: 'blocking' }, loop, new Counters(inputs, streams, counters), log, controlFd, onReloaded) });
+  post({
+    listening: startEngine(
+      { ...options, mode: 'blocking' },
+      loop,
+      new Counters(inputs, streams, counters),
+      log,
+      controlFd,
+      onReloaded,
+    ),
+  });
   started = true;
 } catch (e) {
   const err = e as NodeJS.ErrnoException & { reason?: string };

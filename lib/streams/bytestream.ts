@@ -107,7 +107,10 @@ export class ByteStream {
   *readExactly(n: number): Operation<Buffer> {
     while (this.#pending.length < n) {
       if (!(yield* this.#fill(Math.max(CHUNK, n - this.#pending.length)))) {
-        throw streamError('ERR_STREAM_PREMATURE_CLOSE', `stream ended after ${this.#pending.length} of ${n} bytes (fd ${this.fd})`);
+        throw streamError(
+          'ERR_STREAM_PREMATURE_CLOSE',
+          `stream ended after ${this.#pending.length} of ${n} bytes (fd ${this.fd})`,
+        );
       }
     }
     return this.#take(n);
@@ -138,7 +141,8 @@ export class ByteStream {
    */
   detach(): number {
     this.#open();
-    if (this.#pending.length > 0) throw new Error(`cannot detach fd ${this.fd}: ${this.#pending.length} bytes are buffered`);
+    if (this.#pending.length > 0)
+      throw new Error(`cannot detach fd ${this.fd}: ${this.#pending.length} bytes are buffered`);
     this.#closed = true;
     return this.fd;
   }

@@ -68,7 +68,7 @@ export class DatagramEndpoint {
   }
 
   /** Closes the socket (tasks still waiting on it get EBADF; a bound socket file is removed). Idempotent. */
-   
+
   *close(): Operation<void> {
     this[Symbol.dispose]();
   }
@@ -111,7 +111,8 @@ export class UdpSocket extends DatagramEndpoint {
   /** A socket bound to `address`; its family (udp4/udp6) follows the address. */
   static bindTo(address: string | Address, options?: DatagramOptions): UdpSocket {
     const addr = toAddress(address);
-    if (addr.family === 'unix') throw new TypeError(`UdpSocket.bindTo: ${addr} is a unix address (use UnixDatagramSocket)`);
+    if (addr.family === 'unix')
+      throw new TypeError(`UdpSocket.bindTo: ${addr} is a unix address (use UnixDatagramSocket)`);
     return new UdpSocket(addr.family === 'ipv6' ? 'udp6' : 'udp4', options).bindOrClose(addr);
   }
 }

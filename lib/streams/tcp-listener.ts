@@ -28,8 +28,20 @@ export type ConnectionHandler = (conn: TcpStream) => Operation<unknown>;
  * firewall or security module refused it (EPERM). None of them may end accepting.
  */
 const TRANSIENT = new Set([
-  'EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'ECONNABORTED', 'EPERM', 'EPROTO', 'ENOPROTOOPT',
-  'EHOSTDOWN', 'ENONET', 'EHOSTUNREACH', 'EOPNOTSUPP', 'ENETDOWN', 'ENETUNREACH',
+  'EMFILE',
+  'ENFILE',
+  'ENOBUFS',
+  'ENOMEM',
+  'ECONNABORTED',
+  'EPERM',
+  'EPROTO',
+  'ENOPROTOOPT',
+  'EHOSTDOWN',
+  'ENONET',
+  'EHOSTUNREACH',
+  'EOPNOTSUPP',
+  'ENETDOWN',
+  'ENETUNREACH',
 ]);
 
 /**
@@ -155,7 +167,12 @@ export class TcpListener {
 
   #resume(episode: Episode): void {
     this.#episode = undefined;
-    this.#onAcceptPause?.({ state: 'resumed', error: episode.error, failures: episode.failures, ms: Date.now() - episode.since });
+    this.#onAcceptPause?.({
+      state: 'resumed',
+      error: episode.error,
+      failures: episode.failures,
+      ms: Date.now() - episode.since,
+    });
   }
 
   /** One failed attempt of an episode (the first one starts it): sleep instead of waiting for readability. */
@@ -218,7 +235,7 @@ export class TcpListener {
   }
 
   /** Closes the listener and the accepted connections not handed out yet. Idempotent. */
-   
+
   *close(): Operation<void> {
     this[Symbol.dispose]();
   }

@@ -74,7 +74,11 @@ export class TlsStream extends ByteStream {
    * closed. Bound it with `timeout(ms, TlsStream.connect(…))`; aborting `options.signal` gives up the
    * same way with an `AbortError`.
    */
-  static connect(address: string | Address, context: TlsContext, options: TlsSessionOptions & ConnectOptions = {}): Operation<TlsStream> {
+  static connect(
+    address: string | Address,
+    context: TlsContext,
+    options: TlsSessionOptions & ConnectOptions = {},
+  ): Operation<TlsStream> {
     const { signal, ...session } = options ?? {};
     return abortable(signal, TlsStream.#connect(address, context, session));
   }

@@ -81,8 +81,15 @@ function pem(what: string, value: Pem | undefined, file: string | undefined): Pe
 
 /** The native error names which PEM was wrong ("CA PEM"); when it came from a file, name the file too. */
 function nameFiles(error: string, o: TlsContextOptions): string {
-  const files: [RegExp, string | undefined][] = [[/\bcert PEM\b/, o.certFile], [/\bkey PEM\b/, o.keyFile], [/\bCA PEM\b/, o.caFile]];
-  return files.reduce((text, [phrase, file]) => (file === undefined ? text : text.replace(phrase, (p) => `${p} (${file})`)), error);
+  const files: [RegExp, string | undefined][] = [
+    [/\bcert PEM\b/, o.certFile],
+    [/\bkey PEM\b/, o.keyFile],
+    [/\bCA PEM\b/, o.caFile],
+  ];
+  return files.reduce(
+    (text, [phrase, file]) => (file === undefined ? text : text.replace(phrase, (p) => `${p} (${file})`)),
+    error,
+  );
 }
 
 /** A server or client TLS context. Free it with `free()`; it is also freed when collected. */

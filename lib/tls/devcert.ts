@@ -38,7 +38,11 @@ const isIpLiteral = (host: string) => host.includes(':') || /^[0-9.]+$/.test(hos
 const HOUR = 3600;
 const YEAR = 365 * 24 * HOUR;
 
-function make(spec: Omit<NativeCertSpec, 'notBefore' | 'notAfter'>, options: CertOptions, lifetime: number): CertAndKey {
+function make(
+  spec: Omit<NativeCertSpec, 'notBefore' | 'notAfter'>,
+  options: CertOptions,
+  lifetime: number,
+): CertAndKey {
   const now = Math.floor(Date.now() / 1000);
   const seconds = (d: Date | undefined, fallback: number) => (d ? Math.floor(d.getTime() / 1000) : fallback);
   const made = native.makeCertificate({

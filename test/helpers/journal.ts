@@ -1,8 +1,9 @@
 /** What journal tests share: the records the writer fixture appends, and a fast exactness check. */
 import { JournalRecord, Recovery } from '../../lib/relay/journal';
 
- 
-export const { journalRecord } = require('../fixtures/journal-writer.js') as { journalRecord: (seq: number) => JournalRecord };
+export const { journalRecord } = require('../fixtures/journal-writer.js') as {
+  journalRecord: (seq: number) => JournalRecord;
+};
 
 /**
  * Everything wrong with a recovery: a record that is not byte for byte the one appended with its seq, seqs that
@@ -21,7 +22,8 @@ export function recoveryProblems(recovery: Recovery): string[] {
   });
   // After a reboot that may have lost seqs, the history ends where the lost range starts.
   const end = recovery.lost ? recovery.lost.from : nextSeq;
-  if (recovery.lost && recovery.lost.to !== nextSeq - 1) problems.push(`lost ends at ${recovery.lost.to}, nextSeq ${nextSeq}`);
+  if (recovery.lost && recovery.lost.to !== nextSeq - 1)
+    problems.push(`lost ends at ${recovery.lost.to}, nextSeq ${nextSeq}`);
   if (records.length > 0 && records[records.length - 1].seq !== end - 1) {
     problems.push(`last record ${records[records.length - 1].seq}, expected ${end - 1}`);
   }

@@ -82,15 +82,16 @@ export async function expectMisResume(loop: Loop, mode: Mode, pairs: Pair[]): Pr
 export async function expectMailboxDelivery(loop: Loop, mode: Mode, crashes: unknown[], pairs: Pair[]): Promise<void> {
   const boxes = pairs.map(() => new Mailbox<Buffer>(32));
   let blockedWrites = 0;
-  pairs.forEach(([w], k) =>
-    void loop.spawn(function* () {
-      for (;;) {
-        const msg = yield* boxes[k].take();
-        if (msg === CLOSED) break;
-        yield* w.write(msg);
-      }
-      yield* w.close();
-    }),
+  pairs.forEach(
+    ([w], k) =>
+      void loop.spawn(function* () {
+        for (;;) {
+          const msg = yield* boxes[k].take();
+          if (msg === CLOSED) break;
+          yield* w.write(msg);
+        }
+        yield* w.close();
+      }),
   );
   // the first reader starts late, so its consumer's writes block while the others flow
   const readers = pairs.map(([, r], k) =>

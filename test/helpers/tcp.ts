@@ -1,5 +1,15 @@
 /** Connected TCP pairs over loopback for stream tests, made with our own listener and connect. */
-import { Loop, makeDevCa, makeServerCert, Operation, spawn, TcpListener, TcpStream, TlsContext, TlsStream } from '../../lib';
+import {
+  Loop,
+  makeDevCa,
+  makeServerCert,
+  Operation,
+  spawn,
+  TcpListener,
+  TcpStream,
+  TlsContext,
+  TlsStream,
+} from '../../lib';
 import { SocketOption } from '../../lib/native';
 import { setOption } from '../../lib/net/socket';
 import { drive, Mode } from './loops';
@@ -39,7 +49,11 @@ export function tlsContexts(): { client: TlsContext; server: TlsContext; free():
 }
 
 /** `n` TLS connections over {@link tcpPairs}, handshaken, as [client, server]. */
-export function* tlsPairs(n: number, contexts: ReturnType<typeof tlsContexts>, options: PairOptions = {}): Operation<[TlsStream, TlsStream][]> {
+export function* tlsPairs(
+  n: number,
+  contexts: ReturnType<typeof tlsContexts>,
+  options: PairOptions = {},
+): Operation<[TlsStream, TlsStream][]> {
   const pairs: [TlsStream, TlsStream][] = [];
   for (const [c, s] of yield* tcpPairs(n, options)) {
     const client = TlsStream.client(c, contexts.client);

@@ -26,12 +26,12 @@ namespace {
 int failures = 0;
 std::string current = "-";
 
-#define CHECK(cond)                                                                        \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "FAIL %d: %s [%s]\n", __LINE__, #cond, current.c_str());        \
-      failures++;                                                                          \
-    }                                                                                      \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::fprintf(stderr, "FAIL %d: %s [%s]\n", __LINE__, #cond, current.c_str()); \
+      failures++;                                                                   \
+    }                                                                               \
   } while (0)
 
 struct Pipe {
@@ -159,7 +159,8 @@ void TestFork(const std::string& backend) {
   int status = 0;
   CHECK(waitpid(pid, &status, 0) == pid);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) std::fprintf(stderr, "child status bits %d\n", WEXITSTATUS(status));
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    std::fprintf(stderr, "child status bits %d\n", WEXITSTATUS(status));
   // The parent still gets its event, and its set still works.
   CHECK(ps->wait(1000, out, 8) == 1);
   CHECK(ps->update(a.r, kRead) == 0);

@@ -98,7 +98,8 @@ function sample(sub, line, now) {
   }
   const sp = head.indexOf(' ');
   const seq = Number(head.slice(0, sp));
-  if (latencies.length < MAX_SAMPLES && !filling) latencies.push(Number(now - BigInt(head.slice(sp + 1, head.indexOf(' ', sp + 1)))) / 1e3);
+  if (latencies.length < MAX_SAMPLES && !filling)
+    latencies.push(Number(now - BigInt(head.slice(sp + 1, head.indexOf(' ', sp + 1)))) / 1e3);
   if (seq > sub.seen) sub.seen = seq;
   return 0;
 }
@@ -129,7 +130,11 @@ function onData(sub, chunk) {
   for (let i = chunk.indexOf(LF, first + 1); i >= 0; i = chunk.indexOf(LF, i + 1)) lines++;
   const last = chunk.lastIndexOf(LF);
   // A late probe (sent before "go", only ever ahead of the data) is not a delivered message.
-  lines -= sample(sub, sub.rest.length ? Buffer.concat([sub.rest, chunk.subarray(0, first)]) : chunk.subarray(0, first), now);
+  lines -= sample(
+    sub,
+    sub.rest.length ? Buffer.concat([sub.rest, chunk.subarray(0, first)]) : chunk.subarray(0, first),
+    now,
+  );
   if (last > first) lines -= sample(sub, chunk.subarray(chunk.lastIndexOf(LF, last - 1) + 1, last), now);
   sub.rest = chunk.subarray(last + 1);
   if (sub.rest.length) sub.rest = Buffer.from(sub.rest); // do not pin the whole chunk
@@ -176,7 +181,10 @@ function connectAll(n) {
  * seqs map to message numbers by a constant offset: one UDP source, nothing lost, in order).
  */
 function filteredSubscriber(creds, then) {
-  const socket = tls.connect({ ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost', ALPNProtocols: ['logrelay/1'] }, then);
+  const socket = tls.connect(
+    { ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost', ALPNProtocols: ['logrelay/1'] },
+    then,
+  );
   const sub = { seen: 0, probed: false, rest: Buffer.alloc(0), socket };
   let pending = Buffer.alloc(0);
   let payload = 0;
@@ -200,7 +208,9 @@ function filteredSubscriber(creds, then) {
         pending = Buffer.concat([pending, chunk.subarray(at)]);
         return;
       }
-      const words = Buffer.concat([pending, chunk.subarray(at, lf)]).toString('latin1').split(' ');
+      const words = Buffer.concat([pending, chunk.subarray(at, lf)])
+        .toString('latin1')
+        .split(' ');
       pending = Buffer.alloc(0);
       at = lf + 1;
       if (words[0] === 'HELLO') socket.write(`FROM live filter=${p.filter}\n`);
@@ -265,7 +275,8 @@ function resume() {
       at = lf + 1;
       const words = line.split(' ');
       if (hello) {
-        if (words[0] !== 'HELLO' || socket.alpnProtocol !== 'logrelay/1') fail(new Error(`no logrelay/1 opening: ${line}`));
+        if (words[0] !== 'HELLO' || socket.alpnProtocol !== 'logrelay/1')
+          fail(new Error(`no logrelay/1 opening: ${line}`));
         hello = false;
         const fields = Object.fromEntries(words.slice(2).map((w) => w.split('=')));
         socket.write(`FROM ${Number(fields.next) - 1 - count} log=${fields.log}\n`);
@@ -344,11 +355,16 @@ process.stdin.on('data', (d) => {
 });
 
 if (p.listen) {
-  const server = tls.createServer({ ...load(p.certs, 'server'), requestCert: true, rejectUnauthorized: true }, (socket) => {
-    if (subs.length >= p.subs) return socket.destroy(); // a forwarder's extra connection is not a subscriber
-    subscriber(socket);
-  });
-  server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ listening: { tlsPort: server.address().port } }) + '\n'));
+  const server = tls.createServer(
+    { ...load(p.certs, 'server'), requestCert: true, rejectUnauthorized: true },
+    (socket) => {
+      if (subs.length >= p.subs) return socket.destroy(); // a forwarder's extra connection is not a subscriber
+      subscriber(socket);
+    },
+  );
+  server.listen(0, '127.0.0.1', () =>
+    process.stdout.write(JSON.stringify({ listening: { tlsPort: server.address().port } }) + '\n'),
+  );
 } else {
   connectAll(p.catchup ? 1 : p.subs);
   startProbing();

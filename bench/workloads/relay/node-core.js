@@ -28,13 +28,16 @@ function flush(sub) {
   }
 }
 
-const server = tls.createServer({ ...load(p.certs, 'server'), requestCert: true, rejectUnauthorized: true }, (socket) => {
-  const sub = { socket, queue: [], waiting: false };
-  socket.setNoDelay(true);
-  subscribers.add(sub);
-  socket.on('error', () => {}); // a subscriber leaving is its own business
-  socket.on('close', () => subscribers.delete(sub));
-});
+const server = tls.createServer(
+  { ...load(p.certs, 'server'), requestCert: true, rejectUnauthorized: true },
+  (socket) => {
+    const sub = { socket, queue: [], waiting: false };
+    socket.setNoDelay(true);
+    subscribers.add(sub);
+    socket.on('error', () => {}); // a subscriber leaving is its own business
+    socket.on('close', () => subscribers.delete(sub));
+  },
+);
 
 const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: p.rcvbuf });
 udp.on('message', (msg) => {

@@ -19,13 +19,18 @@ const { params, ready, result, unavailable, onStop } = require('../../lib/impl')
 
 const p = params();
 // BENCH_RSYSLOGD names another binary (or a missing one, to see the "unavailable" row).
-const RSYSLOGD = (process.env.BENCH_RSYSLOGD ? [process.env.BENCH_RSYSLOGD] : ['/usr/sbin/rsyslogd', '/sbin/rsyslogd']).find((f) =>
-  fs.existsSync(f),
-);
+const RSYSLOGD = (
+  process.env.BENCH_RSYSLOGD ? [process.env.BENCH_RSYSLOGD] : ['/usr/sbin/rsyslogd', '/sbin/rsyslogd']
+).find((f) => fs.existsSync(f));
 
 /** rsyslog's module dir holds lmnsd_ossl.so when rsyslog-openssl is installed. */
 function hasOssl() {
-  const dirs = ['/usr/lib/x86_64-linux-gnu/rsyslog', '/usr/lib/aarch64-linux-gnu/rsyslog', '/usr/lib/rsyslog', '/usr/lib64/rsyslog'];
+  const dirs = [
+    '/usr/lib/x86_64-linux-gnu/rsyslog',
+    '/usr/lib/aarch64-linux-gnu/rsyslog',
+    '/usr/lib/rsyslog',
+    '/usr/lib64/rsyslog',
+  ];
   return dirs.some((d) => fs.existsSync(path.join(d, 'lmnsd_ossl.so')));
 }
 
@@ -67,7 +72,9 @@ async function main() {
   const udpPort = await freePort();
   const conf = path.join(dir, 'rsyslog.conf');
   fs.writeFileSync(conf, config(dir, udpPort));
-  const daemon = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', path.join(dir, 'rsyslogd.pid')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   let stopping = false;
   daemon.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
@@ -83,7 +90,8 @@ async function main() {
   });
   // imudp is listening once its socket shows in /proc/net/udp (port in hex, local address 127.0.0.1).
   const hex = `0100007F:${udpPort.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (let i = 0; i < 500 && !fs.readFileSync('/proc/net/udp', 'utf8').includes(hex); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && !fs.readFileSync('/proc/net/udp', 'utf8').includes(hex); i++)
+    await new Promise((r) => setTimeout(r, 10));
   ready({ udpPort, pid: daemon.pid });
   onStop(async () => {
     stopping = true;

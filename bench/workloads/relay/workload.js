@@ -65,7 +65,16 @@ module.exports = {
     // subscribers, and to one plain and one asking for `auth.*`.
     ...[undefined, 'auth.*'].map((filter) => ({
       label: filter ? '2 subs, 1 filtered' : '2 subs',
-      params: { subs: 2, pri: 1, ...(filter ? { filter } : {}), count: quick ? 100000 : 750000, window: 1000, size: 300, seconds: quick ? 20 : 60, stallMs: 300 },
+      params: {
+        subs: 2,
+        pri: 1,
+        ...(filter ? { filter } : {}),
+        count: quick ? 100000 : 750000,
+        window: 1000,
+        size: 300,
+        seconds: quick ? 20 : 60,
+        stallMs: 300,
+      },
     })),
     {
       // One subscriber takes 1M messages live (the history, sized for them, fills), leaves, and
@@ -84,8 +93,18 @@ module.exports = {
     { name: 'node core', file: 'workloads/relay/node-core.js', when: (p) => !p.catchup && !p.pri },
     { name: 'pollset', file: 'workloads/relay/pollset.js' },
     // The relay's loop alone in a worker thread: a second V8 isolate's RSS (compared at 100 subscribers only).
-    { name: 'pollset blocking', file: 'workloads/relay/pollset.js', params: { mode: 'blocking' }, when: (p) => closedLoop(p) && p.subs === 100 },
-    { name: 'rsyslog', file: 'workloads/relay/rsyslog.js', params: { peer: 'rsyslog' }, when: (p) => closedLoop(p) && p.subs === 100 },
+    {
+      name: 'pollset blocking',
+      file: 'workloads/relay/pollset.js',
+      params: { mode: 'blocking' },
+      when: (p) => closedLoop(p) && p.subs === 100,
+    },
+    {
+      name: 'rsyslog',
+      file: 'workloads/relay/rsyslog.js',
+      params: { peer: 'rsyslog' },
+      when: (p) => closedLoop(p) && p.subs === 100,
+    },
   ],
   targets: [
     { a: 'pollset', b: 'node core', metric: 'cpuBoundPerSec', min: 1.5, when: (p) => closedLoop(p) && p.subs === 1 },
@@ -103,7 +122,8 @@ module.exports = {
   async measure(ctx, impl, params) {
     // Relay and driver each hold one descriptor per subscriber (and the relay's children inherit our limit).
     const nofile = Number(/Max open files\s+(\d+)/.exec(require('fs').readFileSync('/proc/self/limits', 'utf8'))?.[1]);
-    if (nofile < params.subs + 100) throw new Error(`${params.subs} subscribers need ulimit -n ≥ ${params.subs + 100} (it is ${nofile})`);
+    if (nofile < params.subs + 100)
+      throw new Error(`${params.subs} subscribers need ulimit -n ≥ ${params.subs + 100} (it is ${nofile})`);
     const certs = makeCerts(path.join(ctx.workDir, 'certs'));
     const relayParams = { certs, queue: 10000, rcvbuf: 4 << 20, size: params.size, ...impl.params };
     if (params.history) relayParams.history = params.history;

@@ -49,7 +49,7 @@ function writable(fd) {
   if (echo(fd, data)) ps.update(fd, 'r');
 }
 
-for (let stop = false; !stop; ) {
+for (let stop = false; !stop;) {
   ps.wait(-1);
   for (const ev of ps.events()) {
     if (ev.fd === STDIN) stop = true;

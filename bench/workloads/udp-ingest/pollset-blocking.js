@@ -13,7 +13,7 @@ const ps = new Pollset();
 ps.insert(rx.socket.fd, 'r');
 ps.insert(STDIN, 'r');
 ready({ port: rx.port });
-for (let stop = false; !stop; ) {
+for (let stop = false; !stop;) {
   ps.wait(-1);
   for (const ev of ps.events()) {
     if (ev.fd === STDIN) stop = true;

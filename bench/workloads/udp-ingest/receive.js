@@ -18,7 +18,11 @@ function receiver(p) {
       for (let i = 0; i < batch.count; i++) tally.bytes += batch.length(i);
     }
   };
-  const report = () => ({ received: tally.received, bytes: tally.bytes, seconds: Number(tally.last - tally.first) / 1e9 });
+  const report = () => ({
+    received: tally.received,
+    bytes: tally.bytes,
+    seconds: Number(tally.last - tally.first) / 1e9,
+  });
   return { socket, port: socket.localAddress().port, drain, report };
 }
 

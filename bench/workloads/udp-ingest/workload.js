@@ -27,7 +27,16 @@ module.exports = {
   cases: (quick) =>
     SIZES.map((size) => ({
       label: `${size} B`,
-      params: { size, count: quick ? 150000 : 2000000, seconds: quick ? 0.5 : 5, rcvbuf: 4 << 20, slots: 64, slotSize: 2048, bursts: quick ? 6 : 30, burst: 12000 },
+      params: {
+        size,
+        count: quick ? 150000 : 2000000,
+        seconds: quick ? 0.5 : 5,
+        rcvbuf: 4 << 20,
+        slots: 64,
+        slotSize: 2048,
+        bursts: quick ? 6 : 30,
+        burst: 12000,
+      },
     })),
   implementations: [
     { name: 'node dgram', file: 'workloads/udp-ingest/node-dgram.js' },
@@ -38,7 +47,13 @@ module.exports = {
   targets: [
     { a: 'pollset integrated', b: 'node dgram', metric: 'saturatedPerSec', min: 2.0, when: (p) => p.size === 256 },
     { a: 'pollset blocking', b: 'node dgram', metric: 'saturatedPerSec', min: 2.0, when: (p) => p.size === 256 },
-    { a: 'pollset integrated', b: 'C epoll+recvmmsg', metric: 'saturatedPerSec', min: 0.7, when: (p) => p.size === 256 },
+    {
+      a: 'pollset integrated',
+      b: 'C epoll+recvmmsg',
+      metric: 'saturatedPerSec',
+      min: 0.7,
+      when: (p) => p.size === 256,
+    },
     { a: 'pollset blocking', b: 'C epoll+recvmmsg', metric: 'saturatedPerSec', min: 0.7, when: (p) => p.size === 256 },
     { a: 'C epoll+recvmmsg', b: 'node dgram', metric: 'saturatedPerSec', min: 1, when: (p) => p.size === 256 },
   ],

@@ -85,7 +85,7 @@ export class Task<T> implements PromiseLike<T> {
       if (parent.#state === 'done' || parent.#ending)
         throw new Error(`task ${parent.id} has ended: it cannot spawn a child`);
       this.#parent = parent;
-      parent.#children.add(this as Task<unknown>);
+      parent.#children.add(this);
     }
     loop.adopt(this);
   }
@@ -229,7 +229,9 @@ export class Task<T> implements PromiseLike<T> {
 
   #step(input: Resume): void {
     const outer = current;
-    current = this as Task<unknown>;
+    // Not an alias: `current` is the module's record of which task is executing (see currentTask).
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    current = this;
     this.#state = 'running';
     try {
       for (;;) {
@@ -308,6 +310,6 @@ export class Task<T> implements PromiseLike<T> {
     this.#joiners.clear();
     this.#settle?.(result);
     this.loop.finished(this, result.kind === 'error' && !observed ? result : undefined);
-    if (this.#parent) this.#parent.#childDone(this as Task<unknown>);
+    if (this.#parent) this.#parent.#childDone(this);
   }
 }

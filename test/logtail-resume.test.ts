@@ -11,7 +11,6 @@ import {
   cleanup,
   exitOf,
   expectMessages,
-  LOGTAIL,
   makeCerts,
   message,
   numberOf,
@@ -23,26 +22,12 @@ import {
   Tail,
   tempDir,
   until,
+  logtailArgs,
 } from './relay-helpers';
 
 afterEach(cleanup);
 
 type Certs = ReturnType<typeof makeCerts>;
-
-function tailArgs(relay: RelayProcess, certs: Certs, args: string[]): string[] {
-  return [
-    LOGTAIL,
-    '--connect',
-    relay.tls,
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
-    ...args,
-  ];
-}
 
 /** logtail with stdout appended to `out` (as `>> out` does) and stderr collected. */
 function tailToFile(
@@ -54,7 +39,7 @@ function tailToFile(
   const fd = fs.openSync(out, 'a');
   let stderr = '';
   try {
-    const child = spawnChild(process.execPath, tailArgs(relay, certs, args), { stdio: ['ignore', fd, 'pipe'] });
+    const child = spawnChild(process.execPath, logtailArgs(relay, certs, args), { stdio: ['ignore', fd, 'pipe'] });
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     return { child, stderr: () => stderr };
   } finally {
@@ -190,13 +175,15 @@ test('into a pipe, kill -9 repeats at most one batch: every message at least onc
   const sent = Array.from({ length: 20000 }, (_, i) => message(i, 100, 'pipe'));
   await sendUdp(relay.udpPort, sent);
   const received = await receivedWhenQuiet(relay);
-  const first = new Tail(spawnChild(process.execPath, tailArgs(relay, certs, ['--state', state, '--from', 'oldest'])));
+  const first = new Tail(
+    spawnChild(process.execPath, logtailArgs(relay, certs, ['--state', state, '--from', 'oldest'])),
+  );
   await first.waitFor(received / 2, 30000);
   const drained = new Promise((resolve) => first.child.stdout!.once('end', resolve));
   first.child.kill('SIGKILL');
   await exitOf(first.child);
   await drained; // every byte it wrote has been read
-  const second = new Tail(spawnChild(process.execPath, tailArgs(relay, certs, ['--state', state])));
+  const second = new Tail(spawnChild(process.execPath, logtailArgs(relay, certs, ['--state', state])));
   const recorded = JSON.parse(fs.readFileSync(state, 'utf8')).seq as number;
   const firstCount = first.messages.length; // whole lines only
   await second.waitFor(received - recorded, 30000);
@@ -290,7 +277,7 @@ test('--from SEQ older than the history: a gap with the exact count, then the ol
 test("--from SEQ beyond the relay's log is an error, exit 1", async () => {
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
-  const tail = new Tail(spawnChild(process.execPath, tailArgs(relay, certs, ['--from', '7'])));
+  const tail = new Tail(spawnChild(process.execPath, logtailArgs(relay, certs, ['--from', '7'])));
   expect(await exitOf(tail.child)).toBe(1);
   expect(tail.stderr).toMatch(/logtail: --from 7 is beyond the relay's log \(its next message will be seq 1\)\n$/);
 }, 30000);
@@ -335,7 +322,9 @@ test('SIGTERM while a batch waits on a full pipe: the batch is finished and reco
   await sendUdp(relay.udpPort, sent);
   const received = await receivedWhenQuiet(relay);
   const state = path.join(tempDir(), 'state');
-  const tail = new Tail(spawnChild(process.execPath, tailArgs(relay, certs, ['--state', state, '--from', 'oldest'])));
+  const tail = new Tail(
+    spawnChild(process.execPath, logtailArgs(relay, certs, ['--state', state, '--from', 'oldest'])),
+  );
   // Stop reading its stdout: the pipe fills and logtail waits in the middle of its first batch.
   tail.child.stdout!.pause();
   await until(

@@ -3,7 +3,7 @@
  * operator's terminal. Run under a real pseudo-terminal (util-linux `script`), logtail shows controls
  * and invalid UTF-8 escaped; `--raw` writes them as they are; piped, the bytes are exact.
  */
-import { cleanup, CertFiles, exitOf, LOGTAIL, makeCerts, RelayProcess, sendUdp, Tail } from './relay-helpers';
+import { cleanup, CertFiles, exitOf, makeCerts, RelayProcess, sendUdp, Tail, logtailArgs } from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -11,19 +11,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** logtail under `script`: its stdout is the slave side of a fresh pty; `script` copies what the terminal shows to its stdout. */
 function onTerminal(relay: RelayProcess, certs: CertFiles, args: string[]): Promise<Tail> {
-  const cmd = [
-    process.execPath,
-    LOGTAIL,
-    '--connect',
-    relay.tls,
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
-    ...args,
-  ];
+  const cmd = [process.execPath, ...logtailArgs(relay, certs, args)];
   // stderr (logtail's progress lines) stays off the terminal: only the messages are compared.
   return Tail.spawn(relay, 'script', ['-qfec', `${cmd.map(quote).join(' ')} 2>/dev/null`, '/dev/null']);
 }

@@ -21,6 +21,7 @@ import {
   spawnChild,
   tempDir,
   until,
+  logtailArgs,
 } from './relay-helpers';
 import { Frame, ProtocolClient } from './relay-protocol-client';
 
@@ -142,21 +143,6 @@ test('a filter the relay cannot parse is refused with BYE bad-request naming the
   expect(c.frames).toEqual([{ kind: 'BYE', reason: 'bad-request filter: unknown severity "loud" at column 13' }]);
 });
 
-function tailArgs(relay: RelayProcess, certs: Certs, args: string[]): string[] {
-  return [
-    LOGTAIL,
-    '--connect',
-    relay.tls,
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
-    ...args,
-  ];
-}
-
 test('logtail --filter --state: after a restart it resumes past the messages it was told to skip, so history evicting them is no gap', async () => {
   const { certs, relay } = await relayWith(['--history', '100']);
   const dir = tempDir();
@@ -172,7 +158,7 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
     const fd = fs.openSync(out, 'a');
     const child = spawnChild(
       process.execPath,
-      tailArgs(relay, certs, ['--filter', SELECTOR, '--state', state, '--from', 'oldest']),
+      logtailArgs(relay, certs, ['--filter', SELECTOR, '--state', state, '--from', 'oldest']),
       { stdio: ['ignore', fd, 'pipe'] },
     );
     fs.closeSync(fd);

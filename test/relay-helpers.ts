@@ -328,6 +328,26 @@ export class RelayProcess {
   }
 }
 
+/** node's arguments for logtail subscribed to `relay` with the client certificate of `certs`, then `args`. */
+export function logtailArgs(
+  relay: RelayProcess,
+  certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>,
+  args: string[] = [],
+): string[] {
+  return [
+    LOGTAIL,
+    '--connect',
+    relay.tls,
+    '--ca',
+    certs.ca,
+    '--cert',
+    certs.clientCert,
+    '--key',
+    certs.clientKey,
+    ...args,
+  ];
+}
+
 /** A `logtail` child: the messages it prints (framing undone by logtail) and when each arrived. */
 export class Tail {
   readonly messages: Buffer[] = [];
@@ -351,18 +371,7 @@ export class Tail {
     certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>,
     args: string[] = [],
   ): Promise<Tail> {
-    return Tail.spawn(relay, process.execPath, [
-      LOGTAIL,
-      '--connect',
-      relay.tls,
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.clientCert,
-      '--key',
-      certs.clientKey,
-      ...args,
-    ]);
+    return Tail.spawn(relay, process.execPath, logtailArgs(relay, certs, args));
   }
 
   /** `openssl s_client -quiet` as the subscriber: it prints the stream's bytes as they are (framing included). */

@@ -28,6 +28,8 @@ import { ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
 
+type Certs = ReturnType<typeof makeCerts>;
+
 const clients: ProtocolClient[] = [];
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
@@ -35,20 +37,25 @@ afterEach(() => {
 
 async function relayWith(args: string[], mode: 'integrated' | 'blocking' = 'integrated') {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--mode',
-    mode,
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    ...args,
-  ]);
+  const relay = await RelayProcess.start(['--mode', mode, ...identity(certs), ...args]);
   return { certs, relay };
 }
 
+/** The relay's identity flags: its certificate and key, and the CA its subscribers' certificates chain to. */
+function identity(certs: Certs): string[] {
+  return ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+}
+
+/** Starts a relay with `args`, sends it 300 messages and reads them all as a subscriber from the oldest. */
+async function firstRun(args: string[], certs: Certs) {
+  const first = await RelayProcess.start(args);
+  const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
+  const c = await connect(first, certs, 'FROM oldest');
+  const log = c.hello!.log;
+  await sendUdp(first.udpPort, before);
+  await c.waitFor('300 messages', (x) => x.messages.size === 300);
+  return { first, before, c, log };
+}
 async function connect(
   relay: RelayProcess,
   certs: ReturnType<typeof makeCerts>,
@@ -431,26 +438,8 @@ describe('--history-dir', () => {
       const certs = makeCerts();
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
       try {
-        const args = [
-          '--mode',
-          mode,
-          '--cert',
-          certs.serverCert,
-          '--key',
-          certs.serverKey,
-          '--ca',
-          certs.ca,
-          '--history-dir',
-          dir,
-          '--fsync',
-          'always',
-        ];
-        const first = await RelayProcess.start(args);
-        const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
-        const c = await connect(first, certs, 'FROM oldest');
-        const log = c.hello!.log;
-        await sendUdp(first.udpPort, before);
-        await c.waitFor('300 messages', (x) => x.messages.size === 300);
+        const args = ['--mode', mode, ...identity(certs), '--history-dir', dir, '--fsync', 'always'];
+        const { first, before, log } = await firstRun(args, certs);
         // A subscriber that had written out 250 of them resumes after 250.
         expect(await first.stop(signal)).toBe(signal === 'SIGTERM' ? 0 : 'SIGKILL');
 
@@ -477,24 +466,8 @@ describe('--history-dir', () => {
     const certs = makeCerts();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-history-'));
     try {
-      const args = [
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--ca',
-        certs.ca,
-        '--history-dir',
-        dir,
-        '--fsync',
-        'interval',
-      ];
-      const first = await RelayProcess.start(args);
-      const before = Array.from({ length: 300 }, (_, i) => message(i, 200, 'before'));
-      const c = await connect(first, certs, 'FROM oldest');
-      const log = c.hello!.log;
-      await sendUdp(first.udpPort, before);
-      await c.waitFor('300 messages', (x) => x.messages.size === 300);
+      const args = [...identity(certs), '--history-dir', dir, '--fsync', 'interval'];
+      const { first, before, c, log } = await firstRun(args, certs);
       const handedOut = new Map(c.messages);
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');
       const reserved = powerCut(dir);
@@ -569,12 +542,7 @@ describe('--history-dir', () => {
       const args = [
         '--mode',
         'blocking',
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--ca',
-        certs.ca,
+        ...identity(certs),
         '--history-dir',
         dir,
         '--fsync',
@@ -685,16 +653,7 @@ describe('--history-dir', () => {
       });
       expect(bad.status).toBe(1);
       expect(bad.stderr).toMatch(/not-a-dir/);
-      const holder = await RelayProcess.start([
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--ca',
-        certs.ca,
-        '--history-dir',
-        dir,
-      ]);
+      const holder = await RelayProcess.start([...identity(certs), '--history-dir', dir]);
       const second = spawnSync(process.execPath, [LOGRELAY, ...base, '--history-dir', dir], {
         timeout: 10000,
         encoding: 'utf8',

@@ -17,6 +17,7 @@ import {
   runToExit,
   tempDir,
   writePem,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -73,18 +74,11 @@ test('--config: any flag by its name, the command line overrides it, and every m
 
   const bad = async (lines: string[], expected: string) => {
     fs.writeFileSync(conf, lines.join('\n'));
-    expect(
-      await runToExit(LOGRELAY, [
-        '--config',
-        conf,
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--ca',
-        certs.ca,
-      ]),
-    ).toEqual({ code: 2, stdout: '', stderr: `logrelay: ${expected}\n` });
+    expect(await runToExit(LOGRELAY, ['--config', conf, ...identity(certs)])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `logrelay: ${expected}\n`,
+    });
   };
   await bad(['udp = 127.0.0.1:0', 'nope = 1'], `${conf}:2: unknown key "nope"`);
   await bad(['# c', '', 'history = lots'], `${conf}:3: --history must be an integer from 1 to 100000000, not "lots"`);
@@ -149,12 +143,7 @@ test('--check on a good configuration: exit 0, and nothing bound or created (the
       `127.0.0.1:${held.tcp}`,
       '--history-dir',
       path.join(dir, 'history'),
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
+      ...identity(certs),
     ];
     expect(await runToExit(LOGRELAY, ['--check', ...args])).toEqual({
       code: 0,

@@ -7,7 +7,7 @@
  * input on 127.0.0.1 keeps working. Needs root and iproute2's `ip` (.ci/run installs it).
  */
 import { execFileSync } from 'child_process';
-import { cleanup, LOGTAIL, makeCerts, RelayProcess, spawnChild, Tail, until, exitOf } from './relay-helpers';
+import { cleanup, LOGTAIL, makeCerts, RelayProcess, spawnChild, Tail, until, exitOf, identity } from './relay-helpers';
 
 const NS = `pollset-keepalive-${process.pid}`;
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -55,20 +55,7 @@ test.each(['idle', 'in flight'])(
   async (when) => {
     const certs = makeCerts();
     const relay = await RelayProcess.start(
-      [
-        '--tls',
-        '127.0.0.2:0',
-        '--udp',
-        '127.0.0.1:0',
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--ca',
-        certs.ca,
-        '--keepalive',
-        '2',
-      ],
+      ['--tls', '127.0.0.2:0', '--udp', '127.0.0.1:0', ...identity(certs), '--keepalive', '2'],
       { defaults: false, prefix: inNs },
     );
     const tail = await Tail.spawn(relay, inNs[0], [

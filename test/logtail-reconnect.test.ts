@@ -19,6 +19,7 @@ import {
   Tail,
   tempDir,
   until,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -79,21 +80,9 @@ test('a relay that is down at start: logtail retries with backoff and connects w
       `^logtail: cannot connect to localhost:${port}: ECONNREFUSED.*\\nlogtail: reconnecting in \\d+\\.\\d s\\n`,
     ),
   );
-  const relay = await RelayProcess.start(
-    [
-      '--tls',
-      `127.0.0.1:${port}`,
-      '--udp',
-      '127.0.0.1:0',
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ],
-    { defaults: false },
-  );
+  const relay = await RelayProcess.start(['--tls', `127.0.0.1:${port}`, '--udp', '127.0.0.1:0', ...identity(certs)], {
+    defaults: false,
+  });
   // The longest wait before the next attempt is below 30 s; a few attempts in, it is a few seconds.
   await until(
     () => `logtail to connect (stderr: ${tail.stderr})`,
@@ -128,21 +117,9 @@ test('without --no-reconnect, logtail outlives a relay restart and prints what t
     () => `a reconnect attempt (stderr: ${tail.stderr})`,
     () => (/cut off: the relay said BYE shutdown\nlogtail: reconnecting in/.test(tail.stderr) ? true : undefined),
   );
-  const second = await RelayProcess.start(
-    [
-      '--tls',
-      `127.0.0.1:${port}`,
-      '--udp',
-      '127.0.0.1:0',
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ],
-    { defaults: false },
-  );
+  const second = await RelayProcess.start(['--tls', `127.0.0.1:${port}`, '--udp', '127.0.0.1:0', ...identity(certs)], {
+    defaults: false,
+  });
   await until(
     () => `logtail to connect again (stderr: ${tail.stderr})`,
     () => (second.connectedCount > 0 ? true : undefined),

@@ -23,6 +23,7 @@ import {
   tempDir,
   until,
   logtailArgs,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -85,12 +86,7 @@ async function everything(relay: RelayProcess, certs: Certs, count: number): Pro
 test('kill -9 three times during a 100,000-message flood: the output file holds every message exactly once, in order', async () => {
   const certs = makeCerts();
   const relay = await RelayProcess.start([
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
+    ...identity(certs),
     '--history',
     '200000',
     '--history-bytes',
@@ -161,16 +157,7 @@ test('kill -9 three times during a 100,000-message flood: the output file holds 
 
 test('into a pipe, kill -9 repeats at most one batch: every message at least once, in order', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    '--history',
-    '100000',
-  ]);
+  const relay = await RelayProcess.start([...identity(certs), '--history', '100000']);
   const state = path.join(tempDir(), 'state');
   const sent = Array.from({ length: 20000 }, (_, i) => message(i, 100, 'pipe'));
   await sendUdp(relay.udpPort, sent);
@@ -217,21 +204,9 @@ test('a relay restarted without --history-dir: logtail reports the reset and con
   );
   const oldLog = recorded().log as string;
   await first.stop('SIGTERM');
-  const second = await RelayProcess.start(
-    [
-      '--tls',
-      first.tls,
-      '--udp',
-      '127.0.0.1:0',
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ],
-    { defaults: false },
-  );
+  const second = await RelayProcess.start(['--tls', first.tls, '--udp', '127.0.0.1:0', ...identity(certs)], {
+    defaults: false,
+  });
   const after = [0, 1].map((i) => message(i, 100, 'new'));
   await sendUdp(second.udpPort, after);
   await until(
@@ -253,16 +228,7 @@ test('a relay restarted without --history-dir: logtail reports the reset and con
 
 test('--from SEQ older than the history: a gap with the exact count, then the oldest held message', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    '--history',
-    '10',
-  ]);
+  const relay = await RelayProcess.start([...identity(certs), '--history', '10']);
   const sent = Array.from({ length: 30 }, (_, i) => message(i, 80, 'gap'));
   await sendUdp(relay.udpPort, sent);
   await relay.statsUntil('received', (s) => s.received === 30);
@@ -353,18 +319,7 @@ test('a relay restarted with --history-dir mid-stream: logtail resumes where it 
   const certs = makeCerts();
   const dir = tempDir();
   const historyDir = path.join(dir, 'history');
-  const relayArgs = [
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    '--history-dir',
-    historyDir,
-    '--fsync',
-    'always',
-  ];
+  const relayArgs = [...identity(certs), '--history-dir', historyDir, '--fsync', 'always'];
   const first = await RelayProcess.start(relayArgs);
   const out = path.join(dir, 'out.log');
   const tail = tailToFile(first, certs, out, ['--state', path.join(dir, 'state'), '--from', 'oldest']);
@@ -401,18 +356,7 @@ test('a relay that lost messages it had sent in a power cut: logtail reports the
   const certs = makeCerts();
   const dir = tempDir();
   const historyDir = path.join(dir, 'history');
-  const relayArgs = [
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    '--history-dir',
-    historyDir,
-    '--fsync',
-    'interval',
-  ];
+  const relayArgs = [...identity(certs), '--history-dir', historyDir, '--fsync', 'interval'];
   const first = await RelayProcess.start(relayArgs);
   const out = path.join(dir, 'out.log');
   const statePath = path.join(dir, 'state');

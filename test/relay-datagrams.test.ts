@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import { DatagramSocket } from '../lib';
-import { cleanup, makeCerts, RelayProcess, sendUdp, Tail, tempDir } from './relay-helpers';
+import { cleanup, makeCerts, RelayProcess, sendUdp, Tail, tempDir, identity } from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -39,12 +39,7 @@ async function start(framing: 'lf' | 'octet') {
     '[::1]:0',
     '--unix',
     sock,
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
+    ...identity(certs),
   ]);
   return { certs, sock, relay };
 }

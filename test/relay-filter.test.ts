@@ -22,6 +22,7 @@ import {
   tempDir,
   until,
   logtailArgs,
+  identity,
 } from './relay-helpers';
 import { Frame, ProtocolClient } from './relay-protocol-client';
 
@@ -55,17 +56,7 @@ function sample(i: number): { bytes: Buffer; wanted: boolean } {
 
 async function relayWith(args: string[], mode: 'integrated' | 'blocking' = 'integrated') {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--mode',
-    mode,
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    ...args,
-  ]);
+  const relay = await RelayProcess.start(['--mode', mode, ...identity(certs), ...args]);
   return { certs, relay };
 }
 

@@ -4,7 +4,17 @@
  * one and the others — receives all 500, in order, intact. Both run modes, both framings. The full
  * 3-s pause runs once per mode (lf); the octet variants pause 0.5 s to bound the suite's runtime.
  */
-import { cleanup, expectMessages, makeCerts, message, RelayProcess, sendUdp, sleep, Tail } from './relay-helpers';
+import {
+  cleanup,
+  expectMessages,
+  makeCerts,
+  message,
+  RelayProcess,
+  sendUdp,
+  sleep,
+  Tail,
+  identity,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -21,18 +31,7 @@ const cases = [
 describe.each(cases)('flood: $mode mode, $framing framing', ({ mode, framing, pauseMs }) => {
   test(`500 messages reach every subscriber in order while one is stopped for ${pauseMs} ms`, async () => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start([
-      '--mode',
-      mode,
-      '--framing',
-      framing,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ]);
+    const relay = await RelayProcess.start(['--mode', mode, '--framing', framing, ...identity(certs)]);
     const tails: Tail[] = [];
     for (let i = 0; i < SUBSCRIBERS; i++) tails.push(await Tail.start(relay, certs, ['--framing', framing]));
     const sent = Array.from({ length: COUNT }, (_, i) => message(i, 300));

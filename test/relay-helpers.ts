@@ -328,6 +328,11 @@ export class RelayProcess {
   }
 }
 
+/** logrelay's identity flags: its certificate and key, and the CA its subscribers' certificates chain to. */
+export function identity(certs: Pick<CertFiles, 'ca' | 'serverCert' | 'serverKey'>): string[] {
+  return ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+}
+
 /** node's arguments for logtail subscribed to `relay` with the client certificate of `certs`, then `args`. */
 export function logtailArgs(
   relay: RelayProcess,

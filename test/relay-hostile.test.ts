@@ -21,6 +21,7 @@ import {
   sleep,
   Tail,
   until,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -181,15 +182,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
   test('a reset flood (connect, then SO_LINGER 0 close) leaks no fd and crashes no task', async () => {
     const certs = makeCerts();
     // Bounds lifted: every reset connection then reaches its session task (none is cut before it runs).
-    const relay = await RelayProcess.start([
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      ...UNCAPPED,
-    ]);
+    const relay = await RelayProcess.start([...identity(certs), ...UNCAPPED]);
     await warmBaseline(relay, certs);
 
     // Resets that reach the relay before it accepts are what hurts (the peer address is gone by
@@ -225,19 +218,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
     async (mode) => {
       const certs = makeCerts();
       const relay = await RelayProcess.start(
-        [
-          '--ca',
-          certs.ca,
-          '--cert',
-          certs.serverCert,
-          '--key',
-          certs.serverKey,
-          '--handshake-timeout',
-          '60000',
-          '--mode',
-          mode,
-          ...UNCAPPED,
-        ],
+        [...identity(certs), '--handshake-timeout', '60000', '--mode', mode, ...UNCAPPED],
         {
           fdLimit: 64,
         },
@@ -276,17 +257,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
     const limit = Number(execSync('ulimit -n', { shell: '/bin/bash' }).toString());
     const count = Math.min(2000, limit - 200);
     const certs = makeCerts();
-    const relay = await RelayProcess.start([
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--handshake-timeout',
-      '60000',
-      ...UNCAPPED,
-    ]);
+    const relay = await RelayProcess.start([...identity(certs), '--handshake-timeout', '60000', ...UNCAPPED]);
     const baseline = fdCount(relay.child.pid!)!;
     const silent = await silentConnections(relay.tlsPort, count);
     try {
@@ -307,22 +278,9 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
 
   test('SIGTERM during an EMFILE episode: prompt exit, every connection closed, stopped is the last line', async () => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start(
-      [
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--handshake-timeout',
-        '60000',
-        ...UNCAPPED,
-      ],
-      {
-        fdLimit: 64,
-      },
-    );
+    const relay = await RelayProcess.start([...identity(certs), '--handshake-timeout', '60000', ...UNCAPPED], {
+      fdLimit: 64,
+    });
     const flood = await silentConnections(relay.tlsPort, 200);
     await relay.waitEvent('accept-paused', () => true, 15000);
     // Accepted ones (handshake pending) and ones still in the backlog alike are closed by the exit.
@@ -339,16 +297,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
   test('2,000 resets cost a bounded number of log lines; the rejected counter and the summaries account for every one', async () => {
     const certs = makeCerts();
     // 5 lines in full per 2 s window, then one summary line at the window's end.
-    const relay = await RelayProcess.start([
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--rejection-log',
-      '5/2',
-    ]);
+    const relay = await RelayProcess.start([...identity(certs), '--rejection-log', '5/2']);
     const started = Date.now();
     const flooded = await resetFlood(relay.tlsPort, 2000);
     const stats = await relay.statsUntil(`${flooded} resets rejected`, (s) => s.rejected >= flooded, 30000);
@@ -384,12 +333,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
   test('pending handshakes are bounded per address: 200 silent connections hold at most 8 fds, and subscribers from any address (even that one) get in', async () => {
     const certs = makeCerts();
     const relay = await RelayProcess.start([
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
+      ...identity(certs),
       '--handshake-timeout',
       '60000',
       '--max-handshakes-per-ip',
@@ -438,12 +382,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
   test('pending handshakes are bounded in total: the busiest address makes room, a subscriber from a quiet address gets in', async () => {
     const certs = makeCerts();
     const relay = await RelayProcess.start([
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
+      ...identity(certs),
       '--handshake-timeout',
       '60000',
       '--max-handshakes',
@@ -482,12 +421,7 @@ describeOnLinux('logrelay against hostile peers', "the relay's fds and CPU time 
     test('exits within the drain bound, closes every pending connection, and logs nothing after stopped', async () => {
       const certs = makeCerts();
       const relay = await RelayProcess.start([
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
+        ...identity(certs),
         '--handshake-timeout',
         '30000',
         '--mode',

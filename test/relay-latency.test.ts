@@ -16,6 +16,7 @@ import {
   sleep,
   Tail,
   until,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -43,16 +44,7 @@ async function probe(relay: RelayProcess, tail: Tail, tag: string): Promise<numb
 
 test('the p50 latency of a reading subscriber hardly changes when another subscriber never reads', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--queue',
-    '200',
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-  ]);
+  const relay = await RelayProcess.start(['--queue', '200', ...identity(certs)]);
   const reader = await Tail.start(relay, certs);
   const alone = await probe(relay, reader, 'alone');
 

@@ -4,7 +4,17 @@
  * read again the queued lines come out followed by a line reporting how many were dropped.
  */
 import * as net from 'net';
-import { cleanup, expectMessages, makeCerts, message, RelayProcess, sendUdp, Tail, until } from './relay-helpers';
+import {
+  cleanup,
+  expectMessages,
+  makeCerts,
+  message,
+  RelayProcess,
+  sendUdp,
+  Tail,
+  until,
+  identity,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -31,12 +41,7 @@ test.each(['integrated', 'blocking'])(
       '0',
       '--rejection-log',
       `${PEERS}/60`,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
+      ...identity(certs),
     ]);
     const tail = await Tail.start(relay, certs);
     const seenBefore = relay.events.length;
@@ -84,12 +89,7 @@ test.each(['integrated', 'blocking'])(
       '0',
       '--rejection-log',
       `${PEERS}/60`,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
+      ...identity(certs),
     ]);
     relay.child.stderr!.pause();
     // Each peer's line is logged (or dropped) before the relay closes its connection.

@@ -6,25 +6,24 @@
  */
 import { spawnSync } from 'child_process';
 import * as net from 'net';
-import { cleanup, exitOf, LOGRELAY, makeCerts, message, RelayProcess, sendUdp, spawnChild } from './relay-helpers';
+import {
+  cleanup,
+  exitOf,
+  LOGRELAY,
+  makeCerts,
+  message,
+  RelayProcess,
+  sendUdp,
+  spawnChild,
+  identity,
+} from './relay-helpers';
 import { ProtocolClient } from './relay-protocol-client';
 
 afterEach(cleanup);
 
 async function relayWithMetrics(mode: 'integrated' | 'blocking') {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--mode',
-    mode,
-    '--metrics',
-    '127.0.0.1:0',
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-  ]);
+  const relay = await RelayProcess.start(['--mode', mode, '--metrics', '127.0.0.1:0', ...identity(certs)]);
   const at = String((await relay.waitEvent('metrics-listening')).address);
   return { certs, relay, at };
 }
@@ -142,19 +141,7 @@ test('a request announcing a huge body is answered without reading it, and its c
 
 test('--metrics that is not an IP address and port: exit 2; a port in use: exit 1 naming it', async () => {
   const certs = makeCerts();
-  const base = [
-    '--json',
-    '--udp',
-    '127.0.0.1:0',
-    '--tls',
-    '127.0.0.1:0',
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-  ];
+  const base = ['--json', '--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', ...identity(certs)];
   const bad = spawnSync(process.execPath, [LOGRELAY, ...base, '--metrics', 'nine-one-hundred'], { encoding: 'utf8' });
   expect(bad.status).toBe(2);
   expect(bad.stderr).toMatch(/--metrics: not an address: "nine-one-hundred"/);

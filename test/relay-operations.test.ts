@@ -23,6 +23,7 @@ import {
   Tail,
   tempDir,
   writePem,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -187,21 +188,7 @@ test.each([
   fs.writeFileSync(certs.ca, content === 'KEY' ? fs.readFileSync(certs.clientKey) : content);
   const r = spawnSync(
     process.execPath,
-    [
-      LOGRELAY,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-      '--tls',
-      '127.0.0.1:0',
-      '--udp',
-      '127.0.0.1:0',
-      '--mode',
-      mode,
-    ],
+    [LOGRELAY, ...identity(certs), '--tls', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--mode', mode],
     {
       encoding: 'utf8',
       timeout: 10000,
@@ -282,16 +269,7 @@ test.each(['integrated', 'blocking'])(
   '%s mode: SIGHUP with a --ca file gone: reload-failed naming it, and the previous material stays in force',
   async (mode) => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start([
-      '--mode',
-      mode,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ]);
+    const relay = await RelayProcess.start(['--mode', mode, ...identity(certs)]);
     const subscriber = { ...certs, ca: writePem(tempDir(), 'ca.pem', certs.caPair.cert) }; // logtail's copy stays
     const before = await Tail.start(relay, subscriber);
     fs.rmSync(certs.ca);
@@ -334,16 +312,7 @@ test('SIGHUP with a --ca file holding no certificate: reload-failed, and the pre
 
 test('stats: a line every --stats-interval seconds and one on SIGUSR1, with every field', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--stats-interval',
-    '1',
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-  ]);
+  const relay = await RelayProcess.start(['--stats-interval', '1', ...identity(certs)]);
   await sendUdp(relay.udpPort, [message(1), Buffer.alloc(0)]);
   const first = await relay.waitEvent('stats', () => true, 3000);
   const second = await relay.waitEvent('stats', (e) => e !== first, 3000);

@@ -20,6 +20,7 @@ import {
   sendUdp,
   spawnChild,
   Tail,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -57,16 +58,7 @@ async function listeningOn(port: number): Promise<void> {
 
 test("a refused subscriber's line carries the subject, issuer and fingerprint it presented, and none when it presented nothing", async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    '--issuer',
-    'CN=relay test CA',
-  ]);
+  const relay = await RelayProcess.start([...identity(certs), '--issuer', 'CN=relay test CA']);
   // Another CA's certificate: the chain does not verify, and OpenSSL itself would keep nothing of it.
   const stranger = makeClientCert(makeDevCa({ cn: 'some other CA' }), { cn: 'stranger', o: 'Elsewhere' });
   let port = await knock(relay.tlsPort, certs.caPair.cert, stranger);
@@ -78,16 +70,7 @@ test("a refused subscriber's line carries the subject, issuer and fingerprint it
     fingerprint: new X509Certificate(stranger.cert).fingerprint256,
   });
   // A certificate the chain accepts and the issuer pin refuses.
-  const pinned = await RelayProcess.start([
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    '--issuer',
-    'CN=not this CA',
-  ]);
+  const pinned = await RelayProcess.start([...identity(certs), '--issuer', 'CN=not this CA']);
   const client = { cert: fs.readFileSync(certs.clientCert, 'utf8'), key: fs.readFileSync(certs.clientKey, 'utf8') };
   port = await knock(pinned.tlsPort, certs.caPair.cert, client);
   line = await pinned.waitEvent('subscriber-rejected', (e) => e.address === `127.0.0.1:${port}`);
@@ -110,20 +93,7 @@ test('host names: --udp and --tls localhost bind the first address localhost res
   const host = first.family === 6 ? `[${first.address}]` : first.address;
   const certs = makeCerts();
   const relay = await RelayProcess.start(
-    [
-      '--udp',
-      'localhost:0',
-      '--tls',
-      'localhost:0',
-      '--log-level',
-      'debug',
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ],
+    ['--udp', 'localhost:0', '--tls', 'localhost:0', '--log-level', 'debug', ...identity(certs)],
     {
       defaults: false,
     },

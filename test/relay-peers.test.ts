@@ -3,7 +3,7 @@
  * `openssl s_client -quiet` and `logtail` subscribe — in both run modes and both framings.
  */
 import { execFileSync } from 'child_process';
-import { cleanup, makeCerts, RelayProcess, Tail } from './relay-helpers';
+import { cleanup, makeCerts, RelayProcess, Tail, identity } from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -18,18 +18,7 @@ test.each(cases)(
   '$mode mode, $framing framing: logger → logrelay → openssl s_client and logtail',
   async ({ mode, framing }) => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start([
-      '--mode',
-      mode,
-      '--framing',
-      framing,
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ]);
+    const relay = await RelayProcess.start(['--mode', mode, '--framing', framing, ...identity(certs)]);
     const openssl = await Tail.openssl(relay, certs);
     const tail = await Tail.start(relay, certs, ['--framing', framing]);
     const text = `hello from logger in ${mode} ${framing}`;

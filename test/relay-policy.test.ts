@@ -21,6 +21,7 @@ import {
   sendUdp,
   StatsLine,
   Tail,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -35,19 +36,7 @@ async function stalled(
   extra: string[] = [],
 ): Promise<{ relay: RelayProcess; tail: Tail; sent: Buffer[]; stats: StatsLine }> {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--queue',
-    String(QUEUE),
-    '--on-full',
-    policy,
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-    ...extra,
-  ]);
+  const relay = await RelayProcess.start(['--queue', String(QUEUE), '--on-full', policy, ...identity(certs), ...extra]);
   const tail = await Tail.start(relay, certs, ['--no-reconnect', '--plain']);
   tail.child.kill('SIGSTOP');
   const sent = Array.from({ length: SENT }, (_, i) => message(i, 1024, policy));

@@ -22,6 +22,7 @@ import {
   sleep,
   Tail,
   until,
+  identity,
 } from './relay-helpers';
 import { describeOnLinux } from './helpers/platform';
 import { ProtocolClient } from './relay-protocol-client';
@@ -39,11 +40,6 @@ async function relayWith(args: string[], mode: 'integrated' | 'blocking' = 'inte
   const certs = makeCerts();
   const relay = await RelayProcess.start(['--mode', mode, ...identity(certs), ...args]);
   return { certs, relay };
-}
-
-/** The relay's identity flags: its certificate and key, and the CA its subscribers' certificates chain to. */
-function identity(certs: Certs): string[] {
-  return ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
 }
 
 /** Starts a relay with `args`, sends it 300 messages and reads them all as a subscriber from the oldest. */

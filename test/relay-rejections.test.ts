@@ -7,7 +7,17 @@ import * as crypto from 'crypto';
 import * as net from 'net';
 import * as tls from 'tls';
 import { makeClientCert, makeDevCa } from '../lib';
-import { cleanup, CertFiles, makeCerts, message, RelayProcess, sendUdp, Tail, writePem } from './relay-helpers';
+import {
+  cleanup,
+  CertFiles,
+  makeCerts,
+  message,
+  RelayProcess,
+  sendUdp,
+  Tail,
+  writePem,
+  identity,
+} from './relay-helpers';
 import { opensslClientCert } from './tls-helpers';
 
 afterEach(cleanup);
@@ -57,16 +67,7 @@ async function expectStillRelaying(
 
 test('no client certificate, another CA, an expired certificate, garbage, a stalled handshake: each refused and logged', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start([
-    '--handshake-timeout',
-    '300',
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-  ]);
+  const relay = await RelayProcess.start(['--handshake-timeout', '300', ...identity(certs)]);
   const caPem = certs.caPair.cert;
 
   await expectRejected(relay, tlsClient(relay, caPem), /peer did not return a certificate/);
@@ -138,12 +139,7 @@ test('--fingerprint: a valid certificate not on the allowlist is refused', async
   const relay = await RelayProcess.start([
     '--fingerprint',
     `sha256:${allowed.replace(/:/g, '').toLowerCase()}`,
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
+    ...identity(certs),
   ]);
   await expectRejected(
     relay,

@@ -23,6 +23,7 @@ import {
   tempDir,
   until,
   writePem,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -140,18 +141,7 @@ test('rsyslog omfwd over TLS (ossl, x509/name, octet-counted), as the README con
   const senders = makeDevCa({ cn: 'senders CA' });
   const sender = makeClientCert(senders, { cn: 'rsyslog sender' });
   const inCa = writePem(certs.dir, 'senders-ca.pem', senders.cert);
-  const relay = await RelayProcess.start([
-    '--tls-in',
-    '127.0.0.1:0',
-    '--in-ca',
-    inCa,
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
-  ]);
+  const relay = await RelayProcess.start(['--tls-in', '127.0.0.1:0', '--in-ca', inCa, ...identity(certs)]);
   const port = String(relay.all('listening')[0].tlsIn).split(':').pop()!;
   const tail = await Tail.start(relay, certs);
   const forwarding = substitute(readmeBlock('rsyslog-tls'), [
@@ -171,16 +161,7 @@ test.each([
   'rsyslog omfwd over plain TCP, TCP_Framing="%s", as the README configures it: every message in order',
   async (rsyslogFraming, framing) => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start([
-      '--tcp',
-      '127.0.0.1:0',
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
-    ]);
+    const relay = await RelayProcess.start(['--tcp', '127.0.0.1:0', ...identity(certs)]);
     const port = String(relay.all('listening')[0].tcp).split(':').pop()!;
     const tail = await Tail.start(relay, certs);
     const forwarding = substitute(readmeBlock('rsyslog-tcp'), [

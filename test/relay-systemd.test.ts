@@ -24,6 +24,7 @@ import {
   spawnChild,
   tempDir,
   until,
+  identity,
 } from './relay-helpers';
 import type { ChildProcess } from 'child_process';
 
@@ -115,12 +116,7 @@ test.each(['integrated', 'blocking'])(
         process.execPath,
         LOGRELAY,
         '--json',
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--ca',
-        certs.ca,
+        ...identity(certs),
         '--stats-interval',
         '0',
         '--mode',
@@ -212,12 +208,7 @@ test('socket activation of a unix datagram input, notify socket in the abstract 
       '--json',
       '--tls',
       '127.0.0.1:0',
-      '--cert',
-      certs.serverCert,
-      '--key',
-      certs.serverKey,
-      '--ca',
-      certs.ca,
+      ...identity(certs),
     ]);
     const err = stderrOf(child);
     await until(
@@ -270,12 +261,7 @@ test('socket activation of a TCP syslog input (named tcp): the connection that s
     '--json',
     '--tls',
     '127.0.0.1:0',
-    '--cert',
-    certs.serverCert,
-    '--key',
-    certs.serverKey,
-    '--ca',
-    certs.ca,
+    ...identity(certs),
     '--stats-interval',
     '0',
   ]);
@@ -363,24 +349,9 @@ test('socket activation mistakes are one line and exit 2: a TCP socket named udp
 test('a NOTIFY_SOCKET that is no unix socket address is one line and exit 2', async () => {
   const certs = makeCerts();
   for (const bad of ['relative/notify', `/${'x'.repeat(200)}`]) {
-    const r = await runToExit(
-      LOGRELAY,
-      [
-        '--udp',
-        '127.0.0.1:0',
-        '--tls',
-        '127.0.0.1:0',
-        '--cert',
-        certs.serverCert,
-        '--key',
-        certs.serverKey,
-        '--ca',
-        certs.ca,
-      ],
-      {
-        env: { ...process.env, NOTIFY_SOCKET: bad },
-      },
-    );
+    const r = await runToExit(LOGRELAY, ['--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', ...identity(certs)], {
+      env: { ...process.env, NOTIFY_SOCKET: bad },
+    });
     expect(r).toEqual({
       code: 2,
       stdout: '',

@@ -86,6 +86,8 @@ test('--config: any flag by its name, the command line overrides it, and every m
   await bad(['json = yes'], `${conf}:1: key json is true or false, not "yes"`);
   await bad(['cert'], `${conf}:1: key cert needs a value (FILE)`);
   await bad(['= 3'], `${conf}:1: expected NAME = VALUE or NAME, not "= 3"`);
+  // A file that is not a configuration at all: the line is shown cut, not in full.
+  await bad(['x'.repeat(100000) + ' !'], `${conf}:1: expected NAME = VALUE or NAME, not "${'x'.repeat(60)}…"`);
   await bad(['config = other.conf'], `${conf}:1: unknown key "config" (command line only)`);
   expect(await runToExit(LOGRELAY, ['--config', path.join(dir, 'missing.conf')])).toMatchObject({
     code: 2,

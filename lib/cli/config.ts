@@ -33,6 +33,11 @@ function value(text: string, where: string): string {
   throw new UsageError(`${where}: a quoted value must be one JSON string, not ${text}`);
 }
 
+/** Text from the file as an error shows it: quoted, escaped, and cut to 60 characters (a file may be anything). */
+function shown(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
+
 /** Reads a config file into flags, with the origin of each. */
 export function loadConfig(file: string, specs: readonly FlagSpec[]): { parsed: Parsed; origins: Origins } {
   let text: string;
@@ -53,15 +58,15 @@ export function loadConfig(file: string, specs: readonly FlagSpec[]): { parsed: 
       if (line === '' || line.startsWith('#')) return;
       const at = `${file}:${i + 1}`;
       const m = /^([A-Za-z0-9-]+)\s*(?:=\s*(.*))?$/.exec(line);
-      if (!m) throw new UsageError(`${at}: expected NAME = VALUE or NAME, not ${JSON.stringify(line)}`);
+      if (!m) throw new UsageError(`${at}: expected NAME = VALUE or NAME, not ${shown(line)}`);
       const [, name, rest] = m;
       const spec = byName.get(name);
       if (!spec || COMMAND_ONLY.has(name))
-        throw new UsageError(`${at}: unknown key ${JSON.stringify(name)}${spec ? ' (command line only)' : ''}`);
+        throw new UsageError(`${at}: unknown key ${shown(name)}${spec ? ' (command line only)' : ''}`);
       let v: string | true;
       if (spec.kind === 'boolean') {
         if (rest !== undefined && rest !== 'true' && rest !== 'false')
-          throw new UsageError(`${at}: key ${name} is true or false, not ${JSON.stringify(rest)}`);
+          throw new UsageError(`${at}: key ${name} is true or false, not ${shown(rest)}`);
         if (rest === 'false') return;
         v = true;
       } else if (rest === undefined || rest === '') {

@@ -113,8 +113,10 @@ async function runCase(workload, c, options, log, progress) {
     .map((t) => {
       const a = byName[t.a];
       // A target against a fixed limit (`per`, e.g. 2000 µs) is the ratio of each run to that limit.
-      const b = t.per !== undefined ? { status: 'ok', runs: a.runs.map(() => ({ [t.metric]: t.per })) } : byName[t.b];
-      const usable = a.status === 'ok' && b.status === 'ok' && a.runs.length && b.runs.length;
+      const b =
+        t.per !== undefined ? a && { status: 'ok', runs: a.runs.map(() => ({ [t.metric]: t.per })) } : byName[t.b];
+      // An implementation left out of this run (`--impl`) has no row: the target is not measured.
+      const usable = a?.status === 'ok' && b?.status === 'ok' && a.runs.length && b.runs.length;
       const r = usable
         ? pairRatios(
             a.runs.map((x) => x[t.metric]),
@@ -131,8 +133,8 @@ async function runCase(workload, c, options, log, progress) {
         reason: r
           ? undefined
           : [a, b]
-              .filter((x) => x.status !== 'ok')
-              .map((x) => x.reason)
+              .map((x) => (!x ? 'not in this run' : x.status !== 'ok' ? x.reason : undefined))
+              .filter(Boolean)
               .join('; ') || 'no runs',
       };
     });

@@ -1,0 +1,697 @@
+/*
+ * The relay workload's load generator in C: the same parameters and stdin/stdout protocol as
+ * workloads/relay/driver.js (read its header comment), for the cases of plain subscribers — closed
+ * loop (`window`), open loop (`rate`), forwarder receivers (`listen=1`), alternating PRI (`pri=1`).
+ * The `logrelay/1` cases (`filter`, `catchup`) stay with driver.js; given those parameters this
+ * program refuses to start.
+ *
+ * Why C: one Node process decrypting every subscriber's stream costs ~0.8 CPU µs a line, as much
+ * as the relay it measures; here a line costs the AES-GCM of its bytes and a memchr.
+ *
+ * One thread, one epoll set. UDP goes out with sendmmsg in batches (closed loop: as much as the
+ * window allows; open loop: what is due, every millisecond). Subscribers are read with SSL_read
+ * into one large buffer; LFs are counted with memchr and only the first and last line of each read
+ * are parsed (`[LEN ][<PRI>]SEQ SENT_NS PAD`), for progress and latency. A line's head (64 bytes)
+ * is all that is kept across reads, so memory is bounded whatever the peer sends.
+ * Protocol: {"listening":{"tlsPort"}} (listen=1; then `target UDPPORT` on stdin), {"ready":{}} once
+ * every subscriber got a probe and 200 ms passed without data, `go` on stdin starts the run,
+ * {"result":{...}} ends it. It exits when stdin closes.
+ */
+// bench-cc: -lssl -lcrypto
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define BATCH 64                        /* datagrams a sendmmsg call */
+#define HEAD 64                         /* bytes of a line parsed (driver.js parses as many) */
+#define READ_BUF (256 * 1024)           /* one subscriber's reads before its lines are counted */
+#define MAX_READ_PER_WAKE (1024 * 1024) /* then the next ready subscriber gets its turn */
+#define MAX_SAMPLES 1000000
+#define MAX_HANDSHAKES 50 /* client handshakes in flight: a thousand at once would time out on a loaded machine */
+#define PROBE_NS 20000000LL
+#define QUIET_NS 200000000LL
+#define TICK_NS 20000000LL
+#define MAX_EVENTS 256
+
+enum { TAG_STDIN = -1, TAG_LISTEN = -2 };
+enum state { FREE, CONNECTING, HANDSHAKE, ESTABLISHED };
+
+struct sub {
+  int fd;
+  enum state state;
+  SSL *ssl;
+  uint32_t interest;
+  long long seen; /* newest message number read */
+  int probed;
+  int partial;     /* a line started in an earlier read is still open */
+  size_t head_len; /* bytes of that line's head kept (≤ HEAD) */
+  char head[HEAD];
+};
+
+/* Parameters. */
+static long nsubs, window_, size_, stall_ms, pri, listen_mode;
+static long long count;
+static double rate, seconds_limit;
+static const char *certs;
+
+static struct sub *subs;
+static int epfd, udp_fd = -1, listen_fd = -1;
+static SSL_CTX *ctx;
+static long established, connecting, started_conns;
+static int udp_ready;               /* the UDP target is known and connected */
+static int probing = 1, ready_sent; /* probes go out until every subscriber saw one */
+static int64_t last_data, next_probe, next_tick, deadline, start, cpu_at_start;
+static long long sent, written_off, delivered_lines;
+static int64_t last_delivery;
+static long long min_seen; /* min of subs' seen (cached: recomputed when the last at the minimum moves) */
+static long at_min;
+static long long progress_mark = -1;
+static int64_t progress_at;
+static double *latencies;
+static size_t nlat;
+static char *pad;
+static size_t pad_len;
+static unsigned char *rbuf;
+
+static void ssl_die(const char *what) {
+  fprintf(stderr, "relay_driver: %s:", what);
+  unsigned long e;
+  int any = 0;
+  while ((e = ERR_get_error()) != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    fprintf(stderr, " %s", buf);
+    any = 1;
+  }
+  fprintf(stderr, "%s\n", any ? "" : " (no OpenSSL error queued)");
+  exit(1);
+}
+
+static void fail(const char *fmt, long a) {
+  fprintf(stderr, "relay_driver: ");
+  fprintf(stderr, fmt, a);
+  fputc('\n', stderr);
+  exit(1);
+}
+
+static int64_t cpu_ns(void) {
+  struct timespec ts;
+  CHECK(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts));
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void watch(int fd, int64_t tag, uint32_t events, int op) {
+  struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)tag};
+  if (epoll_ctl(epfd, op, fd, &ev) < 0) {
+    fprintf(stderr, "relay_driver: epoll_ctl(fd %d): %s\n", fd, strerror(errno));
+    exit(1);
+  }
+}
+
+static void interest(struct sub *s, uint32_t events) {
+  if (s->interest == events) return;
+  watch(s->fd, s - subs, events, EPOLL_CTL_MOD);
+  s->interest = events;
+}
+
+/* ---- progress ---- */
+
+static long long min_delivered(void) {
+  if (at_min == 0) {
+    min_seen = LLONG_MAX;
+    for (long i = 0; i < nsubs; i++) {
+      if (subs[i].seen < min_seen) min_seen = subs[i].seen, at_min = 0;
+      if (subs[i].seen == min_seen) at_min++;
+    }
+  }
+  return min_seen > written_off ? min_seen : written_off;
+}
+
+static void advance(struct sub *s, long long seq) {
+  if (seq <= s->seen) return;
+  if (at_min > 0 && s->seen == min_seen) at_min--; /* 0 means "recompute" already */
+  s->seen = seq;
+}
+
+/* ---- UDP ---- */
+
+static char *utoa(char *p, unsigned long long v) {
+  char tmp[24];
+  int n = 0;
+  do tmp[n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+static struct mmsghdr msgs[BATCH];
+static struct iovec iovs[BATCH][2];
+static char heads[BATCH][48];
+
+/* Sends messages sent+1 … sent+n as `[<PRI>]SEQ SENT_NS PAD`, n ≤ BATCH. */
+static void send_batch(int n) {
+  int64_t now = now_ns();
+  for (int i = 0; i < n; i++) {
+    long long seq = sent + 1 + i;
+    char *p = heads[i];
+    if (pri) p = stpcpy(p, seq % 2 ? "<38>" : "<13>");
+    p = utoa(p, (unsigned long long)seq);
+    *p++ = ' ';
+    p = utoa(p, (unsigned long long)now);
+    *p++ = ' ';
+    iovs[i][0] = (struct iovec){.iov_base = heads[i], .iov_len = (size_t)(p - heads[i])};
+    iovs[i][1] = (struct iovec){.iov_base = pad, .iov_len = pad_len};
+    msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = iovs[i], .msg_iovlen = 2}};
+  }
+  for (int done = 0; done < n;) {
+    int k = sendmmsg(udp_fd, msgs + done, (unsigned)(n - done), 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) die("sendmmsg to the relay's UDP port");
+    done += k;
+  }
+  sent += n;
+}
+
+static void send_probe(void) {
+  const char *probe = pri ? "<38>probe" : "probe";
+  if (send(udp_fd, probe, strlen(probe), 0) < 0) die("send (probe)");
+}
+
+static void udp_target(long port) {
+  if (port <= 0 || port > 65535) fail("bad UDP port %ld", port);
+  udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  CHECK(udp_fd);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CHECK(connect(udp_fd, (struct sockaddr *)&to, sizeof to));
+  udp_ready = 1;
+  next_probe = now_ns();
+}
+
+static void finish(void);
+
+/* Closed loop: keep `window` messages in flight. */
+static void pump(void) {
+  if (probing || start == 0) return;
+  if (rate == 0) {
+    while (sent < count) {
+      long long room = window_ - (sent - min_delivered());
+      if (room <= 0) break;
+      long long n = count - sent < room ? count - sent : room;
+      send_batch(n < BATCH ? (int)n : BATCH);
+    }
+  }
+  if (min_delivered() >= count) finish();
+}
+
+/* Open loop: everything due by now at `rate` a second. */
+static void paced(int64_t now) {
+  long long due = (long long)((double)(now - start) / 1e9 * rate); /* ≥ 0: truncation is floor */
+  if (due > count) due = count;
+  while (sent < due) send_batch(due - sent < BATCH ? (int)(due - sent) : BATCH);
+}
+
+/* ---- results ---- */
+
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nearest rank, as bench/lib/stats.js's percentile. */
+static void print_percentile(const char *key, double p) {
+  if (nlat == 0) {
+    printf("\"%s\":null", key);
+    return;
+  }
+  double rank = p / 100 * (double)nlat;
+  long i = (long)rank - ((double)(long)rank == rank ? 1 : 0); /* ceil(rank) - 1 */
+  if (i < 0) i = 0;
+  if (i > (long)nlat - 1) i = (long)nlat - 1;
+  printf("\"%s\":%.17g", key, latencies[i]);
+}
+
+static void finish(void) {
+  double cpu = (double)(cpu_ns() - cpu_at_start) / 1e9;
+  double secs = (double)(last_delivery - start) / 1e9;
+  double expected = (double)sent * (double)nsubs;
+  qsort(latencies, nlat, sizeof *latencies, by_value);
+  printf("{\"result\":{\"sent\":%lld,\"deliveredLines\":%lld,\"seconds\":%.17g,", sent, delivered_lines, secs);
+  if (secs > 0)
+    printf("\"deliveredPerSec\":%.17g,", (double)delivered_lines / secs);
+  else
+    printf("\"deliveredPerSec\":null,");
+  if (expected > 0)
+    printf("\"lossPercent\":%.17g,", 100 * (expected - (double)delivered_lines) / expected);
+  else
+    printf("\"lossPercent\":null,");
+  print_percentile("p50us", 50);
+  putchar(',');
+  print_percentile("p99us", 99);
+  printf(",\"cpuSeconds\":%.17g,\"writtenOff\":%lld}}\n", cpu, written_off);
+  if (fflush(stdout) != 0) die("stdout");
+  exit(0);
+}
+
+/* ---- subscribers ---- */
+
+static void check_probed(void) {
+  if (!probing || established < nsubs) return;
+  for (long i = 0; i < nsubs; i++)
+    if (!subs[i].probed) return;
+  probing = 0;
+}
+
+/* One complete line's head: a probe (returns 1) or `SEQ SENT_NS PAD` (returns 0). */
+static int sample(struct sub *s, const char *line, size_t len, int64_t now) {
+  const char *p = line, *end = line + len;
+  if (listen_mode) { /* an octet-counted frame: `LEN ` first */
+    const char *sp = memchr(p, ' ', (size_t)(end - p));
+    p = sp ? sp + 1 : end;
+  }
+  if (pri) {
+    const char *gt = memchr(p, '>', (size_t)(end - p));
+    p = gt ? gt + 1 : end;
+  }
+  if ((size_t)(end - p) >= 5 && memcmp(p, "probe", 5) == 0) {
+    s->probed = 1;
+    check_probed();
+    return 1;
+  }
+  long long seq = 0, ns = 0;
+  const char *q = p;
+  while (q < end && *q >= '0' && *q <= '9') seq = seq * 10 + (*q++ - '0');
+  if (q == p || q >= end || *q != ' ')
+    fail("a line that is neither a probe nor SEQ SENT_NS (subscriber %ld)", s - subs);
+  const char *r = ++q;
+  while (q < end && *q >= '0' && *q <= '9') ns = ns * 10 + (*q++ - '0');
+  if (q == r) fail("a line without its send time (subscriber %ld)", s - subs);
+  if (nlat < MAX_SAMPLES) latencies[nlat++] = (double)(now - ns) / 1e3;
+  advance(s, seq);
+  return 0;
+}
+
+static void keep_head(struct sub *s, const unsigned char *p, size_t n) {
+  size_t take = HEAD - s->head_len < n ? HEAD - s->head_len : n;
+  memcpy(s->head + s->head_len, p, take);
+  s->head_len += take;
+  s->partial = 1;
+}
+
+/* Counts the lines of one read and samples its first and last. */
+static void lines_of(struct sub *s, const unsigned char *buf, size_t n, int64_t now) {
+  const unsigned char *first = memchr(buf, '\n', n);
+  if (!first) {
+    keep_head(s, buf, n);
+    return;
+  }
+  long long lines = 1;
+  const unsigned char *last = first, *end = buf + n;
+  for (const unsigned char *p = first + 1; p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) {
+    lines++;
+    last = p;
+  }
+  /* A late probe (sent before "go", only ever ahead of the data) is not a delivered message. */
+  if (s->partial) {
+    keep_head(s, buf, (size_t)(first - buf));
+    lines -= sample(s, s->head, s->head_len, now);
+  } else {
+    lines -= sample(s, (const char *)buf, (size_t)(first - buf) < HEAD ? (size_t)(first - buf) : HEAD, now);
+  }
+  if (last > first) {
+    const unsigned char *from = memrchr(buf, '\n', (size_t)(last - buf));
+    from = from ? from + 1 : buf;
+    size_t len = (size_t)(last - from);
+    lines -= sample(s, (const char *)from, len < HEAD ? len : HEAD, now);
+  }
+  s->partial = 0;
+  s->head_len = 0;
+  if (last + 1 < end) keep_head(s, last + 1, (size_t)(end - last - 1));
+  if (start != 0) {
+    delivered_lines += lines;
+    last_delivery = now;
+  }
+}
+
+static void ssl_failed(struct sub *s, int ret, const char *what) {
+  int err = SSL_get_error(s->ssl, ret);
+  if (err == SSL_ERROR_ZERO_RETURN) fail("subscriber %ld: the relay closed the TLS session", s - subs);
+  if (err == SSL_ERROR_SYSCALL) {
+    if (ERR_peek_error() == 0) {
+      if (errno == 0) fail("subscriber %ld: the relay closed the connection", s - subs);
+      fprintf(stderr, "relay_driver: subscriber %ld: %s: %s\n", (long)(s - subs), what, strerror(errno));
+      exit(1);
+    }
+  }
+  char msg[96];
+  snprintf(msg, sizeof msg, "subscriber %ld: %s (SSL_get_error %d)", (long)(s - subs), what, err);
+  ssl_die(msg);
+}
+
+static void start_connect(void);
+
+static void handshake(struct sub *s) {
+  ERR_clear_error();
+  int ret = SSL_do_handshake(s->ssl);
+  if (ret == 1) {
+    s->state = ESTABLISHED;
+    established++;
+    interest(s, EPOLLIN);
+    if (!listen_mode) {
+      connecting--;
+      start_connect();
+    }
+    return;
+  }
+  int err = SSL_get_error(s->ssl, ret);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    interest(s, err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+    return;
+  }
+  if (listen_mode) {
+    /* A forwarder whose handshake fails may retry: free its slot, say why, go on. */
+    fprintf(stderr, "relay_driver: a forwarder's TLS handshake failed (SSL_get_error %d)\n", err);
+    ERR_print_errors_fp(stderr);
+    SSL_free(s->ssl);
+    CHECK(close(s->fd));
+    *s = (struct sub){.fd = -1, .state = FREE};
+    return;
+  }
+  errno = 0;
+  ssl_failed(s, ret, "TLS handshake");
+}
+
+static void readable(struct sub *s) {
+  int64_t now = 0;
+  size_t total = 0;
+  while (total < MAX_READ_PER_WAKE) {
+    size_t have = 0;
+    int again = 0;
+    while (have < READ_BUF) {
+      ERR_clear_error();
+      errno = 0;
+      int k = SSL_read(s->ssl, rbuf + have, (int)(READ_BUF - have));
+      if (k > 0) {
+        have += (size_t)k;
+        continue;
+      }
+      int err = SSL_get_error(s->ssl, k);
+      if (err == SSL_ERROR_WANT_READ) {
+        interest(s, EPOLLIN);
+        again = 1;
+        break;
+      }
+      if (err == SSL_ERROR_WANT_WRITE) { /* a key update to answer */
+        interest(s, EPOLLOUT);
+        again = 1;
+        break;
+      }
+      ssl_failed(s, k, "SSL_read");
+    }
+    if (have) {
+      now = now_ns();
+      last_data = now;
+      lines_of(s, rbuf, have, now);
+      total += have;
+    }
+    if (again) break;
+  }
+}
+
+static void subscriber_event(struct sub *s, uint32_t events) {
+  if (s->state == CONNECTING) {
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    CHECK(getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len));
+    if (soerr) {
+      errno = soerr;
+      die("connect to the relay's TLS port");
+    }
+    s->state = HANDSHAKE;
+  }
+  if (s->state == HANDSHAKE)
+    handshake(s);
+  else if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))
+    readable(s);
+}
+
+static long tls_port;
+
+static SSL *new_ssl(int fd) {
+  SSL *ssl = SSL_new(ctx);
+  if (!ssl) ssl_die("SSL_new");
+  if (SSL_set_fd(ssl, fd) != 1) ssl_die("SSL_set_fd");
+  return ssl;
+}
+
+/* Starts the next subscriber's connect while fewer than MAX_HANDSHAKES are under way. */
+static void start_connect(void) {
+  while (started_conns < nsubs && connecting < MAX_HANDSHAKES) {
+    struct sub *s = &subs[started_conns++];
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CHECK(s->fd);
+    struct sockaddr_in to = {
+        .sin_family = AF_INET, .sin_port = htons(tls_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(s->fd, (struct sockaddr *)&to, sizeof to) < 0 && errno != EINPROGRESS)
+      die("connect to the relay's TLS port");
+    s->ssl = new_ssl(s->fd);
+    SSL_set_connect_state(s->ssl);
+    if (SSL_set_tlsext_host_name(s->ssl, "localhost") != 1) ssl_die("SSL_set_tlsext_host_name");
+    if (SSL_set1_host(s->ssl, "localhost") != 1) ssl_die("SSL_set1_host");
+    s->state = CONNECTING;
+    s->interest = EPOLLOUT;
+    watch(s->fd, s - subs, EPOLLOUT, EPOLL_CTL_ADD);
+    connecting++;
+  }
+}
+
+static void accept_all(void) {
+  for (;;) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      die("accept4");
+    }
+    struct sub *s = NULL;
+    for (long i = 0; i < nsubs && !s; i++)
+      if (subs[i].state == FREE) s = &subs[i];
+    if (!s) { /* a forwarder's extra connection is not a subscriber */
+      CHECK(close(fd));
+      continue;
+    }
+    *s = (struct sub){.fd = fd, .state = HANDSHAKE, .interest = EPOLLIN};
+    s->ssl = new_ssl(fd);
+    SSL_set_accept_state(s->ssl);
+    watch(fd, s - subs, EPOLLIN, EPOLL_CTL_ADD);
+  }
+}
+
+static SSL_CTX *make_ctx(void) {
+  char path[4096];
+  const char *who = listen_mode ? "server" : "client";
+  SSL_CTX *c = SSL_CTX_new(listen_mode ? TLS_server_method() : TLS_client_method());
+  if (!c) ssl_die("SSL_CTX_new");
+  snprintf(path, sizeof path, "%s/%s.crt", certs, who);
+  if (SSL_CTX_use_certificate_chain_file(c, path) != 1) ssl_die(path);
+  snprintf(path, sizeof path, "%s/%s.key", certs, who);
+  if (SSL_CTX_use_PrivateKey_file(c, path, SSL_FILETYPE_PEM) != 1) ssl_die(path);
+  if (SSL_CTX_check_private_key(c) != 1) ssl_die("SSL_CTX_check_private_key");
+  snprintf(path, sizeof path, "%s/ca.crt", certs);
+  if (SSL_CTX_load_verify_locations(c, path, NULL) != 1) ssl_die(path);
+  if (listen_mode) {
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(path);
+    if (!names) ssl_die(path);
+    SSL_CTX_set_client_CA_list(c, names);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  } else {
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+  }
+  return c;
+}
+
+static void start_listening(void) {
+  listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  CHECK(listen_fd);
+  int one = 1;
+  CHECK(setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+  struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CHECK(bind(listen_fd, (struct sockaddr *)&at, sizeof at));
+  CHECK(listen(listen_fd, 1024));
+  socklen_t len = sizeof at;
+  CHECK(getsockname(listen_fd, (struct sockaddr *)&at, &len));
+  watch(listen_fd, TAG_LISTEN, EPOLLIN, EPOLL_CTL_ADD);
+  printf("{\"listening\":{\"tlsPort\":%d}}\n", ntohs(at.sin_port));
+  if (fflush(stdout) != 0) die("stdout");
+}
+
+/* ---- stdin: `target PORT`, `go`; its end stops us ---- */
+
+static char line_buf[256];
+static size_t line_len;
+
+static void go(void) {
+  if (start != 0) return;
+  if (!ready_sent) fail("`go` before `ready` (%ld subscribers still to probe)", nsubs - established);
+  start = now_ns();
+  cpu_at_start = cpu_ns();
+  deadline = start + (int64_t)(seconds_limit * 1e9);
+  progress_at = start;
+  next_tick = start + TICK_NS;
+  if (rate > 0) paced(start);
+  pump();
+}
+
+static void command(const char *line) {
+  if (strncmp(line, "target ", 7) == 0) {
+    if (!listen_mode || udp_ready) fail("unexpected `target` (listen=%ld)", listen_mode);
+    udp_target(strtol(line + 7, NULL, 10));
+  } else if (strcmp(line, "go") == 0) {
+    go();
+  }
+}
+
+static void read_stdin(void) {
+  char buf[1024];
+  ssize_t n = read(0, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  CHECK(n);
+  if (n == 0) exit(0); /* the harness is gone or done with us */
+  for (ssize_t i = 0; i < n; i++) {
+    if (buf[i] == '\n') {
+      while (line_len && (line_buf[line_len - 1] == '\r' || line_buf[line_len - 1] == ' ')) line_len--;
+      line_buf[line_len] = 0;
+      command(line_buf);
+      line_len = 0;
+    } else if (line_len < sizeof line_buf - 1) {
+      line_buf[line_len++] = buf[i];
+    } else {
+      fail("a stdin line longer than %ld bytes", (long)sizeof line_buf - 1);
+    }
+  }
+}
+
+/* ---- timers: probes, quiet period, stall write-off, open-loop pacing, run limit ---- */
+
+static int64_t timers(int64_t now) {
+  int64_t next = now + 1000000000LL;
+  if (udp_ready && probing) {
+    if (now >= next_probe) {
+      send_probe();
+      next_probe = now + PROBE_NS;
+    }
+    if (next_probe < next) next = next_probe;
+  }
+  if (!probing && !ready_sent) {
+    if (now - last_data >= QUIET_NS) {
+      ready_sent = 1;
+      printf("{\"ready\":{}}\n");
+      if (fflush(stdout) != 0) die("stdout");
+    } else if (last_data + QUIET_NS < next) {
+      next = last_data + QUIET_NS;
+    }
+  }
+  if (start != 0) {
+    if (now >= deadline) finish();
+    if (deadline < next) next = deadline;
+    if (rate > 0 && sent < count) {
+      paced(now);
+      /* The next message is due at start + (sent + 1) / rate; wake at most every millisecond. */
+      int64_t due = start + (int64_t)((double)(sent + 1) * 1e9 / rate) + 1;
+      if (due < now + 1000000) due = now + 1000000;
+      if (due < next) next = due;
+    }
+    if (now >= next_tick) {
+      next_tick = now + TICK_NS;
+      long long mark = min_delivered();
+      if (mark != progress_mark) {
+        progress_mark = mark;
+        progress_at = now;
+      } else if (now - progress_at > stall_ms * 1000000LL && (rate == 0 || sent >= count)) {
+        written_off = sent; /* lost in the relay's UDP buffer or dropped from a queue: count it, move on */
+        if (rate > 0) finish();
+        pump();
+      }
+    }
+    if (next_tick < next) next = next_tick;
+  }
+  return next;
+}
+
+int main(int argc, char **argv) {
+  nsubs = arg_long(argc, argv, "subs", 1);
+  count = arg_long(argc, argv, "count", 1000);
+  window_ = arg_long(argc, argv, "window", 1000);
+  size_ = arg_long(argc, argv, "size", 300);
+  stall_ms = arg_long(argc, argv, "stallMs", 300);
+  seconds_limit = arg_double(argc, argv, "seconds", 60);
+  rate = arg_double(argc, argv, "rate", 0);
+  pri = arg_long(argc, argv, "pri", 0);
+  listen_mode = arg_long(argc, argv, "listen", 0);
+  certs = arg_value(argc, argv, "certs");
+  tls_port = arg_long(argc, argv, "tlsPort", 0);
+  long udp_port = arg_long(argc, argv, "udpPort", 0);
+  if (arg_value(argc, argv, "filter") || arg_value(argc, argv, "catchup")) {
+    fprintf(stderr, "relay_driver: filter= and catchup= speak logrelay/1: use workloads/relay/driver.js\n");
+    return 2;
+  }
+  if (!certs || nsubs < 1 || nsubs > 100000 || count < 1 || window_ < 1 || size_ < 1 || size_ > 65000 || stall_ms < 1 ||
+      !(seconds_limit > 0) || rate < 0 || (!listen_mode && (tls_port <= 0 || tls_port > 65535))) {
+    fprintf(stderr,
+            "relay_driver: need certs=DIR subs=1..100000 count≥1 window≥1 size=1..65000 stallMs≥1 seconds>0 "
+            "rate≥0 and, without listen=1, tlsPort=1..65535 udpPort=1..65535\n");
+    return 2;
+  }
+  /* A dead reader of our stdout is an error on write, not a signal. */
+  signal(SIGPIPE, SIG_IGN);
+  pad_len = size_ > 40 ? (size_t)size_ - 40 : 0;
+  pad = malloc(pad_len + 1);
+  rbuf = malloc(READ_BUF);
+  latencies = malloc(MAX_SAMPLES * sizeof *latencies);
+  subs = calloc((size_t)nsubs, sizeof *subs);
+  if (!pad || !rbuf || !latencies || !subs) die("malloc");
+  memset(pad, 'x', pad_len);
+  for (long i = 0; i < nsubs; i++) subs[i].fd = -1;
+  at_min = 0;
+
+  ctx = make_ctx();
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  CHECK(epfd);
+  watch(0, TAG_STDIN, EPOLLIN, EPOLL_CTL_ADD);
+  if (listen_mode) {
+    start_listening();
+  } else {
+    udp_target(udp_port);
+    start_connect();
+  }
+
+  struct epoll_event events[MAX_EVENTS];
+  for (;;) {
+    int64_t now = now_ns();
+    int64_t next = timers(now);
+    now = now_ns();
+    int timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+    int n = epoll_wait(epfd, events, MAX_EVENTS, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    CHECK(n);
+    for (int i = 0; i < n; i++) {
+      int64_t tag = (int64_t)events[i].data.u64;
+      if (tag == TAG_STDIN)
+        read_stdin();
+      else if (tag == TAG_LISTEN)
+        accept_all();
+      else
+        subscriber_event(&subs[tag], events[i].events);
+    }
+    if (n > 0) pump();
+  }
+}

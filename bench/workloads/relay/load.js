@@ -1,0 +1,44 @@
+'use strict';
+/**
+ * Which load generator drives a relay case. The C one (`c/relay_driver.c`) wherever it speaks what
+ * the case needs, since it costs a fraction of the relay it measures; `driver.js` for the
+ * `logrelay/1` cases (a filtered subscriber, catch-up) and for the plain cases compared with them
+ * (the filter's baseline, `pri`), so that a comparison never mixes the two.
+ * `BENCH_RELAY_DRIVER=js` runs every case on driver.js (to compare the generators); `=c` insists on
+ * the C one where it applies (a failed compile is then an error instead of a fallback).
+ * Every implementation of a case gets the same generator: the choice depends on the case only.
+ */
+const path = require('path');
+const { compile } = require('../../lib/cc');
+
+const C_DRIVER = 'c/relay_driver.c';
+const JS_DRIVER = 'workloads/relay/driver.js';
+
+let cBuilt; // undefined: not tried yet
+
+/** True once the C driver compiled; on failure (no libssl-dev, say) says so on stderr, once. */
+function cDriverBuilt() {
+  if (cBuilt !== undefined) return cBuilt;
+  try {
+    compile(path.join(__dirname, '..', '..', C_DRIVER), { quiet: true });
+    cBuilt = true;
+  } catch (err) {
+    if (process.env.BENCH_RELAY_DRIVER === 'c') throw err;
+    process.stderr.write(
+      `relay: the C load generator (bench/${C_DRIVER}) did not compile — it needs OpenSSL's headers (Debian: ` +
+        `libssl-dev). Every relay case runs on ${JS_DRIVER} instead, which costs about as much CPU as the relay ` +
+        `it measures: rates are bounded by it.\n${err.message}\n`,
+    );
+    cBuilt = false;
+  }
+  return cBuilt;
+}
+
+/** The bench-relative file of the load generator for a case's parameters. */
+function driverFile(params) {
+  if (params.filter || params.catchup || params.pri) return JS_DRIVER;
+  if (process.env.BENCH_RELAY_DRIVER === 'js') return JS_DRIVER;
+  return cDriverBuilt() ? C_DRIVER : JS_DRIVER;
+}
+
+module.exports = { driverFile };

@@ -14,7 +14,8 @@ const { svg } = require('../bench/lib/chart');
 const { Progress, duration } = require('../bench/lib/progress');
 const readme = require('../bench/lib/readme');
 const { Child } = require('../bench/lib/child');
-const { compile } = require('../bench/lib/cc');
+const { compile, libraries } = require('../bench/lib/cc');
+const { makeCerts } = require('../bench/lib/certs');
 
 const FIXTURE = '../test/fixtures/bench-impl.js'; // implementation files are relative to bench/
 
@@ -259,5 +260,60 @@ describe('bench harness', () => {
     expect(await recv.expect('result')).toMatchObject({ received: 500, bytes: 500 * 256 });
     expect(await recv.done()).toEqual({ code: 0, signal: null });
     expect(await send.done()).toEqual({ code: 0, signal: null });
+  });
+  test('a C source asks for its libraries in a bench-cc line, -l options only', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cc-'));
+    const good = path.join(dir, 'good.c');
+    fs.writeFileSync(
+      good,
+      '// bench-cc: -lm\n#include <math.h>\nint main(int c, char **v) { (void)v; return (int)sqrt(c); }\n',
+    );
+    expect(libraries(good)).toEqual(['-lm']);
+    expect(fs.existsSync(compile(good, { quiet: true }))).toBe(true);
+    const bad = path.join(dir, 'bad.c');
+    fs.writeFileSync(bad, '// bench-cc: -lm -O0\nint main(void) { return 0; }\n');
+    expect(() => compile(bad, { quiet: true })).toThrow(/-lNAME options only, not "-O0"/);
+    const broken = path.join(dir, 'broken.c');
+    fs.writeFileSync(broken, 'int main(void) { return undeclared; }\n');
+    expect(() => compile(broken, { quiet: true })).toThrow(/broken\.c failed:[\s\S]*undeclared/);
+  });
+
+  /** The relay implementation `impl` and a load generator `driver` against it, for `params`; the driver's result. */
+  async function relayRun(driver: string[], params: object, impl = 'pollset.js') {
+    const certs = makeCerts(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-relay-')), 'certs'));
+    const relayFile = path.join(__dirname, '..', 'bench', 'workloads', 'relay', impl);
+    const relay = new Child([process.execPath, relayFile], { certs, queue: 10000, rcvbuf: 1 << 20, size: 300 }, 25000);
+    const load = new Child(
+      driver,
+      { ...params, ...(await relay.expect('ready')), certs, size: 300, seconds: 20 },
+      25000,
+    );
+    try {
+      await load.expect('ready');
+      load.proc.stdin.write('go\n');
+      const result = await load.expect('result');
+      expect(await load.done()).toEqual({ code: 0, signal: null });
+      relay.stop();
+      await relay.expect('result');
+      expect(await relay.done()).toEqual({ code: 0, signal: null });
+      return result;
+    } finally {
+      load.kill();
+      relay.kill();
+    }
+  }
+
+  test('the C relay driver compiles and counts every line two TLS subscribers of the real relay read', async () => {
+    const driver = compile(path.join(__dirname, '..', 'bench', 'c', 'relay_driver.c'));
+    const r = await relayRun([driver], { subs: 2, count: 200, window: 100, stallMs: 2000 });
+    expect(r).toMatchObject({ sent: 200, deliveredLines: 400, lossPercent: 0, writtenOff: 0 });
+    expect(r.p99us).toBeGreaterThan(0);
+    expect(r.cpuSeconds).toBeGreaterThan(0);
+  });
+
+  test('driver.js: a logrelay/1 subscriber with a filter gets half the alternating messages, parsed by FrameParser', async () => {
+    const driver = [process.execPath, path.join(__dirname, '..', 'bench', 'workloads', 'relay', 'driver.js')];
+    const r = await relayRun(driver, { subs: 2, pri: 1, filter: 'auth.*', count: 200, window: 100, stallMs: 2000 });
+    expect(r).toMatchObject({ sent: 200, deliveredLines: 300, lossPercent: 0 });
   });
 });

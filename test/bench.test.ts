@@ -303,12 +303,15 @@ describe('bench harness', () => {
     }
   }
 
-  test('the C relay driver compiles and counts every line two TLS subscribers of the real relay read', async () => {
+  test('the C relay driver compiles and counts every line two TLS subscribers of the real relay read, plain and filtered', async () => {
     const driver = compile(path.join(__dirname, '..', 'bench', 'c', 'relay_driver.c'));
     const r = await relayRun([driver], { subs: 2, count: 200, window: 100, stallMs: 2000 });
     expect(r).toMatchObject({ sent: 200, deliveredLines: 400, lossPercent: 0, writtenOff: 0 });
     expect(r.p99us).toBeGreaterThan(0);
     expect(r.cpuSeconds).toBeGreaterThan(0);
+    // The last subscriber asks over logrelay/1 for auth.* of alternating user.notice / auth.info: half of them.
+    const f = await relayRun([driver], { subs: 2, pri: 1, filter: 'auth.*', count: 200, window: 100, stallMs: 2000 });
+    expect(f).toMatchObject({ sent: 200, deliveredLines: 300, lossPercent: 0, writtenOff: 0 });
   });
 
   test('driver.js: a logrelay/1 subscriber with a filter gets half the alternating messages, parsed by FrameParser', async () => {

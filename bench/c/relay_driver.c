@@ -1,9 +1,9 @@
 /*
  * The relay workload's load generator in C: the same parameters and stdin/stdout protocol as
- * workloads/relay/driver.js (read its header comment), for the cases of plain subscribers — closed
- * loop (`window`), open loop (`rate`), forwarder receivers (`listen=1`), alternating PRI (`pri=1`).
- * The `logrelay/1` cases (`filter`, `catchup`) stay with driver.js; given those parameters this
- * program refuses to start.
+ * workloads/relay/driver.js (read its header comment), for every case but catch-up — closed loop
+ * (`window`), open loop (`rate`), forwarder receivers (`listen=1`), alternating PRI (`pri=1`), and
+ * one `logrelay/1` subscriber with a filter (`filter=SELECTOR`). Catch-up (`catchup=N`) stays with
+ * driver.js; given it, this program refuses to start.
  *
  * Why C: one Node process decrypting every subscriber's stream costs ~0.8 CPU µs a line, as much
  * as the relay it measures; here a line costs the AES-GCM of its bytes and a memchr.
@@ -55,13 +55,32 @@ struct sub {
   int partial;     /* a line started in an earlier read is still open */
   size_t head_len; /* bytes of that line's head kept (≤ HEAD) */
   char head[HEAD];
+  struct framed *lr; /* the `logrelay/1` subscriber's frame state (`filter=`), else NULL */
+};
+
+/*
+ * A `logrelay/1` subscriber asking for `FROM live filter=…`: a MSG frame's payload (LF framing) is
+ * counted and sampled like a plain subscriber's stream; SKIP frames move its progress past what it
+ * was not sent, since relay seqs map to message numbers by a constant offset (one UDP source,
+ * nothing lost, in order) learnt from the MSG frames.
+ */
+#define MAX_LINE 4096 /* a frame header line, as lib/relay/client.ts bounds it */
+struct framed {
+  int hello;             /* HELLO not seen yet */
+  long long payload;     /* bytes of the current MSG payload still to come */
+  long long last_seq;    /* relay seq of the current MSG frame's last message */
+  long long seen_before; /* the subscriber's progress when that frame began */
+  long long offset;      /* relay seq − message number, once known */
+  int has_offset;
+  size_t line_len;
+  char line[MAX_LINE + 1];
 };
 
 /* Parameters. */
 static long nsubs, window_, size_, stall_ms, pri, listen_mode;
 static long long count;
 static double rate, seconds_limit;
-static const char *certs;
+static const char *certs, *filter;
 
 static struct sub *subs;
 static int epfd, udp_fd = -1, listen_fd = -1;
@@ -93,6 +112,11 @@ static void ssl_die(const char *what) {
     any = 1;
   }
   fprintf(stderr, "%s\n", any ? "" : " (no OpenSSL error queued)");
+  exit(1);
+}
+
+static void fail_str(const char *what, const char *text) {
+  fprintf(stderr, "relay_driver: %s: %.200s\n", what, text);
   exit(1);
 }
 
@@ -290,7 +314,8 @@ static void print_percentile(const char *key, double p) {
 static void finish(void) {
   double cpu = (double)(cpu_ns() - cpu_at_start) / 1e9;
   double secs = (double)(last_delivery - start) / 1e9;
-  double expected = (double)sent * (double)nsubs;
+  /* A filtered subscriber (auth.* of alternating user.notice / auth.info) is sent half of them. */
+  double expected = (double)sent * ((double)nsubs - (filter ? 0.5 : 0));
   qsort(latencies, nlat, sizeof *latencies, by_value);
   printf("{\"result\":{\"sent\":%lld,\"deliveredLines\":%lld,\"seconds\":%.17g,", sent, delivered_lines, secs);
   if (secs > 0)
@@ -437,6 +462,64 @@ static void handshake(struct sub *s) {
   ssl_failed(s, ret, "TLS handshake");
 }
 
+/* One header line of a `logrelay/1` stream (LF removed, NUL-terminated). */
+static void frame_line(struct sub *s, const char *line) {
+  struct framed *f = s->lr;
+  if (f->hello) {
+    const unsigned char *alpn;
+    unsigned alpn_len;
+    SSL_get0_alpn_selected(s->ssl, &alpn, &alpn_len);
+    if (strncmp(line, "HELLO 1 ", 8) != 0 || alpn_len != 10 || memcmp(alpn, "logrelay/1", 10) != 0)
+      fail_str("no logrelay/1 opening (ALPN and HELLO)", line);
+    f->hello = 0;
+    char request[300];
+    int len = snprintf(request, sizeof request, "FROM live filter=%s\n", filter);
+    ERR_clear_error();
+    /* A fresh connection's send buffer takes 300 bytes whole; anything else is an error here. */
+    if (SSL_write(s->ssl, request, len) != len) ssl_failed(s, -1, "SSL_write (request)");
+    return;
+  }
+  long long first, n, bytes;
+  char tail;
+  if (sscanf(line, "MSG %lld %lld %lld%c", &first, &n, &bytes, &tail) == 3 && first > 0 && n > 0 && bytes > 0) {
+    f->last_seq = first + n - 1;
+    f->payload = bytes;
+    f->seen_before = s->seen;
+  } else if (sscanf(line, "SKIP %lld %lld%c", &first, &n, &tail) == 2 && first > 0 && n > 0) {
+    if (f->has_offset) advance(s, first + n - 1 - f->offset);
+  } else {
+    fail_str("unexpected logrelay/1 frame", line);
+  }
+}
+
+static void frames_of(struct sub *s, const unsigned char *p, size_t n, int64_t now) {
+  struct framed *f = s->lr;
+  const unsigned char *end = p + n;
+  while (p < end) {
+    if (f->payload > 0) {
+      size_t take = (size_t)(end - p) < (size_t)f->payload ? (size_t)(end - p) : (size_t)f->payload;
+      lines_of(s, p, take, now);
+      f->payload -= (long long)take;
+      p += take;
+      if (f->payload == 0 && s->seen > f->seen_before) {
+        f->offset = f->last_seq - s->seen;
+        f->has_offset = 1;
+      }
+      continue;
+    }
+    const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
+    size_t len = (size_t)((lf ? lf : end) - p);
+    if (f->line_len + len > MAX_LINE) fail("a logrelay/1 line longer than %ld bytes", MAX_LINE);
+    memcpy(f->line + f->line_len, p, len);
+    f->line_len += len;
+    if (!lf) return;
+    p = lf + 1;
+    f->line[f->line_len] = 0;
+    f->line_len = 0;
+    frame_line(s, f->line);
+  }
+}
+
 /*
  * Reads what the socket holds into rbuf, then counts its lines. OpenSSL reads ahead (a large buffer
  * per read(2)); once its buffer is empty we stop rather than read until EAGAIN: epoll is
@@ -466,7 +549,10 @@ static void readable(struct sub *s) {
   if (have) {
     int64_t now = now_ns();
     last_data = now;
-    lines_of(s, rbuf, have, now);
+    if (s->lr)
+      frames_of(s, rbuf, have, now);
+    else
+      lines_of(s, rbuf, have, now);
   }
 }
 
@@ -510,6 +596,13 @@ static void start_connect(void) {
     SSL_set_connect_state(s->ssl);
     if (SSL_set_tlsext_host_name(s->ssl, "localhost") != 1) ssl_die("SSL_set_tlsext_host_name");
     if (SSL_set1_host(s->ssl, "localhost") != 1) ssl_die("SSL_set1_host");
+    if (filter && started_conns == nsubs) { /* the last subscriber asks for the filter */
+      static const unsigned char alpn[] = "\x0alogrelay/1";
+      if (SSL_set_alpn_protos(s->ssl, alpn, sizeof alpn - 1) != 0) ssl_die("SSL_set_alpn_protos");
+      s->lr = calloc(1, sizeof *s->lr);
+      if (!s->lr) die("calloc");
+      s->lr->hello = 1;
+    }
     s->state = CONNECTING;
     s->interest = EPOLLOUT;
     watch(s->fd, s - subs, EPOLLOUT, EPOLL_CTL_ADD);
@@ -686,8 +779,13 @@ int main(int argc, char **argv) {
   certs = arg_value(argc, argv, "certs");
   tls_port = arg_long(argc, argv, "tlsPort", 0);
   long udp_port = arg_long(argc, argv, "udpPort", 0);
-  if (arg_value(argc, argv, "filter") || arg_value(argc, argv, "catchup")) {
-    fprintf(stderr, "relay_driver: filter= and catchup= speak logrelay/1: use workloads/relay/driver.js\n");
+  filter = arg_value(argc, argv, "filter");
+  if (arg_value(argc, argv, "catchup")) {
+    fprintf(stderr, "relay_driver: catchup= is driver.js's (workloads/relay/driver.js)\n");
+    return 2;
+  }
+  if (filter && (strlen(filter) < 1 || strlen(filter) > 200 || strpbrk(filter, " \t\r\n") || listen_mode)) {
+    fprintf(stderr, "relay_driver: filter= is a selector of 1..200 characters without spaces, not with listen=1\n");
     return 2;
   }
   if (!certs || nsubs < 1 || nsubs > 100000 || count < 1 || window_ < 1 || size_ < 1 || size_ > 65000 || stall_ms < 1 ||

@@ -1,9 +1,8 @@
 'use strict';
 /**
- * Which load generator drives a relay case. The C one (`c/relay_driver.c`) wherever it speaks what
- * the case needs, since it costs a fraction of the relay it measures; `driver.js` for the
- * `logrelay/1` cases (a filtered subscriber, catch-up) and for the plain cases compared with them
- * (the filter's baseline, `pri`), so that a comparison never mixes the two.
+ * Which load generator drives a relay case. The C one (`c/relay_driver.c`), since it costs a
+ * fraction of the relay it measures, for every case but catch-up (a `logrelay/1` client resuming a
+ * million messages behind), which stays with `driver.js`.
  * `BENCH_RELAY_DRIVER=js` runs every case on driver.js (to compare the generators); `=c` insists on
  * the C one where it applies (a failed compile is then an error instead of a fallback).
  * Every implementation of a case gets the same generator: the choice depends on the case only.
@@ -36,7 +35,7 @@ function cDriverBuilt() {
 
 /** The bench-relative file of the load generator for a case's parameters. */
 function driverFile(params) {
-  if (params.filter || params.catchup || params.pri) return JS_DRIVER;
+  if (params.catchup) return JS_DRIVER;
   if (process.env.BENCH_RELAY_DRIVER === 'js') return JS_DRIVER;
   return cDriverBuilt() ? C_DRIVER : JS_DRIVER;
 }

@@ -811,7 +811,12 @@ int main(int argc, char **argv) {
   ctx = make_ctx();
   epfd = epoll_create1(EPOLL_CLOEXEC);
   CHECK(epfd);
-  watch(0, TAG_STDIN, EPOLLIN, EPOLL_CTL_ADD);
+  struct epoll_event in = {.events = EPOLLIN, .data.u64 = (uint64_t)(int64_t)TAG_STDIN};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &in) < 0) {
+    /* A regular file or /dev/null: always readable, so its commands and its end come at once. */
+    if (errno != EPERM) die("epoll_ctl (stdin)");
+    for (;;) read_stdin();
+  }
   if (listen_mode) {
     start_listening();
   } else {

@@ -521,8 +521,8 @@ static void frames_of(struct sub *s, const unsigned char *p, size_t n, int64_t n
 }
 
 /*
- * Reads what the socket holds into rbuf, then counts its lines. OpenSSL reads ahead (a large buffer
- * per read(2)); once its buffer is empty we stop rather than read until EAGAIN: epoll is
+ * Reads what the socket holds into rbuf, then counts its lines. OpenSSL reads ahead (a record's
+ * worth or more per read(2)); once its buffer is empty we stop rather than read until EAGAIN: epoll is
  * level-triggered, so bytes still in the socket bring us back, and no wake-up ends in a read that
  * finds nothing.
  */
@@ -644,9 +644,12 @@ static SSL_CTX *make_ctx(void) {
   if (SSL_CTX_check_private_key(c) != 1) ssl_die("SSL_CTX_check_private_key");
   snprintf(path, sizeof path, "%s/ca.crt", certs);
   if (SSL_CTX_load_verify_locations(c, path, NULL) != 1) ssl_die(path);
-  /* Many records a read(2): a subscriber's stream is read in 64 KiB gulps, not 5-byte headers and bodies. */
+  /*
+   * Several records a read(2), not a 5-byte header and a body. The read buffer stays at its default
+   * (one maximal record): OpenSSL 3.0 moves what is left in it to the front before each record it
+   * decrypts, so a larger buffer full of small records costs that copy again and again.
+   */
   SSL_CTX_set_read_ahead(c, 1);
-  SSL_CTX_set_default_read_buffer_len(c, 64 * 1024);
   if (listen_mode) {
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(path);
     if (!names) ssl_die(path);

@@ -1,7 +1,8 @@
 'use strict';
 /**
- * The relay's load: `subs` TLS subscribers (client certificate) and one UDP source, in one process.
- * Closed loop: at most `window` messages are in flight (sent, not yet delivered to every
+ * The relay's load in Node: `subs` TLS subscribers (client certificate) and one UDP source, in one
+ * process. It runs the catch-up case, and every case where c/relay_driver.c (the same protocol, a
+ * fraction of the CPU) cannot be built; see load.js. Closed loop: at most `window` messages are in flight (sent, not yet delivered to every
  * subscriber), so both relays are measured at their sustainable rate, not at how fast their
  * socket buffers overflow (the queues are bigger than the window, so nothing is dropped). The
  * window is large enough that the relay always has work queued: it, not this process, is the

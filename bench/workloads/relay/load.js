@@ -35,8 +35,11 @@ function cDriverBuilt() {
 
 /** The bench-relative file of the load generator for a case's parameters. */
 function driverFile(params) {
+  const forced = process.env.BENCH_RELAY_DRIVER;
+  if (forced !== undefined && forced !== 'js' && forced !== 'c')
+    throw new Error(`BENCH_RELAY_DRIVER is js or c, not ${JSON.stringify(forced)}`);
   if (params.catchup) return JS_DRIVER;
-  if (process.env.BENCH_RELAY_DRIVER === 'js') return JS_DRIVER;
+  if (forced === 'js') return JS_DRIVER;
   return cDriverBuilt() ? C_DRIVER : JS_DRIVER;
 }
 

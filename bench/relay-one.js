@@ -76,7 +76,7 @@ async function main() {
       count: Number(a.count || 2000),
       window: Number(a.window || Math.min(1000, Math.ceil(20000 / subs))),
     });
-  const [program, ...args] = commandFor(driverFile(params));
+  const [program, ...args] = commandFor(driverFile());
   const driver = start([...args, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)], 'driver', program);
   await driver.expect('ready');
   let perf;

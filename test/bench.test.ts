@@ -279,10 +279,14 @@ describe('bench harness', () => {
   });
 
   /** The relay implementation `impl` and a load generator `driver` against it, for `params`; the driver's result. */
-  async function relayRun(driver: string[], params: object, impl = 'pollset.js') {
+  async function relayRun(driver: string[], params: object, relayParams = {}, impl = 'pollset.js') {
     const certs = makeCerts(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-relay-')), 'certs'));
     const relayFile = path.join(__dirname, '..', 'bench', 'workloads', 'relay', impl);
-    const relay = new Child([process.execPath, relayFile], { certs, queue: 10000, rcvbuf: 1 << 20, size: 300 }, 25000);
+    const relay = new Child(
+      [process.execPath, relayFile],
+      { certs, queue: 10000, rcvbuf: 1 << 20, size: 300, ...relayParams },
+      25000,
+    );
     const load = new Child(
       driver,
       { ...params, ...(await relay.expect('ready')), certs, size: 300, seconds: 20 },
@@ -303,7 +307,7 @@ describe('bench harness', () => {
     }
   }
 
-  test('the C relay driver compiles and counts every line two TLS subscribers of the real relay read, plain and filtered', async () => {
+  test('the C relay driver compiles and counts every line the real relay sends: two subscribers, plain and filtered, and catch-up', async () => {
     const driver = compile(path.join(__dirname, '..', 'bench', 'c', 'relay_driver.c'));
     const r = await relayRun([driver], { subs: 2, count: 200, window: 100, stallMs: 2000 });
     expect(r).toMatchObject({ sent: 200, deliveredLines: 400, lossPercent: 0, writtenOff: 0 });
@@ -312,11 +316,16 @@ describe('bench harness', () => {
     // The last subscriber asks over logrelay/1 for auth.* of alternating user.notice / auth.info: half of them.
     const f = await relayRun([driver], { subs: 2, pri: 1, filter: 'auth.*', count: 200, window: 100, stallMs: 2000 });
     expect(f).toMatchObject({ sent: 200, deliveredLines: 300, lossPercent: 0, writtenOff: 0 });
+    // Catch-up: 500 messages live to one subscriber, then a logrelay/1 client resumes all 500 from the history.
+    const c = await relayRun([driver], { subs: 1, catchup: 500, window: 100, stallMs: 2000 }, { history: 500 });
+    expect(c).toMatchObject({ sent: 500, deliveredLines: 500, lossPercent: 0 });
   });
 
-  test('driver.js: a logrelay/1 subscriber with a filter gets half the alternating messages, parsed by FrameParser', async () => {
+  test('driver.js: logrelay/1 parsed by FrameParser — a filtered subscriber gets half the alternating messages, catch-up all', async () => {
     const driver = [process.execPath, path.join(__dirname, '..', 'bench', 'workloads', 'relay', 'driver.js')];
     const r = await relayRun(driver, { subs: 2, pri: 1, filter: 'auth.*', count: 200, window: 100, stallMs: 2000 });
     expect(r).toMatchObject({ sent: 200, deliveredLines: 300, lossPercent: 0 });
+    const c = await relayRun(driver, { subs: 1, catchup: 500, window: 100, stallMs: 2000 }, { history: 500 });
+    expect(c).toMatchObject({ sent: 500, deliveredLines: 500, lossPercent: 0 });
   });
 });

@@ -2,8 +2,9 @@
  * The relay workload's load generator in C: the same parameters and stdin/stdout protocol as
  * workloads/relay/driver.js (read its header comment), for every case but catch-up — closed loop
  * (`window`), open loop (`rate`), forwarder receivers (`listen=1`), alternating PRI (`pri=1`), and
- * one `logrelay/1` subscriber with a filter (`filter=SELECTOR`). Catch-up (`catchup=N`) stays with
- * driver.js; given it, this program refuses to start.
+ * one `logrelay/1` subscriber with a filter (`filter=SELECTOR`), catch-up (`catchup=N`: one plain
+ * subscriber takes N messages live and leaves, "ready" comes after that; on "go" a `logrelay/1`
+ * client resumes N messages behind the head and counts MSG frames until it has them all).
  *
  * Why C: one Node process decrypting every subscriber's stream costs ~0.8 CPU µs a line, as much
  * as the relay it measures; here a line costs the AES-GCM of its bytes and a memchr.
@@ -55,17 +56,19 @@ struct sub {
   int partial;     /* a line started in an earlier read is still open */
   size_t head_len; /* bytes of that line's head kept (≤ HEAD) */
   char head[HEAD];
-  struct framed *lr; /* the `logrelay/1` subscriber's frame state (`filter=`), else NULL */
+  struct framed *lr; /* a `logrelay/1` subscriber's frame state (`filter=`, catch-up), else NULL */
 };
 
 /*
  * A `logrelay/1` subscriber asking for `FROM live filter=…`: a MSG frame's payload (LF framing) is
  * counted and sampled like a plain subscriber's stream; SKIP frames move its progress past what it
  * was not sent, since relay seqs map to message numbers by a constant offset (one UDP source,
- * nothing lost, in order) learnt from the MSG frames.
+ * nothing lost, in order) learnt from the MSG frames. The catch-up client only adds up the MSG
+ * frames' counts and skips their payloads.
  */
 #define MAX_LINE 4096 /* a frame header line, as lib/relay/client.ts bounds it */
 struct framed {
+  int resume;            /* the catch-up client, not the filtered subscriber */
   int hello;             /* HELLO not seen yet */
   long long payload;     /* bytes of the current MSG payload still to come */
   long long last_seq;    /* relay seq of the current MSG frame's last message */
@@ -78,7 +81,8 @@ struct framed {
 
 /* Parameters. */
 static long nsubs, window_, size_, stall_ms, pri, listen_mode;
-static long long count;
+static long long count, catchup;
+static int filling; /* catch-up's live phase, before "ready" */
 static double rate, seconds_limit;
 static const char *certs, *filter;
 
@@ -269,10 +273,15 @@ static void udp_target(long port) {
 }
 
 static void finish(void);
+static void filled(void);
 
 /* Closed loop: keep `window` messages in flight. */
 static void pump(void) {
-  if (probing || start == 0) return;
+  if (probing || (start == 0 && !filling)) return;
+  if (catchup && !filling) {
+    if (delivered_lines >= count) finish();
+    return;
+  }
   if (rate == 0) {
     while (sent < count) {
       long long room = window_ - (sent - min_delivered());
@@ -281,7 +290,7 @@ static void pump(void) {
       send_batch(n < BATCH ? (int)n : BATCH);
     }
   }
-  if (min_delivered() >= count) finish();
+  if (min_delivered() >= count) (filling ? filled : finish)();
 }
 
 /* Open loop: everything due by now at `rate` a second. */
@@ -315,7 +324,7 @@ static void finish(void) {
   double cpu = (double)(cpu_ns() - cpu_at_start) / 1e9;
   double secs = (double)(last_delivery - start) / 1e9;
   /* A filtered subscriber (auth.* of alternating user.notice / auth.info) is sent half of them. */
-  double expected = (double)sent * ((double)nsubs - (filter ? 0.5 : 0));
+  double expected = catchup ? (double)count : (double)sent * ((double)nsubs - (filter ? 0.5 : 0));
   qsort(latencies, nlat, sizeof *latencies, by_value);
   printf("{\"result\":{\"sent\":%lld,\"deliveredLines\":%lld,\"seconds\":%.17g,", sent, delivered_lines, secs);
   if (secs > 0)
@@ -341,6 +350,7 @@ static void check_probed(void) {
   for (long i = 0; i < nsubs; i++)
     if (!subs[i].probed) return;
   probing = 0;
+  if (filling) pump();
 }
 
 /* One complete line's head: a probe (returns 1) or `SEQ SENT_NS PAD` (returns 0). */
@@ -367,7 +377,7 @@ static int sample(struct sub *s, const char *line, size_t len, int64_t now) {
   const char *r = ++q;
   while (q < end && *q >= '0' && *q <= '9') ns = ns * 10 + (*q++ - '0');
   if (q == r) fail("a line without its send time (subscriber %ld)", s - subs);
-  if (nlat < MAX_SAMPLES) latencies[nlat++] = (double)(now - ns) / 1e3;
+  if (nlat < MAX_SAMPLES && !filling) latencies[nlat++] = (double)(now - ns) / 1e3;
   advance(s, seq);
   return 0;
 }
@@ -473,7 +483,19 @@ static void frame_line(struct sub *s, const char *line) {
       fail_str("no logrelay/1 opening (ALPN and HELLO)", line);
     f->hello = 0;
     char request[300];
-    int len = snprintf(request, sizeof request, "FROM live filter=%s\n", filter);
+    int len;
+    if (f->resume) {
+      const char *next = strstr(line, " next="), *log = strstr(line, " log=");
+      long long head;
+      char id[17];
+      if (!next || !log || sscanf(next, " next=%lld", &head) != 1 || sscanf(log, " log=%16[0-9a-f]", id) != 1 ||
+          strlen(id) != 16)
+        fail_str("a HELLO without next= and log=", line);
+      if (head - 1 - count < 0) fail_str("the history holds fewer messages than catchup=", line);
+      len = snprintf(request, sizeof request, "FROM %lld log=%s\n", head - 1 - count, id);
+    } else {
+      len = snprintf(request, sizeof request, "FROM live filter=%s\n", filter);
+    }
     ERR_clear_error();
     /* A fresh connection's send buffer takes 300 bytes whole; anything else is an error here. */
     if (SSL_write(s->ssl, request, len) != len) ssl_failed(s, -1, "SSL_write (request)");
@@ -485,6 +507,10 @@ static void frame_line(struct sub *s, const char *line) {
     f->last_seq = first + n - 1;
     f->payload = bytes;
     f->seen_before = s->seen;
+    if (f->resume) {
+      delivered_lines += n;
+      last_delivery = now_ns();
+    }
   } else if (sscanf(line, "SKIP %lld %lld%c", &first, &n, &tail) == 2 && first > 0 && n > 0) {
     if (f->has_offset) advance(s, first + n - 1 - f->offset);
   } else {
@@ -498,7 +524,7 @@ static void frames_of(struct sub *s, const unsigned char *p, size_t n, int64_t n
   while (p < end) {
     if (f->payload > 0) {
       size_t take = (size_t)(end - p) < (size_t)f->payload ? (size_t)(end - p) : (size_t)f->payload;
-      lines_of(s, p, take, now);
+      if (!f->resume) lines_of(s, p, take, now);
       f->payload -= (long long)take;
       p += take;
       if (f->payload == 0 && s->seen > f->seen_before) {
@@ -582,32 +608,51 @@ static SSL *new_ssl(int fd) {
   return ssl;
 }
 
-/* Starts the next subscriber's connect while fewer than MAX_HANDSHAKES are under way. */
+/* A non-blocking connect to the relay's TLS port for `s`; `alpn` asks for logrelay/1 (and its frame state). */
+static void connect_sub(struct sub *s, int resume, int alpn) {
+  s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  CHECK(s->fd);
+  struct sockaddr_in to = {
+      .sin_family = AF_INET, .sin_port = htons(tls_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (connect(s->fd, (struct sockaddr *)&to, sizeof to) < 0 && errno != EINPROGRESS)
+    die("connect to the relay's TLS port");
+  s->ssl = new_ssl(s->fd);
+  SSL_set_connect_state(s->ssl);
+  if (SSL_set_tlsext_host_name(s->ssl, "localhost") != 1) ssl_die("SSL_set_tlsext_host_name");
+  if (SSL_set1_host(s->ssl, "localhost") != 1) ssl_die("SSL_set1_host");
+  if (alpn) {
+    static const unsigned char protos[] = "\x0alogrelay/1";
+    if (SSL_set_alpn_protos(s->ssl, protos, sizeof protos - 1) != 0) ssl_die("SSL_set_alpn_protos");
+    s->lr = calloc(1, sizeof *s->lr);
+    if (!s->lr) die("calloc");
+    s->lr->hello = 1;
+    s->lr->resume = resume;
+  }
+  s->state = CONNECTING;
+  s->interest = EPOLLOUT;
+  watch(s->fd, s - subs, EPOLLOUT, EPOLL_CTL_ADD);
+  connecting++;
+}
+
+/* Starts the next subscribers' connects while fewer than MAX_HANDSHAKES are under way. */
 static void start_connect(void) {
   while (started_conns < nsubs && connecting < MAX_HANDSHAKES) {
-    struct sub *s = &subs[started_conns++];
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    CHECK(s->fd);
-    struct sockaddr_in to = {
-        .sin_family = AF_INET, .sin_port = htons(tls_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(s->fd, (struct sockaddr *)&to, sizeof to) < 0 && errno != EINPROGRESS)
-      die("connect to the relay's TLS port");
-    s->ssl = new_ssl(s->fd);
-    SSL_set_connect_state(s->ssl);
-    if (SSL_set_tlsext_host_name(s->ssl, "localhost") != 1) ssl_die("SSL_set_tlsext_host_name");
-    if (SSL_set1_host(s->ssl, "localhost") != 1) ssl_die("SSL_set1_host");
-    if (filter && started_conns == nsubs) { /* the last subscriber asks for the filter */
-      static const unsigned char alpn[] = "\x0alogrelay/1";
-      if (SSL_set_alpn_protos(s->ssl, alpn, sizeof alpn - 1) != 0) ssl_die("SSL_set_alpn_protos");
-      s->lr = calloc(1, sizeof *s->lr);
-      if (!s->lr) die("calloc");
-      s->lr->hello = 1;
-    }
-    s->state = CONNECTING;
-    s->interest = EPOLLOUT;
-    watch(s->fd, s - subs, EPOLLOUT, EPOLL_CTL_ADD);
-    connecting++;
+    started_conns++;
+    /* With `filter`, the last subscriber asks for it over logrelay/1. */
+    connect_sub(&subs[started_conns - 1], 0, filter && started_conns == nsubs);
   }
+}
+
+/* Catch-up's live phase is over: the plain subscriber leaves; the history holds it all. */
+static void filled(void) {
+  filling = 0;
+  struct sub *s = &subs[0];
+  SSL_free(s->ssl);
+  CHECK(close(s->fd)); /* also leaves the epoll set */
+  *s = (struct sub){.fd = -1, .state = FREE, .seen = s->seen};
+  printf("{\"ready\":{\"filled\":%lld}}\n", sent);
+  if (fflush(stdout) != 0) die("stdout");
+  ready_sent = 1;
 }
 
 static void accept_all(void) {
@@ -690,6 +735,7 @@ static void go(void) {
   progress_at = start;
   next_tick = start + TICK_NS;
   if (rate > 0) paced(start);
+  if (catchup) connect_sub(&subs[0], 1, 1);
   pump();
 }
 
@@ -733,7 +779,7 @@ static int64_t timers(int64_t now) {
     }
     if (next_probe < next) next = next_probe;
   }
-  if (!probing && !ready_sent) {
+  if (!probing && !ready_sent && !catchup) {
     if (now - last_data >= QUIET_NS) {
       ready_sent = 1;
       printf("{\"ready\":{}}\n");
@@ -752,7 +798,7 @@ static int64_t timers(int64_t now) {
       if (due < now + 1000000) due = now + 1000000;
       if (due < next) next = due;
     }
-    if (now >= next_tick) {
+    if (now >= next_tick && !catchup) {
       next_tick = now + TICK_NS;
       long long mark = min_delivered();
       if (mark != progress_mark) {
@@ -783,9 +829,15 @@ int main(int argc, char **argv) {
   tls_port = arg_long(argc, argv, "tlsPort", 0);
   long udp_port = arg_long(argc, argv, "udpPort", 0);
   filter = arg_value(argc, argv, "filter");
-  if (arg_value(argc, argv, "catchup")) {
-    fprintf(stderr, "relay_driver: catchup= is driver.js's (workloads/relay/driver.js)\n");
+  catchup = arg_long(argc, argv, "catchup", 0);
+  if (catchup < 0 || (catchup && (filter || listen_mode || rate > 0))) {
+    fprintf(stderr, "relay_driver: catchup=N is N ≥ 1, without filter=, listen=1 or rate=\n");
     return 2;
+  }
+  if (catchup) { /* one plain subscriber fills the history with N messages, then a client resumes them */
+    count = catchup;
+    nsubs = 1;
+    filling = 1;
   }
   if (filter && (strlen(filter) < 1 || strlen(filter) > 200 || strpbrk(filter, " \t\r\n") || listen_mode)) {
     fprintf(stderr, "relay_driver: filter= is a selector of 1..200 characters without spaces, not with listen=1\n");

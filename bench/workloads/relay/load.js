@@ -1,11 +1,11 @@
 'use strict';
 /**
- * Which load generator drives a relay case. The C one (`c/relay_driver.c`), since it costs a
- * fraction of the relay it measures, for every case but catch-up (a `logrelay/1` client resuming a
- * million messages behind), which stays with `driver.js`.
+ * Which load generator drives a relay case: the C one (`c/relay_driver.c`), since it costs a
+ * fraction of the relay it measures, unless it cannot be built here (no OpenSSL headers), then
+ * `driver.js`, which speaks the same parameters and protocol.
  * `BENCH_RELAY_DRIVER=js` runs every case on driver.js (to compare the generators); `=c` insists on
- * the C one where it applies (a failed compile is then an error instead of a fallback).
- * Every implementation of a case gets the same generator: the choice depends on the case only.
+ * the C one (a failed compile is then an error instead of a fallback). One generator for every case
+ * and implementation of a run, so that ratios between rows and between cases compare relays only.
  */
 const path = require('path');
 const { compile } = require('../../lib/cc');
@@ -33,12 +33,11 @@ function cDriverBuilt() {
   return cBuilt;
 }
 
-/** The bench-relative file of the load generator for a case's parameters. */
-function driverFile(params) {
+/** The bench-relative file of the load generator. */
+function driverFile() {
   const forced = process.env.BENCH_RELAY_DRIVER;
   if (forced !== undefined && forced !== 'js' && forced !== 'c')
     throw new Error(`BENCH_RELAY_DRIVER is js or c, not ${JSON.stringify(forced)}`);
-  if (params.catchup) return JS_DRIVER;
   if (forced === 'js') return JS_DRIVER;
   return cDriverBuilt() ? C_DRIVER : JS_DRIVER;
 }

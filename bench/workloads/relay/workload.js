@@ -133,7 +133,7 @@ module.exports = {
     let ports;
     if (impl.params?.peer === 'rsyslog') {
       // The forwarder connects to the receivers: they listen first, then it starts with their port.
-      driver = ctx.start(driverFile(params), { ...params, certs, listen: 1 });
+      driver = ctx.start(driverFile(), { ...params, certs, listen: 1 });
       const { tlsPort } = await driver.expect('listening');
       relay = ctx.start(impl.file, { ...relayParams, subs: params.subs, tlsPort });
       ports = await relay.expect('ready');
@@ -141,7 +141,7 @@ module.exports = {
     } else {
       relay = ctx.start(impl.file, relayParams);
       ports = await relay.expect('ready');
-      driver = ctx.start(driverFile(params), { ...params, ...ports, certs });
+      driver = ctx.start(driverFile(), { ...params, ...ports, certs });
     }
     const pid = ports.pid ?? relay.pid; // rsyslog's wrapper names the daemon it runs
     try {

@@ -211,7 +211,7 @@ static int send_segmented(int n, size_t len) {
       gso = 0;
       return 0;
     }
-    die("sendmsg (UDP_SEGMENT) to the relay's UDP port");
+    die("relay_driver: sendmsg (UDP_SEGMENT) to the relay's UDP port");
   }
 }
 
@@ -250,7 +250,7 @@ static void send_batch(int n) {
     for (int done = 0; done < n;) {
       int k = sendmmsg(udp_fd, msgs + done, (unsigned)(n - done), 0);
       if (k < 0 && errno == EINTR) continue;
-      if (k < 0) die("sendmmsg to the relay's UDP port");
+      if (k < 0) die("relay_driver: sendmmsg to the relay's UDP port");
       done += k;
     }
   }
@@ -259,13 +259,13 @@ static void send_batch(int n) {
 
 static void send_probe(void) {
   const char *probe = pri ? "<38>probe" : "probe";
-  if (send(udp_fd, probe, strlen(probe), 0) < 0) die("send (probe)");
+  if (send(udp_fd, probe, strlen(probe), 0) < 0) die("relay_driver: send (probe)");
 }
 
 static void udp_target(long port) {
   if (port <= 0 || port > 65535) fail("bad UDP port %ld", port);
   udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  CHECK(udp_fd);
+  if (udp_fd < 0) die("relay_driver: socket (UDP)");
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   CHECK(connect(udp_fd, (struct sockaddr *)&to, sizeof to));
   udp_ready = 1;
@@ -339,7 +339,7 @@ static void finish(void) {
   putchar(',');
   print_percentile("p99us", 99);
   printf(",\"cpuSeconds\":%.17g,\"writtenOff\":%lld}}\n", cpu, written_off);
-  if (fflush(stdout) != 0) die("stdout");
+  if (fflush(stdout) != 0) die("relay_driver: stdout");
   exit(0);
 }
 
@@ -589,7 +589,7 @@ static void subscriber_event(struct sub *s, uint32_t events) {
     CHECK(getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len));
     if (soerr) {
       errno = soerr;
-      die("connect to the relay's TLS port");
+      die("relay_driver: connect to the relay's TLS port");
     }
     s->state = HANDSHAKE;
   }
@@ -611,11 +611,11 @@ static SSL *new_ssl(int fd) {
 /* A non-blocking connect to the relay's TLS port for `s`; `alpn` asks for logrelay/1 (and its frame state). */
 static void connect_sub(struct sub *s, int resume, int alpn) {
   s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  CHECK(s->fd);
+  if (s->fd < 0) die("relay_driver: socket (a subscriber; ulimit -n?)");
   struct sockaddr_in to = {
       .sin_family = AF_INET, .sin_port = htons(tls_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   if (connect(s->fd, (struct sockaddr *)&to, sizeof to) < 0 && errno != EINPROGRESS)
-    die("connect to the relay's TLS port");
+    die("relay_driver: connect to the relay's TLS port");
   s->ssl = new_ssl(s->fd);
   SSL_set_connect_state(s->ssl);
   if (SSL_set_tlsext_host_name(s->ssl, "localhost") != 1) ssl_die("SSL_set_tlsext_host_name");
@@ -624,7 +624,7 @@ static void connect_sub(struct sub *s, int resume, int alpn) {
     static const unsigned char protos[] = "\x0alogrelay/1";
     if (SSL_set_alpn_protos(s->ssl, protos, sizeof protos - 1) != 0) ssl_die("SSL_set_alpn_protos");
     s->lr = calloc(1, sizeof *s->lr);
-    if (!s->lr) die("calloc");
+    if (!s->lr) die("relay_driver: calloc");
     s->lr->hello = 1;
     s->lr->resume = resume;
   }
@@ -651,7 +651,7 @@ static void filled(void) {
   CHECK(close(s->fd)); /* also leaves the epoll set */
   *s = (struct sub){.fd = -1, .state = FREE, .seen = s->seen};
   printf("{\"ready\":{\"filled\":%lld}}\n", sent);
-  if (fflush(stdout) != 0) die("stdout");
+  if (fflush(stdout) != 0) die("relay_driver: stdout");
   ready_sent = 1;
 }
 
@@ -661,7 +661,7 @@ static void accept_all(void) {
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      die("accept4");
+      die("relay_driver: accept4 (TLS listener; ulimit -n?)");
     }
     struct sub *s = NULL;
     for (long i = 0; i < nsubs && !s; i++)
@@ -708,7 +708,7 @@ static SSL_CTX *make_ctx(void) {
 
 static void start_listening(void) {
   listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  CHECK(listen_fd);
+  if (listen_fd < 0) die("relay_driver: socket (TLS listener)");
   int one = 1;
   CHECK(setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
   struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -718,7 +718,7 @@ static void start_listening(void) {
   CHECK(getsockname(listen_fd, (struct sockaddr *)&at, &len));
   watch(listen_fd, TAG_LISTEN, EPOLLIN, EPOLL_CTL_ADD);
   printf("{\"listening\":{\"tlsPort\":%d}}\n", ntohs(at.sin_port));
-  if (fflush(stdout) != 0) die("stdout");
+  if (fflush(stdout) != 0) die("relay_driver: stdout");
 }
 
 /* ---- stdin: `target PORT`, `go`; its end stops us ---- */
@@ -783,7 +783,7 @@ static int64_t timers(int64_t now) {
     if (now - last_data >= QUIET_NS) {
       ready_sent = 1;
       printf("{\"ready\":{}}\n");
-      if (fflush(stdout) != 0) die("stdout");
+      if (fflush(stdout) != 0) die("relay_driver: stdout");
     } else if (last_data + QUIET_NS < next) {
       next = last_data + QUIET_NS;
     }
@@ -858,18 +858,18 @@ int main(int argc, char **argv) {
   rbuf = malloc(READ_BUF);
   latencies = malloc(MAX_SAMPLES * sizeof *latencies);
   subs = calloc((size_t)nsubs, sizeof *subs);
-  if (!pad || !rbuf || !latencies || !subs) die("malloc");
+  if (!pad || !rbuf || !latencies || !subs) die("relay_driver: malloc");
   memset(pad, 'x', pad_len);
   for (long i = 0; i < nsubs; i++) subs[i].fd = -1;
   at_min = 0;
 
   ctx = make_ctx();
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  CHECK(epfd);
+  if (epfd < 0) die("relay_driver: epoll_create1");
   struct epoll_event in = {.events = EPOLLIN, .data.u64 = (uint64_t)(int64_t)TAG_STDIN};
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &in) < 0) {
     /* A regular file or /dev/null: always readable, so its commands and its end come at once. */
-    if (errno != EPERM) die("epoll_ctl (stdin)");
+    if (errno != EPERM) die("relay_driver: epoll_ctl (stdin)");
     for (;;) read_stdin();
   }
   if (listen_mode) {

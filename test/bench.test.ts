@@ -3,6 +3,7 @@
  * ratios, the "not available yet" rows of implementations still to come, the chart, the README
  * markers. No timing is asserted here; figures belong to `npm run bench`.
  */
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -319,6 +320,27 @@ describe('bench harness', () => {
     // Catch-up: 500 messages live to one subscriber, then a logrelay/1 client resumes all 500 from the history.
     const c = await relayRun([driver], { subs: 1, catchup: 500, window: 100, stallMs: 2000 }, { history: 500 });
     expect(c).toMatchObject({ sent: 500, deliveredLines: 500, lossPercent: 0 });
+  });
+
+  test('where the C relay driver does not compile, every relay case falls back to driver.js and says why; BENCH_RELAY_DRIVER=c makes it an error', () => {
+    const pick = (env: object) =>
+      spawnSync(
+        process.execPath,
+        ['-e', "process.stdout.write(require('./bench/workloads/relay/load').driverFile())"],
+        {
+          cwd: path.join(__dirname, '..'),
+          env: { ...process.env, CC: 'false', ...env },
+          encoding: 'utf8',
+        },
+      );
+    const fallback = pick({});
+    expect(fallback.status).toBe(0);
+    expect(fallback.stdout).toBe('workloads/relay/driver.js');
+    expect(fallback.stderr).toMatch(/bench\/c\/relay_driver\.c\) did not compile[\s\S]*libssl-dev[\s\S]*false -O2/);
+    const strict = pick({ BENCH_RELAY_DRIVER: 'c' });
+    expect(strict.status).not.toBe(0);
+    expect(strict.stderr).toMatch(/false -O2 .*relay_driver\.c -lssl -lcrypto failed/);
+    expect(pick({ BENCH_RELAY_DRIVER: 'js' }).stdout).toBe('workloads/relay/driver.js');
   });
 
   test('driver.js: logrelay/1 parsed by FrameParser — a filtered subscriber gets half the alternating messages, catch-up all', async () => {

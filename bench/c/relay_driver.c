@@ -583,6 +583,7 @@ static void readable(struct sub *s) {
 }
 
 static void subscriber_event(struct sub *s, uint32_t events) {
+  if (s->state == FREE) return; /* its connection was closed earlier in the same batch of events */
   if (s->state == CONNECTING) {
     int soerr = 0;
     socklen_t len = sizeof soerr;

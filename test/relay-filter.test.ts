@@ -11,6 +11,7 @@ import * as tls from 'tls';
 import { priOf } from '../lib/relay/pri';
 import { parseSelector } from '../lib/relay/selector';
 import {
+  clientIdentity,
   cleanup,
   exitOf,
   LOGTAIL,
@@ -243,12 +244,7 @@ test.each([
         LOGTAIL,
         '--connect',
         `127.0.0.1:${fake.port}`,
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.clientCert,
-        '--key',
-        certs.clientKey,
+        ...clientIdentity(certs),
         '--filter',
         'auth.*',
       ]);

@@ -24,6 +24,7 @@ import {
   tempDir,
   writePem,
   identity,
+  clientIdentity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -81,14 +82,10 @@ test.each([
   [['--keepalive', '-1'], /--keepalive must be an integer from 0 to 32767/],
 ])('bad value %j: one line on stderr, exit code 2', (args, pattern) => {
   const certs = makeCerts();
-  const r = spawnSync(
-    process.execPath,
-    [LOGRELAY, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--tls', '127.0.0.1:0', ...args],
-    {
-      encoding: 'utf8',
-      timeout: 10000,
-    },
-  );
+  const r = spawnSync(process.execPath, [LOGRELAY, ...identity(certs), '--tls', '127.0.0.1:0', ...args], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(pattern);
   expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -99,7 +96,7 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
   '%s: queued messages are written, subscribers get close_notify, new connections are refused, exit 0',
   async (signal) => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+    const relay = await RelayProcess.start(identity(certs));
     const tail = await Tail.start(relay, certs, ['--no-reconnect']);
     const openssl = await Tail.openssl(relay, certs);
     const sent = Array.from({ length: 500 }, (_, i) => message(i, 300, 'stop'));
@@ -129,7 +126,7 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
 
 test('SIGHUP reloads certificate, key and CA for new connections: the old client certificate is refused, the new one accepted', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const old = await Tail.start(relay, certs);
   await Tail.start(relay, certs); // still accepted before the reload
 
@@ -157,12 +154,7 @@ test('SIGHUP reloads certificate, key and CA for new connections: the old client
     LOGTAIL,
     '--connect',
     relay.tls,
-    '--ca',
-    bothCas,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
+    ...clientIdentity({ ...certs, ca: bothCas }),
     '--no-reconnect',
   ]);
   const rejected = await relay.waitEvent('subscriber-rejected', () => true, 10000, from);
@@ -292,7 +284,7 @@ test.each(['integrated', 'blocking'])(
 
 test('SIGHUP with a --ca file holding no certificate: reload-failed, and the previous certificate, key and CA stay in force', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const subscriber = { ...certs, ca: writePem(tempDir(), 'ca.pem', certs.caPair.cert) }; // logtail's copy stays good
   const before = await Tail.start(relay, subscriber);
   fs.writeFileSync(certs.ca, '');

@@ -63,13 +63,16 @@ Napi::Value LockExclusiveJs(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitFd(Napi::Env env, Napi::Object exports) {
-  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
-  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
-  exports.Set("read", Napi::Function::New(env, Read, "read"));
-  exports.Set("write", Napi::Function::New(env, Write, "write"));
-  exports.Set("close", Napi::Function::New(env, Close, "close"));
-  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlockingJs, "setNonBlocking"));
-  exports.Set("lockExclusive", Napi::Function::New(env, LockExclusiveJs, "lockExclusive"));
+  ExportFunctions(env, exports,
+                  {
+                      {"pipe", Pipe},
+                      {"socketpair", SocketPair},
+                      {"read", Read},
+                      {"write", Write},
+                      {"close", Close},
+                      {"setNonBlocking", SetNonBlockingJs},
+                      {"lockExclusive", LockExclusiveJs},
+                  });
 }
 
 }  // namespace pollset

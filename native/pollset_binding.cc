@@ -235,7 +235,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 void InitPollset(Napi::Env env, Napi::Object exports) {
   exports.Set("Pollset", PollsetWrap::Define(env));
-  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  ExportFunctions(env, exports, {{"backends", Backends}});
 }
 
 }  // namespace pollset

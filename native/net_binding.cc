@@ -85,12 +85,8 @@ Napi::Value FormatAddressJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SocketJs(const Napi::CallbackInfo& info) {
-  std::string family = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  std::string type = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-  int domain = family == "ipv4" ? AF_INET : family == "ipv6" ? AF_INET6 : family == "unix" ? AF_UNIX : -1;
-  int kind = type == "dgram" ? SOCK_DGRAM : type == "stream" ? SOCK_STREAM : -1;
-  if (domain < 0) ThrowTypeError(info.Env(), "family", "'ipv4', 'ipv6' or 'unix'", info[0]);
-  if (kind < 0) ThrowTypeError(info.Env(), "type", "'dgram' or 'stream'", info[1]);
+  int domain = ChoiceArg(info, 0, "family", {{"ipv4", AF_INET}, {"ipv6", AF_INET6}, {"unix", AF_UNIX}});
+  int kind = ChoiceArg(info, 1, "type", {{"dgram", SOCK_DGRAM}, {"stream", SOCK_STREAM}});
   return Result(info.Env(), OpenSocket(domain, kind));
 }
 

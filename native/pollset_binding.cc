@@ -78,21 +78,17 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Insert(const Napi::CallbackInfo& info) {
+  // insert(fd, interest) and update(fd, interest): the same arguments, `change` tells which call.
+  Napi::Value Register(const Napi::CallbackInfo& info, int (Pollset::*change)(int, uint32_t)) {
     Open(info);
     int fd = FdArg(info, 0);
-    int err = set_->insert(fd, uint32_t(IntArg(info, 1, "interest")));
+    int err = ((*set_).*change)(fd, uint32_t(IntArg(info, 1, "interest")));
     Reref();
     return Result(info.Env(), -err);
   }
 
-  Napi::Value Update(const Napi::CallbackInfo& info) {
-    Open(info);
-    int fd = FdArg(info, 0);
-    int err = set_->update(fd, uint32_t(IntArg(info, 1, "interest")));
-    Reref();
-    return Result(info.Env(), -err);
-  }
+  Napi::Value Insert(const Napi::CallbackInfo& info) { return Register(info, &Pollset::insert); }
+  Napi::Value Update(const Napi::CallbackInfo& info) { return Register(info, &Pollset::update); }
 
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     Open(info);

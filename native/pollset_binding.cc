@@ -232,6 +232,12 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 void InitPollset(Napi::Env env, Napi::Object exports) {
   exports.Set("Pollset", PollsetWrap::Define(env));
   ExportFunctions(env, exports, {{"backends", Backends}});
+  Napi::Object flags = Napi::Object::New(env);
+#define POLLSET_EXPORT_FLAG(name, bit) flags.Set(#name, uint32_t(k##name));
+  POLLSET_FLAGS(POLLSET_EXPORT_FLAG)
+#undef POLLSET_EXPORT_FLAG
+  flags.Freeze();
+  exports.Set("flags", flags);
 }
 
 }  // namespace pollset

@@ -2,12 +2,24 @@
  * The Relay class used from code: `stop({ drainMs })` takes an integer from 0 to 2³¹−1 ms like the
  * relay's other time options; anything else is a RangeError naming drainMs, and the relay runs on.
  */
-import { createLogger, Relay } from '../lib';
-import { cleanup, makeCerts } from './relay-helpers';
+import { createLogger, Relay, RelayOptions } from '../lib';
+import { CertFiles, cleanup, makeCerts } from './relay-helpers';
 
 afterEach(cleanup);
 
 const BAD = [NaN, -1, 1.5, Infinity, -Infinity, 2 ** 31, 2 ** 32, '100', null, {}];
+
+/** A relay's options: UDP and TLS on 127.0.0.1 port 0, the identity of `certs`, no periodic stats line. */
+function options(certs: CertFiles): RelayOptions {
+  return {
+    udp: ['127.0.0.1:0'],
+    tls: '127.0.0.1:0',
+    cert: { file: certs.serverCert },
+    key: { file: certs.serverKey },
+    ca: { file: certs.ca },
+    statsIntervalS: 0,
+  };
+}
 
 // Integrated mode: the check comes before anything that depends on the mode (and a blocking relay
 // needs the compiled worker, which the sources under test do not have).
@@ -15,18 +27,7 @@ test('stop with a bad drainMs is a RangeError naming it, and the relay keeps run
   const mode = 'integrated';
   const certs = makeCerts();
   const lines: string[] = [];
-  const relay = new Relay(
-    {
-      udp: ['127.0.0.1:0'],
-      tls: '127.0.0.1:0',
-      cert: { file: certs.serverCert },
-      key: { file: certs.serverKey },
-      ca: { file: certs.ca },
-      mode,
-      statsIntervalS: 0,
-    },
-    createLogger({ write: (line) => lines.push(line) }),
-  );
+  const relay = new Relay({ ...options(certs), mode }, createLogger({ write: (line) => lines.push(line) }));
   for (const drainMs of BAD) {
     // Refused before it is started too: the check does not depend on the relay's state.
     await expect(relay.stop({ drainMs: drainMs as number })).rejects.toThrow(
@@ -51,17 +52,7 @@ test('stop with a bad drainMs is a RangeError naming it, and the relay keeps run
 test('a relay started again after it stopped logs again: each run ends with its own `stopped` line', async () => {
   const certs = makeCerts();
   const lines: string[] = [];
-  const relay = new Relay(
-    {
-      udp: ['127.0.0.1:0'],
-      tls: '127.0.0.1:0',
-      cert: { file: certs.serverCert },
-      key: { file: certs.serverKey },
-      ca: { file: certs.ca },
-      statsIntervalS: 0,
-    },
-    createLogger({ write: (line) => lines.push(line) }),
-  );
+  const relay = new Relay(options(certs), createLogger({ write: (line) => lines.push(line) }));
   for (let run = 0; run < 2; run++) {
     await relay.start();
     relay.logStats();
@@ -73,13 +64,7 @@ test('a relay started again after it stopped logs again: each run ends with its 
 
 test('keepAliveS: an integer from 0 (off) to 32767 seconds, else a RangeError naming it', () => {
   const certs = makeCerts();
-  const base = {
-    udp: ['127.0.0.1:0'],
-    tls: '127.0.0.1:0',
-    cert: { file: certs.serverCert },
-    key: { file: certs.serverKey },
-    ca: { file: certs.ca },
-  };
+  const base = options(certs);
   for (const keepAliveS of [-1, 1.5, 32768, NaN]) {
     expect(() => new Relay({ ...base, keepAliveS })).toThrow(
       new RangeError(`relay option keepAliveS must be an integer from 0 to 32767, not ${keepAliveS}`),

@@ -2,8 +2,8 @@
 'use strict';
 /**
  * One relay run by hand, outside the harness, for profiling: starts a relay implementation and the
- * relay workload's driver with the same parameters as `workloads/relay/workload.js`, and prints one
- * JSON line: relay CPU µs per delivered line, relay/driver busy, delivered lines/s, latency, loss,
+ * relay workload's load generator (the one workloads/relay/load.js picks) with the same parameters
+ * as `workloads/relay/workload.js`, and prints one JSON line: relay CPU µs per delivered line, relay/driver busy, delivered lines/s, latency, loss,
  * peak RSS (and history MiB for ours).
  *
  *   node bench/relay-one.js [impl=pollset|node-core] [subs=100] [count=2000] [window=200] [rate=R]
@@ -20,6 +20,8 @@ const os = require('os');
 const path = require('path');
 const { makeCerts } = require('./lib/certs');
 const { usage } = require('./lib/child');
+const { commandFor } = require('./lib/schedule');
+const { driverFile } = require('./workloads/relay/load');
 
 const SYSCALLS = ['recvmmsg', 'epoll_ctl', 'epoll_wait', 'epoll_pwait', 'write'];
 const a = Object.fromEntries(
@@ -31,8 +33,8 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-one-'));
 const certs = makeCerts(path.join(work, 'certs'));
 const children = [];
 
-function start(args, name) {
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+function start(args, name, program = process.execPath) {
+  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   let buf = '';
   const waiters = [];
@@ -74,10 +76,8 @@ async function main() {
       count: Number(a.count || 2000),
       window: Number(a.window || Math.min(1000, Math.ceil(20000 / subs))),
     });
-  const driver = start(
-    [path.join(__dirname, 'workloads/relay/driver.js'), ...Object.entries(params).map(([k, v]) => `${k}=${v}`)],
-    'driver',
-  );
+  const [program, ...args] = commandFor(driverFile());
+  const driver = start([...args, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)], 'driver', program);
   await driver.expect('ready');
   let perf;
   const statFile = path.join(work, 'perf-stat.csv');

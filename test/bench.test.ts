@@ -3,6 +3,7 @@
  * ratios, the "not available yet" rows of implementations still to come, the chart, the README
  * markers. No timing is asserted here; figures belong to `npm run bench`.
  */
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -14,7 +15,8 @@ const { svg } = require('../bench/lib/chart');
 const { Progress, duration } = require('../bench/lib/progress');
 const readme = require('../bench/lib/readme');
 const { Child } = require('../bench/lib/child');
-const { compile } = require('../bench/lib/cc');
+const { compile, libraries } = require('../bench/lib/cc');
+const { makeCerts } = require('../bench/lib/certs');
 
 const FIXTURE = '../test/fixtures/bench-impl.js'; // implementation files are relative to bench/
 
@@ -259,5 +261,93 @@ describe('bench harness', () => {
     expect(await recv.expect('result')).toMatchObject({ received: 500, bytes: 500 * 256 });
     expect(await recv.done()).toEqual({ code: 0, signal: null });
     expect(await send.done()).toEqual({ code: 0, signal: null });
+  });
+  test('a C source asks for its libraries in a bench-cc line, -l options only', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cc-'));
+    const good = path.join(dir, 'good.c');
+    fs.writeFileSync(
+      good,
+      '// bench-cc: -lm\n#include <math.h>\nint main(int c, char **v) { (void)v; return (int)sqrt(c); }\n',
+    );
+    expect(libraries(good)).toEqual(['-lm']);
+    expect(fs.existsSync(compile(good, { quiet: true }))).toBe(true);
+    const bad = path.join(dir, 'bad.c');
+    fs.writeFileSync(bad, '// bench-cc: -lm -O0\nint main(void) { return 0; }\n');
+    expect(() => compile(bad, { quiet: true })).toThrow(/-lNAME options only, not "-O0"/);
+    const broken = path.join(dir, 'broken.c');
+    fs.writeFileSync(broken, 'int main(void) { return undeclared; }\n');
+    expect(() => compile(broken, { quiet: true })).toThrow(/broken\.c failed:[\s\S]*undeclared/);
+  });
+
+  /** The relay implementation `impl` and a load generator `driver` against it, for `params`; the driver's result. */
+  async function relayRun(driver: string[], params: object, relayParams = {}, impl = 'pollset.js') {
+    const certs = makeCerts(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-relay-')), 'certs'));
+    const relayFile = path.join(__dirname, '..', 'bench', 'workloads', 'relay', impl);
+    const relay = new Child(
+      [process.execPath, relayFile],
+      { certs, queue: 10000, rcvbuf: 1 << 20, size: 300, ...relayParams },
+      25000,
+    );
+    const load = new Child(
+      driver,
+      { ...params, ...(await relay.expect('ready')), certs, size: 300, seconds: 20 },
+      25000,
+    );
+    try {
+      await load.expect('ready');
+      load.proc.stdin.write('go\n');
+      const result = await load.expect('result');
+      expect(await load.done()).toEqual({ code: 0, signal: null });
+      relay.stop();
+      await relay.expect('result');
+      expect(await relay.done()).toEqual({ code: 0, signal: null });
+      return result;
+    } finally {
+      load.kill();
+      relay.kill();
+    }
+  }
+
+  test('the C relay driver compiles and counts every line the real relay sends: two subscribers, plain and filtered, and catch-up', async () => {
+    const driver = compile(path.join(__dirname, '..', 'bench', 'c', 'relay_driver.c'));
+    const r = await relayRun([driver], { subs: 2, count: 200, window: 100, stallMs: 2000 });
+    expect(r).toMatchObject({ sent: 200, deliveredLines: 400, lossPercent: 0, writtenOff: 0 });
+    expect(r.p99us).toBeGreaterThan(0);
+    expect(r.cpuSeconds).toBeGreaterThan(0);
+    // The last subscriber asks over logrelay/1 for auth.* of alternating user.notice / auth.info: half of them.
+    const f = await relayRun([driver], { subs: 2, pri: 1, filter: 'auth.*', count: 200, window: 100, stallMs: 2000 });
+    expect(f).toMatchObject({ sent: 200, deliveredLines: 300, lossPercent: 0, writtenOff: 0 });
+    // Catch-up: 500 messages live to one subscriber, then a logrelay/1 client resumes all 500 from the history.
+    const c = await relayRun([driver], { subs: 1, catchup: 500, window: 100, stallMs: 2000 }, { history: 500 });
+    expect(c).toMatchObject({ sent: 500, deliveredLines: 500, lossPercent: 0 });
+  });
+
+  test('where the C relay driver does not compile, every relay case falls back to driver.js and says why; BENCH_RELAY_DRIVER=c makes it an error', () => {
+    const pick = (env: object) =>
+      spawnSync(
+        process.execPath,
+        ['-e', "process.stdout.write(require('./bench/workloads/relay/load').driverFile())"],
+        {
+          cwd: path.join(__dirname, '..'),
+          env: { ...process.env, CC: 'false', ...env },
+          encoding: 'utf8',
+        },
+      );
+    const fallback = pick({});
+    expect(fallback.status).toBe(0);
+    expect(fallback.stdout).toBe('workloads/relay/driver.js');
+    expect(fallback.stderr).toMatch(/bench\/c\/relay_driver\.c\) did not compile[\s\S]*libssl-dev[\s\S]*false -O2/);
+    const strict = pick({ BENCH_RELAY_DRIVER: 'c' });
+    expect(strict.status).not.toBe(0);
+    expect(strict.stderr).toMatch(/false -O2 .*relay_driver\.c -lssl -lcrypto failed/);
+    expect(pick({ BENCH_RELAY_DRIVER: 'js' }).stdout).toBe('workloads/relay/driver.js');
+  });
+
+  test('driver.js: logrelay/1 parsed by FrameParser — a filtered subscriber gets half the alternating messages, catch-up all', async () => {
+    const driver = [process.execPath, path.join(__dirname, '..', 'bench', 'workloads', 'relay', 'driver.js')];
+    const r = await relayRun(driver, { subs: 2, pri: 1, filter: 'auth.*', count: 200, window: 100, stallMs: 2000 });
+    expect(r).toMatchObject({ sent: 200, deliveredLines: 300, lossPercent: 0 });
+    const c = await relayRun(driver, { subs: 1, catchup: 500, window: 100, stallMs: 2000 }, { history: 500 });
+    expect(c).toMatchObject({ sent: 500, deliveredLines: 500, lossPercent: 0 });
   });
 });

@@ -188,4 +188,4 @@ async function runWorkload(workload, options, log, progress = new Progress(plann
   };
 }
 
-module.exports = { runWorkload, plannedRuns };
+module.exports = { runWorkload, plannedRuns, commandFor };

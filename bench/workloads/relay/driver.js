@@ -1,7 +1,8 @@
 'use strict';
 /**
- * The relay's load: `subs` TLS subscribers (client certificate) and one UDP source, in one process.
- * Closed loop: at most `window` messages are in flight (sent, not yet delivered to every
+ * The relay's load in Node: `subs` TLS subscribers (client certificate) and one UDP source, in one
+ * process. It runs the catch-up case, and every case where c/relay_driver.c (the same protocol, a
+ * fraction of the CPU) cannot be built; see load.js. Closed loop: at most `window` messages are in flight (sent, not yet delivered to every
  * subscriber), so both relays are measured at their sustainable rate, not at how fast their
  * socket buffers overflow (the queues are bigger than the window, so nothing is dropped). The
  * window is large enough that the relay always has work queued: it, not this process, is the
@@ -29,6 +30,8 @@ const tls = require('tls');
 const { params, ready, result } = require('../../lib/impl');
 const { load } = require('../../lib/certs');
 const { percentile } = require('../../lib/stats');
+// The relay's own subscriber-side parser of logrelay/1 (built by `npm run build:ts`).
+const { FrameParser, PROTOCOL, requestLine } = require('../../../dist/relay/client');
 
 const p = params();
 const PAD = 'x'.repeat(Math.max(0, p.size - 40));
@@ -125,24 +128,35 @@ function onData(sub, chunk) {
     sub.rest = sub.rest.length ? Buffer.concat([sub.rest, chunk]) : chunk;
     return;
   }
-  const now = process.hrtime.bigint();
   let lines = 1;
   for (let i = chunk.indexOf(LF, first + 1); i >= 0; i = chunk.indexOf(LF, i + 1)) lines++;
   const last = chunk.lastIndexOf(LF);
-  // A late probe (sent before "go", only ever ahead of the data) is not a delivered message.
-  lines -= sample(
-    sub,
-    sub.rest.length ? Buffer.concat([sub.rest, chunk.subarray(0, first)]) : chunk.subarray(0, first),
-    now,
-  );
-  if (last > first) lines -= sample(sub, chunk.subarray(chunk.lastIndexOf(LF, last - 1) + 1, last), now);
+  const head = sub.rest.length ? Buffer.concat([sub.rest, chunk.subarray(0, first)]) : chunk.subarray(0, first);
+  delivered(sub, lines, head, last > first ? chunk.subarray(chunk.lastIndexOf(LF, last - 1) + 1, last) : undefined);
   sub.rest = chunk.subarray(last + 1);
   if (sub.rest.length) sub.rest = Buffer.from(sub.rest); // do not pin the whole chunk
+}
+
+/** `lines` complete lines arrived, of which `first` and `last` (if more than one) are sampled. */
+function delivered(sub, lines, first, last) {
+  const now = process.hrtime.bigint();
+  // A late probe (sent before "go", only ever ahead of the data) is not a delivered message.
+  lines -= sample(sub, first, now);
+  if (last) lines -= sample(sub, last, now);
   if (start !== 0n) {
     deliveredLines += lines;
     lastDelivery = now;
   }
   pump();
+}
+
+/** The frames a logrelay/1 chunk completes; a malformed stream ends the run. */
+function frames(parser, chunk) {
+  try {
+    return parser.push(chunk);
+  } catch (err) {
+    return fail(err);
+  }
 }
 
 function fail(err) {
@@ -176,51 +190,32 @@ function connectAll(n) {
 }
 
 /**
- * A `logrelay/1` subscriber with `FROM live filter=…`: MSG payloads go through the same line
- * counting as a plain subscriber's; SKIP frames move its progress past what it was not sent (relay
- * seqs map to message numbers by a constant offset: one UDP source, nothing lost, in order).
+ * A `logrelay/1` subscriber with `FROM live filter=…`: a MSG frame's messages are counted and
+ * sampled like a plain subscriber's lines; SKIP frames move its progress past what it was not sent
+ * (relay seqs map to message numbers by a constant offset: one UDP source, nothing lost, in order).
  */
 function filteredSubscriber(creds, then) {
   const socket = tls.connect(
-    { ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost', ALPNProtocols: ['logrelay/1'] },
+    { ...creds, host: '127.0.0.1', port: p.tlsPort, servername: 'localhost', ALPNProtocols: [PROTOCOL] },
     then,
   );
-  const sub = { seen: 0, probed: false, rest: Buffer.alloc(0), socket };
-  let pending = Buffer.alloc(0);
-  let payload = 0;
-  let lastSeq = 0;
+  const sub = { seen: 0, probed: false, socket };
+  const parser = new FrameParser();
   let offset; // relay seq − message number
   socket.on('error', fail);
   socket.on('data', (chunk) => {
-    let at = 0;
-    while (at < chunk.length) {
-      if (payload > 0) {
-        const take = Math.min(payload, chunk.length - at);
-        payload -= take;
+    lastData = Date.now();
+    for (const frame of frames(parser, chunk)) {
+      if (frame.type === 'hello') socket.write(requestLine({ from: 'live' }, { filter: p.filter }));
+      else if (frame.type === 'msg') {
+        const { messages } = frame;
         const before = sub.seen;
-        onData(sub, chunk.subarray(at, at + take));
-        if (sub.seen > before && payload === 0) offset = lastSeq - sub.seen;
-        at += take;
-        continue;
-      }
-      const lf = chunk.indexOf(LF, at);
-      if (lf < 0) {
-        pending = Buffer.concat([pending, chunk.subarray(at)]);
-        return;
-      }
-      const words = Buffer.concat([pending, chunk.subarray(at, lf)])
-        .toString('latin1')
-        .split(' ');
-      pending = Buffer.alloc(0);
-      at = lf + 1;
-      if (words[0] === 'HELLO') socket.write(`FROM live filter=${p.filter}\n`);
-      else if (words[0] === 'MSG') {
-        lastSeq = Number(words[1]) + Number(words[2]) - 1;
-        payload = Number(words[3]);
-      } else if (words[0] === 'SKIP') {
-        if (offset !== undefined) sub.seen = Math.max(sub.seen, Number(words[1]) + Number(words[2]) - 1 - offset);
+        delivered(sub, frame.count, messages[0], messages.length > 1 ? messages[messages.length - 1] : undefined);
+        if (sub.seen > before) offset = frame.firstSeq + frame.count - 1 - sub.seen;
+      } else if (frame.type === 'skip') {
+        if (offset !== undefined) sub.seen = Math.max(sub.seen, frame.firstSeq + frame.count - 1 - offset);
         pump();
-      } else fail(new Error(`unexpected frame: ${words.join(' ')}`));
+      } else fail(new Error(`unexpected ${frame.type} frame: ${JSON.stringify(frame)}`));
     }
   });
   subs.push(sub);
@@ -241,8 +236,7 @@ function filled() {
 
 /**
  * A `logrelay/1` client resuming `count` messages behind the head: HELLO, `FROM <seq> log=<id>`,
- * then MSG frames (header line, then `bytes` bytes in the relay's framing) until `count` messages
- * have come. Frames are parsed as a stream: a header may span chunks, a payload many.
+ * then MSG frames until `count` messages have come.
  */
 function resume() {
   const socket = tls.connect({
@@ -250,42 +244,17 @@ function resume() {
     host: '127.0.0.1',
     port: p.tlsPort,
     servername: 'localhost',
-    ALPNProtocols: ['logrelay/1'],
+    ALPNProtocols: [PROTOCOL],
   });
-  let pending = Buffer.alloc(0); // an incomplete header line
-  let payload = 0; // payload bytes of the current MSG frame still to skip
-  let hello = true;
+  const parser = new FrameParser();
   socket.on('error', fail);
   socket.on('data', (chunk) => {
-    let at = 0;
-    while (at < chunk.length) {
-      if (payload > 0) {
-        const take = Math.min(payload, chunk.length - at);
-        payload -= take;
-        at += take;
-        continue;
-      }
-      const lf = chunk.indexOf(LF, at);
-      if (lf < 0) {
-        pending = Buffer.concat([pending, chunk.subarray(at)]);
-        return;
-      }
-      const line = Buffer.concat([pending, chunk.subarray(at, lf)]).toString('latin1');
-      pending = Buffer.alloc(0);
-      at = lf + 1;
-      const words = line.split(' ');
-      if (hello) {
-        if (words[0] !== 'HELLO' || socket.alpnProtocol !== 'logrelay/1')
-          fail(new Error(`no logrelay/1 opening: ${line}`));
-        hello = false;
-        const fields = Object.fromEntries(words.slice(2).map((w) => w.split('=')));
-        socket.write(`FROM ${Number(fields.next) - 1 - count} log=${fields.log}\n`);
-      } else if (words[0] === 'MSG') {
-        deliveredLines += Number(words[2]);
-        payload = Number(words[3]);
-      } else {
-        fail(new Error(`unexpected frame while catching up: ${line}`));
-      }
+    for (const frame of frames(parser, chunk)) {
+      if (frame.type === 'hello') {
+        if (socket.alpnProtocol !== PROTOCOL) fail(new Error(`${PROTOCOL} was not negotiated`));
+        socket.write(requestLine({ from: 'after', seq: frame.next - 1 - count, log: frame.log }));
+      } else if (frame.type === 'msg') deliveredLines += frame.count;
+      else fail(new Error(`unexpected ${frame.type} frame while catching up: ${JSON.stringify(frame)}`));
     }
     lastDelivery = process.hrtime.bigint();
     if (deliveredLines >= count) finish();

@@ -1,6 +1,6 @@
 /**
  * relay: UDP in, fanned out to TLS subscribers (client-cert auth, LF framing). The implementation
- * is the relay process; driver.js is the load (see there). Delivered msgs/s counts lines arriving at
+ * is the relay process; the load is c/relay_driver.c or driver.js (see load.js). Delivered msgs/s counts lines arriving at
  * subscribers (messages × subscribers) per second; relay CPU is its user+system time during the
  * measured phase, peak RSS its VmHWM.
  * Relay CPU µs/msg (its CPU time per delivered line) is the steady figure: on this shared 2-core
@@ -22,6 +22,7 @@
 const path = require('path');
 const { makeCerts } = require('../../lib/certs');
 const { usage } = require('../../lib/child');
+const { driverFile } = require('./load');
 
 const CATCHUP = 1000000;
 const closedLoop = (p) => !p.rate && !p.catchup;
@@ -132,7 +133,7 @@ module.exports = {
     let ports;
     if (impl.params?.peer === 'rsyslog') {
       // The forwarder connects to the receivers: they listen first, then it starts with their port.
-      driver = ctx.start('workloads/relay/driver.js', { ...params, certs, listen: 1 });
+      driver = ctx.start(driverFile(), { ...params, certs, listen: 1 });
       const { tlsPort } = await driver.expect('listening');
       relay = ctx.start(impl.file, { ...relayParams, subs: params.subs, tlsPort });
       ports = await relay.expect('ready');
@@ -140,7 +141,7 @@ module.exports = {
     } else {
       relay = ctx.start(impl.file, relayParams);
       ports = await relay.expect('ready');
-      driver = ctx.start('workloads/relay/driver.js', { ...params, ...ports, certs });
+      driver = ctx.start(driverFile(), { ...params, ...ports, certs });
     }
     const pid = ports.pid ?? relay.pid; // rsyslog's wrapper names the daemon it runs
     try {

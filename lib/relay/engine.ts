@@ -609,7 +609,13 @@ export class RelayEngine {
         const remote = conn.remoteAddress();
         address = remote.toString();
         source = sourceOf(remote);
-        if (remote.family !== 'unix' && o.keepAliveS > 0) setKeepAlive(conn.fd, keepAliveAfter(o.keepAliveS));
+        if (remote.family !== 'unix') {
+          // Each write is a run of the log, as full as the subscriber's backlog makes it: it should
+          // leave at once. Nagle would hold a short one until the previous segment is acknowledged,
+          // and the peer delays that ACK (40 ms on Linux), so a trickle of lines would arrive late.
+          conn.setNoDelay();
+          if (o.keepAliveS > 0) setKeepAlive(conn.fd, keepAliveAfter(o.keepAliveS));
+        }
         tls = TlsStream.server(conn, this.#context);
         yield* timeout(o.handshakeTimeoutMs, tls.handshake());
       } catch (e) {

@@ -16,6 +16,7 @@ import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
+import { INPUT_KINDS, STREAM_INPUT_NAMES } from './inputs';
 import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
@@ -161,11 +162,11 @@ export class RelayEngine {
     try {
       const inherited = o.listenFds;
       for (const fd of inherited.udp ?? []) {
-        const family = takeInherited(fd, 'udp', ['udp']);
+        const family = takeInherited(fd, 'udp', [INPUT_KINDS.udp.socket]);
         this.#inputs.push(new UdpSocket(family === 'ipv6' ? 'udp6' : 'udp4', { ...inputOptions(o.queue), fd }));
       }
       for (const fd of inherited.unix ?? []) {
-        takeInherited(fd, 'unix', ['unix-dgram']);
+        takeInherited(fd, 'unix', [INPUT_KINDS.unix.socket]);
         this.#inputs.push(new UnixDatagramSocket({ ...inputOptions(o.queue), fd }));
       }
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
@@ -314,18 +315,15 @@ export class RelayEngine {
       verify: o.inVerify,
       context: () => this.#inContext!,
     };
-    // Sockets passed by socket activation (named tcp and tls-in) come after the configured addresses.
-    const adopted = (name: string) =>
-      (o.listenFds[name] ?? []).map((fd) => {
-        takeInherited(fd, name, ['tcp-listen']);
-        return { fd, address: `fd ${fd}` };
+    // Kind by kind, the sockets passed by socket activation under its name come after its configured addresses.
+    const kinds = STREAM_INPUT_NAMES.flatMap((name) => {
+      const { option, socket, transport: kind } = INPUT_KINDS[name];
+      const adopted = (o.listenFds[name] ?? []).map((fd) => {
+        takeInherited(fd, name, [socket]);
+        return { kind, fd, address: `fd ${fd}` };
       });
-    const kinds = [
-      ...o.tcp.map((address) => ({ kind: 'tcp' as const, address })),
-      ...adopted('tcp').map((a) => ({ kind: 'tcp' as const, ...a })),
-      ...o.tlsIn.map((address) => ({ kind: 'tls' as const, address })),
-      ...adopted('tls-in').map((a) => ({ kind: 'tls' as const, ...a })),
-    ];
+      return [...o[option].map((address) => ({ kind, address })), ...adopted];
+    });
     kinds.forEach((input, index) => {
       this.#streamInputs.push(
         new StreamInput({ ...config, ...input, index }, this.loop, this.#appender, this.counters, this.log),

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Loop } from '../loop';
 import { ControlPipe, serveCommands } from './control';
 import { RelayEngine } from './engine';
+import { inputCounts } from './inputs';
 import { createLogger, Logger } from './log';
 import { drainLog } from './logsink';
 import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options';
@@ -114,11 +115,8 @@ export class Relay {
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
-    const inherited = (name: string) => this.options.listenFds[name]?.length ?? 0;
-    this.#counters = new Counters(
-      this.options.udp.length + this.options.unix.length + inherited('udp') + inherited('unix'),
-      this.options.tcp.length + this.options.tlsIn.length + inherited('tcp') + inherited('tls-in'),
-    );
+    const inputs = inputCounts(this.options);
+    this.#counters = new Counters(inputs.datagram, inputs.stream);
     this.#log = log ?? createLogger({ json: this.options.json, level: this.options.logLevel });
   }
 

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
-import { createLogger, makeClientCert, makeDevCa, Relay } from '../lib';
+import { createLogger, makeClientCert, makeDevCa, Relay, tcp as tcpSocket } from '../lib';
 import {
   cleanup,
   CertFiles,
@@ -475,6 +475,37 @@ test('from code: listening.tcp names each TCP input (IPv4 and IPv6), relay.stats
     expect(stats.streamInputs[listening.tcp[0]].received).toBe(0);
     expect([stats.received, stats.bytesIn, stats.history.messages]).toEqual([2, 13, 2]);
     expect(lines.some((l) => l.includes('sender-disconnected') && l.includes('address=[::1]:'))).toBe(true);
+  } finally {
+    await relay.stop();
+  }
+}, 30000);
+
+test('from code: an adopted TCP socket (listenFds.tcp) is listed in listening.tcp, not tlsIn, and counts as that input', async () => {
+  const certs = makeCerts();
+  const fd = tcpSocket.listen('127.0.0.1:0');
+  const relay = new Relay(
+    {
+      tcp: ['127.0.0.1:0'],
+      tls: '127.0.0.1:0',
+      listenFds: { tcp: [fd] },
+      cert: { file: certs.serverCert },
+      key: { file: certs.serverKey },
+      ca: { file: certs.ca },
+      statsIntervalS: 0,
+    },
+    createLogger({ write: () => {} }),
+  );
+  const listening = await relay.start();
+  try {
+    expect(listening.tlsIn).toEqual([]);
+    expect(listening.tcp).toEqual([
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    ]);
+    const adopted = listening.tcp[1];
+    const sender = net.connect(Number(adopted.split(':').pop()), '127.0.0.1');
+    sender.end('adopted\n');
+    await until('the message', () => (relay.stats().streamInputs[adopted]?.received === 1 ? true : undefined));
   } finally {
     await relay.stop();
   }

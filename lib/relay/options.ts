@@ -113,9 +113,9 @@ export interface RelayOptions {
   /** Log lines as JSON. */
   json?: boolean;
   /**
-   * Sockets already open (systemd socket activation), by the name of the option they stand for:
-   * `udp` and `unix` inputs (in addition to the addresses given), `tls` the subscriber listener
-   * (instead of binding `tls`). Each is checked to be of the right kind at start.
+   * Sockets already open (systemd socket activation), by the name of the input kind they stand for:
+   * `udp`, `unix`, `tcp` and `tls-in` inputs (in addition to the addresses given), or `tls` for the
+   * subscriber listener (instead of binding `tls`). Each is checked to be of the right kind at start.
    */
   listenFds?: Record<string, number[]>;
   /** The least severe lines logged: error, warn, info (default) or debug (see Level). */

@@ -23,9 +23,9 @@ export interface Listening {
   tls: string;
   /** Where datagrams are received (UDP `HOST:PORT`s and unix paths). */
   inputs: string[];
-  /** Where TCP and TLS senders connect (`HOST:PORT`s, as configured in `tcp` and `tlsIn`). */
+  /** Where TCP senders connect (`HOST:PORT`s: those configured in `tcp`, then those passed in `listenFds.tcp`). */
   tcp: string[];
-  /** Where TLS senders connect (syslog over TLS, RFC 5425). */
+  /** Where TLS senders connect (syslog over TLS, RFC 5425), in the same order for `tlsIn` and `listenFds['tls-in']`. */
   tlsIn: string[];
   /** Where `/metrics` is served (with the `metrics` option). */
   metrics?: string;
@@ -71,12 +71,14 @@ export function startEngine(
           })(),
     ),
   );
+  // The TCP inputs come first: the configured ones, then those passed by socket activation.
   const streams = engine.streamAddresses;
+  const tcp = options.tcp.length + (options.listenFds.tcp?.length ?? 0);
   return {
     tls: engine.tlsAddress,
     inputs: engine.inputAddresses,
-    tcp: streams.slice(0, options.tcp.length),
-    tlsIn: streams.slice(options.tcp.length),
+    tcp: streams.slice(0, tcp),
+    tlsIn: streams.slice(tcp),
   };
 }
 

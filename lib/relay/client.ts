@@ -145,21 +145,6 @@ export class FrameParser {
   #scanned = 0;
   #failed: ProtocolError | undefined;
 
-  /** Bytes received that do not complete a frame yet. */
-  get pendingBytes(): number {
-    const s = this.#state;
-    return this.#buf.length + (s.at === 'payload' ? s.have : 0);
-  }
-
-  /** True between a TIME frame and its MSG frame, or inside a frame's line or payload. */
-  get inFrame(): boolean {
-    return (
-      this.pendingBytes > 0 ||
-      this.#state.at === 'time' ||
-      (this.#state.at === 'frame' && this.#state.meta !== undefined)
-    );
-  }
-
   push(chunk: Uint8Array): Frame[] {
     if (this.#failed) throw this.#failed;
     const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);

@@ -195,7 +195,6 @@ export class Journal {
   private unsyncedNames = new Set<number>();
   /** Every seq handed out is below this, on disk (see journal-state.ts). */
   private reserved = 1;
-  private reservations = 0;
   /** When the reservation was last written, and nextSeq then (for the rate in step()). */
   private reservedAt = process.hrtime.bigint();
   private reservedFrom = 1;
@@ -425,11 +424,6 @@ export class Journal {
     else this.dirty = true;
   }
 
-  /** How many times this journal wrote its seq reservation to disk (the write at open included). */
-  get reservationWrites(): number {
-    return this.reservations;
-  }
-
   /**
    * The caller may already have delivered the seqs of a batch whose append failed (it serves from memory), but
    * they are not on disk: unless a later append succeeds, the next start must not reuse them, whatever the boot,
@@ -472,7 +466,6 @@ export class Journal {
         err,
       );
     }
-    this.reservations++;
     this.reservedAt = process.hrtime.bigint();
     this.reservedFrom = this.nextSeq;
   }

@@ -70,13 +70,13 @@ function errorText(e: unknown): string {
   return err?.reason ?? err?.message ?? String(e);
 }
 
-/** Removes a stale unix socket file so bind can take the path; never removes anything else. */
+/**
+ * Removes a stale unix socket file so bind can take the path; never removes anything else. Only its
+ * absence is quiet: an unlink the directory refuses (EACCES, EPERM) is the reason bind would fail,
+ * and bind itself would say only EADDRINUSE.
+ */
 function clearSocketFile(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // absent: nothing to clear
-  }
+  if (lstatSync(path, { throwIfNoEntry: false })?.isSocket()) unlinkSync(path);
 }
 
 /** A TLS stream as a subscriber writes to it. */

@@ -1,6 +1,6 @@
 /** The syslog relay: datagram inputs → one sequence-numbered log → TLS subscribers, each a cursor into it. */
 export { Relay } from './relay';
-export type { Listening } from './relay';
+export type { Listening } from './runner';
 export type { RelayOptions, PemSource } from './options';
 export type { RelayStats } from './stats';
 export { statsFields } from './stats';

@@ -87,6 +87,8 @@ export function currentBootId(): string | null {
     const id = fs.readFileSync(BOOT_ID_FILE, 'utf8').trim();
     return /^[0-9a-f-]{8,64}$/.test(id) ? id : null;
   } catch {
+    // No such file (not Linux, or no /proc): without an id every unclean stop counts as a reboot, which
+    // costs a jump of the seqs but never repeats one.
     return null;
   }
 }

@@ -10,7 +10,7 @@
 import { Buffer } from 'buffer';
 import { Deframer, Framing, unescapeLf } from './framing';
 
-/** The ALPN name a subscriber offers to speak this protocol (the version is part of the name). */
+/** The ALPN name of the protocol, offered by a subscriber and selected by the relay (the version is part of the name). */
 export const PROTOCOL = 'logrelay/1';
 
 /** Longest line accepted (LF excluded): frame headers are short; a TIME line holds a source address or unix path. */

@@ -8,7 +8,7 @@ export { frame, unescapeLf, Deframer } from './framing';
 export type { Framing } from './framing';
 export type { FullPolicy } from './subscriber';
 /** The ALPN name of the subscriber protocol (`logrelay/1`). */
-export { PROTOCOL } from './subscriber';
+export { PROTOCOL } from './client';
 export type { FsyncPolicy } from './options';
 export { createLogger } from './log';
 export type { Logger, Level, Fields } from './log';

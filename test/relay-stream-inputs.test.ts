@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as net from 'net';
+import * as path from 'path';
 import * as tls from 'tls';
 import { createLogger, makeClientCert, makeDevCa, Relay, tcp as tcpSocket } from '../lib';
 import {
@@ -506,6 +507,36 @@ test('from code: an adopted TCP socket (listenFds.tcp) is listed in listening.tc
     const sender = net.connect(Number(adopted.split(':').pop()), '127.0.0.1');
     sender.end('adopted\n');
     await until('the message', () => (relay.stats().streamInputs[adopted]?.received === 1 ? true : undefined));
+  } finally {
+    await relay.stop();
+  }
+}, 30000);
+
+test('from code: a stream input on a unix path takes senders that did not bind a path (no TCP keepalive on them)', async () => {
+  const certs = makeCerts();
+  const sock = path.join(certs.dir, 'in.sock');
+  const relay = new Relay(
+    {
+      tcp: [sock],
+      tls: '127.0.0.1:0',
+      cert: { file: certs.serverCert },
+      key: { file: certs.serverKey },
+      ca: { file: certs.ca },
+      statsIntervalS: 0,
+    },
+    createLogger({ write: () => {} }),
+  );
+  const listening = await relay.start();
+  try {
+    expect(listening.tcp).toEqual([sock]);
+    const sender = net.connect(sock);
+    sender.on('error', () => {}); // a reset is what the assertions below report
+    sender.end('over a unix stream socket\n');
+    await until(
+      () => `the message (stats: ${JSON.stringify(relay.stats().streamInputs[sock])})`,
+      () => (relay.stats().streamInputs[sock].received === 1 ? true : undefined),
+    );
+    expect(relay.stats().streamInputs[sock]).toMatchObject({ accepted: 1, rejected: 0 });
   } finally {
     await relay.stop();
   }

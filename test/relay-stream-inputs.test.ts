@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import * as tls from 'tls';
-import { createLogger, makeClientCert, makeDevCa, Relay, tcp as tcpSocket } from '../lib';
+import { createLogger, makeClientCert, makeDevCa, Relay, RelayOptions, tcp as tcpSocket } from '../lib';
 import {
   cleanup,
   CertFiles,
@@ -481,21 +481,24 @@ test('from code: listening.tcp names each TCP input (IPv4 and IPv6), relay.stats
   }
 }, 30000);
 
-test('from code: an adopted TCP socket (listenFds.tcp) is listed in listening.tcp, not tlsIn, and counts as that input', async () => {
-  const certs = makeCerts();
-  const fd = tcpSocket.listen('127.0.0.1:0');
-  const relay = new Relay(
+/** A relay made from code with `certs`, listening for subscribers on a free port, that logs nothing. */
+function quietRelay(certs: CertFiles, inputs: Partial<RelayOptions>): Relay {
+  return new Relay(
     {
-      tcp: ['127.0.0.1:0'],
       tls: '127.0.0.1:0',
-      listenFds: { tcp: [fd] },
       cert: { file: certs.serverCert },
       key: { file: certs.serverKey },
       ca: { file: certs.ca },
       statsIntervalS: 0,
+      ...inputs,
     },
     createLogger({ write: () => {} }),
   );
+}
+
+test('from code: an adopted TCP socket (listenFds.tcp) is listed in listening.tcp, not tlsIn, and counts as that input', async () => {
+  const fd = tcpSocket.listen('127.0.0.1:0');
+  const relay = quietRelay(makeCerts(), { tcp: ['127.0.0.1:0'], listenFds: { tcp: [fd] } });
   const listening = await relay.start();
   try {
     expect(listening.tlsIn).toEqual([]);
@@ -515,17 +518,7 @@ test('from code: an adopted TCP socket (listenFds.tcp) is listed in listening.tc
 test('from code: a stream input on a unix path takes senders that did not bind a path (no TCP keepalive on them)', async () => {
   const certs = makeCerts();
   const sock = path.join(certs.dir, 'in.sock');
-  const relay = new Relay(
-    {
-      tcp: [sock],
-      tls: '127.0.0.1:0',
-      cert: { file: certs.serverCert },
-      key: { file: certs.serverKey },
-      ca: { file: certs.ca },
-      statsIntervalS: 0,
-    },
-    createLogger({ write: () => {} }),
-  );
+  const relay = quietRelay(certs, { tcp: [sock] });
   const listening = await relay.start();
   try {
     expect(listening.tcp).toEqual([sock]);

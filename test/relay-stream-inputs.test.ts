@@ -535,6 +535,24 @@ test('from code: a stream input on a unix path takes senders that did not bind a
   }
 }, 30000);
 
+test('from code: a reload keeps serving a TLS input passed only by socket activation (listenFds tls-in)', async () => {
+  const certs = makeCerts();
+  const fd = tcpSocket.listen('127.0.0.1:0');
+  const relay = quietRelay(certs, { listenFds: { 'tls-in': [fd] }, inVerify: 'none' });
+  const listening = await relay.start();
+  try {
+    expect(await relay.reload()).toBe(true);
+    const port = Number(listening.tlsIn[0].split(':').pop());
+    expect(await tlsSend(port, fs.readFileSync(certs.ca, 'utf8'), {}, octet(message(1, 100)))).toBe('sent');
+    await until(
+      () => `the message (stats: ${JSON.stringify(relay.stats().streamInputs)})`,
+      () => (relay.stats().streamInputs[listening.tlsIn[0]].received === 1 ? true : undefined),
+    );
+  } finally {
+    await relay.stop();
+  }
+}, 30000);
+
 test('SIGHUP re-reads --in-ca: a sender from the new CA gets in, existing senders stay connected', async () => {
   const before = makeDevCa({ cn: 'senders CA 1' });
   const after = makeDevCa({ cn: 'senders CA 2' });

@@ -16,7 +16,7 @@ import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
-import { INPUT_KINDS, STREAM_INPUT_NAMES } from './inputs';
+import { INPUT_KINDS, inputsOf, STREAM_INPUT_NAMES } from './inputs';
 import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
@@ -242,7 +242,7 @@ export class RelayEngine {
     const next = this.#makeContext();
     let nextIn: TlsContext | undefined;
     try {
-      nextIn = this.options.tlsIn.length > 0 ? this.#makeInContext() : undefined;
+      nextIn = inputsOf(this.options, 'tls-in') > 0 ? this.#makeInContext() : undefined;
     } catch (e) {
       next.free?.();
       throw e;
@@ -301,7 +301,7 @@ export class RelayEngine {
   /** Binds the TCP and TLS inputs (their accept tasks start with the others). */
   #startStreamInputs(): void {
     const o = this.options;
-    if (o.tlsIn.length > 0 || (o.listenFds['tls-in']?.length ?? 0) > 0) this.#inContext = this.#makeInContext();
+    if (inputsOf(o, 'tls-in') > 0) this.#inContext = this.#makeInContext();
     const config = {
       maxMessage: o.maxMessage,
       maxSenders: o.maxSenders,

@@ -38,19 +38,19 @@ export const STREAM_INPUT_NAMES = INPUT_NAMES.filter(
   (n): n is StreamInputName => INPUT_KINDS[n].transport !== 'datagram',
 );
 
-/**
- * How many datagram inputs (UDP, unix) and stream inputs (TCP, TLS) the options make: the
- * addresses given plus the sockets passed under the input kinds' names.
- */
-export function inputCounts(options: Pick<RelayOptions, InputKind['option'] | 'listenFds'>): {
-  datagram: number;
-  stream: number;
-} {
+type InputOptions = Pick<RelayOptions, InputKind['option'] | 'listenFds'>;
+
+/** How many inputs of kind `name` the options make: the addresses given plus the sockets passed under its name. */
+export function inputsOf(options: InputOptions, name: InputName): number {
+  return (options[INPUT_KINDS[name].option]?.length ?? 0) + (options.listenFds?.[name]?.length ?? 0);
+}
+
+/** How many datagram inputs (UDP, unix) and stream inputs (TCP, TLS) the options make. */
+export function inputCounts(options: InputOptions): { datagram: number; stream: number } {
   const counts = { datagram: 0, stream: 0 };
   for (const name of INPUT_NAMES) {
     const kind: InputKind = INPUT_KINDS[name];
-    const n = (options[kind.option]?.length ?? 0) + (options.listenFds?.[name]?.length ?? 0);
-    counts[kind.transport === 'datagram' ? 'datagram' : 'stream'] += n;
+    counts[kind.transport === 'datagram' ? 'datagram' : 'stream'] += inputsOf(options, name);
   }
   return counts;
 }

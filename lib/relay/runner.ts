@@ -6,6 +6,7 @@
 import type { Loop } from '../loop';
 import { serveCommands } from './control';
 import { RelayEngine } from './engine';
+import { inputsOf } from './inputs';
 import type { Logger } from './log';
 import { drainLog } from './logsink';
 import type { ResolvedOptions } from './options';
@@ -67,7 +68,7 @@ export function startEngine(
   );
   // The TCP inputs come first: the configured ones, then those passed by socket activation.
   const streams = engine.streamAddresses;
-  const tcp = options.tcp.length + (options.listenFds.tcp?.length ?? 0);
+  const tcp = inputsOf(options, 'tcp');
   return {
     tls: engine.tlsAddress,
     inputs: engine.inputAddresses,

@@ -1,12 +1,13 @@
 /**
  * The Relay class used from code: `stop({ drainMs })` takes an integer from 0 to 2³¹−1 ms like the
  * relay's other time options; anything else is a RangeError naming drainMs, and the relay runs on.
+ * Options that cannot work are refused in the constructor; a start that cannot bind says why.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createLogger, Relay } from '../lib';
+import { close, createLogger, Relay, tcp } from '../lib';
 import { cleanup, makeCerts, ROOT } from './relay-helpers';
 
 afterEach(cleanup);
@@ -126,3 +127,27 @@ test('a stale unix socket file that cannot be removed fails start with that erro
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }, 30000);
+
+test("a TLS input passed in listenFds['tls-in'] needs inCa unless inVerify is none, as a tlsIn address does", () => {
+  const certs = makeCerts();
+  const fd = tcp.listen('127.0.0.1:0');
+  try {
+    const options = {
+      tls: '127.0.0.1:0',
+      cert: { file: certs.serverCert },
+      key: { file: certs.serverKey },
+      ca: { file: certs.ca },
+      listenFds: { 'tls-in': [fd] },
+    };
+    expect(() => new Relay(options)).toThrow(
+      new RangeError(
+        "relay option inCa is required for TLS inputs (tlsIn, listenFds['tls-in']) unless inVerify is none",
+      ),
+    );
+    expect(() => new Relay({ ...options, tlsIn: ['127.0.0.1:0'], listenFds: {} })).toThrow(/inCa is required/);
+    expect(new Relay({ ...options, inVerify: 'none' }).options.listenFds).toEqual({ 'tls-in': [fd] });
+    expect(new Relay({ ...options, inCa: { file: certs.ca } }).options.inVerify).toBe('require');
+  } finally {
+    close(fd);
+  }
+});

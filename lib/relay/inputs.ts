@@ -4,7 +4,6 @@
  * line, the counters and the engine all read this table, so an input kind is added here once.
  */
 import type { SocketKind } from '../net/inherited';
-import type { RelayOptions } from './options';
 
 /** What the relay needs to know about one input kind. */
 export interface InputKind {
@@ -27,7 +26,7 @@ export const INPUT_KINDS = {
 export type InputName = keyof typeof INPUT_KINDS;
 
 /** Every input kind's name. */
-export const INPUT_NAMES = Object.keys(INPUT_KINDS) as InputName[];
+const INPUT_NAMES = Object.keys(INPUT_KINDS) as InputName[];
 
 /** The input kinds whose senders connect (TCP, TLS), each served by a StreamInput. */
 export type StreamInputName = {
@@ -38,7 +37,10 @@ export const STREAM_INPUT_NAMES = INPUT_NAMES.filter(
   (n): n is StreamInputName => INPUT_KINDS[n].transport !== 'datagram',
 );
 
-type InputOptions = Pick<RelayOptions, InputKind['option'] | 'listenFds'>;
+/** The options that name inputs, stated here: options.ts uses this table, and a type taken back from it would be a cycle. */
+type InputOptions = { readonly [K in InputKind['option']]?: readonly string[] } & {
+  readonly listenFds?: Readonly<Record<string, readonly number[]>>;
+};
 
 /** How many inputs of kind `name` the options make: the addresses given plus the sockets passed under its name. */
 export function inputsOf(options: InputOptions, name: InputName): number {

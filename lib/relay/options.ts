@@ -3,6 +3,7 @@ import { Address } from '../net/address';
 import type { Backend } from '../pollset';
 import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
+import { inputsOf } from './inputs';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
 import { Level, LEVELS } from './log';
@@ -231,8 +232,10 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('senderIdleS', o.senderIdleS, 0, limits.maxSenderIdleS);
   if (!['none', 'optional', 'require'].includes(o.inVerify))
     throw new RangeError('relay option inVerify must be none, optional or require');
-  if (o.tlsIn.length > 0 && o.inVerify !== 'none' && !o.inCa)
-    throw new RangeError('relay option inCa is required for tlsIn inputs unless inVerify is none');
+  if (inputsOf(o, 'tls-in') > 0 && o.inVerify !== 'none' && !o.inCa)
+    throw new RangeError(
+      "relay option inCa is required for TLS inputs (tlsIn, listenFds['tls-in']) unless inVerify is none",
+    );
   if ((o.inIssuer !== undefined || o.inFingerprints.length > 0) && o.inVerify !== 'require') {
     throw new RangeError('relay options inIssuer and inFingerprints need inVerify require');
   }

@@ -168,6 +168,8 @@ export interface NativeAddon {
   sendMany(fd: number, datagrams: Uint8Array[], address?: Uint8Array | null): number;
   writev(fd: number, buffers: Uint8Array[]): number;
   Receiver: new (slots: Uint8Array, slotSize: number, meta: Int32Array, addresses: Uint8Array) => NativeReceiver;
+  /** The event and interest flag bits by name, as native/pollset.h defines them (a frozen object). */
+  readonly flags: { readonly [name in keyof typeof Flag]: number };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- node-gyp-build ships no types
@@ -199,7 +201,13 @@ export const native = loadAddon() as NativeAddon;
 /** The socket options by name, with the addon's numbers: `setOption(fd, SocketOption.NoDelay, 1)`. */
 export const SocketOption: SocketOptions = native.socketOptions;
 
-/** Event flag bits as the addon reports them. */
+/**
+ * Event and interest flag bits. native/pollset.h writes them once (`POLLSET_FLAGS`) and the addon exports
+ * them as `native.flags`; this enum repeats them because it has to be a `const enum`: the compiler inlines
+ * its members as literals and types every interest and event with them, which an object read from the
+ * addon at load time cannot do. test/native-flags.test.ts fails when a name or a number here differs from
+ * the addon's, so the two sides cannot drift apart unnoticed.
+ */
 export const enum Flag {
   Read = 1,
   Write = 2,

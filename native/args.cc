@@ -125,6 +125,22 @@ double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
 
 bool Given(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() && !info[i].IsUndefined(); }
 
+int ChoiceArg(const Napi::CallbackInfo& info, size_t i, const char* name, std::initializer_list<Choice> choices) {
+  if (info[i].IsString()) {
+    std::string text = info[i].As<Napi::String>().Utf8Value();
+    for (const Choice& choice : choices) {
+      if (text == choice.text) return choice.value;
+    }
+  }
+  std::string expected;
+  size_t k = 0;
+  for (const Choice& choice : choices) {
+    expected += (k == 0 ? "'" : k + 1 == choices.size() ? " or '" : ", '") + std::string(choice.text) + "'";
+    k++;
+  }
+  ThrowTypeError(info.Env(), name, expected.c_str(), info[i]);
+}
+
 View TypedArray(Napi::Env env, napi_value value, const std::string& name, napi_typedarray_type type) {
   napi_typedarray_type got = napi_int8_array;
   size_t length = 0;

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,15 @@ int FdArg(const Napi::CallbackInfo& info, size_t i);
 double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name);
 // Whether the optional argument i was given (undefined counts as not given).
 bool Given(const Napi::CallbackInfo& info, size_t i);
+
+// A string argument that names one of a few values.
+struct Choice {
+  const char* text;
+  int value;
+};
+// info[i] as the value of the choice whose text it is; anything else is a TypeError that lists the
+// choices in the order given ("'a', 'b' or 'c'").
+int ChoiceArg(const Napi::CallbackInfo& info, size_t i, const char* name, std::initializer_list<Choice> choices);
 
 // A typed array's memory as of now: valid until JS code runs again.
 struct View {

@@ -25,12 +25,8 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
-  int type = SOCK_STREAM;
-  if (Given(info, 0)) {
-    std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-    if (name != "stream" && name != "dgram") ThrowTypeError(info.Env(), "type", "'stream' or 'dgram'", info[0]);
-    type = name == "dgram" ? SOCK_DGRAM : SOCK_STREAM;
-  }
+  int type =
+      Given(info, 0) ? ChoiceArg(info, 0, "type", {{"stream", SOCK_STREAM}, {"dgram", SOCK_DGRAM}}) : SOCK_STREAM;
   int fds[2] = {-1, -1};
   int err = MakeSocketPair(AF_UNIX, type, fds);
   return PairOrError(info.Env(), err, fds);
@@ -63,13 +59,16 @@ Napi::Value LockExclusiveJs(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitFd(Napi::Env env, Napi::Object exports) {
-  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
-  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
-  exports.Set("read", Napi::Function::New(env, Read, "read"));
-  exports.Set("write", Napi::Function::New(env, Write, "write"));
-  exports.Set("close", Napi::Function::New(env, Close, "close"));
-  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlockingJs, "setNonBlocking"));
-  exports.Set("lockExclusive", Napi::Function::New(env, LockExclusiveJs, "lockExclusive"));
+  ExportFunctions(env, exports,
+                  {
+                      {"pipe", Pipe},
+                      {"socketpair", SocketPair},
+                      {"read", Read},
+                      {"write", Write},
+                      {"close", Close},
+                      {"setNonBlocking", SetNonBlockingJs},
+                      {"lockExclusive", LockExclusiveJs},
+                  });
 }
 
 }  // namespace pollset

@@ -85,12 +85,8 @@ Napi::Value FormatAddressJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SocketJs(const Napi::CallbackInfo& info) {
-  std::string family = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  std::string type = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-  int domain = family == "ipv4" ? AF_INET : family == "ipv6" ? AF_INET6 : family == "unix" ? AF_UNIX : -1;
-  int kind = type == "dgram" ? SOCK_DGRAM : type == "stream" ? SOCK_STREAM : -1;
-  if (domain < 0) ThrowTypeError(info.Env(), "family", "'ipv4', 'ipv6' or 'unix'", info[0]);
-  if (kind < 0) ThrowTypeError(info.Env(), "type", "'dgram' or 'stream'", info[1]);
+  int domain = ChoiceArg(info, 0, "family", {{"ipv4", AF_INET}, {"ipv6", AF_INET6}, {"unix", AF_UNIX}});
+  int kind = ChoiceArg(info, 1, "type", {{"dgram", SOCK_DGRAM}, {"stream", SOCK_STREAM}});
   return Result(info.Env(), OpenSocket(domain, kind));
 }
 
@@ -229,27 +225,30 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
 
 void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("addressSize", Napi::Number::New(env, double(sizeof(sockaddr_storage))));
-  exports.Set("parseAddress", Napi::Function::New(env, ParseAddressJs, "parseAddress"));
-  exports.Set("formatAddress", Napi::Function::New(env, FormatAddressJs, "formatAddress"));
-  exports.Set("socket", Napi::Function::New(env, SocketJs, "socket"));
-  exports.Set("bind", Napi::Function::New(env, BindJs, "bind"));
-  exports.Set("connect", Napi::Function::New(env, ConnectJs, "connect"));
-  exports.Set("connectResult", Napi::Function::New(env, ConnectResultJs, "connectResult"));
-  exports.Set("listen", Napi::Function::New(env, ListenJs, "listen"));
-  exports.Set("accept", Napi::Function::New(env, AcceptJs, "accept"));
-  exports.Set("socketName", Napi::Function::New(env, SocketNameJs, "socketName"));
+  ExportFunctions(env, exports,
+                  {
+                      {"parseAddress", ParseAddressJs},
+                      {"formatAddress", FormatAddressJs},
+                      {"socket", SocketJs},
+                      {"bind", BindJs},
+                      {"connect", ConnectJs},
+                      {"connectResult", ConnectResultJs},
+                      {"listen", ListenJs},
+                      {"accept", AcceptJs},
+                      {"socketName", SocketNameJs},
+                      {"getOption", GetOptionJs},
+                      {"setOption", SetOptionJs},
+                      {"shutdown", ShutdownJs},
+                      {"send", SendJs},
+                      {"sendMany", SendManyJs},
+                      {"writev", WritevJs},
+                  });
   Napi::Object options = Napi::Object::New(env);
 #define POLLSET_EXPORT_OPTION(name) options.Set(#name, int(Option::name));
   POLLSET_SOCKET_OPTIONS(POLLSET_EXPORT_OPTION)
 #undef POLLSET_EXPORT_OPTION
   options.Freeze();
   exports.Set("socketOptions", options);
-  exports.Set("getOption", Napi::Function::New(env, GetOptionJs, "getOption"));
-  exports.Set("setOption", Napi::Function::New(env, SetOptionJs, "setOption"));
-  exports.Set("shutdown", Napi::Function::New(env, ShutdownJs, "shutdown"));
-  exports.Set("send", Napi::Function::New(env, SendJs, "send"));
-  exports.Set("sendMany", Napi::Function::New(env, SendManyJs, "sendMany"));
-  exports.Set("writev", Napi::Function::New(env, WritevJs, "writev"));
   exports.Set("Receiver", Receiver::Define(env));
 }
 

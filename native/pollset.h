@@ -32,7 +32,22 @@
 
 namespace pollset {
 
-enum Flag : uint32_t { kRead = 1, kWrite = 2, kPriority = 4, kHangup = 8, kError = 16, kOneshot = 32 };
+// The flag bits, each written once here: the Flag enum (kRead, …) and the addon's `flags` export, which
+// lib/native.ts's Flag enum is tested against, are both made from this list.
+// clang-format off (one flag a line reads best)
+#define POLLSET_FLAGS(X) \
+  X(Read, 1)             \
+  X(Write, 2)            \
+  X(Priority, 4)         \
+  X(Hangup, 8)           \
+  X(Error, 16)           \
+  X(Oneshot, 32)
+// clang-format on
+enum Flag : uint32_t {
+#define POLLSET_FLAG_MEMBER(name, bit) k##name = bit,
+  POLLSET_FLAGS(POLLSET_FLAG_MEMBER)
+#undef POLLSET_FLAG_MEMBER
+};
 constexpr uint32_t kReadiness = kRead | kWrite | kPriority;
 constexpr uint32_t kInterestMask = kReadiness | kOneshot;
 // What a Pollset call returns in a forked child of the process that created the Pollset.

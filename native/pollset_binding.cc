@@ -78,21 +78,17 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Insert(const Napi::CallbackInfo& info) {
+  // insert(fd, interest) and update(fd, interest): the same arguments, `change` tells which call.
+  Napi::Value Register(const Napi::CallbackInfo& info, int (Pollset::*change)(int, uint32_t)) {
     Open(info);
     int fd = FdArg(info, 0);
-    int err = set_->insert(fd, uint32_t(IntArg(info, 1, "interest")));
+    int err = ((*set_).*change)(fd, uint32_t(IntArg(info, 1, "interest")));
     Reref();
     return Result(info.Env(), -err);
   }
 
-  Napi::Value Update(const Napi::CallbackInfo& info) {
-    Open(info);
-    int fd = FdArg(info, 0);
-    int err = set_->update(fd, uint32_t(IntArg(info, 1, "interest")));
-    Reref();
-    return Result(info.Env(), -err);
-  }
+  Napi::Value Insert(const Napi::CallbackInfo& info) { return Register(info, &Pollset::insert); }
+  Napi::Value Update(const Napi::CallbackInfo& info) { return Register(info, &Pollset::update); }
 
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     Open(info);
@@ -235,7 +231,13 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 void InitPollset(Napi::Env env, Napi::Object exports) {
   exports.Set("Pollset", PollsetWrap::Define(env));
-  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  ExportFunctions(env, exports, {{"backends", Backends}});
+  Napi::Object flags = Napi::Object::New(env);
+#define POLLSET_EXPORT_FLAG(name, bit) flags.Set(#name, uint32_t(k##name));
+  POLLSET_FLAGS(POLLSET_EXPORT_FLAG)
+#undef POLLSET_EXPORT_FLAG
+  flags.Freeze();
+  exports.Set("flags", flags);
 }
 
 }  // namespace pollset

@@ -244,7 +244,7 @@ Napi::Value MakeCertificateJs(const Napi::CallbackInfo& info) {
 void InitTls(Napi::Env env, Napi::Object exports) {
   exports.Set("TlsContext", TlsContextWrap::Define(env));
   exports.Set("TlsSession", TlsSessionWrap::Define(env));
-  exports.Set("makeCertificate", Napi::Function::New(env, MakeCertificateJs, "makeCertificate"));
+  ExportFunctions(env, exports, {{"makeCertificate", MakeCertificateJs}});
   Napi::Object codes = Napi::Object::New(env);
   codes.Set("wantRead", Napi::Number::New(env, kTlsWantRead));
   codes.Set("wantWrite", Napi::Number::New(env, kTlsWantWrite));

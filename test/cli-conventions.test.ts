@@ -8,6 +8,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { makeServerCert, makeDevCa } from '../lib';
 import {
+  clientIdentity,
   cleanup,
   LOGRELAY,
   LOGTAIL,
@@ -95,18 +96,7 @@ test('--config: any flag by its name, the command line overrides it, and every m
   });
   // logtail reads the same format.
   fs.writeFileSync(conf, 'count = many\n');
-  expect(
-    await runToExit(LOGTAIL, [
-      '--config',
-      conf,
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.clientCert,
-      '--key',
-      certs.clientKey,
-    ]),
-  ).toEqual({
+  expect(await runToExit(LOGTAIL, ['--config', conf, ...clientIdentity(certs)])).toEqual({
     code: 2,
     stdout: '',
     stderr: `logtail: ${conf}:1: --count must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, not "many"\n`,
@@ -163,7 +153,7 @@ test('--check on a good configuration: exit 0, and nothing bound or created (the
 test('--check reports one line per problem: flags, host names, files, a key that does not match, an empty CA', async () => {
   const certs = makeCerts();
   const dir = tempDir();
-  const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+  const files = [...identity(certs)];
   const many = await runToExit(LOGRELAY, [
     '--check',
     '--udp',

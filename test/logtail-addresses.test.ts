@@ -4,13 +4,13 @@
  */
 import { Address, Loop, TlsContext, TlsStream, timeout } from '../lib';
 import { connectFirst } from '../lib/cli/tail-loop';
-import { cleanup, freePort, makeCerts, RelayProcess } from './relay-helpers';
+import { cleanup, freePort, makeCerts, RelayProcess, identity } from './relay-helpers';
 
 afterEach(cleanup);
 
 test('connectFirst skips an address that refuses and connects to the next, and reports the last failure when none answers', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const context = TlsContext.client({ certFile: certs.clientCert, keyFile: certs.clientKey, caFile: certs.ca });
   const dead = Address.parse(`127.0.0.1:${await freePort()}`);
   const live = Address.parse(relay.tls);

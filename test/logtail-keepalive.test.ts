@@ -7,7 +7,18 @@
  * input on 127.0.0.1 keeps working. Needs root and iproute2's `ip` (.ci/run installs it).
  */
 import { execFileSync } from 'child_process';
-import { cleanup, LOGTAIL, makeCerts, RelayProcess, spawnChild, Tail, until, exitOf, identity } from './relay-helpers';
+import {
+  clientIdentity,
+  cleanup,
+  LOGTAIL,
+  makeCerts,
+  RelayProcess,
+  spawnChild,
+  Tail,
+  until,
+  exitOf,
+  identity,
+} from './relay-helpers';
 
 const NS = `pollset-keepalive-${process.pid}`;
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -62,18 +73,7 @@ test.each(['idle', 'in flight'])(
       ...inNs.slice(1),
       process.execPath,
       LOGTAIL,
-      ...[
-        '--connect',
-        `127.0.0.2:${relay.tlsPort}`,
-        '--servername',
-        '127.0.0.1',
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.clientCert,
-        '--key',
-        certs.clientKey,
-      ],
+      ...['--connect', `127.0.0.2:${relay.tlsPort}`, '--servername', '127.0.0.1', ...clientIdentity(certs)],
       ...['--from', 'oldest', '--keepalive', '1'],
     ]);
     await send(relay.udpPort, lines(1, 5));

@@ -5,11 +5,12 @@
  */
 import { execFile } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import {
+  clientIdentity,
   cleanup,
   exitOf,
+  freePort,
   LOGTAIL,
   makeCerts,
   message,
@@ -23,15 +24,6 @@ import {
 } from './relay-helpers';
 
 afterEach(cleanup);
-
-/** A loopback port that was free a moment ago (the kernel picks it; nothing listens on it now). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function runTail(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -58,17 +50,7 @@ test('a relay that is down at start: logtail retries with backoff and connects w
   const certs = makeCerts();
   const port = await freePort();
   const tail = new Tail(
-    spawnChild(process.execPath, [
-      LOGTAIL,
-      '--connect',
-      `localhost:${port}`,
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.clientCert,
-      '--key',
-      certs.clientKey,
-    ]),
+    spawnChild(process.execPath, [LOGTAIL, '--connect', `localhost:${port}`, ...clientIdentity(certs)]),
   );
   await until(
     () => `two failed attempts (stderr: ${tail.stderr})`,
@@ -97,7 +79,7 @@ test('a relay that is down at start: logtail retries with backoff and connects w
 
 test('--no-reconnect: logtail exits 0 when the relay shuts down, saying it was cut off and why', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const tail = await Tail.start(relay, certs, ['--no-reconnect']);
   await sendUntilSeen(relay, tail, 'before');
   await relay.stop('SIGTERM');
@@ -108,7 +90,7 @@ test('--no-reconnect: logtail exits 0 when the relay shuts down, saying it was c
 
 test('without --no-reconnect, logtail outlives a relay restart and prints what the new relay sends', async () => {
   const certs = makeCerts();
-  const first = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const first = await RelayProcess.start(identity(certs));
   const port = first.tlsPort;
   const tail = await Tail.start(first, certs);
   await sendUntilSeen(first, tail, 'first');
@@ -134,7 +116,7 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
   '%s ends logtail with exit 0, connected or waiting to reconnect',
   async (signal) => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+    const relay = await RelayProcess.start(identity(certs));
     const connected = await Tail.start(relay, certs);
     await sendUntilSeen(relay, connected, 'sig');
     connected.child.kill(signal);
@@ -142,17 +124,7 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
 
     const port = await freePort();
     const waiting = new Tail(
-      spawnChild(process.execPath, [
-        LOGTAIL,
-        '--connect',
-        `127.0.0.1:${port}`,
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.clientCert,
-        '--key',
-        certs.clientKey,
-      ]),
+      spawnChild(process.execPath, [LOGTAIL, '--connect', `127.0.0.1:${port}`, ...clientIdentity(certs)]),
     );
     await until(
       () => `a backoff wait (stderr: ${waiting.stderr})`,
@@ -176,7 +148,7 @@ test.each([
   'bad value %j: one line on stderr, exit code 2',
   async (args, pattern) => {
     const certs = makeCerts();
-    const r = await runTail(['--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...args]);
+    const r = await runTail([...clientIdentity(certs), ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(pattern);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -189,18 +161,7 @@ test('a state file that cannot be used: one line naming it, exit 1, the output u
   const dir = tempDir();
   const state = path.join(dir, 'state');
   fs.writeFileSync(state, '{"log":"0123456789abcdef","seq":');
-  const r = await runTail([
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
-    '--state',
-    state,
-    '--connect',
-    '127.0.0.1:1',
-  ]);
+  const r = await runTail([...clientIdentity(certs), '--state', state, '--connect', '127.0.0.1:1']);
   expect(r.code).toBe(1);
   expect(r.stderr).toBe(
     `logtail: state file ${state}: not JSON: "{\\"log\\":\\"0123456789abcdef\\",\\"seq\\":" (remove it to start afresh with --from)\n`,
@@ -215,17 +176,7 @@ test('--state with stdout and stderr on the same file is refused (stderr lines w
   try {
     const child = spawnChild(
       process.execPath,
-      [
-        LOGTAIL,
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.clientCert,
-        '--key',
-        certs.clientKey,
-        '--state',
-        path.join(dir, 'state'),
-      ],
+      [LOGTAIL, ...clientIdentity(certs), '--state', path.join(dir, 'state')],
       { stdio: ['ignore', fd, fd] },
     );
     expect(await exitOf(child)).toBe(2);
@@ -261,12 +212,7 @@ test('a plain relay (openssl s_server, no ALPN): messages arrive in --framing as
       LOGTAIL,
       '--connect',
       `127.0.0.1:${port}`,
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.clientCert,
-      '--key',
-      certs.clientKey,
+      ...clientIdentity(certs),
       '--state',
       state,
       '--framing',

@@ -188,7 +188,7 @@ test('into a pipe, kill -9 repeats at most one batch: every message at least onc
 
 test('a relay restarted without --history-dir: logtail reports the reset and continues with the new log', async () => {
   const certs = makeCerts();
-  const first = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const first = await RelayProcess.start(identity(certs));
   const dir = tempDir();
   const out = path.join(dir, 'out.log');
   const state = path.join(dir, 'state');
@@ -242,7 +242,7 @@ test('--from SEQ older than the history: a gap with the exact count, then the ol
 
 test("--from SEQ beyond the relay's log is an error, exit 1", async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const tail = new Tail(spawnChild(process.execPath, logtailArgs(relay, certs, ['--from', '7'])));
   expect(await exitOf(tail.child)).toBe(1);
   expect(tail.stderr).toMatch(/logtail: --from 7 is beyond the relay's log \(its next message will be seq 1\)\n$/);
@@ -250,7 +250,7 @@ test("--from SEQ beyond the relay's log is an error, exit 1", async () => {
 
 test('--json: seq, relay receive time, source, and the message as text or base64', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const text = Buffer.from('<13>héllo "quoted"\n\ttab\\');
   const binary = Buffer.from([0x3c, 0x31, 0x3e, 0xff, 0xfe, 0x00, 0x0a]);
   // Valid UTF-8 that a terminal could act on: DEL, C1 CSI, a right-to-left override.
@@ -283,7 +283,7 @@ test('--json: seq, relay receive time, source, and the message as text or base64
 
 test('SIGTERM while a batch waits on a full pipe: the batch is finished and recorded, then exit 0', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const sent = Array.from({ length: 20000 }, (_, i) => message(i, 200, 'term'));
   await sendUdp(relay.udpPort, sent);
   const received = await receivedWhenQuiet(relay);

@@ -3,7 +3,17 @@
  * operator's terminal. Run under a real pseudo-terminal (util-linux `script`), logtail shows controls
  * and invalid UTF-8 escaped; `--raw` writes them as they are; piped, the bytes are exact.
  */
-import { cleanup, CertFiles, exitOf, makeCerts, RelayProcess, sendUdp, Tail, logtailArgs } from './relay-helpers';
+import {
+  cleanup,
+  CertFiles,
+  exitOf,
+  makeCerts,
+  RelayProcess,
+  sendUdp,
+  Tail,
+  logtailArgs,
+  identity,
+} from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -35,7 +45,7 @@ async function outputOf(tail: Tail): Promise<Buffer> {
 
 test('on a terminal, controls, C1, bidi overrides, invalid UTF-8 and backslashes are shown escaped', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const tail = await onTerminal(relay, certs, ['--count', '1']);
   await sendUdp(relay.udpPort, [hostile]);
   const out = await outputOf(tail);
@@ -45,7 +55,7 @@ test('on a terminal, controls, C1, bidi overrides, invalid UTF-8 and backslashes
 
 test('--raw on a terminal writes the bytes as they are', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const tail = await onTerminal(relay, certs, ['--count', '1', '--raw']);
   await sendUdp(relay.udpPort, [hostile]);
   expect(await outputOf(tail)).toEqual(Buffer.concat([hostile, Buffer.from('\r\n')]));
@@ -53,7 +63,7 @@ test('--raw on a terminal writes the bytes as they are', async () => {
 
 test('piped, the bytes are exact (no escaping)', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const tail = await Tail.start(relay, certs, ['--count', '1']);
   await sendUdp(relay.udpPort, [hostile]);
   const out = await outputOf(tail);

@@ -6,9 +6,10 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { bindDatagram, close, pipe, read, socketpair, tcp, write, WOULD_BLOCK } from '../lib';
-import { native } from '../lib/native';
+import { native, SocketOption } from '../lib/native';
 import { receiveNow, readySync } from './net-helpers';
 import { isFdOpen } from './helpers/fds';
 
@@ -230,5 +231,82 @@ describe('integer arguments never wrap', () => {
     const err = thrown(() => new native.TlsContext({ server: true, verify: NaN as 0 }));
     expect(err.name).toBe('RangeError');
     expect(err.message).toContain('"verify"');
+  });
+});
+
+describe('string arguments that name a kind', () => {
+  test('socketpair type, socket family and type: anything else is a TypeError listing the choices in order', () => {
+    const cases: [() => unknown, string][] = [
+      [
+        () => native.socketpair('seqpacket' as 'stream'),
+        `The "type" argument must be 'stream' or 'dgram'. Received type string`,
+      ],
+      [
+        () => native.socketpair(1 as unknown as 'stream'),
+        `The "type" argument must be 'stream' or 'dgram'. Received 1`,
+      ],
+      [
+        () => native.socketpair(null as unknown as 'stream'),
+        `The "type" argument must be 'stream' or 'dgram'. Received null`,
+      ],
+      [
+        () => native.socket('ipx' as 'ipv4', 'dgram'),
+        `The "family" argument must be 'ipv4', 'ipv6' or 'unix'. Received type string`,
+      ],
+      [
+        () => native.socket(4 as unknown as 'ipv4', 'dgram'),
+        `The "family" argument must be 'ipv4', 'ipv6' or 'unix'. Received 4`,
+      ],
+      [
+        () => native.socket('ipv4', 'raw' as 'dgram'),
+        `The "type" argument must be 'dgram' or 'stream'. Received type string`,
+      ],
+      [
+        () => (native.socket as (family: string) => number)('ipv4'),
+        `The "type" argument must be 'dgram' or 'stream'. Received undefined`,
+      ],
+    ];
+    for (const [call, message] of cases) {
+      const err = thrown(call);
+      expect({ name: err.name, code: err.code, message: err.message }).toEqual({
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_TYPE',
+        message,
+      });
+    }
+  });
+
+  test('each choice makes the socket it names', () => {
+    const typeOf = (fd: number) => native.getOption(fd, SocketOption.Type);
+    const fds: number[] = [];
+    const keep = (fd: number) => {
+      expect(fd).toBeGreaterThanOrEqual(0);
+      fds.push(fd);
+      return fd;
+    };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'choice-'));
+    try {
+      // socketpair: stream when not given (or undefined), else as named.
+      for (const [type, kind] of [
+        [undefined, 1],
+        ['stream', 1],
+        ['dgram', 2],
+      ] as const) {
+        const pair = (native.socketpair(type) as [number, number]).map(keep);
+        expect(pair.map(typeOf)).toEqual([kind, kind]);
+      }
+      for (const family of ['ipv4', 'ipv6', 'unix'] as const) {
+        expect(typeOf(keep(native.socket(family, 'stream')))).toBe(1);
+        expect(typeOf(keep(native.socket(family, 'dgram')))).toBe(2);
+      }
+      // The family shows in the socket's own address (sockaddr_in, sockaddr_in6); a unix socket binds to a path.
+      expect((native.socketName(keep(native.socket('ipv4', 'stream')), false) as Uint8Array).length).toBe(16);
+      expect((native.socketName(keep(native.socket('ipv6', 'stream')), false) as Uint8Array).length).toBe(28);
+      const address = native.parseAddress(path.join(dir, 'sock')) as Uint8Array;
+      expect(native.bind(keep(native.socket('unix', 'dgram')), address)).toBe(0);
+    } finally {
+      for (const fd of fds) native.close(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,6 +11,7 @@ import * as tls from 'tls';
 import { priOf } from '../lib/relay/pri';
 import { parseSelector } from '../lib/relay/selector';
 import {
+  clientIdentity,
   cleanup,
   exitOf,
   LOGTAIL,
@@ -164,26 +165,25 @@ test('logtail --filter --state: after a restart it resumes past the messages it 
       .map((m) => m.bytes.toString() + '\n')
       .join('');
   const lastSeq = () => (fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')).seq as number) : 0);
+  /** Runs logtail until its state file records `seq`, then stops it with SIGTERM (exit 0). */
+  const runTo = async (seq: number) => {
+    const tail = run();
+    await until(
+      () => `state at seq ${seq} (${tail.stderr()})`,
+      () => (lastSeq() === seq ? true : undefined),
+    );
+    tail.child.kill('SIGTERM');
+    expect(await exitOf(tail.child)).toBe(0);
+    return tail;
+  };
 
-  const first = run();
   // The SKIP of 58…77 moved the recorded position to 77, though nothing was written for them.
-  await until(
-    () => `state at seq 77 (${first.stderr()})`,
-    () => (lastSeq() === 77 ? true : undefined),
-  );
-  first.child.kill('SIGTERM');
-  expect(await exitOf(first.child)).toBe(0);
+  const first = await runTo(77);
   expect(fs.readFileSync(out, 'utf8')).toBe(expected([0, 57]));
 
   // 100 more (seqs 78…177): the history (100 messages) evicts 1…77, none of which the resume needs.
   await send(relay, samples(57, 100));
-  const second = run();
-  await until(
-    () => `state at seq 177 (${second.stderr()})`,
-    () => (lastSeq() === 177 ? true : undefined),
-  );
-  second.child.kill('SIGTERM');
-  expect(await exitOf(second.child)).toBe(0);
+  const second = await runTo(177);
   expect(second.stderr()).toMatch(/resuming after seq 77/);
   expect(first.stderr() + second.stderr()).not.toMatch(/gap/);
   expect(fs.readFileSync(out, 'utf8')).toBe(expected([0, 57], [57, 100]));
@@ -243,12 +243,7 @@ test.each([
         LOGTAIL,
         '--connect',
         `127.0.0.1:${fake.port}`,
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.clientCert,
-        '--key',
-        certs.clientKey,
+        ...clientIdentity(certs),
         '--filter',
         'auth.*',
       ]);

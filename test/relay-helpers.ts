@@ -333,24 +333,18 @@ export function identity(certs: Pick<CertFiles, 'ca' | 'serverCert' | 'serverKey
   return ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
 }
 
+/** logtail's identity flags: the CA the relay's certificate chains to, and the client certificate and key. */
+export function clientIdentity(certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>): string[] {
+  return ['--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey];
+}
+
 /** node's arguments for logtail subscribed to `relay` with the client certificate of `certs`, then `args`. */
 export function logtailArgs(
   relay: RelayProcess,
   certs: Pick<CertFiles, 'ca' | 'clientCert' | 'clientKey'>,
   args: string[] = [],
 ): string[] {
-  return [
-    LOGTAIL,
-    '--connect',
-    relay.tls,
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
-    ...args,
-  ];
+  return [LOGTAIL, '--connect', relay.tls, ...clientIdentity(certs), ...args];
 }
 
 /** A `logtail` child: the messages it prints (framing undone by logtail) and when each arrived. */

@@ -18,6 +18,7 @@ import {
   Tail,
   tempDir,
   until,
+  identity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -32,7 +33,7 @@ test('a busy UDP input stays registered and is not read again once dry', async (
   expect(haveStrace).toBe(true);
   const certs = makeCerts();
   const trace = path.join(tempDir(), 'strace.txt');
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const tail = await Tail.start(relay, certs);
   // Attached to the running relay: what its input costs from here on, start-up left out.
   const strace = spawnChild('strace', [

@@ -5,6 +5,7 @@
  */
 import * as net from 'net';
 import {
+  CertFiles,
   cleanup,
   expectMessages,
   makeCerts,
@@ -28,26 +29,45 @@ function refusedPeer(port: number): Promise<void> {
   });
 }
 
+/**
+ * logrelay in `mode` logging every refused peer in full (no rate limit), so that a burst of `peers`
+ * refusals really overflows a stderr pipe nobody reads.
+ */
+function startLoud(mode: string, peers: number, certs: CertFiles): Promise<RelayProcess> {
+  return RelayProcess.start([
+    '--mode',
+    mode,
+    '--stats-interval',
+    '0',
+    '--rejection-log',
+    `${peers}/60`,
+    ...identity(certs),
+  ]);
+}
+
+/**
+ * Stops reading the relay's stderr (the pipe and Node's buffer fill, then write(2) says EAGAIN) and has
+ * `peers` peers refused, 50 at a time; each peer's line is logged (or dropped) before its connection closes.
+ */
+async function refuseWhileUnread(relay: RelayProcess, peers: number): Promise<void> {
+  relay.child.stderr!.pause();
+  for (let i = 0; i < peers; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
+}
+
+/** The log lines the relay has reported dropped so far (log-lines-dropped lines). */
+function droppedReported(relay: RelayProcess): number {
+  return relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+}
+
 test.each(['integrated', 'blocking'])(
   '%s mode: 5,000 log lines into a stderr pipe nobody reads: the relay keeps relaying, and the dropped lines are counted',
   async (mode) => {
     const PEERS = 5000;
     const certs = makeCerts();
-    // Every rejection logged in full (no rate limit), so that the lines really overflow the pipe.
-    const relay = await RelayProcess.start([
-      '--mode',
-      mode,
-      '--stats-interval',
-      '0',
-      '--rejection-log',
-      `${PEERS}/60`,
-      ...identity(certs),
-    ]);
+    const relay = await startLoud(mode, PEERS, certs);
     const tail = await Tail.start(relay, certs);
     const seenBefore = relay.events.length;
-    relay.child.stderr!.pause(); // the test stops reading: the pipe and Node's buffer fill, then write(2) says EAGAIN
-
-    for (let i = 0; i < PEERS; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
+    await refuseWhileUnread(relay, PEERS);
     // Still relaying, with its stderr still unread.
     const sent = Array.from({ length: 200 }, (_, i) => message(i, 200, 'while stderr is full'));
     await sendUdp(relay.udpPort, sent);
@@ -60,11 +80,10 @@ test.each(['integrated', 'blocking'])(
     expect(report).toMatchObject({ level: 'warn', reason: 'stderr full' });
     expect(report.lines).toBeGreaterThan(0);
     // Every refusal is either logged or counted as dropped; none is lost silently, none is cut in half.
-    await until('every rejection accounted for', () => {
-      const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
-      return relay.all('subscriber-rejected').length + dropped === PEERS ? true : undefined;
-    });
-    const dropped = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+    await until('every rejection accounted for', () =>
+      relay.all('subscriber-rejected').length + droppedReported(relay) === PEERS ? true : undefined,
+    );
+    const dropped = droppedReported(relay);
     console.log(
       `${mode}: ${PEERS} rejections while stderr was unread: ${relay.all('subscriber-rejected').length} logged, ${dropped} dropped and reported`,
     );
@@ -81,19 +100,8 @@ test.each(['integrated', 'blocking'])(
   async (mode) => {
     const PEERS = 4000;
     const certs = makeCerts();
-    // Every refusal logged in full (no rate limit), so the burst really overflows the unread pipe.
-    const relay = await RelayProcess.start([
-      '--mode',
-      mode,
-      '--stats-interval',
-      '0',
-      '--rejection-log',
-      `${PEERS}/60`,
-      ...identity(certs),
-    ]);
-    relay.child.stderr!.pause();
-    // Each peer's line is logged (or dropped) before the relay closes its connection.
-    for (let i = 0; i < PEERS; i += 50) await Promise.all(Array.from({ length: 50 }, () => refusedPeer(relay.tlsPort)));
+    const relay = await startLoud(mode, PEERS, certs);
+    await refuseWhileUnread(relay, PEERS);
     relay.child.kill('SIGTERM');
     const closed = new Promise<number | null>((resolve) => relay.child.once('close', (code) => resolve(code))); // stderr read to its end
     relay.child.stderr!.resume();
@@ -102,7 +110,7 @@ test.each(['integrated', 'blocking'])(
     const last = relay.events[relay.events.length - 1];
     expect(last).toMatchObject({ event: 'stopped', level: 'info' });
     expect(relay.all('stopped')).toHaveLength(1);
-    const reported = relay.all('log-lines-dropped').reduce((sum, e) => sum + (e.lines as number), 0);
+    const reported = droppedReported(relay);
     const dropped = reported + ((last.log_lines_dropped as number | undefined) ?? 0);
     expect(dropped).toBeGreaterThan(0); // the pipe really was full
     expect(relay.all('subscriber-rejected').length + dropped).toBe(PEERS);

@@ -24,6 +24,7 @@ import {
   tempDir,
   writePem,
   identity,
+  clientIdentity,
 } from './relay-helpers';
 
 afterEach(cleanup);
@@ -81,14 +82,10 @@ test.each([
   [['--keepalive', '-1'], /--keepalive must be an integer from 0 to 32767/],
 ])('bad value %j: one line on stderr, exit code 2', (args, pattern) => {
   const certs = makeCerts();
-  const r = spawnSync(
-    process.execPath,
-    [LOGRELAY, '--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--tls', '127.0.0.1:0', ...args],
-    {
-      encoding: 'utf8',
-      timeout: 10000,
-    },
-  );
+  const r = spawnSync(process.execPath, [LOGRELAY, ...identity(certs), '--tls', '127.0.0.1:0', ...args], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(pattern);
   expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -99,7 +96,7 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
   '%s: queued messages are written, subscribers get close_notify, new connections are refused, exit 0',
   async (signal) => {
     const certs = makeCerts();
-    const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+    const relay = await RelayProcess.start(identity(certs));
     const tail = await Tail.start(relay, certs, ['--no-reconnect']);
     const openssl = await Tail.openssl(relay, certs);
     const sent = Array.from({ length: 500 }, (_, i) => message(i, 300, 'stop'));
@@ -129,7 +126,7 @@ test.each(['SIGTERM', 'SIGINT'] as const)(
 
 test('SIGHUP reloads certificate, key and CA for new connections: the old client certificate is refused, the new one accepted', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const old = await Tail.start(relay, certs);
   await Tail.start(relay, certs); // still accepted before the reload
 
@@ -157,12 +154,7 @@ test('SIGHUP reloads certificate, key and CA for new connections: the old client
     LOGTAIL,
     '--connect',
     relay.tls,
-    '--ca',
-    bothCas,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
+    ...clientIdentity({ ...certs, ca: bothCas }),
     '--no-reconnect',
   ]);
   const rejected = await relay.waitEvent('subscriber-rejected', () => true, 10000, from);
@@ -265,50 +257,57 @@ test.each(unreadable)(
   },
 );
 
-test.each(['integrated', 'blocking'])(
-  '%s mode: SIGHUP with a --ca file gone: reload-failed naming it, and the previous material stays in force',
-  async (mode) => {
-    const certs = makeCerts();
-    const relay = await RelayProcess.start(['--mode', mode, ...identity(certs)]);
-    const subscriber = { ...certs, ca: writePem(tempDir(), 'ca.pem', certs.caPair.cert) }; // logtail's copy stays
-    const before = await Tail.start(relay, subscriber);
-    fs.rmSync(certs.ca);
-    const from = relay.events.length;
-    relay.child.kill('SIGHUP');
-    const failed = await relay.waitEvent('reload-failed', () => true, 5000, from);
-    expect(failed.reason).toBe(`cannot read CA PEM (${certs.ca}): no such file or directory (ENOENT)`);
-    expect(relay.all('reloaded')).toHaveLength(0);
-    const after = await Tail.start(relay, subscriber);
-    const m = message(1, 100, 'after a failed reload');
-    await sendUdp(relay.udpPort, [m]);
-    expectMessages(await after.waitFor(1), [m]);
-    expectMessages(await before.waitFor(1), [m]);
-    expect(relay.all('subscriber-rejected')).toHaveLength(0);
-    expect(relay.all('task-crashed')).toEqual([]);
-    expect(await relay.stop()).toBe(0);
-  },
-  30000,
-);
-
-test('SIGHUP with a --ca file holding no certificate: reload-failed, and the previous certificate, key and CA stay in force', async () => {
+/**
+ * A reload that fails on a --ca file that `spoil` made unusable is logged as reload-failed with `reason` (given
+ * the file's path), and the previous certificate, key and CA stay in force: the subscriber connected before
+ * keeps receiving, and a new one is still verified against the CA loaded at start, not refused wholesale.
+ */
+async function failedReloadKeepsMaterial(
+  args: string[],
+  spoil: (ca: string) => void,
+  reason: (ca: string) => string,
+): Promise<void> {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start([...args, ...identity(certs)]);
   const subscriber = { ...certs, ca: writePem(tempDir(), 'ca.pem', certs.caPair.cert) }; // logtail's copy stays good
   const before = await Tail.start(relay, subscriber);
-  fs.writeFileSync(certs.ca, '');
+  spoil(certs.ca);
   const from = relay.events.length;
   relay.child.kill('SIGHUP');
   const failed = await relay.waitEvent('reload-failed', () => true, 5000, from);
-  expect(failed.reason).toBe(`no certificate in CA PEM (${certs.ca})`);
+  expect(failed.reason).toBe(reason(certs.ca));
   expect(relay.all('reloaded')).toHaveLength(0);
-  // New subscribers are still verified against the CA loaded at start, not refused wholesale.
   const after = await Tail.start(relay, subscriber);
   const m = message(1, 100, 'after a failed reload');
   await sendUdp(relay.udpPort, [m]);
   expectMessages(await after.waitFor(1), [m]);
   expectMessages(await before.waitFor(1), [m]);
   expect(relay.all('subscriber-rejected')).toHaveLength(0);
-}, 30000);
+  expect(relay.all('task-crashed')).toEqual([]);
+  expect(await relay.stop()).toBe(0);
+}
+
+test.each(['integrated', 'blocking'])(
+  '%s mode: SIGHUP with a --ca file gone: reload-failed naming it, and the previous material stays in force',
+  (mode) =>
+    failedReloadKeepsMaterial(
+      ['--mode', mode],
+      (ca) => fs.rmSync(ca),
+      (ca) => `cannot read CA PEM (${ca}): no such file or directory (ENOENT)`,
+    ),
+  30000,
+);
+
+test(
+  'SIGHUP with a --ca file holding no certificate: reload-failed, and the previous certificate, key and CA stay in force',
+  () =>
+    failedReloadKeepsMaterial(
+      [],
+      (ca) => fs.writeFileSync(ca, ''),
+      (ca) => `no certificate in CA PEM (${ca})`,
+    ),
+  30000,
+);
 
 test('stats: a line every --stats-interval seconds and one on SIGUSR1, with every field', async () => {
   const certs = makeCerts();

@@ -9,6 +9,7 @@ import * as net from 'net';
 import * as tls from 'tls';
 import { makeClientCert, makeDevCa } from '../lib';
 import {
+  clientIdentity,
   cleanup,
   exitOf,
   LOGRELAY,
@@ -110,12 +111,7 @@ test('host names: --udp and --tls localhost bind the first address localhost res
     LOGTAIL,
     '--connect',
     `localhost:${relay.tlsPort}`,
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
+    ...clientIdentity(certs),
   ]);
   const m = message(1, 100, 'by-name');
   await sendUdp(relay.udpPort, [m], { host: first.address });
@@ -127,7 +123,7 @@ test('host names: --udp and --tls localhost bind the first address localhost res
 
 test('a host name that does not resolve: one line naming it, exit 2 (logrelay at start, logtail before its first connect)', async () => {
   const certs = makeCerts();
-  const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+  const files = [...identity(certs)];
   for (const args of [
     ['--udp', 'nonexistent.invalid:514', '--tls', '127.0.0.1:0'],
     ['--udp', '127.0.0.1:0', '--tls', 'nonexistent.invalid:6514'],
@@ -140,16 +136,7 @@ test('a host name that does not resolve: one line naming it, exit 2 (logrelay at
       stderr: `logrelay: ${flag}: cannot resolve nonexistent.invalid (no such host) in ${args.find((a) => a.startsWith('nonexistent'))}\n`,
     });
   }
-  const tail = await runToExit(LOGTAIL, [
-    '--connect',
-    'nonexistent.invalid:6514',
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
-  ]);
+  const tail = await runToExit(LOGTAIL, ['--connect', 'nonexistent.invalid:6514', ...clientIdentity(certs)]);
   expect(tail).toEqual({
     code: 2,
     stdout: '',
@@ -159,7 +146,7 @@ test('a host name that does not resolve: one line naming it, exit 2 (logrelay at
 
 test("--log-level: warn keeps rejections and drops the relay's info lines; error drops both; a bad level is one line, exit 2", async () => {
   const certs = makeCerts();
-  const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+  const files = [...identity(certs)];
   const port = await new Promise<number>((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
       const p = (s.address() as net.AddressInfo).port;

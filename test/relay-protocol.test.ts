@@ -598,10 +598,7 @@ describe('--history-dir', () => {
     try {
       // No file of the relay's can grow past 64 KiB (EFBIG, as ENOSPC would). Each
       // segment fills up; the journal starts the next one after the batch it could not write.
-      const relay = await RelayProcess.start(
-        ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, '--history-dir', dir],
-        { fileSizeKiB: 64 },
-      );
+      const relay = await RelayProcess.start([...identity(certs), '--history-dir', dir], { fileSizeKiB: 64 });
       const sent = Array.from({ length: 2000 }, (_, i) => message(i, 200, 'full'));
       await sendUdp(relay.udpPort, sent, { batch: 32, pauseMs: 1 });
       await relay.statsUntil('received', (s) => s.received === 2000);

@@ -151,7 +151,7 @@ test('--fingerprint: a valid certificate not on the allowlist is refused', async
 
 test('a client certificate that is itself a CA (basicConstraints CA:TRUE), signed by the trusted CA, is refused and logged', async () => {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca]);
+  const relay = await RelayProcess.start(identity(certs));
   const caLeaf = opensslClientCert(
     certs.caPair,
     'a CA as subscriber',

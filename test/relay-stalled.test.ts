@@ -35,6 +35,7 @@ import {
   spawnChild,
   StatsLine,
   until,
+  identity,
 } from './relay-helpers';
 import * as fs from 'fs';
 
@@ -186,7 +187,7 @@ async function stalledAmongMany(policy: Policy): Promise<void> {
     ...['--queue', String(QUEUE), '--queue-bytes', String(QUEUE_BYTES), '--on-full', policy],
     // Every subscriber comes from 127.0.0.1: let a batch of 50 handshakes through at once.
     ...['--max-handshakes-per-ip', '64', '--stats-interval', '0'],
-    ...['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca],
+    ...[...identity(certs)],
   ]);
   const stopped = await stalledPeer(relay, certs);
   const healthy = await subscribers(relay, certs, HEALTHY, KEEP);

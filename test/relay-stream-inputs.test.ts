@@ -21,6 +21,8 @@ import {
   Tail,
   until,
   writePem,
+  identity,
+  LOGRELAY,
 } from './relay-helpers';
 import { opensslClientCert } from './tls-helpers';
 import { openFdList } from './helpers/fds';
@@ -36,10 +38,7 @@ interface Started {
 
 async function start(args: string[], options: { fdLimit?: number } = {}): Promise<Started> {
   const certs = makeCerts();
-  const relay = await RelayProcess.start(
-    ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca, ...args],
-    options,
-  );
+  const relay = await RelayProcess.start([...identity(certs), ...args], options);
   const listening = relay.all('listening')[0];
   const port = (field: string) =>
     Number(
@@ -400,13 +399,9 @@ describe('TLS input (RFC 5425)', () => {
     const certs = makeCerts();
     const run = (args: string[], demo = true) =>
       new Promise<{ code: number; stderr: string }>((resolve) => {
-        const identity = demo
-          ? ['--demo', makeCerts().dir]
-          : ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
-        execFile(
-          process.execPath,
-          [require('./relay-helpers').LOGRELAY, ...identity, '--tls', '127.0.0.1:0', ...args],
-          (e, _o, stderr) => resolve({ code: (e as { code?: number } | null)?.code ?? 0, stderr }),
+        const flags = demo ? ['--demo', makeCerts().dir] : identity(certs);
+        execFile(process.execPath, [LOGRELAY, ...flags, '--tls', '127.0.0.1:0', ...args], (e, _o, stderr) =>
+          resolve({ code: (e as { code?: number } | null)?.code ?? 0, stderr }),
         );
       });
     const cases: [string[], RegExp][] = [

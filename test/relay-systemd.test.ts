@@ -11,11 +11,13 @@ import * as path from 'path';
 import { DatagramSocket, WOULD_BLOCK } from '../lib';
 import { listenFds } from '../lib/relay/activation';
 import {
+  clientIdentity,
   cleanup,
   exitOf,
   freePort,
   LOGRELAY,
   LOGTAIL,
+  CertFiles,
   makeCerts,
   message,
   ROOT,
@@ -88,6 +90,46 @@ function stderrOf(child: ChildProcess): {
   };
 }
 
+/**
+ * systemd-socket-activate with its `activation` flags (which may end in a nested systemd-socket-activate
+ * and its own flags), running `node logrelay` with `relay` flags; its stderr is read from the start.
+ */
+function activate(activation: string[], relay: string[]): { child: ChildProcess; err: ReturnType<typeof stderrOf> } {
+  const child = spawnChild('systemd-socket-activate', [...activation, process.execPath, LOGRELAY, ...relay]);
+  return { child, err: stderrOf(child) };
+}
+
+/** Waits until systemd-socket-activate says it listens on 127.0.0.1:`port`, as fd 3. */
+function listeningOn(err: ReturnType<typeof stderrOf>, port: number, what: string): Promise<true> {
+  return until(
+    () => `the ${what} socket (stderr: ${err.text()})`,
+    () => (err.text().includes(`Listening on 127.0.0.1:${port} as 3.`) ? true : undefined),
+  );
+}
+
+/** The relay's `listening` line, once it has logged it (the relay starts at the first datagram or connection). */
+function relayListening(err: ReturnType<typeof stderrOf>): Promise<{ event: string; [k: string]: unknown }> {
+  return until(
+    () => `listening (stderr: ${err.text()})`,
+    () => err.events().find((e) => e.event === 'listening'),
+  );
+}
+
+/** What logtail subscribed at `tls` prints of the oldest `count` messages, after which it exits 0. */
+async function oldestMessages(tls: string, certs: CertFiles, count: number): Promise<string> {
+  const r = await runToExit(LOGTAIL, [
+    '--connect',
+    tls,
+    ...clientIdentity(certs),
+    '--from',
+    'oldest',
+    '--count',
+    String(count),
+  ]);
+  expect(r.code).toBe(0);
+  return r.stdout;
+}
+
 const haveActivate = spawnSync('systemd-socket-activate', ['--version']).status === 0;
 const haveAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
@@ -105,36 +147,19 @@ test.each(['integrated', 'blocking'])(
       const [udp, tcp] = [await freePort('udp'), await freePort('tcp')];
       // systemd-socket-activate passes on what it received: the outer one binds UDP and waits for the
       // first datagram, the inner one adds the TCP listener and names both, as two .socket units would.
-      const child = spawnChild('systemd-socket-activate', [
-        '--datagram',
-        `--listen=127.0.0.1:${udp}`,
-        `--setenv=NOTIFY_SOCKET=${notify.address}`,
-        'systemd-socket-activate',
-        `--listen=127.0.0.1:${tcp}`,
-        '--fdname=udp:tls',
-        '--setenv=NOTIFY_SOCKET',
-        process.execPath,
-        LOGRELAY,
-        '--json',
-        ...identity(certs),
-        '--stats-interval',
-        '0',
-        '--mode',
-        mode,
-      ]);
-      const err = stderrOf(child);
-      await until(
-        () => `the UDP socket (stderr: ${err.text()})`,
-        () => (err.text().includes(`Listening on 127.0.0.1:${udp} as 3.`) ? true : undefined),
+      const { child, err } = activate(
+        [
+          ...['--datagram', `--listen=127.0.0.1:${udp}`, `--setenv=NOTIFY_SOCKET=${notify.address}`],
+          ...['systemd-socket-activate', `--listen=127.0.0.1:${tcp}`, '--fdname=udp:tls', '--setenv=NOTIFY_SOCKET'],
+        ],
+        ['--json', ...identity(certs), '--stats-interval', '0', '--mode', mode],
       );
+      await listeningOn(err, udp, 'UDP');
       expect(notify.received).toEqual([]);
       // Nothing runs the relay yet: this datagram waits in the socket and starts it.
       const early = message(1, 120, 'before-start');
       await sendUdp(udp, [early]);
-      const listening = await until(
-        () => `listening (stderr: ${err.text()})`,
-        () => err.events().find((e) => e.event === 'listening'),
-      );
+      const listening = await relayListening(err);
       expect(listening).toMatchObject({ inputs: `127.0.0.1:${udp}`, tls: `127.0.0.1:${tcp}` });
       const ready = await notify.wait('READY');
       expect(ready).toEqual({
@@ -143,25 +168,7 @@ test.each(['integrated', 'blocking'])(
         STATUS: expect.stringMatching(/^0 subscribers; received \d+, delivered 0, dropped 0, rejected 0$/),
       });
 
-      const sub = spawnChild(process.execPath, [
-        LOGTAIL,
-        '--connect',
-        `127.0.0.1:${tcp}`,
-        '--ca',
-        certs.ca,
-        '--cert',
-        certs.clientCert,
-        '--key',
-        certs.clientKey,
-        '--from',
-        'oldest',
-        '--count',
-        '1',
-      ]);
-      let out = '';
-      sub.stdout!.on('data', (c: Buffer) => (out += c));
-      expect(await exitOf(sub)).toBe(0);
-      expect(out).toBe(early.toString() + '\n');
+      expect(await oldestMessages(`127.0.0.1:${tcp}`, certs, 1)).toBe(early.toString() + '\n');
 
       let from = notify.received.length;
       child.kill('SIGUSR1');
@@ -198,19 +205,10 @@ test('socket activation of a unix datagram input, notify socket in the abstract 
   const sender = new DatagramSocket('unix');
   try {
     const sock = path.join(dir, 'log');
-    const child = spawnChild('systemd-socket-activate', [
-      '--datagram',
-      `--listen=${sock}`,
-      '--fdname=unix',
-      `--setenv=NOTIFY_SOCKET=${notify.address}`,
-      process.execPath,
-      LOGRELAY,
-      '--json',
-      '--tls',
-      '127.0.0.1:0',
-      ...identity(certs),
-    ]);
-    const err = stderrOf(child);
+    const { child, err } = activate(
+      ['--datagram', `--listen=${sock}`, '--fdname=unix', `--setenv=NOTIFY_SOCKET=${notify.address}`],
+      ['--json', '--tls', '127.0.0.1:0', ...identity(certs)],
+    );
     await until(
       () => `the unix socket (stderr: ${err.text()})`,
       () => (fs.existsSync(sock) ? true : undefined),
@@ -221,25 +219,7 @@ test('socket activation of a unix datagram input, notify socket in the abstract 
     const listening = err.events().find((e) => e.event === 'listening')!;
     // The relay's own listener, and no default UDP input: an activated input is an input.
     expect(listening).toMatchObject({ inputs: sock, tls: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
-    const sub = spawnChild(process.execPath, [
-      LOGTAIL,
-      '--connect',
-      String(listening.tls),
-      '--ca',
-      certs.ca,
-      '--cert',
-      certs.clientCert,
-      '--key',
-      certs.clientKey,
-      '--from',
-      'oldest',
-      '--count',
-      '1',
-    ]);
-    let out = '';
-    sub.stdout!.on('data', (c: Buffer) => (out += c));
-    expect(await exitOf(sub)).toBe(0);
-    expect(out).toBe(early.toString() + '\n');
+    expect(await oldestMessages(String(listening.tls), certs, 1)).toBe(early.toString() + '\n');
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
     // The socket file belongs to whoever bound it (systemd): the relay leaves it.
@@ -253,52 +233,19 @@ test('socket activation of a unix datagram input, notify socket in the abstract 
 test('socket activation of a TCP syslog input (named tcp): the connection that started the relay is accepted, its messages delivered', async () => {
   const certs = makeCerts();
   const tcp = await freePort('tcp');
-  const child = spawnChild('systemd-socket-activate', [
-    `--listen=127.0.0.1:${tcp}`,
-    '--fdname=tcp',
-    process.execPath,
-    LOGRELAY,
-    '--json',
-    '--tls',
-    '127.0.0.1:0',
-    ...identity(certs),
-    '--stats-interval',
-    '0',
-  ]);
-  const err = stderrOf(child);
-  await until(
-    () => `the TCP socket (stderr: ${err.text()})`,
-    () => (err.text().includes(`Listening on 127.0.0.1:${tcp} as 3.`) ? true : undefined),
+  const { child, err } = activate(
+    [`--listen=127.0.0.1:${tcp}`, '--fdname=tcp'],
+    ['--json', '--tls', '127.0.0.1:0', ...identity(certs), '--stats-interval', '0'],
   );
+  await listeningOn(err, tcp, 'TCP');
   // This connection starts the relay; it waits in the backlog of the socket the relay inherits.
   const sender = net.connect(tcp, '127.0.0.1');
   const lines = [message(1, 60, 'activated-tcp'), message(2, 60, 'activated-tcp')];
   sender.write(Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
-  const listening = await until(
-    () => `listening (stderr: ${err.text()})`,
-    () => err.events().find((e) => e.event === 'listening'),
-  );
+  const listening = await relayListening(err);
   // No default UDP input: an activated TCP input is an input.
   expect(listening).toMatchObject({ inputs: '', tcp: `127.0.0.1:${tcp}` });
-  const sub = spawnChild(process.execPath, [
-    LOGTAIL,
-    '--connect',
-    String(listening.tls),
-    '--ca',
-    certs.ca,
-    '--cert',
-    certs.clientCert,
-    '--key',
-    certs.clientKey,
-    '--from',
-    'oldest',
-    '--count',
-    '2',
-  ]);
-  let out = '';
-  sub.stdout!.on('data', (c: Buffer) => (out += c));
-  expect(await exitOf(sub)).toBe(0);
-  expect(out).toBe(lines.map((l) => l.toString() + '\n').join(''));
+  expect(await oldestMessages(String(listening.tls), certs, 2)).toBe(lines.map((l) => l.toString() + '\n').join(''));
   sender.destroy();
   child.kill('SIGTERM');
   expect(await exitOf(child)).toBe(0);
@@ -306,7 +253,7 @@ test('socket activation of a TCP syslog input (named tcp): the connection that s
 
 test('socket activation mistakes are one line and exit 2: a TCP socket named udp, a name that is no listener flag, --tls given twice', async () => {
   const certs = makeCerts();
-  const files = ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+  const files = identity(certs);
   const cases: [string[], string][] = [
     [['--fdname=udp'], 'logrelay: inherited fd 3 named "udp" is a listening TCP socket, not a UDP socket'],
     [
@@ -321,19 +268,8 @@ test('socket activation mistakes are one line and exit 2: a TCP socket named udp
   for (const [args, expected] of cases) {
     const port = await freePort('tcp');
     const relayArgs = args.filter((a) => !a.startsWith('--fdname'));
-    const child = spawnChild('systemd-socket-activate', [
-      `--listen=127.0.0.1:${port}`,
-      args[0],
-      process.execPath,
-      LOGRELAY,
-      ...relayArgs,
-      ...files,
-    ]);
-    const err = stderrOf(child);
-    await until(
-      () => `the TCP socket (stderr: ${err.text()})`,
-      () => (err.text().includes(`as 3.`) ? true : undefined),
-    );
+    const { child, err } = activate([`--listen=127.0.0.1:${port}`, args[0]], [...relayArgs, ...files]);
+    await listeningOn(err, port, 'TCP');
     // A connection starts the relay, as it would under systemd.
     const knock = net.connect(port, '127.0.0.1').on('error', () => undefined);
     expect(await exitOf(child)).toBe(2);

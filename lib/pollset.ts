@@ -95,6 +95,15 @@ export class Pollset<T = number> implements Disposable {
   /** Compiled-in backends, best first, e.g. `['epoll', 'poll']`. */
   static readonly backends: readonly Backend[] = Object.freeze(native.backends() as Backend[]);
 
+  /** The bits of the `flags` that {@link forEachEvent} passes: one per boolean of a {@link PollEvent}. */
+  static readonly flags: Readonly<Record<'read' | 'write' | 'priority' | 'hangup' | 'error', number>> = Object.freeze({
+    read: Flag.Read,
+    write: Flag.Write,
+    priority: Flag.Priority,
+    hangup: Flag.Hangup,
+    error: Flag.Error,
+  });
+
   /** The backend in use. */
   readonly backend: Backend;
 
@@ -213,8 +222,9 @@ export class Pollset<T = number> implements Disposable {
   }
 
   /**
-   * @internal The same events as {@link events}, with the same skipping rules, as raw `(fd, flags)`
-   * calls (flags: the native `Flag` bits): no object per event, for the scheduler's hot path.
+   * The same events as {@link events}, with the same skipping rules, as `onEvent(fd, flags)` calls
+   * where `flags` is a set of {@link Pollset.flags} bits: no object per event, for a dispatcher on a
+   * hot path (the loop's scheduler uses it). The fd's `obj` is not passed: the caller maps fds itself.
    */
   forEachEvent(onEvent: (fd: number, flags: number) => void): void {
     const events = this.#events;

@@ -140,6 +140,36 @@ describe.each(Pollset.backends)('%s backend', (backend) => {
     closeAll(...a, ...b);
   });
 
+  test('forEachEvent: the same fds and readiness as events(), as Pollset.flags bits, with the same skipping', () => {
+    const a = pipe();
+    const b = pipe();
+    const [s1, s2] = socketpair();
+    ps.insert(a[0], 'r', 'a');
+    ps.insert(b[0], 'r', 'b');
+    ps.insert(s1, 'rw', 's');
+    write(a[1], Buffer.from('x'));
+    close(s2); // s1: readable (end of file), writable until the kernel sees the hang-up, hung up
+    expect(ps.wait(1000)).toBe(2);
+    const { read: R, write: W, priority: P, hangup: H, error: E } = Pollset.flags;
+    expect(new Set([R, W, P, H, E]).size).toBe(5);
+    const asBits = (e: { read: boolean; write: boolean; priority: boolean; hangup: boolean; error: boolean }) =>
+      (e.read ? R : 0) | (e.write ? W : 0) | (e.priority ? P : 0) | (e.hangup ? H : 0) | (e.error ? E : 0);
+    const expected = [...ps.events()].map((e) => [e.fd, asBits(e)]);
+    const seen: number[][] = [];
+    ps.forEachEvent((fd, flags) => seen.push([fd, flags]));
+    expect(seen).toEqual(expected);
+    expect(seen.find(([fd]) => fd === a[0])?.[1]).toBe(R);
+    expect((seen.find(([fd]) => fd === s1)?.[1] ?? 0) & R).toBe(R);
+    // An fd removed during the calls is skipped, as in events().
+    const calls: number[] = [];
+    ps.forEachEvent((fd) => {
+      calls.push(fd);
+      ps.remove(fd === a[0] ? s1 : a[0]);
+    });
+    expect(calls).toHaveLength(1);
+    closeAll(...a, ...b, s1);
+  });
+
   test('inserting during iteration never yields garbage', () => {
     const a = pipe();
     ps.insert(a[0], 'r', 'a');

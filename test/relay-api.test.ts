@@ -1,9 +1,14 @@
 /**
  * The Relay class used from code: `stop({ drainMs })` takes an integer from 0 to 2³¹−1 ms like the
  * relay's other time options; anything else is a RangeError naming drainMs, and the relay runs on.
+ * Options that cannot work are refused in the constructor; a start that cannot bind says why.
  */
-import { createLogger, Relay, RelayOptions } from '../lib';
-import { CertFiles, cleanup, makeCerts } from './relay-helpers';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { close, createLogger, Relay, RelayOptions, tcp } from '../lib';
+import { CertFiles, cleanup, makeCerts, ROOT } from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -71,4 +76,57 @@ test('keepAliveS: an integer from 0 (off) to 32767 seconds, else a RangeError na
     );
   }
   for (const keepAliveS of [0, 1, 32767]) expect(() => new Relay({ ...base, keepAliveS })).not.toThrow();
+});
+
+// The relay runs in a child: as root it is made another user (root may unlink anything), so that on every
+// machine the directory refuses the unlink. The old socket file is left by a process that has exited.
+test('a stale unix socket file that cannot be removed fails start with that error (EACCES and the path), not EADDRINUSE', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-stale-'));
+  const sock = path.join(dir, 'in.sock');
+  execFileSync(process.execPath, [
+    '-e',
+    `require(${JSON.stringify(path.join(ROOT, 'dist'))}).bindDatagram('unix', ${JSON.stringify(sock)})`,
+  ]);
+  expect(fs.lstatSync(sock).isSocket()).toBe(true);
+  fs.chmodSync(dir, 0o555);
+  const script = `
+    const { Relay, createLogger, makeDevCa, makeServerCert } = require(${JSON.stringify(path.join(ROOT, 'dist'))});
+    const ca = makeDevCa({ cn: 'stale CA' });
+    const server = makeServerCert(ca, { cn: 'stale server' });
+    const relay = new Relay(
+      { unix: [${JSON.stringify(sock)}], tls: '127.0.0.1:0', cert: server.cert, key: server.key, ca: ca.cert, statsIntervalS: 0 },
+      createLogger({ write: () => {} }),
+    );
+    relay.start().then(
+      () => relay.stop().then(() => console.log(JSON.stringify({ started: true }))),
+      (e) => console.log(JSON.stringify({ code: e.code, message: e.message })),
+    );`;
+  const asOther = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  try {
+    const out = execFileSync(process.execPath, ['-e', script], { ...asOther, encoding: 'utf8', timeout: 20_000 });
+    const result = JSON.parse(out.trim());
+    expect(result).toEqual({ code: 'EACCES', message: expect.stringContaining(sock) });
+    expect(fs.lstatSync(sock).isSocket()).toBe(true);
+  } finally {
+    fs.chmodSync(dir, 0o755);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 30000);
+
+test("a TLS input passed in listenFds['tls-in'] needs inCa unless inVerify is none, as a tlsIn address does", () => {
+  const certs = makeCerts();
+  const fd = tcp.listen('127.0.0.1:0');
+  try {
+    const passed = { ...options(certs), udp: [], listenFds: { 'tls-in': [fd] } };
+    expect(() => new Relay(passed)).toThrow(
+      new RangeError(
+        "relay option inCa is required for TLS inputs (tlsIn, listenFds['tls-in']) unless inVerify is none",
+      ),
+    );
+    expect(() => new Relay({ ...passed, tlsIn: ['127.0.0.1:0'], listenFds: {} })).toThrow(/inCa is required/);
+    expect(new Relay({ ...passed, inVerify: 'none' }).options.listenFds).toEqual({ 'tls-in': [fd] });
+    expect(new Relay({ ...passed, inCa: { file: certs.ca } }).options.inVerify).toBe('require');
+  } finally {
+    close(fd);
+  }
 });

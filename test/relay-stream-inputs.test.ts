@@ -7,8 +7,9 @@
  */
 import * as fs from 'fs';
 import * as net from 'net';
+import * as path from 'path';
 import * as tls from 'tls';
-import { createLogger, makeClientCert, makeDevCa, Relay } from '../lib';
+import { createLogger, makeClientCert, makeDevCa, Relay, RelayOptions, tcp as tcpSocket } from '../lib';
 import {
   cleanup,
   CertFiles,
@@ -470,6 +471,78 @@ test('from code: listening.tcp names each TCP input (IPv4 and IPv6), relay.stats
     expect(stats.streamInputs[listening.tcp[0]].received).toBe(0);
     expect([stats.received, stats.bytesIn, stats.history.messages]).toEqual([2, 13, 2]);
     expect(lines.some((l) => l.includes('sender-disconnected') && l.includes('address=[::1]:'))).toBe(true);
+  } finally {
+    await relay.stop();
+  }
+}, 30000);
+
+/** A relay made from code with `certs`, listening for subscribers on a free port, that logs nothing. */
+function quietRelay(certs: CertFiles, inputs: Partial<RelayOptions>): Relay {
+  return new Relay(
+    {
+      tls: '127.0.0.1:0',
+      cert: { file: certs.serverCert },
+      key: { file: certs.serverKey },
+      ca: { file: certs.ca },
+      statsIntervalS: 0,
+      ...inputs,
+    },
+    createLogger({ write: () => {} }),
+  );
+}
+
+test('from code: an adopted TCP socket (listenFds.tcp) is listed in listening.tcp, not tlsIn, and counts as that input', async () => {
+  const fd = tcpSocket.listen('127.0.0.1:0');
+  const relay = quietRelay(makeCerts(), { tcp: ['127.0.0.1:0'], listenFds: { tcp: [fd] } });
+  const listening = await relay.start();
+  try {
+    expect(listening.tlsIn).toEqual([]);
+    expect(listening.tcp).toEqual([
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    ]);
+    const adopted = listening.tcp[1];
+    const sender = net.connect(Number(adopted.split(':').pop()), '127.0.0.1');
+    sender.end('adopted\n');
+    await until('the message', () => (relay.stats().streamInputs[adopted]?.received === 1 ? true : undefined));
+  } finally {
+    await relay.stop();
+  }
+}, 30000);
+
+test('from code: a stream input on a unix path takes senders that did not bind a path (no TCP keepalive on them)', async () => {
+  const certs = makeCerts();
+  const sock = path.join(certs.dir, 'in.sock');
+  const relay = quietRelay(certs, { tcp: [sock] });
+  const listening = await relay.start();
+  try {
+    expect(listening.tcp).toEqual([sock]);
+    const sender = net.connect(sock);
+    sender.on('error', () => {}); // a reset is what the assertions below report
+    sender.end('over a unix stream socket\n');
+    await until(
+      () => `the message (stats: ${JSON.stringify(relay.stats().streamInputs[sock])})`,
+      () => (relay.stats().streamInputs[sock].received === 1 ? true : undefined),
+    );
+    expect(relay.stats().streamInputs[sock]).toMatchObject({ accepted: 1, rejected: 0 });
+  } finally {
+    await relay.stop();
+  }
+}, 30000);
+
+test('from code: a reload keeps serving a TLS input passed only by socket activation (listenFds tls-in)', async () => {
+  const certs = makeCerts();
+  const fd = tcpSocket.listen('127.0.0.1:0');
+  const relay = quietRelay(certs, { listenFds: { 'tls-in': [fd] }, inVerify: 'none' });
+  const listening = await relay.start();
+  try {
+    expect(await relay.reload()).toBe(true);
+    const port = Number(listening.tlsIn[0].split(':').pop());
+    expect(await tlsSend(port, fs.readFileSync(certs.ca, 'utf8'), {}, octet(message(1, 100)))).toBe('sent');
+    await until(
+      () => `the message (stats: ${JSON.stringify(relay.stats().streamInputs)})`,
+      () => (relay.stats().streamInputs[listening.tlsIn[0]].received === 1 ? true : undefined),
+    );
   } finally {
     await relay.stop();
   }

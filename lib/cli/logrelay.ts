@@ -5,6 +5,7 @@ import { Pollset } from '../pollset';
 import { createLogger, Logger } from '../relay/log';
 import { DEFAULT_DEMO_DIR, ensureDemo } from '../relay/demo';
 import { defaults, limits, normalizeFingerprint, RelayOptions } from '../relay/options';
+import { inputCounts } from '../relay/inputs';
 import { Relay } from '../relay/relay';
 import { monotonicUsec, Notifier } from '../relay/sdnotify';
 import { checkNames, listenFds } from '../relay/activation';
@@ -235,18 +236,14 @@ export function relayOptions(
       'a socket named tls-in was passed by socket activation: it needs --in-ca FILE (or --in-verify none)',
     );
   }
-  const anyInput =
-    udp.length ||
-    unix.length ||
-    streams.tcp!.length ||
-    streams.tlsIn!.length ||
-    ['udp', 'unix', 'tcp', 'tls-in'].some((n) => inherited.has(n));
+  const listenFds = Object.fromEntries(inherited);
+  const inputs = inputCounts({ udp, unix, ...streams, listenFds });
   const options: RelayOptions = {
-    udp: anyInput ? udp : ['127.0.0.1:5514'],
+    udp: inputs.datagram + inputs.stream > 0 ? udp : ['127.0.0.1:5514'],
     unix,
     ...streams,
     tls: checkAddress('tls', flags.string('tls', '127.0.0.1:6514')!),
-    listenFds: Object.fromEntries(inherited),
+    listenFds,
     logLevel: flags.choice('log-level', LEVELS, 'info'),
     cert: file('cert', demo?.serverCert),
     key: file('key', demo?.serverKey),

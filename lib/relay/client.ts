@@ -10,7 +10,7 @@
 import { Buffer } from 'buffer';
 import { Deframer, Framing, unescapeLf } from './framing';
 
-/** The ALPN name a subscriber offers to speak this protocol (the version is part of the name). */
+/** The ALPN name of the protocol, offered by a subscriber and selected by the relay (the version is part of the name). */
 export const PROTOCOL = 'logrelay/1';
 
 /** Longest line accepted (LF excluded): frame headers are short; a TIME line holds a source address or unix path. */
@@ -144,21 +144,6 @@ export class FrameParser {
   /** How far #buf was already searched for LF (a line arriving byte by byte is scanned once). */
   #scanned = 0;
   #failed: ProtocolError | undefined;
-
-  /** Bytes received that do not complete a frame yet. */
-  get pendingBytes(): number {
-    const s = this.#state;
-    return this.#buf.length + (s.at === 'payload' ? s.have : 0);
-  }
-
-  /** True between a TIME frame and its MSG frame, or inside a frame's line or payload. */
-  get inFrame(): boolean {
-    return (
-      this.pendingBytes > 0 ||
-      this.#state.at === 'time' ||
-      (this.#state.at === 'frame' && this.#state.meta !== undefined)
-    );
-  }
 
   push(chunk: Uint8Array): Frame[] {
     if (this.#failed) throw this.#failed;

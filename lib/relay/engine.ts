@@ -16,6 +16,7 @@ import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
 import { Eviction, PendingHandshakes, sourceOf } from './handshakes';
+import { INPUT_KINDS, inputsOf, STREAM_INPUT_NAMES } from './inputs';
 import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
@@ -69,13 +70,13 @@ function errorText(e: unknown): string {
   return err?.reason ?? err?.message ?? String(e);
 }
 
-/** Removes a stale unix socket file so bind can take the path; never removes anything else. */
+/**
+ * Removes a stale unix socket file so bind can take the path; never removes anything else. Only its
+ * absence is quiet: an unlink the directory refuses (EACCES, EPERM) is the reason bind would fail,
+ * and bind itself would say only EADDRINUSE.
+ */
 function clearSocketFile(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // absent: nothing to clear
-  }
+  if (lstatSync(path, { throwIfNoEntry: false })?.isSocket()) unlinkSync(path);
 }
 
 /** A TLS stream as a subscriber writes to it. */
@@ -161,11 +162,11 @@ export class RelayEngine {
     try {
       const inherited = o.listenFds;
       for (const fd of inherited.udp ?? []) {
-        const family = takeInherited(fd, 'udp', ['udp']);
+        const family = takeInherited(fd, 'udp', [INPUT_KINDS.udp.socket]);
         this.#inputs.push(new UdpSocket(family === 'ipv6' ? 'udp6' : 'udp4', { ...inputOptions(o.queue), fd }));
       }
       for (const fd of inherited.unix ?? []) {
-        takeInherited(fd, 'unix', ['unix-dgram']);
+        takeInherited(fd, 'unix', [INPUT_KINDS.unix.socket]);
         this.#inputs.push(new UnixDatagramSocket({ ...inputOptions(o.queue), fd }));
       }
       for (const addr of o.udp) this.#inputs.push(UdpSocket.bindTo(addr, inputOptions(o.queue)));
@@ -241,7 +242,7 @@ export class RelayEngine {
     const next = this.#makeContext();
     let nextIn: TlsContext | undefined;
     try {
-      nextIn = this.options.tlsIn.length > 0 ? this.#makeInContext() : undefined;
+      nextIn = inputsOf(this.options, 'tls-in') > 0 ? this.#makeInContext() : undefined;
     } catch (e) {
       next.free?.();
       throw e;
@@ -300,7 +301,7 @@ export class RelayEngine {
   /** Binds the TCP and TLS inputs (their accept tasks start with the others). */
   #startStreamInputs(): void {
     const o = this.options;
-    if (o.tlsIn.length > 0 || (o.listenFds['tls-in']?.length ?? 0) > 0) this.#inContext = this.#makeInContext();
+    if (inputsOf(o, 'tls-in') > 0) this.#inContext = this.#makeInContext();
     const config = {
       maxMessage: o.maxMessage,
       maxSenders: o.maxSenders,
@@ -314,18 +315,15 @@ export class RelayEngine {
       verify: o.inVerify,
       context: () => this.#inContext!,
     };
-    // Sockets passed by socket activation (named tcp and tls-in) come after the configured addresses.
-    const adopted = (name: string) =>
-      (o.listenFds[name] ?? []).map((fd) => {
-        takeInherited(fd, name, ['tcp-listen']);
-        return { fd, address: `fd ${fd}` };
+    // Kind by kind, the sockets passed by socket activation under its name come after its configured addresses.
+    const kinds = STREAM_INPUT_NAMES.flatMap((name) => {
+      const { option, socket, transport: kind } = INPUT_KINDS[name];
+      const adopted = (o.listenFds[name] ?? []).map((fd) => {
+        takeInherited(fd, name, [socket]);
+        return { kind, fd, address: `fd ${fd}` };
       });
-    const kinds = [
-      ...o.tcp.map((address) => ({ kind: 'tcp' as const, address })),
-      ...adopted('tcp').map((a) => ({ kind: 'tcp' as const, ...a })),
-      ...o.tlsIn.map((address) => ({ kind: 'tls' as const, address })),
-      ...adopted('tls-in').map((a) => ({ kind: 'tls' as const, ...a })),
-    ];
+      return [...o[option].map((address) => ({ kind, address })), ...adopted];
+    });
     kinds.forEach((input, index) => {
       this.#streamInputs.push(
         new StreamInput({ ...config, ...input, index }, this.loop, this.#appender, this.counters, this.log),

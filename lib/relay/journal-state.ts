@@ -1,7 +1,8 @@
 /**
- * The small files of a journal directory besides its segments, and how they are written: atomically (temp file,
- * fdatasync, rename, directory fsync), so that after any crash a reader finds either the old content or the new,
- * never a mix.
+ * The small files of a journal directory besides its segments — `lock`, `log-id`, `state` — and how they are
+ * written: atomically (temp file, fdatasync, rename, directory fsync), so that after any crash a reader finds
+ * either the old content or the new, never a mix. Also what `state` says about seqs a lost run handed out
+ * ({@link lostRange}).
  *
  * `state` holds what the next start needs to know about the run that wrote it:
  * ```
@@ -15,8 +16,10 @@
  * still there) from one after a power cut or a machine crash (another boot: the disk may have lost records that
  * subscribers already received), see {@link Journal.open}.
  */
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { lockExclusive } from '../fd';
 
 /** An error with a `code` and the `path` it is about. */
 export interface JournalError extends Error {
@@ -72,6 +75,7 @@ export interface RunState {
 }
 
 export const STATE_FILE = 'state';
+const LOG_ID = /^[0-9a-f]{16}$/;
 const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
 /**
@@ -83,6 +87,8 @@ export function currentBootId(): string | null {
     const id = fs.readFileSync(BOOT_ID_FILE, 'utf8').trim();
     return /^[0-9a-f-]{8,64}$/.test(id) ? id : null;
   } catch {
+    // No such file (not Linux, or no /proc): without an id every unclean stop counts as a reboot, which
+    // costs a jump of the seqs but never repeats one.
     return null;
   }
 }
@@ -118,4 +124,85 @@ export function writeState(dir: string, state: RunState): void {
     STATE_FILE,
     `reserved ${state.reserved}\nboot ${state.boot ?? '-'}\nfsync ${state.fsync}\nclean ${state.clean ? 1 : 0}\nfailed ${state.failedTail ? 1 : 0}\n`,
   );
+}
+
+/**
+ * The seqs the previous run may have handed out that are no longer on disk, or undefined; `recoveredNext` is the
+ * seq after the records recovery found, `boot` this boot's id.
+ */
+export function lostRange(
+  previous: RunState | null,
+  boot: string | null,
+  recoveredNext: number,
+): { from: number; to: number } | undefined {
+  // The last append failed and no later one covered its seqs: they may have been delivered from memory.
+  if (previous?.failedTail && previous.reserved > recoveredNext)
+    return { from: recoveredNext, to: previous.reserved - 1 };
+  // Same boot: the relay stopped but the machine did not, so the page cache held every record that was ever
+  // appended and recovery saw them all. Another boot after an unclean stop, without `always`: the disk may
+  // have lost records whose seqs were handed out; only the reservation still bounds them.
+  if (
+    previous === null ||
+    previous.clean ||
+    previous.fsync === 'always' ||
+    (previous.boot !== null && boot !== null && previous.boot === boot) ||
+    previous.reserved <= recoveredNext
+  ) {
+    return undefined;
+  }
+  return { from: recoveredNext, to: previous.reserved - 1 };
+}
+
+/** Takes the directory's lock; returns the lock file's fd, which holds the lock until it is closed. */
+export function lockDir(dir: string): number {
+  const file = path.join(dir, 'lock');
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  try {
+    lockExclusive(fd);
+  } catch (err) {
+    let holder = '';
+    try {
+      holder = fs.readFileSync(file, 'utf8').trim();
+    } catch {
+      // The pid is only for the message.
+    }
+    fs.closeSync(fd);
+    const code = (err as { code?: string }).code;
+    if (code !== 'EWOULDBLOCK' && code !== 'EAGAIN') throw err;
+    const who = /^\d+$/.test(holder) ? `process ${holder}` : 'another process';
+    throw journalError('ERR_JOURNAL_LOCKED', `history dir ${dir} is in use by ${who} (lock held on ${file})`, dir, err);
+  }
+  fs.ftruncateSync(fd, 0);
+  fs.writeSync(fd, `${process.pid}\n`, 0);
+  return fd;
+}
+
+/** The directory's log id, made if the directory holds no log yet. */
+export function readLogId(dir: string, hasSegments: boolean): string {
+  const file = path.join(dir, 'log-id');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
+    if (hasSegments) {
+      throw journalError(
+        'ERR_JOURNAL_LOG_ID',
+        `history dir ${dir} has segment files but no log-id file: restore it or empty the directory`,
+        file,
+      );
+    }
+    const logId = randomBytes(8).toString('hex');
+    writeFileAtomic(dir, 'log-id', `${logId}\n`);
+    return logId;
+  }
+  const logId = text.trim();
+  if (!LOG_ID.test(logId)) {
+    throw journalError(
+      'ERR_JOURNAL_LOG_ID',
+      `${file} does not hold a log id (16 hex digits): restore it or empty the directory`,
+      file,
+    );
+  }
+  return logId;
 }

@@ -76,19 +76,19 @@
  * Seqs are JS numbers: appending beyond Number.MAX_SAFE_INTEGER (2^53 - 1; 285 years at a million messages a
  * second) is refused.
  */
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { lockExclusive } from '../fd';
 import { encodeHeader, HEADER_BYTES, JournalRecord, RecordEncoder, scanSegment } from './journal-format';
 import {
   currentBootId,
   journalError,
+  lockDir,
+  lostRange,
+  readLogId,
   readState,
   RunState,
   STATE_FILE,
   syncDir,
-  writeFileAtomic,
   writeState,
 } from './journal-state';
 
@@ -140,7 +140,6 @@ const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 export const RESERVE_STEP = 65536;
 const MAX_RESERVE_STEP = 1 << 24;
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
-const LOG_ID = /^[0-9a-f]{16}$/;
 const POLICIES: readonly FsyncPolicy[] = ['never', 'interval', 'always'];
 
 function segmentName(firstSeq: number): string {
@@ -165,60 +164,6 @@ function checkOptions(options: JournalOptions): Required<JournalOptions> {
     bad(`segmentBytes must be an integer > ${HEADER_BYTES} (got ${String(segmentBytes)})`);
   }
   return { ...options, segmentBytes };
-}
-
-/** Takes the directory's lock; returns the lock file's fd, which holds the lock until it is closed. */
-function lockDir(dir: string): number {
-  const file = path.join(dir, 'lock');
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-  try {
-    lockExclusive(fd);
-  } catch (err) {
-    let holder = '';
-    try {
-      holder = fs.readFileSync(file, 'utf8').trim();
-    } catch {
-      // The pid is only for the message.
-    }
-    fs.closeSync(fd);
-    const code = (err as { code?: string }).code;
-    if (code !== 'EWOULDBLOCK' && code !== 'EAGAIN') throw err;
-    const who = /^\d+$/.test(holder) ? `process ${holder}` : 'another process';
-    throw journalError('ERR_JOURNAL_LOCKED', `history dir ${dir} is in use by ${who} (lock held on ${file})`, dir, err);
-  }
-  fs.ftruncateSync(fd, 0);
-  fs.writeSync(fd, `${process.pid}\n`, 0);
-  return fd;
-}
-
-/** The directory's log id, made if the directory holds no log yet. */
-function readLogId(dir: string, hasSegments: boolean): string {
-  const file = path.join(dir, 'log-id');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENOENT') throw err;
-    if (hasSegments) {
-      throw journalError(
-        'ERR_JOURNAL_LOG_ID',
-        `history dir ${dir} has segment files but no log-id file: restore it or empty the directory`,
-        file,
-      );
-    }
-    const logId = randomBytes(8).toString('hex');
-    writeFileAtomic(dir, 'log-id', `${logId}\n`);
-    return logId;
-  }
-  const logId = text.trim();
-  if (!LOG_ID.test(logId)) {
-    throw journalError(
-      'ERR_JOURNAL_LOG_ID',
-      `${file} does not hold a log id (16 hex digits): restore it or empty the directory`,
-      file,
-    );
-  }
-  return logId;
 }
 
 function listSegments(dir: string): number[] {
@@ -250,7 +195,6 @@ export class Journal {
   private unsyncedNames = new Set<number>();
   /** Every seq handed out is below this, on disk (see journal-state.ts). */
   private reserved = 1;
-  private reservations = 0;
   /** When the reservation was last written, and nextSeq then (for the rate in step()). */
   private reservedAt = process.hrtime.bigint();
   private reservedFrom = 1;
@@ -318,25 +262,6 @@ export class Journal {
     return recovery;
   }
 
-  /** The seqs the previous run may have handed out that no longer are on disk, or undefined. */
-  private lostRange(previous: RunState | null, recoveredNext: number): Recovery['lost'] {
-    // Same boot: the relay stopped but the machine did not, so the page cache held every record that was ever
-    // appended and recovery saw them all. Another boot after an unclean stop, without `always`: the disk may
-    // have lost records whose seqs were handed out; only the reservation still bounds them.
-    if (previous?.failedTail && previous.reserved > recoveredNext)
-      return { from: recoveredNext, to: previous.reserved - 1 };
-    if (
-      previous === null ||
-      previous.clean ||
-      previous.fsync === 'always' ||
-      (previous.boot !== null && this.boot !== null && previous.boot === this.boot) ||
-      previous.reserved <= recoveredNext
-    ) {
-      return undefined;
-    }
-    return { from: recoveredNext, to: previous.reserved - 1 };
-  }
-
   private state(clean: boolean): RunState {
     return { reserved: this.reserved, boot: this.boot, fsync: this.options.fsync, clean, failedTail: this.failedTail };
   }
@@ -346,7 +271,7 @@ export class Journal {
     const runs: JournalRecord[][] = [];
     const segs = this.segments;
     if (segs.length === 0) {
-      const lost = this.lostRange(previous, 1);
+      const lost = lostRange(previous, this.boot, 1);
       if (lost === undefined) return { logId: this.logId, nextSeq: 1, records: [], cut };
       this.nextSeq = lost.to + 1;
       return { logId: this.logId, nextSeq: this.nextSeq, records: [], cut, lost };
@@ -383,7 +308,7 @@ export class Journal {
       }
       if (from > 0) break;
     }
-    const lost = this.lostRange(previous, this.nextSeq);
+    const lost = lostRange(previous, this.boot, this.nextSeq);
     if (lost !== undefined) {
       this.nextSeq = lost.to + 1;
       if (runs.length === 0) firstKept = this.nextSeq;
@@ -499,11 +424,6 @@ export class Journal {
     else this.dirty = true;
   }
 
-  /** How many times this journal wrote its seq reservation to disk (the write at open included). */
-  get reservationWrites(): number {
-    return this.reservations;
-  }
-
   /**
    * The caller may already have delivered the seqs of a batch whose append failed (it serves from memory), but
    * they are not on disk: unless a later append succeeds, the next start must not reuse them, whatever the boot,
@@ -546,7 +466,6 @@ export class Journal {
         err,
       );
     }
-    this.reservations++;
     this.reservedAt = process.hrtime.bigint();
     this.reservedFrom = this.nextSeq;
   }

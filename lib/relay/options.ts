@@ -3,6 +3,7 @@ import { Address } from '../net/address';
 import type { Backend } from '../pollset';
 import type { VerifyMode } from '../tls';
 import type { Framing } from './framing';
+import { inputsOf } from './inputs';
 import type { FsyncPolicy } from './journal';
 import type { FullPolicy } from './subscriber';
 import { Level, LEVELS } from './log';
@@ -113,9 +114,9 @@ export interface RelayOptions {
   /** Log lines as JSON. */
   json?: boolean;
   /**
-   * Sockets already open (systemd socket activation), by the name of the option they stand for:
-   * `udp` and `unix` inputs (in addition to the addresses given), `tls` the subscriber listener
-   * (instead of binding `tls`). Each is checked to be of the right kind at start.
+   * Sockets already open (systemd socket activation), by the name of the input kind they stand for:
+   * `udp`, `unix`, `tcp` and `tls-in` inputs (in addition to the addresses given), or `tls` for the
+   * subscriber listener (instead of binding `tls`). Each is checked to be of the right kind at start.
    */
   listenFds?: Record<string, number[]>;
   /** The least severe lines logged: error, warn, info (default) or debug (see Level). */
@@ -231,8 +232,10 @@ export function resolveOptions(options: RelayOptions): ResolvedOptions {
   positive('senderIdleS', o.senderIdleS, 0, limits.maxSenderIdleS);
   if (!['none', 'optional', 'require'].includes(o.inVerify))
     throw new RangeError('relay option inVerify must be none, optional or require');
-  if (o.tlsIn.length > 0 && o.inVerify !== 'none' && !o.inCa)
-    throw new RangeError('relay option inCa is required for tlsIn inputs unless inVerify is none');
+  if (inputsOf(o, 'tls-in') > 0 && o.inVerify !== 'none' && !o.inCa)
+    throw new RangeError(
+      "relay option inCa is required for TLS inputs (tlsIn, listenFds['tls-in']) unless inVerify is none",
+    );
   if ((o.inIssuer !== undefined || o.inFingerprints.length > 0) && o.inVerify !== 'require') {
     throw new RangeError('relay options inIssuer and inFingerprints need inVerify require');
   }

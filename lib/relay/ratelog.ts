@@ -114,7 +114,7 @@ export class RateLimitedLog {
  * the fd number that system errors name, one cause is one entry.
  */
 export class RejectionLog {
-  readonly limited: RateLimitedLog;
+  readonly #limited: RateLimitedLog;
   #flusher: Task<void> | undefined;
   #closed = false;
 
@@ -125,13 +125,13 @@ export class RejectionLog {
     burst: number,
     intervalMs: number,
   ) {
-    this.limited = new RateLimitedLog(log, 'warn', event, burst, intervalMs);
+    this.#limited = new RateLimitedLog(log, 'warn', event, burst, intervalMs);
   }
 
   /** One rejection: `fields` are logged as they are (with `address` and `reason`) when it is logged in full. */
   note(address: string, source: string, reason: string, fields: Fields = {}): void {
-    this.limited.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { ...fields, address, reason } });
-    if (this.limited.flushAt !== undefined && !this.#flusher && !this.#closed)
+    this.#limited.note({ source, reason: reason.replace(/ \(fd \d+\)/g, ''), fields: { ...fields, address, reason } });
+    if (this.#limited.flushAt !== undefined && !this.#flusher && !this.#closed)
       this.#flusher = this.loop.spawn(this.#flushWhenDue());
   }
 
@@ -139,14 +139,14 @@ export class RejectionLog {
   close(): void {
     this.#closed = true;
     this.#flusher?.halt();
-    this.limited.flush();
+    this.#limited.flush();
   }
 
   *#flushWhenDue(): Operation<void> {
     try {
-      for (let at = this.limited.flushAt; at !== undefined; at = this.limited.flushAt) {
-        const now = this.limited.now();
-        if (now >= at) this.limited.flush();
+      for (let at = this.#limited.flushAt; at !== undefined; at = this.#limited.flushAt) {
+        const now = this.#limited.now();
+        if (now >= at) this.#limited.flush();
         else yield* sleep(at - now);
       }
     } finally {

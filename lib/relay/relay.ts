@@ -8,76 +8,13 @@
  */
 import * as path from 'path';
 import { Loop } from '../loop';
-import { ControlPipe, serveCommands } from './control';
-import { RelayEngine } from './engine';
+import { ControlPipe } from './control';
+import { inputCounts } from './inputs';
 import { createLogger, Logger } from './log';
-import { drainLog } from './logsink';
 import { limits, RelayOptions, ResolvedOptions, resolveOptions } from './options';
 import { MetricsServer } from './metrics';
+import { Listening, RunnerError, RunnerMessage, startEngine } from './runner';
 import { Counters, RelayStats, statsFields } from './stats';
-
-/** Where a started relay listens: the actual addresses (a port 0 asked for is the port the kernel chose). */
-export interface Listening {
-  /** Where subscribers connect. */
-  tls: string;
-  /** Where datagrams are received (UDP `HOST:PORT`s and unix paths). */
-  inputs: string[];
-  /** Where TCP and TLS senders connect (`HOST:PORT`s, as configured in `tcp` and `tlsIn`). */
-  tcp: string[];
-  /** Where TLS senders connect (syslog over TLS, RFC 5425). */
-  tlsIn: string[];
-  /** Where `/metrics` is served (with the `metrics` option). */
-  metrics?: string;
-}
-
-/** What the engine runner reports back, in either mode. */
-export type RunnerMessage = { listening: Listening } | { error: RunnerError } | { reloaded: boolean };
-
-/** A start failure as it crosses from the worker: an Error's own fields (and a TLS error's `reason`). */
-export type RunnerError = { message: string; code?: string; errno?: number; syscall?: string; reason?: string };
-
-/** Builds and starts an engine on `loop` with its command task; what the worker does too. */
-export function startEngine(
-  options: ResolvedOptions,
-  loop: Loop,
-  counters: Counters,
-  log: Logger,
-  controlFd: number,
-  onReloaded: (ok: boolean) => void,
-): Listening {
-  const engine = new RelayEngine(options, loop, counters, log);
-  engine.start();
-  // Log lines that stderr did not take are written when it is writable again, for as long as the relay runs.
-  const logDrain = log.sink ? loop.spawn(drainLog(log.sink)) : undefined;
-  loop.spawn(
-    serveCommands(controlFd, (c) =>
-      c.kind === 'reload'
-        ? (function* () {
-            try {
-              engine.reload();
-              onReloaded(true);
-            } catch (e) {
-              log('error', 'reload-failed', {
-                reason: (e as { reason?: string }).reason ?? (e as Error).message,
-                kept: 'previous certificate, key and CA',
-              });
-              onReloaded(false);
-            }
-          })()
-        : (function* () {
-            yield* engine.stop(c.drainMs);
-            logDrain?.halt();
-          })(),
-    ),
-  );
-  const streams = engine.streamAddresses;
-  return {
-    tls: engine.tlsAddress,
-    inputs: engine.inputAddresses,
-    tcp: streams.slice(0, options.tcp.length),
-    tlsIn: streams.slice(options.tcp.length),
-  };
-}
 
 function revive(e: RunnerError): Error {
   return Object.assign(new Error(e.message), e);
@@ -114,11 +51,8 @@ export class Relay {
 
   constructor(options: RelayOptions, log?: Logger) {
     this.options = resolveOptions(options);
-    const inherited = (name: string) => this.options.listenFds[name]?.length ?? 0;
-    this.#counters = new Counters(
-      this.options.udp.length + this.options.unix.length + inherited('udp') + inherited('unix'),
-      this.options.tcp.length + this.options.tlsIn.length + inherited('tcp') + inherited('tls-in'),
-    );
+    const inputs = inputCounts(this.options);
+    this.#counters = new Counters(inputs.datagram, inputs.stream);
     this.#log = log ?? createLogger({ json: this.options.json, level: this.options.logLevel });
   }
 

@@ -76,6 +76,8 @@ interface Connection {
   task?: Task<void>;
   readonly sender: Sender;
   readonly source: string;
+  /** A unix stream peer (an input on a socket path): TCP keepalive does not apply. */
+  readonly unix: boolean;
 }
 
 function errorText(e: unknown): string {
@@ -139,6 +141,7 @@ export class StreamInput {
         const remote = tcp.remoteAddress();
         conn = {
           tcp,
+          unix: remote.family === 'unix',
           source: sourceOf(remote),
           sender: { key: Buffer.from(remote.raw).toString('latin1'), address: remote.toString(), id: -1 },
         };
@@ -245,7 +248,8 @@ export class StreamInput {
       empty: () => this.appender.empty(),
     };
     try {
-      if (c.keepAliveS > 0 && !sender.address.startsWith('/')) setKeepAlive(conn.tcp.fd, keepAliveAfter(c.keepAliveS));
+      // A unix peer's address is its path, or '' when it did not bind one: the family says what it is.
+      if (c.keepAliveS > 0 && !conn.unix) setKeepAlive(conn.tcp.fd, keepAliveAfter(c.keepAliveS));
       if (c.kind === 'tls' && !(yield* this.#handshake(conn))) return;
       if (this.#senders >= c.maxSenders) {
         yield* this.#refuse(conn);

@@ -26,8 +26,8 @@ export interface LagLimits {
   policy: FullPolicy;
 }
 
-/** The ALPN name of the resume protocol (its version is part of the name). */
-export const PROTOCOL = 'logrelay/1';
+/** The ALPN name of the resume protocol, defined with the protocol's client side (one name for both ends). */
+export { PROTOCOL } from './client';
 
 /**
  * Largest write of a plain subscriber, and the most any one TLS write is given. 16 KiB is one TLS

@@ -4,7 +4,7 @@ import { Loop } from '../loop';
 import { createLogger } from './log';
 import { LineSink } from './logsink';
 import type { ResolvedOptions } from './options';
-import { RunnerMessage, startEngine } from './relay';
+import { RunnerMessage, startEngine } from './runner';
 import { Counters } from './stats';
 
 const { options, counters, inputs, streams, controlFd, logFd } = workerData as {

@@ -7,24 +7,12 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { close, createLogger, Relay, RelayOptions, tcp } from '../lib';
-import { CertFiles, cleanup, makeCerts, ROOT } from './relay-helpers';
+import { close, createLogger, Relay, tcp } from '../lib';
+import { cleanup, makeCerts, relayOptions, ROOT } from './relay-helpers';
 
 afterEach(cleanup);
 
 const BAD = [NaN, -1, 1.5, Infinity, -Infinity, 2 ** 31, 2 ** 32, '100', null, {}];
-
-/** A relay's options: UDP and TLS on 127.0.0.1 port 0, the identity of `certs`, no periodic stats line. */
-function options(certs: CertFiles): RelayOptions {
-  return {
-    udp: ['127.0.0.1:0'],
-    tls: '127.0.0.1:0',
-    cert: { file: certs.serverCert },
-    key: { file: certs.serverKey },
-    ca: { file: certs.ca },
-    statsIntervalS: 0,
-  };
-}
 
 // Integrated mode: the check comes before anything that depends on the mode (and a blocking relay
 // needs the compiled worker, which the sources under test do not have).
@@ -32,7 +20,7 @@ test('stop with a bad drainMs is a RangeError naming it, and the relay keeps run
   const mode = 'integrated';
   const certs = makeCerts();
   const lines: string[] = [];
-  const relay = new Relay({ ...options(certs), mode }, createLogger({ write: (line) => lines.push(line) }));
+  const relay = new Relay({ ...relayOptions(certs), mode }, createLogger({ write: (line) => lines.push(line) }));
   for (const drainMs of BAD) {
     // Refused before it is started too: the check does not depend on the relay's state.
     await expect(relay.stop({ drainMs: drainMs as number })).rejects.toThrow(
@@ -57,7 +45,7 @@ test('stop with a bad drainMs is a RangeError naming it, and the relay keeps run
 test('a relay started again after it stopped logs again: each run ends with its own `stopped` line', async () => {
   const certs = makeCerts();
   const lines: string[] = [];
-  const relay = new Relay(options(certs), createLogger({ write: (line) => lines.push(line) }));
+  const relay = new Relay(relayOptions(certs), createLogger({ write: (line) => lines.push(line) }));
   for (let run = 0; run < 2; run++) {
     await relay.start();
     relay.logStats();
@@ -69,7 +57,7 @@ test('a relay started again after it stopped logs again: each run ends with its 
 
 test('keepAliveS: an integer from 0 (off) to 32767 seconds, else a RangeError naming it', () => {
   const certs = makeCerts();
-  const base = options(certs);
+  const base = relayOptions(certs);
   for (const keepAliveS of [-1, 1.5, 32768, NaN]) {
     expect(() => new Relay({ ...base, keepAliveS })).toThrow(
       new RangeError(`relay option keepAliveS must be an integer from 0 to 32767, not ${keepAliveS}`),
@@ -117,7 +105,7 @@ test("a TLS input passed in listenFds['tls-in'] needs inCa unless inVerify is no
   const certs = makeCerts();
   const fd = tcp.listen('127.0.0.1:0');
   try {
-    const passed = { ...options(certs), udp: [], listenFds: { 'tls-in': [fd] } };
+    const passed = { ...relayOptions(certs), udp: [], listenFds: { 'tls-in': [fd] } };
     expect(() => new Relay(passed)).toThrow(
       new RangeError(
         "relay option inCa is required for TLS inputs (tlsIn, listenFds['tls-in']) unless inVerify is none",

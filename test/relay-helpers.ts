@@ -10,6 +10,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { CertAndKey, makeClientCert, makeDevCa, makeServerCert } from '../lib';
+import type { RelayOptions } from '../lib';
 import { currentBootId } from '../lib/relay/journal-state';
 
 export const ROOT = path.join(__dirname, '..');
@@ -331,6 +332,37 @@ export class RelayProcess {
 /** logrelay's identity flags: its certificate and key, and the CA its subscribers' certificates chain to. */
 export function identity(certs: Pick<CertFiles, 'ca' | 'serverCert' | 'serverKey'>): string[] {
   return ['--cert', certs.serverCert, '--key', certs.serverKey, '--ca', certs.ca];
+}
+
+/** A `Relay`'s options for code: UDP and TLS on 127.0.0.1 port 0, the identity of `certs`, no periodic stats line. */
+export function relayOptions(certs: Pick<CertFiles, 'ca' | 'serverCert' | 'serverKey'>): RelayOptions {
+  return {
+    udp: ['127.0.0.1:0'],
+    tls: '127.0.0.1:0',
+    cert: { file: certs.serverCert },
+    key: { file: certs.serverKey },
+    ca: { file: certs.ca },
+    statsIntervalS: 0,
+  };
+}
+
+/**
+ * strace attached to a running process (`-f`, only `calls`), writing to a file of its own; `stop()`
+ * detaches it and returns the trace's lines. strace is a real peer here, like openssl: .ci/run installs it.
+ */
+export async function attachStrace(pid: number, calls: string[]): Promise<{ stop(): Promise<string[]> }> {
+  const trace = path.join(tempDir(), 'strace.txt');
+  const strace = spawnChild('strace', ['-f', '-e', `trace=${calls.join(',')}`, '-o', trace, '-p', String(pid)]);
+  let attached = '';
+  strace.stderr!.on('data', (c: Buffer) => (attached += c.toString()));
+  await until('strace to attach', () => (/attached/.test(attached) ? true : undefined), 10000);
+  return {
+    async stop() {
+      strace.kill('SIGINT'); // detaches and writes out the trace
+      await exitOf(strace, 10000);
+      return fs.readFileSync(trace, 'utf8').split('\n');
+    },
+  };
 }
 
 /** logtail's identity flags: the CA the relay's certificate chains to, and the client certificate and key. */

@@ -5,21 +5,7 @@
  * EAGAIN. Datagrams arrive in small bursts with pauses, so the input runs dry after every burst.
  */
 import { spawnSync } from 'child_process';
-import { readFileSync } from 'fs';
-import * as path from 'path';
-import {
-  cleanup,
-  exitOf,
-  makeCerts,
-  message,
-  RelayProcess,
-  sendUdp,
-  spawnChild,
-  Tail,
-  tempDir,
-  until,
-  identity,
-} from './relay-helpers';
+import { attachStrace, cleanup, identity, makeCerts, message, RelayProcess, sendUdp, Tail } from './relay-helpers';
 
 afterEach(cleanup);
 
@@ -29,25 +15,12 @@ const PER_BURST = 10;
 const haveStrace = spawnSync('strace', ['-V']).status === 0;
 
 test('a busy UDP input stays registered and is not read again once dry', async () => {
-  // strace is a real peer here, like openssl or logger: .ci/run installs it.
   expect(haveStrace).toBe(true);
   const certs = makeCerts();
-  const trace = path.join(tempDir(), 'strace.txt');
   const relay = await RelayProcess.start(identity(certs));
   const tail = await Tail.start(relay, certs);
   // Attached to the running relay: what its input costs from here on, start-up left out.
-  const strace = spawnChild('strace', [
-    '-f',
-    '-e',
-    'trace=epoll_ctl,recvmmsg',
-    '-o',
-    trace,
-    '-p',
-    String(relay.child.pid),
-  ]);
-  let attached = '';
-  strace.stderr!.on('data', (c: Buffer) => (attached += c.toString()));
-  await until('strace to attach', () => (/attached/.test(attached) ? true : undefined), 10000);
+  const strace = await attachStrace(relay.child.pid!, ['epoll_ctl', 'recvmmsg']);
   const total = BURSTS * PER_BURST;
   await sendUdp(
     relay.udpPort,
@@ -55,11 +28,9 @@ test('a busy UDP input stays registered and is not read again once dry', async (
     { batch: PER_BURST, pauseMs: 5 },
   );
   await tail.waitFor(total, 30000);
-  strace.kill('SIGINT'); // detaches and writes out the trace
-  await exitOf(strace, 10000);
+  const lines = await strace.stop();
   expect(await relay.stop()).toBe(0);
 
-  const lines = readFileSync(trace, 'utf8').split('\n');
   // The UDP input is the fd recvmmsg reads (the relay's only datagram socket).
   const fds = new Set(lines.map((l) => /recvmmsg\((\d+),/.exec(l)?.[1]).filter((fd): fd is string => fd !== undefined));
   expect(fds.size).toBe(1);

@@ -16,6 +16,7 @@ import {
   sendUdp,
   spawnChild,
   identity,
+  relayOptions,
 } from './relay-helpers';
 import { ProtocolClient } from './relay-protocol-client';
 
@@ -163,17 +164,9 @@ test('--metrics that is not an IP address and port: exit 2; a port in use: exit 
 test('a relay started without metrics never loads node:http (its memory is paid only when asked for)', () => {
   // A fresh process: the test runner itself has loaded http long ago.
   const certs = makeCerts();
-  const options = {
-    udp: ['127.0.0.1:0'],
-    tls: '127.0.0.1:0',
-    cert: { file: certs.serverCert },
-    key: { file: certs.serverKey },
-    ca: { file: certs.ca },
-    statsIntervalS: 0,
-  };
   const script = `
     const { Relay } = require(${JSON.stringify(require.resolve('../dist'))});
-    const relay = new Relay(${JSON.stringify(options)}, () => {});
+    const relay = new Relay(${JSON.stringify(relayOptions(certs))}, () => {});
     relay.start().then(async () => {
       const loaded = process.moduleLoadList.some((m) => m === 'NativeModule http');
       await relay.stop({ drainMs: 0 });

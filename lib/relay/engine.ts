@@ -5,7 +5,6 @@
  */
 import { unlinkSync, lstatSync } from 'fs';
 import { HaltedError, Loop, Operation, self, sleep, timeout, yieldNow } from '../loop';
-import { isTimeoutError } from '../loop/timers';
 import type { Task } from '../loop';
 import { takeInherited } from '../net/inherited';
 import type { AcceptPause } from '../streams';
@@ -21,7 +20,7 @@ import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
 import type { Journal, JournalRecord } from './journal';
-import { logLast, Logger } from './log';
+import { errorText, logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { negotiate } from './protocol';
 import { RejectionLog } from './ratelog';
@@ -60,14 +59,6 @@ function holdLimits(o: ResolvedOptions): { messages: number; bytes: number } {
     messages: Math.min(256, Math.floor(o.queue / 4)),
     bytes: Math.min(256 * 1024, Math.floor(o.queueBytes / 4)),
   };
-}
-
-function errorText(e: unknown): string {
-  const err = e as { code?: string; reason?: string; message?: string };
-  // The kernel's ETIMEDOUT (a syscall's: keepalive or TCP_USER_TIMEOUT gave up on a silent peer) is
-  // not the relay's own write timeout, which byeFor() tells the subscriber about.
-  if (err?.code === 'ETIMEDOUT') return isTimeoutError(e) ? 'timed out' : 'connection timed out';
-  return err?.reason ?? err?.message ?? String(e);
 }
 
 /**

@@ -5,6 +5,7 @@
  * waits in a bounded queue (see LineSink), and lines dropped beyond it are reported in a
  * `log-lines-dropped` line once stderr takes lines again (or in the last line, see `end`).
  */
+import { isTimeoutError } from '../loop/timers';
 import { LineSink } from './logsink';
 
 /**
@@ -98,4 +99,15 @@ export function createLogger(
     ended = false;
   };
   return Object.assign(logger, { sink, end, reopen });
+}
+
+/**
+ * An error as a log line's `reason`. The kernel's ETIMEDOUT (a syscall's: keepalive or
+ * TCP_USER_TIMEOUT gave up on a silent peer) reads "connection timed out", apart from the relay's
+ * own timeouts ("timed out"), which the callers usually name more precisely themselves.
+ */
+export function errorText(e: unknown): string {
+  const err = e as { code?: string; reason?: string; message?: string };
+  if (err?.code === 'ETIMEDOUT') return isTimeoutError(e) ? 'timed out' : 'connection timed out';
+  return err?.reason ?? err?.message ?? String(e);
 }

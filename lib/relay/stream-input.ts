@@ -24,6 +24,7 @@ import { ByteStream, TcpListener, TcpStream, TlsStream } from '../streams';
 import type { AcceptPause } from '../streams';
 import type { TlsContext, VerifyMode } from '../tls';
 import { PendingHandshakes, sourceOf } from './handshakes';
+import { errorText } from './log';
 import type { Logger } from './log';
 import { RejectionLog } from './ratelog';
 import type { Counters } from './stats';
@@ -78,11 +79,6 @@ interface Connection {
   readonly source: string;
   /** A unix stream peer (an input on a socket path): TCP keepalive does not apply. */
   readonly unix: boolean;
-}
-
-function errorText(e: unknown): string {
-  const err = e as { code?: string; reason?: string; message?: string };
-  return err?.reason ?? err?.message ?? String(e);
 }
 
 export class StreamInput {

@@ -42,7 +42,10 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     info.This().As<Napi::Object>().Set("error", Napi::Number::New(env, err));
   }
 
-  ~PollsetWrap() override { Shutdown(); }
+  ~PollsetWrap() override {
+    StopWatchingQuietly();
+    set_.reset();
+  }
 
  private:
   bool Open(const Napi::CallbackInfo& info) {
@@ -150,10 +153,25 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
     return info.Env().Undefined();
   }
 
+  // Called by libuv, outside any JavaScript frame: a Napi::Error escaping from here would end the
+  // process (std::terminate). One is thrown when a call into the environment fails because it can
+  // no longer run JavaScript — a worker being terminated or exiting, whose teardown still spins its
+  // libuv loop while the watched fd is readable. Nothing is left to tell then: stop watching.
   void OnPending() {
+    Watcher* w = watcher_;
+    try {
+      Dispatch();
+    } catch (const Napi::Error&) {
+      if (watcher_ == w) StopWatchingQuietly();
+      return;
+    }
+    // The callback may have unwatched or closed this pollset; then w is already gone.
+    if (watcher_ == w && w) w->rearm();
+  }
+
+  void Dispatch() {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    Watcher* w = watcher_;
     Ready* events = nullptr;
     int capacity = 0;
     std::string error;
@@ -169,11 +187,22 @@ class PollsetWrap : public Napi::ObjectWrap<PollsetWrap> {
       try {
         callback_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *context_);
       } catch (const Napi::Error& e) {
+        // The callback threw: an uncaught exception, as from any other callback. With no
+        // exception value the environment cannot run JavaScript any more (see OnPending).
+        if (e.Value().IsEmpty()) throw;
         napi_fatal_exception(env, e.Value());
       }
     }
-    // The callback may have unwatched or closed this pollset; then w is already gone.
-    if (watcher_ == w && w) w->rearm();
+  }
+
+  // StopWatching where a failing call into the environment cannot be reported (a destructor, a
+  // teardown): the watcher is released all the same, whatever reference bookkeeping failed.
+  void StopWatchingQuietly() noexcept {
+    try {
+      StopWatching();
+    } catch (const Napi::Error&) {
+      // the environment is going away: its references go with it
+    }
   }
 
   void Reref() {

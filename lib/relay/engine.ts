@@ -10,7 +10,6 @@ import { takeInherited } from '../net/inherited';
 import type { AcceptPause } from '../streams';
 import { WOULD_BLOCK } from '../errors';
 import { DatagramEndpoint, TcpListener, TcpStream, TlsStream, UdpSocket, UnixDatagramSocket } from '../streams';
-import type { DatagramBatch } from '../net/datagram';
 import { keepAliveAfter, setKeepAlive } from '../net/keepalive';
 import { TlsContext } from '../tls';
 import type { TlsContextOptions } from '../tls';
@@ -19,7 +18,7 @@ import { INPUT_KINDS, inputsOf, STREAM_INPUT_NAMES } from './inputs';
 import { PeerCertificate, Want, WANT_READ, WANT_WRITE } from '../tls/session';
 import { waitReadable, waitWritable } from '../loop/fdwaiters';
 import type { History } from './history';
-import type { Journal, JournalRecord } from './journal';
+import { LogWriter } from './log-writer';
 import { errorText, logLast, Logger } from './log';
 import type { PemSource, ResolvedOptions } from './options';
 import { negotiate } from './protocol';
@@ -27,7 +26,7 @@ import { RejectionLog } from './ratelog';
 import { openLog } from './recover';
 import type { Counters } from './stats';
 import { PROTOCOL, Subscriber, SubscriberStart, SubscriberStream } from './subscriber';
-import { LogAppender, Sender, StreamInput } from './stream-input';
+import { StreamInput } from './stream-input';
 
 /** One pem option as TlsContext takes it: a file (read again on every reload, named in errors) or the PEM itself. */
 function pem(name: 'cert' | 'key' | 'ca', source: PemSource): TlsContextOptions {
@@ -92,16 +91,7 @@ export class RelayEngine {
   readonly #streamInputs: StreamInput[] = [];
   /** The TLS inputs' context: the relay's certificate, the senders' CA and pins. */
   #inContext: TlsContext | undefined;
-  #history: History | undefined;
-  #journal: Journal | undefined;
-  /** The records of the batch being received, for the journal. */
-  #journalBatch: JournalRecord[] = [];
-  /** The last journal write failed (its error was logged; the next one is logged only after a success). */
-  #journalFailing = false;
-  /** The last sender seen, by its raw address bytes, and its source id: a flood from one sender looks it up once. */
-  #lastSender = new Uint8Array(0);
-  #lastSource = -1;
-  #lastKey = '';
+  #writer: LogWriter | undefined;
   readonly #tasks: Task<unknown>[] = [];
   /**
    * Accepted connections whose task has not finished its handshake, bounded (see PendingHandshakes).
@@ -137,8 +127,8 @@ export class RelayEngine {
 
   /** The log (after start). */
   get history(): History {
-    if (!this.#history) throw new Error('relay engine not started');
-    return this.#history;
+    if (!this.#writer) throw new Error('relay engine not started');
+    return this.#writer.history;
   }
 
   /** Binds every socket (throwing on EADDRINUSE and the like) and starts the tasks. */
@@ -146,10 +136,14 @@ export class RelayEngine {
     const o = this.options;
     this.log.reopen?.(); // a relay started again logs again: its last run ended the log with `stopped`
     const opened = openLog(o, this.log);
-    this.#history = opened.history;
-    this.#journal = opened.journal;
-    this.#history.onEvict = (n) => this.counters.add('evicted', n);
-    this.#publishHistory();
+    const writer = (this.#writer = new LogWriter(
+      opened.history,
+      opened.journal,
+      this.counters,
+      this.log,
+      o.historyDir,
+      () => this.#notifySubscribers(),
+    ));
     try {
       const inherited = o.listenFds;
       for (const fd of inherited.udp ?? []) {
@@ -184,10 +178,10 @@ export class RelayEngine {
       // Nothing waits on these yet, so their sockets close directly.
       for (const input of this.#inputs.splice(0)) input.socket.close();
       for (const input of this.#streamInputs.splice(0)) input.discard();
-      this.#journal?.close();
+      writer.close();
       throw e;
     }
-    if (this.#journal && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(this.#syncEverySecond()));
+    if (writer.journaled && o.fsync === 'interval') this.#tasks.push(this.loop.spawn(writer.syncEverySecond()));
     this.#inputs.forEach((input, i) => this.#tasks.push(this.loop.spawn(this.#receive(input, i))));
     for (const input of this.#streamInputs) this.#tasks.push(this.loop.spawn(input.run()));
     this.#tasks.push(this.loop.spawn(this.#accept(this.#listener)));
@@ -270,8 +264,7 @@ export class RelayEngine {
       s.disconnectReason = 'relay stopping';
       s.task?.halt();
     }
-    this.#journal?.close();
-    this.#journal = undefined;
+    this.#writer?.close();
     logLast(this.log, 'info', 'stopped');
   }
 
@@ -317,7 +310,7 @@ export class RelayEngine {
     });
     kinds.forEach((input, index) => {
       this.#streamInputs.push(
-        new StreamInput({ ...config, ...input, index }, this.loop, this.#appender, this.counters, this.log),
+        new StreamInput({ ...config, ...input, index }, this.loop, this.#writer!, this.counters, this.log),
       );
     });
   }
@@ -334,34 +327,8 @@ export class RelayEngine {
     });
   }
 
-  /** Where TCP and TLS inputs append: the same log and accounting as datagrams. */
-  readonly #appender: LogAppender = {
-    append: (message, time, sender) => {
-      const c = this.counters;
-      c.add('received');
-      c.add('bytesIn', message.length);
-      const seq = this.history.append(message, time, this.#senderSource(sender));
-      if (this.#journal) this.#journalBatch.push({ seq, time, source: this.history.sourceOf(seq), message });
-    },
-    empty: () => {
-      this.counters.add('received');
-      this.counters.add('droppedEmpty');
-    },
-    flush: () => this.#flushAppends(),
-  };
-
-  /** A stream sender's source id: looked up once per connection, again only if its id was reused meanwhile. */
-  #senderSource(sender: Sender): number {
-    const h = this.history;
-    if (sender.id >= 0 && h.sourceKey(sender.id) === sender.key) return h.holdSource(sender.id);
-    sender.id = h.source(sender.key, () => sender.address);
-    return sender.id;
-  }
-
-  /** After a run of appends: the journal's write, the stats, and the subscribers told. */
-  #flushAppends(): void {
-    if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
-    this.#publishHistory();
+  /** After a run of appends (see LogWriter.flush): each subscriber woken, and its lag limit applied. */
+  #notifySubscribers(): void {
     for (const s of this.#subscribers) {
       const lost = s.notify();
       if (lost > 0) this.#disconnect(s, 'queue full', lost);
@@ -370,7 +337,8 @@ export class RelayEngine {
 
   *#receive(input: DatagramEndpoint, index: number): Operation<void> {
     const { messages: holdMessages, bytes: holdBytes } = holdLimits(this.options);
-    const h = this.history;
+    const writer = this.#writer!;
+    const h = writer.history;
     let drops = 0;
     // What was appended since the subscribers were last woken.
     let held = 0;
@@ -381,9 +349,9 @@ export class RelayEngine {
       const count = batch === WOULD_BLOCK ? 0 : batch.count;
       if (batch !== WOULD_BLOCK) {
         const time = Date.now();
-        for (let i = 0; i < count; i++) this.#append(batch, i, time);
+        for (let i = 0; i < count; i++) writer.appendDatagram(batch, i, time);
         // The journal's records are views of the receive slots: written before the next receive.
-        if (this.#journal && this.#journalBatch.length > 0) this.#writeJournal();
+        writer.endBatch();
       }
       // The kernel's count is cumulative and 32 bits wide: count what it grew by, modulo 2^32.
       const now = input.socket.kernelDrops();
@@ -398,7 +366,7 @@ export class RelayEngine {
       if (!dry && held + input.socket.slots <= holdMessages && h.startOf(h.next) - heldFrom < holdBytes) continue;
       held = 0;
       heldFrom = h.startOf(h.next);
-      this.#flushAppends();
+      writer.flush();
       // Let the subscribers write before the next batch: a burst that keeps the socket readable
       // would otherwise be read whole (the receive buffer holds thousands) before any subscriber
       // ran, and push healthy subscribers past their lag limit. After a dry batch this task waits
@@ -408,99 +376,6 @@ export class RelayEngine {
       if (dry) yield* waitReadable(input.fd);
       else yield* yieldNow();
     }
-  }
-
-  /** One datagram: count it and append it to the log (an empty one cannot be framed: counted, dropped). */
-  #append(batch: DatagramBatch, i: number, time: number): void {
-    const c = this.counters;
-    const message = batch.data(i);
-    c.add('received');
-    c.add('bytesIn', message.length);
-    if (batch.truncated(i)) c.add('truncated');
-    if (message.length === 0) {
-      c.add('droppedEmpty');
-      return;
-    }
-    const seq = this.history.append(message, time, this.#sourceOf(batch, i));
-    // The journal's write is synchronous and within this batch: the view of the receive slot is still valid.
-    if (this.#journal) this.#journalBatch.push({ seq, time, source: this.history.sourceOf(seq), message });
-  }
-
-  /**
-   * One write per receive batch, after memory (subscribers never wait for the disk). A failed write
-   * (disk full, I/O error) loses that batch on disk only: it is logged once until a write succeeds
-   * again, and the journal takes the next batch after the hole (recovery returns the run after it).
-   * A journal whose fdatasync failed is unusable: the relay logs it and goes on from memory.
-   */
-  #writeJournal(): void {
-    const journal = this.#journal!;
-    try {
-      journal.append(this.#journalBatch);
-      journal.evictBefore(this.history.oldest);
-      this.#journalFailing = false;
-    } catch (e) {
-      this.#journalFailed(e);
-    } finally {
-      this.#journalBatch.length = 0;
-    }
-  }
-
-  #journalFailed(e: unknown): void {
-    const code = (e as { code?: string }).code;
-    if (!this.#journalFailing || code === 'ERR_JOURNAL_FAILED') {
-      this.log('error', 'history-dir-failed', {
-        reason: errorText(e),
-        code,
-        dir: this.options.historyDir,
-        kept: code !== 'ERR_JOURNAL_FAILED',
-      });
-    }
-    this.#journalFailing = true;
-    if (code !== 'ERR_JOURNAL_FAILED') return;
-    const journal = this.#journal;
-    this.#journal = undefined;
-    try {
-      journal?.close();
-    } catch {
-      // already failed: closing is all that is left
-    }
-  }
-
-  /** `--fsync interval`: data reaches the disk about every second. */
-  *#syncEverySecond(): Operation<void> {
-    for (;;) {
-      yield* sleep(1000);
-      try {
-        this.#journal?.sync();
-      } catch (e) {
-        this.#journalFailed(e);
-      }
-    }
-  }
-
-  /** The history's source id for datagram i's sender; the same sender as last time costs a byte compare. */
-  #sourceOf(batch: DatagramBatch, i: number): number {
-    const raw = batch.rawAddress(i);
-    const h = this.history;
-    if (sameBytes(raw, this.#lastSender) && h.sourceKey(this.#lastSource) === this.#lastKey)
-      return h.holdSource(this.#lastSource);
-    const key = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1');
-    this.#lastSource = h.source(key, () => batch.address(i).toString());
-    this.#lastSender = raw.slice();
-    this.#lastKey = key;
-    return this.#lastSource;
-  }
-
-  /** The history's size, for stats (shared memory: a relay in a worker is read from the main thread). */
-  #publishHistory(): void {
-    const c = this.counters;
-    const h = this.history;
-    c.set('historyMessages', h.count);
-    c.set('historyBytes', h.bytes);
-    c.set('historyOldest', h.oldest);
-    c.set('historyNext', h.next);
-    const hole = h.hole;
-    c.set('historyLost', hole ? hole.to - hole.from + 1 : 0);
   }
 
   /** The furthest-behind subscriber's lag, for stats and metrics: once a second, off the inputs' path. */
@@ -721,10 +596,4 @@ function presented(tls: TlsStream | undefined): PeerCertificate | undefined {
   } catch {
     return undefined; // the session is gone already: nothing to tell
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

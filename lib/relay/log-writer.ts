@@ -46,30 +46,22 @@ export class LogWriter implements LogAppender {
 
   /** Datagram `i` of a receive batch: counted and appended (an empty one cannot be framed: counted, dropped). */
   appendDatagram(batch: DatagramBatch, i: number, time: number): void {
-    const c = this.counters;
     const message = batch.data(i);
-    c.add('received');
-    c.add('bytesIn', message.length);
-    if (batch.truncated(i)) c.add('truncated');
     if (message.length === 0) {
-      c.add('droppedEmpty');
+      this.empty();
       return;
     }
-    const seq = this.history.append(message, time, this.#datagramSource(batch, i));
+    if (batch.truncated(i)) this.counters.add('truncated');
     // A view of the receive slot: journaled by endBatch(), before the next receive reuses the slot.
-    if (this.#journal) this.#batch.push({ seq, time, source: this.history.sourceOf(seq), message });
+    this.#append(message, time, this.#datagramSource(batch, i));
   }
 
   /** One message a stream input framed (TCP, TLS). */
   append(message: Buffer, time: number, sender: Sender): void {
-    const c = this.counters;
-    c.add('received');
-    c.add('bytesIn', message.length);
-    const seq = this.history.append(message, time, this.#senderSource(sender));
-    if (this.#journal) this.#batch.push({ seq, time, source: this.history.sourceOf(seq), message });
+    this.#append(message, time, this.#senderSource(sender));
   }
 
-  /** An empty message from a stream input: counted, nothing appended. */
+  /** An empty message (a datagram, or a stream input's frame): counted, nothing appended. */
   empty(): void {
     this.counters.add('received');
     this.counters.add('droppedEmpty');
@@ -132,6 +124,15 @@ export class LogWriter implements LogAppender {
     const journal = this.#journal;
     this.#journal = undefined;
     journal?.close();
+  }
+
+  /** Counts a (non-empty) message and appends it to the history, and to the journal's batch when there is one. */
+  #append(message: Uint8Array, time: number, source: number): void {
+    const c = this.counters;
+    c.add('received');
+    c.add('bytesIn', message.length);
+    const seq = this.history.append(message, time, source);
+    if (this.#journal) this.#batch.push({ seq, time, source: this.history.sourceOf(seq), message });
   }
 
   #failed(e: unknown): void {

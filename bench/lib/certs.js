@@ -1,86 +1,29 @@
 'use strict';
 /**
  * Certificates for the relay bench: a CA, a server certificate for 127.0.0.1/localhost and a
- * client certificate, all issued by that CA (ECDSA P-256, cheap handshakes for both relays alike).
- * Made with the system `openssl` binary, a dev tool here: Node cannot issue X.509 certificates.
- * Plug-in point: when the project's TLS layer offers a dev-certificate API, make them with it here.
+ * client certificate, all issued by that CA (ECDSA P-256, cheap handshakes for both relays alike),
+ * made with the library's own dev-certificate API and written as PEM files, since the peers (the C
+ * driver, rsyslog) read files.
  */
-const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
-
-function openssl(args, cwd) {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function issue(dir, name, subject, ext) {
-  openssl(
-    [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      subject,
-    ],
-    dir,
-  );
-  fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-out',
-      `${name}.crt`,
-      '-extfile',
-      `${name}.ext`,
-    ],
-    dir,
-  );
-}
+const { makeClientCert, makeDevCa, makeServerCert } = require('../../dist');
 
 /** Makes (once per directory) ca.crt, server.{key,crt}, client.{key,crt} in `dir`; returns `dir`. */
 function makeCerts(dir) {
   if (fs.existsSync(path.join(dir, 'client.crt'))) return dir;
   fs.mkdirSync(dir, { recursive: true });
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=pollset bench CA',
-    ],
-    dir,
-  );
-  issue(dir, 'server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  issue(dir, 'client', '/CN=bench subscriber', 'extendedKeyUsage=clientAuth\n');
+  const ca = makeDevCa({ cn: 'pollset bench CA' });
+  const files = {
+    ca: { cert: ca.cert },
+    server: makeServerCert(ca, { cn: 'localhost', hosts: ['localhost', '127.0.0.1'] }),
+    client: makeClientCert(ca, { cn: 'bench subscriber' }),
+  };
+  // client.crt last: its presence says the set is complete.
+  for (const name of ['ca', 'server', 'client']) {
+    if (files[name].key) fs.writeFileSync(path.join(dir, `${name}.key`), files[name].key, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, `${name}.crt`), files[name].cert);
+  }
   return dir;
 }
 
